@@ -1,0 +1,1 @@
+"""Moderation: a pure core (text in, verdict out) and the durable flag queue around it."""
