@@ -1,3 +1,3 @@
-"""Harbor: anonymous real-time peer-support chat. The server package composes rooms and moderation."""
+"""Harbor: anonymous real-time peer-support chat. `server` composes rooms and moderation."""
 
 __version__ = "0.1.0"

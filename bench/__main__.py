@@ -1,0 +1,152 @@
+"""``python -m bench``: Harbor vs. python-socketio vs. the floor peer, in one run.
+
+Starts a private redis-server, then for every peer and scenario: 2 fresh workers on 2 ports,
+one driver process, JSON lines back. Everything started is stopped by PID in a ``finally``,
+including on Ctrl-C. Prints a table and JSON lines (also bench/results/latest.jsonl) and, on
+full runs, redraws docs/performance-fanout.svg and the table in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+from bench.procs import ProcessGroup, raise_nofile_limit, redis_command, start_redis
+from bench.report import render_tables, update_docs, write_svg
+from bench.servers import FANOUT_ROOM, REPO, start_workers
+
+PEERS = ("harbor", "floor", "socketio")
+SCENARIOS = ("fanout", "rooms", "idle", "slow")
+RESULTS = REPO / "bench" / "results"
+
+
+def scenario_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Scenario parameters shared by all peers (quick mode only shortens durations/counts)."""
+    quick = args.quick
+    return {
+        "members": args.members,
+        "rates": args.rates or [10, 20, 50, 100, 200, 400],
+        "step_s": 2.0 if quick else 10.0,
+        "publisher_rate": 1.5,  # per connection, below Harbor's default 20 per 10 s
+        "fanout_room": FANOUT_ROOM,
+        "text_len": 80,
+        "rooms_clients": 1000,
+        "room_size": 10,
+        "rooms_msg_per_s": 1.0,
+        "rooms_s": 3.0 if quick else 10.0,
+        "idle_counts": [1000, 2000] if quick else [5000, 10000],
+        "idle_hold_s": 1.0 if quick else 5.0,
+        "slow_rate": 50,
+        "slow_step_s": 3.0 if quick else 10.0,
+        "slow_text_len": args.slow_text_len,
+        "timeout_s": 900,
+    }
+
+
+def run_driver(
+    group: ProcessGroup,
+    peer: str,
+    scenario: str,
+    cfg: dict[str, Any],
+    pids: dict[str, int],
+    ports: list[int],
+) -> list[dict[str, Any]]:
+    """One driver process for one scenario; its stdout JSON lines are the results."""
+    full = {**cfg, "peer": peer, "scenario": scenario, "ports": ports, "pids": pids}
+    argv = [sys.executable, "-m", "bench.driver", json.dumps(full)]
+    driver = group.spawn(f"driver-{peer}-{scenario}", argv, 0, cwd=str(REPO), pipe_stdout=True)
+    records: list[dict[str, Any]] = []
+    assert driver.proc.stdout is not None
+    deadline = time.monotonic() + cfg["timeout_s"] + 60
+    for line in driver.proc.stdout:
+        records.append(json.loads(line))
+        if time.monotonic() > deadline:
+            break
+    try:
+        rc = driver.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        group.stop([driver])
+    if rc != 0:
+        print(f"!! driver for {peer}/{scenario} exited with {rc}", file=sys.stderr)
+    return records
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    cfg = scenario_config(args)
+    group = ProcessGroup()
+    results: list[dict[str, Any]] = []
+    run_id = time.strftime("%Y%m%dT%H%M%S")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = (RESULTS / "latest.jsonl").open("w")
+    try:
+        redis = start_redis(group)
+        for scenario in args.scenarios:
+            for peer in args.peers:
+                redis_command(redis.port, "FLUSHALL")
+                print(f"== {peer} / {scenario}", file=sys.stderr, flush=True)
+                try:
+                    workers = start_workers(group, peer, redis.port)
+                except RuntimeError as exc:
+                    print(f"!! {exc}", file=sys.stderr)
+                    continue
+                pids = {"w1": workers.pids[0], "w2": workers.pids[1], "redis": redis.pid}
+                try:
+                    records = run_driver(group, peer, scenario, cfg, pids, workers.ports)
+                finally:
+                    group.stop(workers.procs)
+                for rec in records:
+                    rec.update(run=run_id, peer=peer, scenario=scenario, quick=args.quick)
+                    out.write(json.dumps(rec) + "\n")
+                    out.flush()
+                results += records
+    finally:
+        out.close()
+        group.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma list of " + "|".join(PEERS))
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="|".join(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="short steps: a smoke run")
+    parser.add_argument("--members", type=int, default=1000, help="fan-out room size")
+    parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=None)
+    parser.add_argument("--slow-text-len", type=int, default=1000)
+    parser.add_argument("--no-docs", action="store_true", help="don't rewrite docs/ figures")
+    args = parser.parse_args()
+    args.peers = [p for p in args.peers.split(",") if p]
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    for name in args.peers:
+        if name not in PEERS:
+            parser.error(f"unknown peer {name}")
+    for name in args.scenarios:
+        if name not in SCENARIOS:
+            parser.error(f"unknown scenario {name}")
+    os.environ["BENCH_NOFILE"] = str(raise_nofile_limit())
+    started = time.monotonic()
+    results = run(args)
+    load = os.getloadavg()
+    meta = {
+        "elapsed_s": round(time.monotonic() - started),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_end": [round(x, 2) for x in load],
+        "quick": args.quick,
+    }
+    print(render_tables(results, meta))
+    for rec in results:
+        print(json.dumps(rec))
+    if not args.quick and not args.no_docs:
+        svg = write_svg(results, REPO / "docs" / "performance-fanout.svg")
+        update_docs(results, meta, REPO / "docs" / "performance.md")
+        print(f"wrote {svg.relative_to(REPO)} and docs/performance.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

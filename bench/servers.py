@@ -1,0 +1,74 @@
+"""How to start each server under test as 2 worker processes on 2 ports, on the shared Redis."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import Managed, ProcessGroup, free_port, wait_http_ready
+
+REPO = Path(__file__).resolve().parent.parent
+FANOUT_ROOM = "fanout"
+ROOM_COUNT = 100
+
+
+def room_catalog(path: Path) -> Path:
+    """Harbor reads its rooms from HARBOR_ROOMS: the fan-out room plus r000..r099 (rooms of 10)."""
+    ids = [(FANOUT_ROOM, "Fan-out")] + [(f"r{i:03d}", f"Room {i}") for i in range(ROOM_COUNT)]
+    rooms = [
+        {"id": rid, "title": title, "description": "bench", "guidelines": "be kind"}
+        for rid, title in ids
+    ]
+    path.write_text(json.dumps(rooms, indent=1))
+    return path
+
+
+def harbor_command() -> list[str]:
+    """The console script once installed; `python -m server` from the repo is equivalent."""
+    exe = shutil.which("harbor")
+    return [exe, "serve"] if exe else [sys.executable, "-m", "server", "serve"]
+
+
+@dataclass
+class Workers:
+    """The two processes of one server under test."""
+
+    peer: str
+    procs: list[Managed]
+
+    @property
+    def ports(self) -> list[int]:
+        return [m.port for m in self.procs]
+
+    @property
+    def pids(self) -> list[int]:
+        return [m.pid for m in self.procs]
+
+
+def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
+    """Start 2 workers of `peer` and wait until each answers GET /readyz with 200."""
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env: dict[str, str] = {}
+    if peer == "harbor":
+        base = harbor_command()
+        env["HARBOR_SECRET"] = secrets.token_hex(32)
+        env["HARBOR_ROOMS"] = str(room_catalog(group.workdir / "rooms.json"))
+    else:
+        base = [sys.executable, "-m", f"bench.peers.{peer}_peer"]
+    procs = []
+    for i in (1, 2):
+        port = free_port()
+        argv = [*base, "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url]
+        procs.append(group.spawn(f"{peer}-w{i}", argv, port, env=env, cwd=str(REPO)))
+    try:
+        for m in procs:
+            wait_http_ready(m.port, "/readyz", m.proc, deadline_s=60)
+    except (RuntimeError, TimeoutError) as exc:
+        logs = "\n".join(f"--- {m.label}\n{group.tail(m)}" for m in procs)
+        group.stop(procs)
+        raise RuntimeError(f"{peer} workers failed to start: {exc}\n{logs}") from exc
+    return Workers(peer, procs)

@@ -1,0 +1,282 @@
+"""The shared broker: rooms carried between workers by Redis.
+
+Per room, all keys share the hash tag `{room:<id>}` so a room lives in one Redis Cluster slot:
+- `harbor:{room:R}:meta`  hash: `seq` (last id) and `epoch` (changes when history is lost)
+- `harbor:{room:R}:log`   stream: entry id `<seq>-0`, fields `b` (envelope body) and `t` (ms)
+- `harbor:{room:R}:cid:<uid>` sorted set: an identity's recent client_ids scored by their id
+- channel `harbor:{room:R}:ch`: live events, `b"<id> <epoch> " + body`
+
+One Lua script numbers, stores, trims (length and age) and publishes a message, so live delivery
+and history can never disagree (centrifuge: "history and publish must be atomic per channel").
+Every key expires with the history age, so an idle room leaves nothing behind.
+
+The worker holds ONE pub/sub connection, subscribed to a room's channel only while it has local
+members (the hub counts them). The listener is supervised: when the connection drops it reconnects
+with jittered backoff and resubscribes every wanted room in batches; until then `ready` is False
+and publishing raises BrokerUnavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from typing import Any
+
+import anyio
+import redis.asyncio as aioredis
+from anyio.abc import TaskStatus
+from redis.exceptions import RedisError
+
+from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt
+from .envelope import Draft, EnvelopeError, Posted, read_body, wire
+from .history import is_recovered
+
+logger = logging.getLogger("harbor.broker")
+
+_PUBLISH = """
+local meta, log, cids = KEYS[1], KEYS[2], KEYS[3]
+local channel, epoch_candidate, client_id, body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now_ms, max_len, max_age_ms, keep_ids = ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+if client_id ~= '' then
+  local previous = redis.call('ZSCORE', cids, client_id)
+  if previous then
+    return {tonumber(previous), redis.call('HGET', meta, 'epoch'), 1}
+  end
+end
+redis.call('HSETNX', meta, 'epoch', epoch_candidate)
+local epoch = redis.call('HGET', meta, 'epoch')
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+if seq == 1 then redis.call('DEL', log) end
+redis.call('XADD', log, 'MAXLEN', max_len, seq .. '-0', 'b', body, 't', now_ms)
+local cutoff = tonumber(now_ms) - max_age_ms
+local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 16)
+local expired = nil
+for _, entry in ipairs(oldest) do
+  if tonumber(entry[2][4]) < cutoff then expired = entry[1] else break end
+end
+if expired then
+  redis.call('XTRIM', log, 'MINID', (tonumber(string.match(expired, '^(%d+)')) + 1) .. '-0')
+end
+redis.call('PUBLISH', channel, seq .. ' ' .. epoch .. ' ' .. body)
+if client_id ~= '' then
+  redis.call('ZADD', cids, seq, client_id)
+  redis.call('ZREMRANGEBYRANK', cids, 0, -(tonumber(keep_ids) + 1))
+  redis.call('PEXPIRE', cids, max_age_ms)
+end
+redis.call('PEXPIRE', meta, max_age_ms)
+redis.call('PEXPIRE', log, max_age_ms)
+return {seq, epoch, 0}
+"""
+
+_HISTORY = """
+local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+local entries
+if ARGV[1] == '' then
+  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[2])
+else
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
+end
+return {meta[1] or '0', meta[2] or '', entries}
+"""
+
+_SUBSCRIBE_BATCH = 100
+_CONFIRM_TIMEOUT_S = 5.0
+
+
+def room_key(room: str, suffix: str) -> str:
+    return f"harbor:{{room:{room}}}:{suffix}"
+
+
+def room_channel(room: str) -> bytes:
+    return room_key(room, "ch").encode()
+
+
+class RedisBroker:
+    """Rooms over one Redis, shared by any number of workers on any number of machines."""
+
+    def __init__(self, url: str, limits: HistoryLimits) -> None:
+        self._limits = limits
+        self._redis: aioredis.Redis = aioredis.from_url(url, health_check_interval=30)
+        self._listen_client: aioredis.Redis = aioredis.from_url(url)
+        self._publish = self._redis.register_script(_PUBLISH)
+        self._history = self._redis.register_script(_HISTORY)
+        self._wanted: dict[bytes, str] = {}  # channel -> room, while the hub has local members
+        self._pubsub: Any = None  # the live PubSub session, None while disconnected
+        self._confirmations: dict[bytes, list[anyio.Event]] = {}
+        self._control = f"harbor:worker:{secrets.token_hex(8)}".encode()
+        self.reconnects = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._pubsub is not None
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The command connection pool, shared with RedisPresence and the flag queue."""
+        return self._redis
+
+    async def publish(self, room: str, draft: Draft) -> Receipt:
+        if not self.ready:
+            raise BrokerUnavailable("live delivery is down")
+        keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, f"cid:{draft.uid}")]
+        args: list[bytes | str | int] = [
+            room_channel(room),
+            secrets.token_hex(4),
+            draft.client_id,
+            draft.body(),
+            draft.ts,
+            self._limits.max_messages,
+            self._limits.max_age_s * 1000,
+            self._limits.client_ids,
+        ]
+        try:
+            seq, epoch, duplicate = await self._publish(keys=keys, args=args)
+        except RedisError as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        return Receipt(int(seq), _text(epoch), duplicate=bool(duplicate))
+
+    async def announce(self, room: str, body: bytes) -> None:
+        try:
+            await self._redis.publish(room_channel(room), wire(0, "-", body))
+        except RedisError as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+
+    async def history(
+        self, room: str, *, since: int | None, client_epoch: str | None, limit: int
+    ) -> History:
+        keys = [room_key(room, "meta"), room_key(room, "log")]
+        count = self._limits.max_messages if since is not None else limit
+        try:
+            head, epoch, entries = await self._history(
+                keys=keys, args=["" if since is None else since, max(count, 1)]
+            )
+        except RedisError as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        epoch = _text(epoch)
+        cutoff = int(time.time() * 1000) - self._limits.max_age_s * 1000
+        messages = _decode_entries(room, epoch, entries, cutoff)
+        if since is None:
+            recent = tuple(reversed(messages))[-limit:] if limit else ()
+            return History(epoch, int(head), recent, recovered=False)
+        recovered = is_recovered(
+            since=since,
+            client_epoch=client_epoch,
+            epoch=epoch,
+            head=int(head),
+            first_after_since=messages[0].id if messages else None,
+        )
+        if recovered:
+            return History(epoch, int(head), tuple(messages), True)
+        return await self._recent(room, limit, recovered=False)
+
+    async def _recent(self, room: str, limit: int, *, recovered: bool) -> History:
+        recent = await self.history(room, since=None, client_epoch=None, limit=limit)
+        return History(recent.epoch, recent.head, recent.messages, recovered)
+
+    async def subscribe(self, room: str) -> None:
+        channel = room_channel(room)
+        self._wanted[channel] = room
+        pubsub = self._pubsub
+        if pubsub is None:
+            raise BrokerUnavailable("live delivery is down")
+        confirmed = anyio.Event()
+        self._confirmations.setdefault(channel, []).append(confirmed)
+        try:
+            await pubsub.subscribe(channel)
+            with anyio.fail_after(_CONFIRM_TIMEOUT_S):
+                await confirmed.wait()
+        except (RedisError, TimeoutError) as exc:
+            raise BrokerUnavailable("subscribe was not confirmed") from exc
+
+    async def unsubscribe(self, room: str) -> None:
+        channel = room_channel(room)
+        self._wanted.pop(channel, None)
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.unsubscribe(channel)
+            except RedisError:
+                logger.warning(
+                    "unsubscribe failed; the listener will resubscribe only wanted rooms"
+                )
+
+    async def run(self, deliver: Deliver, *, task_status: TaskStatus[None]) -> None:
+        """Listen until cancelled; reconnect with jittered backoff whenever the connection drops."""
+        started = False
+        failures = 0
+        while True:
+            try:
+                await self._session(deliver, task_status if not started else None)
+                started = True
+            except (RedisError, OSError) as exc:
+                self._pubsub = None
+                if not started:
+                    started = True
+                    task_status.started()
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures) * (0.5 + random.random() / 2)
+                logger.warning(
+                    "redis listener lost (%s); retrying in %.2fs", type(exc).__name__, delay
+                )
+                await anyio.sleep(delay)
+            else:
+                failures = 0
+
+    async def _session(self, deliver: Deliver, task_status: TaskStatus[None] | None) -> None:
+        pubsub = self._listen_client.pubsub()
+        try:
+            await pubsub.subscribe(self._control)
+            channels = list(self._wanted)
+            for start in range(0, len(channels), _SUBSCRIBE_BATCH):
+                await pubsub.subscribe(*channels[start : start + _SUBSCRIBE_BATCH])
+            self._pubsub = pubsub
+            if task_status is not None:
+                task_status.started()
+            else:
+                self.reconnects += 1
+            await self._listen(pubsub, deliver)
+        finally:
+            self._pubsub = None
+            with anyio.CancelScope(shield=True):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _listen(self, pubsub: Any, deliver: Deliver) -> None:
+        wanted = self._wanted
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is None:
+                continue
+            kind = message["type"]
+            channel = message["channel"]
+            if kind == "message":
+                room = wanted.get(channel)
+                if room is not None:
+                    deliver(room, message["data"])
+            elif kind == "subscribe":
+                for event in self._confirmations.pop(channel, ()):
+                    event.set()
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+        await self._listen_client.aclose()
+
+
+def _decode_entries(room: str, epoch: str, entries: list[Any], cutoff_ms: int) -> list[Posted]:
+    messages = []
+    for entry_id, fields in entries:
+        values = dict(zip(fields[::2], fields[1::2], strict=True))
+        if int(values.get(b"t", 0)) < cutoff_ms:
+            continue
+        try:
+            event = read_body(room, int(entry_id.split(b"-")[0]), epoch, values[b"b"])
+        except (EnvelopeError, KeyError, ValueError):
+            logger.warning("dropped an unreadable history entry in one room")
+            continue
+        if isinstance(event, Posted):
+            messages.append(event)
+    return messages
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

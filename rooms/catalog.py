@@ -1,0 +1,78 @@
+"""The room catalog: which topic rooms exist, read once from a JSON data file.
+
+Rooms are data, not code, so an operator can run a community with its own rooms by pointing
+`HARBOR_ROOMS` at a file of the same shape as the shipped `rooms.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ROOMS_FILE = Path(__file__).with_name("rooms.json")
+_ROOM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+class CatalogError(ValueError):
+    """The rooms file is unreadable or malformed; the message names the entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: str
+    title: str
+    description: str
+    guidelines: str
+
+
+class Catalog:
+    """An immutable, ordered set of rooms with lookup by id."""
+
+    def __init__(self, rooms: list[Room]) -> None:
+        if not rooms:
+            raise CatalogError("the room catalog is empty")
+        self._rooms = {room.id: room for room in rooms}
+        if len(self._rooms) != len(rooms):
+            raise CatalogError("room ids must be unique")
+
+    def __iter__(self) -> Iterator[Room]:
+        return iter(self._rooms.values())
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def __contains__(self, room_id: object) -> bool:
+        return room_id in self._rooms
+
+    def get(self, room_id: str) -> Room | None:
+        return self._rooms.get(room_id)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Catalog:
+        path = path or DEFAULT_ROOMS_FILE
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CatalogError(f"cannot read rooms file {path}: {exc}") from exc
+        if not isinstance(entries, list):
+            raise CatalogError(f"{path}: expected a JSON list of rooms")
+        return cls([_room(entry, index) for index, entry in enumerate(entries)])
+
+
+def _room(entry: object, index: int) -> Room:
+    if not isinstance(entry, dict):
+        raise CatalogError(f"room #{index}: expected an object")
+    fields = {}
+    for name in ("id", "title", "description", "guidelines"):
+        value = entry.get(name, "" if name != "id" else None)
+        if not isinstance(value, str):
+            raise CatalogError(f"room #{index}: {name!r} must be a string")
+        fields[name] = value
+    if not _ROOM_ID.match(fields["id"]):
+        raise CatalogError(
+            f"room #{index}: id {fields['id']!r} must be 1-48 lowercase letters, digits or dashes"
+        )
+    return Room(**fields)

@@ -1,0 +1,109 @@
+"""Composition only: settings + catalog -> a Starlette app with its routes and lifespan."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import replace
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from rooms.catalog import Catalog
+
+from .endpoint import chat_endpoint
+from .lifespan import Services, make_lifespan
+from .logs import configure_logging
+from .settings import Secret, Settings
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(settings: Settings) -> Starlette:
+    catalog = Catalog.load(settings.rooms_file)
+    routes = [
+        WebSocketRoute("/ws", chat_endpoint),
+        Route("/api/rooms", list_rooms),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
+    ]
+    return Starlette(routes=routes, lifespan=make_lifespan(settings, catalog))
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn's factory: every worker process builds its app from the same environment."""
+    settings = embedded_secret(Settings.from_env(os.environ))
+    configure_logging(settings)
+    return create_app(settings)
+
+
+def embedded_secret(settings: Settings) -> Settings:
+    """Without HARBOR_SECRET the one-process default keeps a generated key in its data directory,
+    so returning visitors keep their pseudonym across restarts."""
+    if not settings.secret_generated:
+        return settings
+    path = settings.data_dir / "secret"
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secret)
+    return replace(settings, secret=Secret(secret), secret_generated=False)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.state.services
+    return services
+
+
+async def list_rooms(request: Request) -> Response:
+    services = _services(request)
+    ids = [room.id for room in services.catalog]
+    try:
+        counts = await services.presence.totals(ids)
+    except Exception:  # presence is a nicety: the list must load during a Redis blip
+        counts = {}
+    rooms = [
+        {
+            "id": room.id,
+            "title": room.title,
+            "description": room.description,
+            "guidelines": room.guidelines,
+            "count": counts.get(room.id, 0),
+        }
+        for room in services.catalog
+    ]
+    return JSONResponse({"rooms": rooms})
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    if _services(request).broker.ready:
+        return PlainTextResponse("ready")
+    return PlainTextResponse("not ready: broker unreachable", status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    services = _services(request)
+    stats = services.hub.stats
+    lines = [
+        f"harbor_connections {services.connections}",
+        f"harbor_fanout_messages_total {stats.events_fanned_out}",
+        f"harbor_frames_encoded_total {stats.frames_encoded}",
+        f"harbor_deliveries_total {stats.deliveries}",
+        f"harbor_slow_members_dropped_total {stats.slow_members_dropped}",
+        f"harbor_broker_ready {int(services.broker.ready)}",
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -1,0 +1,269 @@
+"""The client wire protocol, sans I/O: frames in -> typed commands or refusals; events -> frames.
+
+JSON text frames by default; msgpack binary frames when the client asked for the `harbor.msgpack`
+subprotocol. This is the ONE place that decides what a client frame means and how a refusal is
+reported: a recoverable fault becomes an `error` frame (the connection stays usable), a frame of
+the wrong kind becomes a close code. `docs/protocol.md` describes the same frames for client
+authors.
+
+Outgoing frames are prepared whole (WebSocket header + payload) so the hub can hand one `bytes`
+object to every member's transport.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from rooms.envelope import Event, Hidden, Posted, PresenceChanged
+
+from .closecodes import CloseCode
+
+JSON = 0
+MSGPACK = 1
+CODECS = 2
+MSGPACK_SUBPROTOCOL = "harbor.msgpack"
+
+_OPCODE_TEXT = 0x1
+_OPCODE_BINARY = 0x2
+_ROOM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_MAX_CLIENT_ID = 64
+_MAX_TOKEN = 64
+_MAX_EPOCH = 16
+_MAX_REASON = 500
+
+
+# Commands (client -> server)
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    room: str
+    since: int | None
+    epoch: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    room: str
+    text: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    room: str
+    id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+Command = Hello | Join | Leave | Send | Report | Ping
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A frame we understood well enough to refuse politely: answered with an `error` frame."""
+
+    code: str
+    message: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """A frame that breaks the protocol itself: the connection closes with `code`."""
+
+    code: CloseCode
+    reason: str
+
+
+def parse(data: str | bytes, codec: int, *, max_text_chars: int) -> Command | Refusal | Close:
+    """Turn one client frame into a command, a refusal, or a close."""
+    if codec == JSON:
+        if not isinstance(data, str):
+            return Close(CloseCode.UNSUPPORTED_DATA, "binary frames need the msgpack subprotocol")
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return Refusal("bad_frame", "frame is not valid JSON")
+    else:
+        if not isinstance(data, bytes):
+            return Close(CloseCode.UNSUPPORTED_DATA, "text frames are not msgpack")
+        try:
+            obj = msgpack.unpackb(data)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            return Refusal("bad_frame", "frame is not valid msgpack")
+    if not isinstance(obj, dict):
+        return Refusal("bad_frame", "frame must be an object")
+    return _command(obj, max_text_chars)
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
+    kind = obj.get("type")
+    client_id = obj.get("client_id")
+    client_id = (
+        client_id if isinstance(client_id, str) and len(client_id) <= _MAX_CLIENT_ID else None
+    )
+    try:
+        if kind == "send":
+            return Send(
+                _room(obj), _text(obj, max_text_chars), _string(obj, "client_id", _MAX_CLIENT_ID)
+            )
+        if kind == "join":
+            return Join(_room(obj), _optional_id(obj, "since"), _optional_epoch(obj))
+        if kind == "hello":
+            token = obj.get("token")
+            if token is not None and (not isinstance(token, str) or len(token) > _MAX_TOKEN):
+                raise _Invalid("bad_field", "token must be a string from a welcome frame")
+            return Hello(token or None)
+        if kind == "leave":
+            return Leave(_room(obj))
+        if kind == "report":
+            reason = obj.get("reason", "")
+            if not isinstance(reason, str):
+                raise _Invalid("bad_field", "reason must be a string")
+            message_id = _optional_id(obj, "id")
+            if message_id is None:
+                raise _Invalid("bad_field", "id must be the message id")
+            return Report(_room(obj), message_id, reason[:_MAX_REASON])
+        if kind == "ping":
+            return Ping()
+    except _Invalid as invalid:
+        return Refusal(invalid.code, invalid.message, client_id)
+    if not isinstance(kind, str):
+        return Refusal("bad_frame", "frame needs a string 'type'", client_id)
+    return Refusal("unknown_type", "unknown frame type", client_id)
+
+
+def _room(obj: dict[Any, Any]) -> str:
+    room = obj.get("room")
+    if not isinstance(room, str) or not _ROOM_ID.match(room):
+        raise _Invalid("bad_field", "room must be a room id")
+    return room
+
+
+def _string(obj: dict[Any, Any], name: str, limit: int) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise _Invalid("bad_field", f"{name} must be a string of 1-{limit} characters")
+    return value
+
+
+def _text(obj: dict[Any, Any], max_chars: int) -> str:
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise _Invalid("bad_field", "text must be a string")
+    text = text.strip()
+    if not text:
+        raise _Invalid("empty_text", "message is empty")
+    if len(text) > max_chars:
+        raise _Invalid("text_too_long", f"message is longer than {max_chars} characters")
+    return text
+
+
+def _optional_id(obj: dict[Any, Any], name: str) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        raise _Invalid("bad_field", f"{name} must be a message id")
+    return value
+
+
+def _optional_epoch(obj: dict[Any, Any]) -> str | None:
+    epoch = obj.get("epoch")
+    if epoch is None:
+        return None
+    if not isinstance(epoch, str) or len(epoch) > _MAX_EPOCH:
+        raise _Invalid("bad_field", "epoch must be the epoch from a joined frame")
+    return epoch
+
+
+# Events (server -> client)
+
+
+def message_event(posted: Posted) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "room": posted.room,
+        "id": posted.id,
+        "from": posted.name,
+        "text": posted.text,
+        "ts": posted.ts,
+    }
+
+
+def history_item(posted: Posted) -> dict[str, Any]:
+    return {"id": posted.id, "from": posted.name, "text": posted.text, "ts": posted.ts}
+
+
+def error_event(
+    code: str, message: str, *, client_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    frame.update(extra)
+    return frame
+
+
+def room_event(event: Event) -> dict[str, Any]:
+    """The client frame for an event from the room channel."""
+    if isinstance(event, Posted):
+        return message_event(event)
+    if isinstance(event, PresenceChanged):
+        return {"type": "presence", "room": event.room, "count": event.count}
+    if isinstance(event, Hidden):
+        return {"type": "hidden", "room": event.room, "id": event.id}
+    raise TypeError(f"not a room event: {event!r}")
+
+
+def encode(frame: dict[str, Any], codec: int) -> bytes:
+    """A complete, unmasked server WebSocket frame carrying `frame` in `codec`."""
+    if codec == JSON:
+        payload = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
+        return prepare(_OPCODE_TEXT, payload)
+    return prepare(_OPCODE_BINARY, msgpack.packb(frame))
+
+
+def encode_room_event(event: Event, codec: int) -> bytes:
+    return encode(room_event(event), codec)
+
+
+def prepare(opcode: int, payload: bytes) -> bytes:
+    """RFC 6455 section 5.2 framing for one unfragmented server frame (FIN set, no mask)."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x80 | opcode, length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, length)
+    return header + payload

@@ -1,0 +1,191 @@
+"""Every tunable of a Harbor worker, read from the environment in one place.
+
+Each limit carries its unit in its name and a reason in its comment, so an operator can change it
+knowingly. `Settings.from_env` is the only reader of `os.environ` for Harbor's own settings; the CLI
+turns its flags into the same variables so the Procfile never repeats a number.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that must never be printed: `repr` hides it (like starlette's `Secret`)."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # None: the embedded in-memory broker (one process only).
+    redis_url: str | None = None
+    # HMAC key for anonymous tokens; generated per process when absent (embedded default only).
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    secret_generated: bool = False
+    workers: int = 1
+    rooms_file: Path | None = None
+    data_dir: Path = Path("var")
+
+    # Inbound limits. A chat message is a few hundred bytes; 16 KiB leaves room for JSON overhead
+    # while a 1 MiB frame can't pin a worker's CPU or memory.
+    max_frame_bytes: int = 16 * 1024
+    max_text_chars: int = 2000
+    # A person types a few messages a minute; 20 per 10 s with a burst of 5 stops floods only.
+    send_rate_per_10s: int = 20
+    send_burst: int = 5
+    max_rooms_per_connection: int = 10
+    hello_timeout_s: float = 10.0
+
+    # Outbound: bytes queued in the kernel-side transport buffer before a member counts as slow
+    # and is closed (4008, resumes with `since`). 256 KiB holds over a thousand chat messages.
+    outbox_bytes: int = 256 * 1024
+    # Live messages buffered for one member while its join reads history.
+    join_buffer_messages: int = 1000
+
+    # History is also a privacy promise: at most this many messages and this old, per room.
+    history_len: int = 200
+    history_max_age_s: int = 24 * 3600
+    join_history_messages: int = 50
+    # Recent client_ids remembered per identity and room, so a resend is never published twice.
+    client_ids_remembered: int = 64
+
+    presence_interval_s: float = 1.0
+    presence_ttl_s: float = 15.0
+
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    # Empty: same-origin only (Origin's host must equal the Host header).
+    allowed_origins: tuple[str, ...] = ()
+    shutdown_grace_s: float = 10.0
+    log_format: str = "text"
+    log_level: str = "info"
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.redis_url is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from environment variables (`HARBOR_*`, plus PORT, REDIS_URL,
+        WEB_CONCURRENCY as platforms set them). Raises ConfigError with a plain-words reason."""
+        env = _Env(environ)
+        redis_url = env.text("HARBOR_REDIS_URL") or env.text("REDIS_URL") or None
+        secret = env.text("HARBOR_SECRET")
+        workers = env.integer("WEB_CONCURRENCY", 1, minimum=1)
+        if redis_url and not secret:
+            raise ConfigError(
+                "HARBOR_SECRET is required with Redis: every worker must sign and verify the same"
+                " anonymous tokens. Set it to a long random string (e.g. `openssl rand -hex 32`)."
+            )
+        if workers > 1 and not redis_url:
+            raise ConfigError(
+                "WEB_CONCURRENCY > 1 needs REDIS_URL: workers share rooms through Redis; the"
+                " in-memory broker lives inside one process."
+            )
+        rooms = env.text("HARBOR_ROOMS")
+        settings = cls(
+            host=env.text("HARBOR_HOST") or cls.host,
+            port=env.integer("PORT", env.integer("HARBOR_PORT", cls.port), minimum=0),
+            redis_url=redis_url,
+            secret=Secret(secret or secrets.token_hex(32)),
+            secret_generated=not secret,
+            workers=workers,
+            rooms_file=Path(rooms) if rooms else None,
+            data_dir=Path(env.text("HARBOR_DATA_DIR") or cls.data_dir),
+            max_frame_bytes=env.integer("HARBOR_MAX_FRAME_BYTES", cls.max_frame_bytes, 256),
+            max_text_chars=env.integer("HARBOR_MAX_TEXT_CHARS", cls.max_text_chars, 1),
+            send_rate_per_10s=env.integer("HARBOR_SEND_RATE_PER_10S", cls.send_rate_per_10s, 1),
+            send_burst=env.integer("HARBOR_SEND_BURST", cls.send_burst, 1),
+            max_rooms_per_connection=env.integer(
+                "HARBOR_MAX_ROOMS_PER_CONNECTION", cls.max_rooms_per_connection, 1
+            ),
+            hello_timeout_s=env.number("HARBOR_HELLO_TIMEOUT_S", cls.hello_timeout_s),
+            outbox_bytes=env.integer("HARBOR_OUTBOX_BYTES", cls.outbox_bytes, 4096),
+            join_buffer_messages=env.integer(
+                "HARBOR_JOIN_BUFFER_MESSAGES", cls.join_buffer_messages, 1
+            ),
+            history_len=env.integer("HARBOR_HISTORY_LEN", cls.history_len, 1),
+            history_max_age_s=env.integer("HARBOR_HISTORY_MAX_AGE_S", cls.history_max_age_s, 1),
+            join_history_messages=env.integer(
+                "HARBOR_JOIN_HISTORY_MESSAGES", cls.join_history_messages, 0
+            ),
+            client_ids_remembered=env.integer(
+                "HARBOR_CLIENT_IDS_REMEMBERED", cls.client_ids_remembered, 1
+            ),
+            presence_interval_s=env.number("HARBOR_PRESENCE_INTERVAL_S", cls.presence_interval_s),
+            presence_ttl_s=env.number("HARBOR_PRESENCE_TTL_S", cls.presence_ttl_s),
+            ping_interval_s=env.number("HARBOR_PING_INTERVAL_S", cls.ping_interval_s),
+            ping_timeout_s=env.number("HARBOR_PING_TIMEOUT_S", cls.ping_timeout_s),
+            allowed_origins=env.words("HARBOR_ALLOWED_ORIGINS"),
+            shutdown_grace_s=env.number("HARBOR_SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
+            log_format=env.choice("HARBOR_LOG_FORMAT", cls.log_format, ("text", "json")),
+            log_level=env.choice(
+                "HARBOR_LOG_LEVEL", cls.log_level, ("debug", "info", "warning", "error")
+            ),
+        )
+        if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
+            raise ConfigError(
+                "HARBOR_PRESENCE_TTL_S must exceed twice HARBOR_PRESENCE_INTERVAL_S, or live"
+                " workers' members would expire between heartbeats."
+            )
+        return settings
+
+
+class _Env:
+    """Typed, validated reads of one environment mapping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str:
+        return self._environ.get(name, "").strip()
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+        return value
+
+    def words(self, name: str) -> tuple[str, ...]:
+        return tuple(w for w in self.text(name).replace(",", " ").split() if w)
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = self.text(name).lower() or default
+        if raw not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return raw
