@@ -93,7 +93,7 @@ class Member(WSListener):  # type: ignore[misc]
             st = self.recorder.step(int(step_s))
         pub = int(pub_s)
         seq = int(seq_s)
-        last = self.last_seq.get(pub, -1)
+        last = self.last_seq.get(pub, 0)
         if seq > last:
             if seq != last + 1:
                 st.gaps += 1

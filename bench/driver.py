@@ -87,6 +87,7 @@ async def publish_paced(
     total = int(rate * duration)
     start = monotonic()
     n_pub = len(publishers)
+    sent = 0
     for i in range(total):
         delay = start + i / rate - monotonic()
         if delay > 0.0005:
@@ -98,13 +99,14 @@ async def publish_paced(
         pub = pub_ids[k]
         seqs[pub] += 1
         ctx.adapter.publish(member, rooms[k], ctx.text(step, pub, seqs[pub], text_len))
+        sent += 1
         if i % 64 == 63:
             await asyncio.sleep(0)  # let receives interleave with a catch-up burst
-    return total
+    return sent
 
 
 async def drain(
-    ctx: Ctx, step: int, expected: int, quiet_s: float = 2.0, max_s: float = 20.0
+    ctx: Ctx, step: int, expected: int, quiet_s: float = 5.0, max_s: float = 20.0
 ) -> None:
     """Wait until every expected delivery arrived, or nothing new for `quiet_s` (bounded)."""
     st = ctx.recorder.step(step)
@@ -131,6 +133,7 @@ async def fanout_step(
     seqs: list[int],
     room: str,
     text_len: int,
+    members: Sequence[Member] = (),
 ) -> dict[str, Any]:
     """One ladder step: pace, drain, then the figures the issue asks for."""
     acks0 = sum(m.acks for m in publishers)
@@ -173,6 +176,8 @@ async def fanout_step(
         "acks": sum(m.acks for m in publishers) - acks0,
         "rate_limited": sum(m.rate_limited for m in publishers) - rl0,
         "errors": sum(m.errors for m in publishers) - err0,
+        "disconnected": sum(m.disconnected for m in members),
+        "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
     }
     if m1 and m0:
         fan_key, enc_key = "harbor_fanout_messages_total", "harbor_frames_encoded_total"
@@ -209,7 +214,16 @@ async def scenario_fanout(ctx: Ctx) -> None:
     seqs = [0] * len(publishers)
     for step, rate in enumerate(cfg["rates"]):
         rec = await fanout_step(
-            ctx, step, rate, cfg["step_s"], publishers, n, seqs, cfg["fanout_room"], cfg["text_len"]
+            ctx,
+            step,
+            rate,
+            cfg["step_s"],
+            publishers,
+            n,
+            seqs,
+            cfg["fanout_room"],
+            cfg["text_len"],
+            members,
         )
         rec.update(kind="fanout", step=step, members=n, publishers=len(publishers))
         emit(rec)
