@@ -1,0 +1,328 @@
+"""Real parts for tests: a private redis-server, `harbor serve` processes, WebSocket clients.
+
+Every wait polls a condition with a deadline scaled by HARBOR_TEST_TIME_SCALE (slow CI machines
+set it above 1); nothing sleeps a fixed time to "let things settle". Processes are stopped by the
+PID we started, never by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
+
+_SERVER_VARIABLES = {"REDIS_URL", "PORT", "WEB_CONCURRENCY"} | {
+    name for name in os.environ if name.startswith("HARBOR_") and name != "HARBOR_TEST_TIME_SCALE"
+}
+SCALE = float(os.environ.get("HARBOR_TEST_TIME_SCALE", "1"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def seconds(value: float) -> float:
+    """A test wait, scaled for slow machines."""
+    return value * SCALE
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + seconds(timeout)
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class RedisProcess:
+    """A private redis-server on a free port, in its own directory."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (the test command installs it)")
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.ping, 10, "redis-server to answer PING")
+        return self
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(seconds(5))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class HarborProcess:
+    """One `harbor serve` worker on a free port; ready when /readyz answers 200."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"harbor-{self.port}.log"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, *, wait_ready: bool = True) -> HarborProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        inherited = {k: v for k, v in os.environ.items() if k not in _SERVER_VARIABLES}
+        env = {
+            **inherited,
+            "HARBOR_DATA_DIR": str(self.workdir / "data"),
+            "HARBOR_PRESENCE_INTERVAL_S": "0.2",
+            "HARBOR_PRESENCE_TTL_S": "3",
+            **self.env,
+        }
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server", "serve", "--port", str(self.port)],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"harbor exited with {self.proc.returncode}:\n{self.log()}")
+            return self.status("/readyz") == 200
+
+        wait_until(ready, timeout, f"harbor on port {self.port} to be ready")
+
+    def status(self, path: str) -> int | None:
+        try:
+            with urllib.request.urlopen(self.http + path, timeout=2) as response:
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as error:
+            error.close()
+            return error.code
+        except OSError:
+            return None
+
+    def get_json(self, path: str) -> Any:
+        with urllib.request.urlopen(self.http + path, timeout=5) as response:
+            return json.loads(response.read())
+
+    def get_text(self, path: str) -> str:
+        with urllib.request.urlopen(self.http + path, timeout=5) as response:
+            text: str = response.read().decode()
+            return text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(seconds(15))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+
+class Client:
+    """A real WebSocket client speaking Harbor's protocol, with typed waits for frames.
+
+    Every client is remembered in `Client.opened` so a fixture can close them after each test.
+    """
+
+    opened: list[Client] = []
+
+    def __init__(self, ws: ClientConnection, binary: bool) -> None:
+        self.ws = ws
+        self.binary = binary
+        self.token: str | None = None
+        self.name: str | None = None
+        self.backlog: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, url: str, *, msgpack_codec: bool = False, **kwargs: Any) -> Client:
+        subprotocols = ["harbor.msgpack"] if msgpack_codec else None
+        ws = await connect(url, subprotocols=subprotocols, **kwargs)  # type: ignore[arg-type]
+        client = cls(ws, msgpack_codec)
+        cls.opened.append(client)
+        return client
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(msgpack.packb(frame) if self.binary else json.dumps(frame))
+
+    async def recv(self, within: float = 5) -> dict[str, Any]:
+        if self.backlog:
+            return self.backlog.pop(0)
+        raw = await asyncio.wait_for(self.ws.recv(), seconds(within))
+        frame: dict[str, Any] = msgpack.unpackb(raw) if self.binary else json.loads(raw)
+        return frame
+
+    async def expect_any(
+        self, kinds: tuple[str, ...], within: float = 5, **fields: Any
+    ) -> dict[str, Any]:
+        """The next frame whose type is one of `kinds` and that matches `fields`."""
+        deadline = time.monotonic() + seconds(within)
+        skipped: list[dict[str, Any]] = []
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {kinds} frame matching {fields}; saw {skipped[-5:]}")
+                frame = await self.recv(remaining / SCALE)
+                if frame.get("type") in kinds and all(frame.get(k) == v for k, v in fields.items()):
+                    return frame
+                skipped.append(frame)
+        finally:
+            self.backlog[:0] = skipped
+
+    async def expect(self, kind: str, within: float = 5, **fields: Any) -> dict[str, Any]:
+        """The next frame of `kind` matching `fields`; other frames are kept for later."""
+        return await self.expect_any((kind,), within, **fields)
+
+    async def hello(self, token: str | None = None) -> dict[str, Any]:
+        await self.send({"type": "hello", **({"token": token} if token else {})})
+        welcome = await self.expect("welcome")
+        self.token, self.name = welcome["token"], welcome["name"]
+        return welcome
+
+    async def join(self, room: str, **extra: Any) -> dict[str, Any]:
+        await self.send({"type": "join", "room": room, **extra})
+        return await self.expect("joined", room=room)
+
+    async def say(self, room: str, text: str, client_id: str) -> dict[str, Any]:
+        await self.send({"type": "send", "room": room, "text": text, "client_id": client_id})
+        return await self.expect("ack", client_id=client_id)
+
+    def drop_messages(self) -> list[dict[str, Any]]:
+        kept = [f for f in self.backlog if f.get("type") == "message"]
+        self.backlog = [f for f in self.backlog if f.get("type") != "message"]
+        return kept
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class StalledReader:
+    """A WebSocket client that joins a room and then stops reading: the slow member.
+
+    A blocking socket with a tiny receive buffer (set before connecting, so the advertised window
+    stays small) driven by websockets' sans-I/O ClientProtocol.
+    """
+
+    def __init__(self, url: str) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        uri = parse_uri(url)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        self.sock.settimeout(seconds(5))
+        self.sock.connect((uri.host, uri.port))
+        self.protocol = ClientProtocol(uri, max_size=None)
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        while self.protocol.handshake_exc is None and not self._handshake_done():
+            self.protocol.receive_data(self.sock.recv(4096))
+        self.events: list[Any] = []
+
+    def _handshake_done(self) -> bool:
+        from websockets.protocol import State
+
+        return self.protocol.state is State.OPEN
+
+    def _flush(self) -> None:
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                self.sock.sendall(chunk)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.protocol.send_text(json.dumps(frame).encode())
+        self._flush()
+
+    def read_frames(self, until: Callable[[dict[str, Any]], bool]) -> None:
+        """Read (blocking) until a text frame satisfies `until`."""
+        deadline = time.monotonic() + seconds(5)
+        while time.monotonic() < deadline:
+            self.protocol.receive_data(self.sock.recv(4096))
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    if until(json.loads(bytes(event.data))):
+                        return
+        raise TimeoutError("expected frame did not arrive")
+
+    def close_code_after_draining(self) -> int | None:
+        """Read everything that is left; the close code the server sent, if any."""
+        deadline = time.monotonic() + seconds(10)
+        while time.monotonic() < deadline and self.protocol.close_rcvd is None:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.protocol.receive_data(data)
+            self.protocol.events_received()
+        return self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
+
+    def close(self) -> None:
+        self.sock.close()
