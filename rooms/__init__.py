@@ -1,1 +1,1 @@
-"""Rooms: the catalog, the local fan-out hub, and the brokers that carry messages between workers."""
+"""Rooms: the catalog, the local fan-out hub, and the brokers that carry them between workers."""

@@ -1,0 +1,222 @@
+"""One contract, run unchanged against MemoryBroker and RedisBroker (a private redis-server)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+import redis
+
+from rooms.broker import Broker, HistoryLimits, create_broker
+from rooms.envelope import Draft, Posted, PresenceChanged, presence_body, read
+from tests.harness import RedisProcess, seconds
+
+
+@dataclass
+class Backend:
+    make: Callable[[HistoryLimits], Broker]
+    lose_history: Callable[[Broker, str], None]
+    name: str
+
+
+@dataclass
+class Delivered:
+    """The broker's `deliver` callback, recording events and waking waiters on each one."""
+
+    events: list[object] = field(default_factory=list)
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+    def __call__(self, room: str, payload: bytes) -> None:
+        self.events.append(read(room, payload))
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def until(self, condition: Callable[[], bool], what: str) -> None:
+        with anyio.fail_after(seconds(5)):
+            while not condition():
+                await self.changed.wait()
+
+    def posted(self) -> list[Posted]:
+        return [e for e in self.events if isinstance(e, Posted)]
+
+
+def _forget_memory(broker: Broker, room: str) -> None:
+    broker._logs.pop(room, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "memory":
+        yield Backend(lambda limits: create_broker(None, limits), _forget_memory, "memory")
+        return
+    server = RedisProcess(tmp_path / "redis").start()
+
+    def forget(broker: Broker, room: str) -> None:
+        with redis.Redis.from_url(server.url) as client:
+            client.delete(f"harbor:{{room:{room}}}:meta", f"harbor:{{room:{room}}}:log")
+
+    try:
+        yield Backend(lambda limits: create_broker(server.url, limits), forget, "redis")
+    finally:
+        server.stop()
+
+
+@asynccontextmanager
+async def running(broker: Broker) -> AsyncIterator[Delivered]:
+    delivered = Delivered()
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(broker.run, delivered)
+            yield delivered
+            tg.cancel_scope.cancel()
+    finally:
+        await broker.aclose()
+
+
+def draft(text: str, client_id: str = "", *, uid: str = "u1", age_s: float = 0) -> Draft:
+    ts = int((time.time() - age_s) * 1000)
+    return Draft(uid=uid, name="Calm Heron 1", text=text, ts=ts, client_id=client_id)
+
+
+async def test_ids_strictly_increase_and_subscribers_hear_every_message_in_order(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("newcomers")
+        receipts = [await broker.publish("newcomers", draft(f"m{n}")) for n in range(20)]
+        ids = [r.id for r in receipts]
+        assert ids == sorted(ids) and len(set(ids)) == 20 and ids[0] == 1
+        await delivered.until(lambda: len(delivered.posted()) == 20, "20 deliveries")
+        assert [m.id for m in delivered.posted()] == ids
+        assert [m.text for m in delivered.posted()] == [f"m{n}" for n in range(20)]
+        assert {m.epoch for m in delivered.posted()} == {receipts[0].epoch}
+
+
+async def test_a_repeated_client_id_returns_the_original_receipt_and_publishes_nothing(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("alcohol")
+        first = await broker.publish("alcohol", draft("hi", "c1"))
+        again = await broker.publish("alcohol", draft("hi", "c1"))
+        other_identity = await broker.publish("alcohol", draft("hi", "c1", uid="u2"))
+        assert (again.id, again.duplicate) == (first.id, True)
+        assert other_identity.id == first.id + 1 and not other_identity.duplicate
+        await delivered.until(lambda: len(delivered.posted()) == 2, "2 deliveries")
+        history = await broker.history("alcohol", since=None, client_epoch=None, limit=10)
+        assert [m.id for m in history.messages] == [first.id, other_identity.id]
+
+
+async def test_client_ids_are_remembered_up_to_the_limit(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits(client_ids=3))
+    async with running(broker):
+        first = await broker.publish("alcohol", draft("a", "c0"))
+        for n in range(1, 4):
+            await broker.publish("alcohol", draft("a", f"c{n}"))
+        forgotten = await broker.publish("alcohol", draft("a", "c0"))
+        assert forgotten.id != first.id and not forgotten.duplicate
+
+
+async def test_history_without_since_is_the_most_recent_messages_oldest_first(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        for n in range(10):
+            await broker.publish("opioids", draft(f"m{n}"))
+        history = await broker.history("opioids", since=None, client_epoch=None, limit=4)
+        assert [m.text for m in history.messages] == ["m6", "m7", "m8", "m9"]
+        assert not history.recovered
+        assert history.head == 10
+
+
+async def test_history_since_an_id_returns_exactly_the_missed_messages(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        receipts = [await broker.publish("opioids", draft(f"m{n}")) for n in range(10)]
+        epoch = receipts[0].epoch
+        history = await broker.history("opioids", since=4, client_epoch=epoch, limit=2)
+        assert [m.id for m in history.messages] == [5, 6, 7, 8, 9, 10]
+        assert history.recovered
+        caught_up = await broker.history("opioids", since=10, client_epoch=epoch, limit=2)
+        assert caught_up.messages == () and caught_up.recovered
+
+
+async def test_since_older_than_the_retained_history_is_not_recovered(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits(max_messages=5))
+    async with running(broker):
+        for n in range(12):
+            await broker.publish("opioids", draft(f"m{n}"))
+        history = await broker.history("opioids", since=3, client_epoch=None, limit=3)
+        assert not history.recovered
+        assert [m.id for m in history.messages] == [10, 11, 12]
+        retained = await broker.history("opioids", since=7, client_epoch=None, limit=3)
+        assert retained.recovered and [m.id for m in retained.messages] == [8, 9, 10, 11, 12]
+
+
+async def test_a_since_from_another_epoch_or_beyond_the_head_is_not_recovered(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        receipt = await broker.publish("stimulants", draft("m"))
+        stale = await broker.history("stimulants", since=0, client_epoch="other", limit=5)
+        assert not stale.recovered
+        ahead = await broker.history("stimulants", since=99, client_epoch=receipt.epoch, limit=5)
+        assert not ahead.recovered
+
+
+async def test_lost_history_starts_a_new_epoch_that_clients_can_detect(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        for n in range(3):
+            before = await broker.publish("sober-living", draft(f"m{n}"))
+        backend.lose_history(broker, "sober-living")
+        after = await broker.publish("sober-living", draft("fresh"))
+        assert after.epoch != before.epoch
+        history = await broker.history(
+            "sober-living", since=before.id, client_epoch=before.epoch, limit=5
+        )
+        assert not history.recovered
+        assert [m.text for m in history.messages] == ["fresh"]
+
+
+async def test_messages_older_than_the_age_limit_are_not_served(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits(max_age_s=3600))
+    async with running(broker):
+        await broker.publish("mental-health", draft("old", age_s=7200))
+        await broker.publish("mental-health", draft("new"))
+        history = await broker.history("mental-health", since=None, client_epoch=None, limit=10)
+        assert [m.text for m in history.messages] == ["new"]
+        resumed = await broker.history("mental-health", since=0, client_epoch=None, limit=10)
+        assert not resumed.recovered
+
+
+async def test_unsubscribed_rooms_are_not_delivered(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("a-room")
+        await broker.subscribe("b-room")
+        await broker.unsubscribe("a-room")
+        await broker.publish("a-room", draft("not for us"))
+        await broker.publish("b-room", draft("for us"))
+        await delivered.until(lambda: len(delivered.posted()) >= 1, "b-room delivery")
+        assert [m.room for m in delivered.posted()] == ["b-room"]
+
+
+async def test_announcements_reach_subscribers_and_stay_out_of_history(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("wins-milestones")
+        await broker.announce("wins-milestones", presence_body(7))
+        await delivered.until(lambda: bool(delivered.events), "announcement")
+        assert delivered.events == [PresenceChanged("wins-milestones", 7)]
+        history = await broker.history("wins-milestones", since=None, client_epoch=None, limit=5)
+        assert history.messages == ()
