@@ -1,0 +1,530 @@
+"""rooms.hub.LocalHub over the real MemoryBroker: fan-out, slow members, joins, presence."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import msgpack
+import pytest
+
+from rooms.broker import BrokerUnavailable, History, HistoryLimits
+from rooms.broker_memory import MemoryBroker
+from rooms.envelope import Draft, Event, hide_body, presence_body
+from rooms.hub import JoinAborted, LocalHub
+from server.protocol import CODECS, JSON, MSGPACK, encode_room_event
+
+ROOM = "newcomers"
+OTHER = "alcohol"
+TS = 1_700_000_000_000
+# Old enough timestamps never age out of history while a test runs.
+LIMITS = HistoryLimits(max_messages=200, max_age_s=10**9, client_ids=64)
+
+
+class RecordingMember:
+    """A hub member that records every frame; `accept` is what its write() answers."""
+
+    def __init__(self, codec: int = JSON, *, accept: bool = True) -> None:
+        self.codec = codec
+        self.accept = accept
+        self.frames: list[bytes] = []
+        self.evictions = 0
+
+    def write(self, frame: bytes) -> bool:
+        self.frames.append(frame)
+        return self.accept
+
+    def evicted(self) -> None:
+        self.evictions += 1
+
+    def decoded(self) -> list[dict[str, Any]]:
+        """The client frames this member received, decoded from the prepared WebSocket frames."""
+        return [payload_of(frame, self.codec) for frame in self.frames]
+
+
+class CountingEncoder:
+    """The protocol's encoder, counting each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Event, int]] = []
+
+    def __call__(self, event: Event, codec: int) -> bytes:
+        self.calls.append((event, codec))
+        return encode_room_event(event, codec)
+
+
+class RecordingBroker(MemoryBroker):
+    """A MemoryBroker that records (un)subscriptions and can publish while a history read runs.
+
+    `before_history` / `after_history` texts are published once, on the next history() call,
+    before and after the real read, as if another worker posted while a join was in progress.
+    """
+
+    def __init__(self, limits: HistoryLimits = LIMITS) -> None:
+        super().__init__(limits)
+        self.subscribes: list[str] = []
+        self.unsubscribes: list[str] = []
+        self.before_history: list[str] = []
+        self.after_history: list[str] = []
+        self.history_error: Exception | None = None
+
+    async def subscribe(self, room: str) -> None:
+        self.subscribes.append(room)
+        await super().subscribe(room)
+
+    async def unsubscribe(self, room: str) -> None:
+        self.unsubscribes.append(room)
+        await super().unsubscribe(room)
+
+    async def history(
+        self, room: str, *, since: int | None, client_epoch: str | None, limit: int
+    ) -> History:
+        if self.history_error is not None:
+            raise self.history_error
+        before, self.before_history = self.before_history, []
+        after, self.after_history = self.after_history, []
+        for text in before:
+            await self.publish(room, draft(text))
+        history = await super().history(room, since=since, client_epoch=client_epoch, limit=limit)
+        for text in after:
+            await self.publish(room, draft(text))
+        return history
+
+
+def draft(text: str) -> Draft:
+    return Draft(uid="u-1", name="Calm Heron 1", text=text, ts=TS)
+
+
+def payload_of(frame: bytes, codec: int) -> dict[str, Any]:
+    """The payload of one small unmasked server frame (length < 126)."""
+    assert frame[1] < 126
+    payload = frame[2:]
+    assert len(payload) == frame[1]
+    decoded: dict[str, Any] = json.loads(payload) if codec == JSON else msgpack.unpackb(payload)
+    return decoded
+
+
+def ids(history: History) -> list[int]:
+    return [m.id for m in history.messages]
+
+
+def texts(history: History) -> list[str]:
+    return [m.text for m in history.messages]
+
+
+@asynccontextmanager
+async def running(
+    *, join_buffer: int = 100
+) -> AsyncIterator[tuple[LocalHub, RecordingBroker, CountingEncoder]]:
+    """A hub and its broker, with the broker's listener running in a task group."""
+    broker = RecordingBroker()
+    encoder = CountingEncoder()
+    hub = LocalHub(broker, encoder, codecs=CODECS, join_buffer=join_buffer)
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        try:
+            yield hub, broker, encoder
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def join(hub: LocalHub, member: RecordingMember, room: str = ROOM, **kwargs: Any) -> History:
+    options: dict[str, Any] = {"since": None, "epoch": None, "limit": 50, **kwargs}
+    return await hub.join(room, member, **options)
+
+
+# Fan-out
+
+
+async def test_one_message_is_encoded_once_per_codec_and_every_member_gets_the_same_bytes() -> None:
+    """Fan-out encodes once per codec in use and hands each member that very bytes object."""
+    async with running() as (hub, broker, encoder):
+        json_members = [RecordingMember(JSON) for _ in range(3)]
+        msgpack_members = [RecordingMember(MSGPACK) for _ in range(2)]
+        for member in json_members + msgpack_members:
+            await join(hub, member)
+        assert encoder.calls == []
+
+        receipt = await broker.publish(ROOM, draft("first day"))
+
+        assert sorted(codec for _, codec in encoder.calls) == [JSON, MSGPACK]
+        assert hub.stats.frames_encoded == 2
+        assert hub.stats.events_fanned_out == 1
+        assert hub.stats.deliveries == 5
+        for group in (json_members, msgpack_members):
+            assert all(len(member.frames) == 1 for member in group)
+            assert all(member.frames[0] is group[0].frames[0] for member in group)
+        expected = {
+            "type": "message",
+            "room": ROOM,
+            "id": receipt.id,
+            "from": "Calm Heron 1",
+            "text": "first day",
+            "ts": TS,
+        }
+        assert json_members[0].decoded() == [expected]
+        assert msgpack_members[0].decoded() == [expected]
+
+
+async def test_a_room_with_one_codec_in_use_encodes_once() -> None:
+    """When every member speaks JSON, one message costs one encode, whatever the member count."""
+    async with running() as (hub, broker, encoder):
+        members = [RecordingMember(JSON) for _ in range(10)]
+        for member in members:
+            await join(hub, member)
+        await broker.publish(ROOM, draft("a"))
+        await broker.publish(ROOM, draft("b"))
+        assert [codec for _, codec in encoder.calls] == [JSON, JSON]
+        assert hub.stats.frames_encoded == 2
+        assert hub.stats.deliveries == 20
+        assert all(m.decoded()[1]["text"] == "b" for m in members)
+
+
+async def test_messages_reach_only_members_of_their_room() -> None:
+    """A message published in one room is not delivered to another room's members."""
+    async with running() as (hub, broker, _):
+        here, there = RecordingMember(), RecordingMember()
+        await join(hub, here, ROOM)
+        await join(hub, there, OTHER)
+        await broker.publish(OTHER, draft("over there"))
+        assert here.frames == []
+        assert [f["text"] for f in there.decoded()] == ["over there"]
+
+
+async def test_a_member_whose_write_fails_is_dropped_and_the_others_continue() -> None:
+    """A write returning False drops that member at once; it gets no further frames."""
+    async with running() as (hub, broker, _):
+        slow = RecordingMember(accept=False)
+        fast = [RecordingMember(), RecordingMember(MSGPACK)]
+        for member in [slow, *fast]:
+            await join(hub, member)
+
+        await broker.publish(ROOM, draft("one"))
+        await broker.publish(ROOM, draft("two"))
+
+        assert len(slow.frames) == 1
+        assert [[f["text"] for f in m.decoded()] for m in fast] == [["one", "two"]] * 2
+        assert hub.stats.slow_members_dropped == 1
+        assert hub.local_counts() == {ROOM: 2}
+        assert slow.evictions == 0  # a failed write already told the member; no second close
+
+
+async def test_a_hidden_event_is_fanned_out_to_members() -> None:
+    """A moderator's hide reaches every member as a `hidden` frame."""
+    async with running() as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        await broker.announce(ROOM, hide_body(4))
+        assert member.decoded() == [{"type": "hidden", "room": ROOM, "id": 4}]
+
+
+async def test_an_unreadable_envelope_is_counted_and_dropped() -> None:
+    """A malformed channel payload is counted in bad_envelopes and reaches nobody."""
+    async with running() as (hub, _, encoder):
+        member = RecordingMember()
+        await join(hub, member)
+        hub.deliver(ROOM, b"not an envelope")
+        assert hub.stats.bad_envelopes == 1
+        assert member.frames == []
+        assert encoder.calls == []
+
+
+async def test_an_event_for_a_room_without_local_members_is_ignored() -> None:
+    """deliver() for a room this worker doesn't hold encodes nothing."""
+    async with running() as (hub, _, encoder):
+        hub.deliver("elsewhere", b"1 e " + draft("x").body())
+        assert encoder.calls == []
+        assert hub.stats.events_fanned_out == 0
+
+
+# Joining
+
+
+async def test_join_returns_the_most_recent_history() -> None:
+    """A join without `since` returns the `limit` most recent messages, not recovered."""
+    async with running() as (hub, broker, _):
+        for text in ["a", "b", "c", "d"]:
+            await broker.publish(ROOM, draft(text))
+        history = await join(hub, RecordingMember(), limit=2)
+        assert texts(history) == ["c", "d"]
+        assert ids(history) == [3, 4]
+        assert history.head == 4
+        assert history.recovered is False
+
+
+async def test_join_with_since_returns_the_missed_messages_and_recovered() -> None:
+    """A join with `since` and the room's epoch returns exactly the later messages, recovered."""
+    async with running() as (hub, broker, _):
+        first = await join(hub, RecordingMember())
+        for text in ["a", "b", "c", "d", "e"]:
+            await broker.publish(ROOM, draft(text))
+        history = await join(hub, RecordingMember(), since=2, epoch=first.epoch, limit=1)
+        assert ids(history) == [3, 4, 5]
+        assert texts(history) == ["c", "d", "e"]
+        assert history.recovered is True
+        assert history.epoch == first.epoch
+
+
+async def test_join_with_since_at_head_returns_nothing_and_recovered() -> None:
+    """A client that saw everything gets an empty, recovered history."""
+    async with running() as (hub, broker, _):
+        for text in ["a", "b"]:
+            await broker.publish(ROOM, draft(text))
+        epoch = (await join(hub, RecordingMember())).epoch
+        history = await join(hub, RecordingMember(), since=2, epoch=epoch)
+        assert history.messages == ()
+        assert history.recovered is True
+
+
+async def test_join_with_a_stale_epoch_is_not_recovered() -> None:
+    """A `since` from another epoch gets recent history and recovered False."""
+    async with running() as (hub, broker, _):
+        for text in ["a", "b", "c"]:
+            await broker.publish(ROOM, draft(text))
+        history = await join(hub, RecordingMember(), since=1, epoch="not-this", limit=2)
+        assert texts(history) == ["b", "c"]
+        assert history.recovered is False
+
+
+async def test_a_joined_member_receives_later_messages_live() -> None:
+    """After join returns, the member is in the room and gets live frames."""
+    async with running() as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        assert member.frames == []
+        await broker.publish(ROOM, draft("live"))
+        assert [f["text"] for f in member.decoded()] == ["live"]
+        assert hub.local_counts() == {ROOM: 1}
+
+
+async def test_messages_published_before_the_history_read_are_merged_exactly_once() -> None:
+    """Messages that race a join (live-buffered and also in history) appear once in its history."""
+    async with running() as (hub, broker, _):
+        watcher, joiner = RecordingMember(), RecordingMember()
+        await join(hub, watcher)
+        await broker.publish(ROOM, draft("old"))
+        broker.before_history = ["race-1", "race-2"]
+
+        history = await join(hub, joiner)
+
+        assert texts(history) == ["old", "race-1", "race-2"]
+        assert ids(history) == [1, 2, 3]
+        assert history.head == 3
+        assert joiner.frames == []
+        assert [f["text"] for f in watcher.decoded()] == ["old", "race-1", "race-2"]
+        await broker.publish(ROOM, draft("after"))
+        assert [f["text"] for f in joiner.decoded()] == ["after"]
+
+
+async def test_messages_published_after_the_history_read_are_appended_exactly_once() -> None:
+    """Messages buffered live but missing from the history read are appended, in order, once."""
+    async with running() as (hub, broker, _):
+        await broker.publish(ROOM, draft("old"))
+        broker.before_history = ["race-1"]
+        broker.after_history = ["race-2", "race-3"]
+        joiner = RecordingMember()
+
+        history = await join(hub, joiner)
+
+        assert texts(history) == ["old", "race-1", "race-2", "race-3"]
+        assert ids(history) == [1, 2, 3, 4]
+        assert history.head == 4
+        assert joiner.frames == []
+
+
+async def test_a_resuming_join_merges_raced_messages_after_the_missed_ones() -> None:
+    """With `since`, racing messages join the missed ones without duplicates and stay recovered."""
+    async with running() as (hub, broker, _):
+        epoch = (await join(hub, RecordingMember())).epoch
+        for text in ["a", "b", "c"]:
+            await broker.publish(ROOM, draft(text))
+        broker.before_history = ["d"]
+        broker.after_history = ["e"]
+        history = await join(hub, RecordingMember(), since=1, epoch=epoch)
+        assert texts(history) == ["b", "c", "d", "e"]
+        assert history.recovered is True
+        assert history.head == 5
+
+
+async def test_a_joiner_whose_buffer_overflows_is_evicted_and_the_join_aborts() -> None:
+    """More racing messages than join_buffer evict the joiner and join raises JoinAborted."""
+    async with running(join_buffer=2) as (hub, broker, _):
+        broker.before_history = ["1", "2", "3"]
+        joiner = RecordingMember()
+        with pytest.raises(JoinAborted):
+            await join(hub, joiner)
+        assert joiner.evictions == 1
+        assert joiner.frames == []
+        assert hub.stats.slow_members_dropped == 1
+        assert hub.room(ROOM) is None
+        assert broker.unsubscribes == [ROOM]
+
+
+async def test_a_joiner_with_exactly_join_buffer_racing_messages_joins() -> None:
+    """join_buffer messages racing a join fit; the join succeeds with all of them."""
+    async with running(join_buffer=2) as (hub, broker, _):
+        broker.after_history = ["1", "2"]
+        joiner = RecordingMember()
+        history = await join(hub, joiner)
+        assert texts(history) == ["1", "2"]
+        assert joiner.evictions == 0
+
+
+async def test_an_evicted_joiner_does_not_disturb_existing_members() -> None:
+    """Members already in the room keep receiving while a joiner is evicted."""
+    async with running(join_buffer=1) as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        broker.before_history = ["x", "y"]
+        with pytest.raises(JoinAborted):
+            await join(hub, RecordingMember())
+        await broker.publish(ROOM, draft("z"))
+        assert [f["text"] for f in member.decoded()] == ["x", "y", "z"]
+        assert hub.local_counts() == {ROOM: 1}
+        assert broker.unsubscribes == []
+
+
+async def test_a_failed_history_read_propagates_and_releases_the_room() -> None:
+    """If the broker can't read history, join raises its error and the room is unsubscribed."""
+    async with running() as (hub, broker, _):
+        broker.history_error = BrokerUnavailable("redis down")
+        with pytest.raises(BrokerUnavailable):
+            await join(hub, RecordingMember())
+        assert hub.room(ROOM) is None
+        assert broker.subscribes == [ROOM]
+        assert broker.unsubscribes == [ROOM]
+
+
+# Subscriptions
+
+
+async def test_the_first_join_subscribes_and_the_last_leave_unsubscribes() -> None:
+    """A room is subscribed once for its first local member and unsubscribed after its last."""
+    async with running() as (hub, broker, _):
+        alice, bob = RecordingMember(), RecordingMember(MSGPACK)
+        await join(hub, alice)
+        await join(hub, bob)
+        assert broker.subscribes == [ROOM]
+
+        await hub.leave(ROOM, alice)
+        assert broker.unsubscribes == []
+        assert hub.local_counts() == {ROOM: 1}
+
+        await hub.leave(ROOM, bob)
+        assert broker.unsubscribes == [ROOM]
+        assert hub.room(ROOM) is None
+        assert hub.local_counts() == {}
+
+
+async def test_a_member_that_left_gets_no_more_frames() -> None:
+    """After leave, messages in the room are not written to the member."""
+    async with running() as (hub, broker, _):
+        stays, leaves = RecordingMember(), RecordingMember()
+        await join(hub, stays)
+        await join(hub, leaves)
+        await hub.leave(ROOM, leaves)
+        await broker.publish(ROOM, draft("after"))
+        assert leaves.frames == []
+        assert [f["text"] for f in stays.decoded()] == ["after"]
+
+
+async def test_leaving_a_room_not_held_is_a_no_op() -> None:
+    """leave() for an unknown room or a non-member changes nothing."""
+    async with running() as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        await hub.leave(OTHER, member)
+        await hub.leave(ROOM, RecordingMember())
+        assert broker.unsubscribes == []
+        assert hub.local_counts() == {ROOM: 1}
+
+
+async def test_rejoining_after_the_room_was_released_subscribes_again() -> None:
+    """A room released by its last leave is subscribed again on the next join."""
+    async with running() as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        await hub.leave(ROOM, member)
+        await join(hub, member)
+        assert broker.subscribes == [ROOM, ROOM]
+        await broker.publish(ROOM, draft("back"))
+        assert [f["text"] for f in member.decoded()] == ["back"]
+
+
+# Presence
+
+
+async def test_a_presence_event_sets_the_count_without_sending_a_frame() -> None:
+    """Presence updates the room's count and marks it dirty; nothing is sent until a flush."""
+    async with running() as (hub, broker, encoder):
+        member = RecordingMember()
+        await join(hub, member)
+        await broker.announce(ROOM, presence_body(7))
+        local = hub.room(ROOM)
+        assert local is not None
+        assert local.count == 7
+        assert local.presence_dirty
+        assert local.visible_count == 7
+        assert member.frames == []
+        assert encoder.calls == []
+
+
+async def test_flush_presence_sends_one_coalesced_frame_per_dirty_room() -> None:
+    """flush_presence sends each dirty room's latest count once; clean rooms get nothing."""
+    async with running() as (hub, broker, encoder):
+        a_json, a_msgpack, b_member, c_member = (
+            RecordingMember(),
+            RecordingMember(MSGPACK),
+            RecordingMember(),
+            RecordingMember(),
+        )
+        await join(hub, a_json)
+        await join(hub, a_msgpack)
+        await join(hub, b_member, OTHER)
+        await join(hub, c_member, "opioids")
+        for count in (3, 5, 9):
+            await broker.announce(ROOM, presence_body(count))
+        await broker.announce(OTHER, presence_body(2))
+
+        hub.flush_presence()
+
+        presence_a = {"type": "presence", "room": ROOM, "count": 9}
+        assert a_json.decoded() == [presence_a]
+        assert a_msgpack.decoded() == [presence_a]
+        assert b_member.decoded() == [{"type": "presence", "room": OTHER, "count": 2}]
+        assert c_member.frames == []
+        assert len(encoder.calls) == 3  # ROOM: JSON + msgpack; OTHER: JSON
+
+        hub.flush_presence()
+        assert [len(m.frames) for m in (a_json, a_msgpack, b_member, c_member)] == [1, 1, 1, 0]
+
+
+async def test_an_unchanged_presence_count_is_not_sent_again() -> None:
+    """Announcing the count the room already shows leaves it clean."""
+    async with running() as (hub, broker, _):
+        member = RecordingMember()
+        await join(hub, member)
+        await broker.announce(ROOM, presence_body(4))
+        hub.flush_presence()
+        await broker.announce(ROOM, presence_body(4))
+        local = hub.room(ROOM)
+        assert local is not None and not local.presence_dirty
+        hub.flush_presence()
+        assert len(member.frames) == 1
+
+
+async def test_visible_count_is_never_below_the_local_members() -> None:
+    """Before presence catches up, the room shows at least its local members."""
+    async with running() as (hub, broker, _):
+        for _ in range(3):
+            await join(hub, RecordingMember())
+        local = hub.room(ROOM)
+        assert local is not None
+        assert local.visible_count == 3
+        await broker.announce(ROOM, presence_body(1))
+        assert local.visible_count == 3
+        await broker.announce(ROOM, presence_body(40))
+        assert local.visible_count == 40
