@@ -71,6 +71,9 @@ return {seq, epoch, 0}
 """
 
 _HISTORY = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
 local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
 local entries
 if ARGV[1] == '' then
@@ -150,7 +153,13 @@ class RedisBroker:
         count = self._limits.max_messages if since is not None else limit
         try:
             head, epoch, entries = await self._history(
-                keys=keys, args=["" if since is None else since, max(count, 1)]
+                keys=keys,
+                args=[
+                    "" if since is None else since,
+                    max(count, 1),
+                    secrets.token_hex(4),
+                    self._limits.max_age_s * 1000,
+                ],
             )
         except RedisError as exc:
             raise BrokerUnavailable(type(exc).__name__) from exc

@@ -198,6 +198,8 @@ class Client:
         self.token: str | None = None
         self.name: str | None = None
         self.backlog: list[dict[str, Any]] = []
+        self.last_joined: dict[str, Any] = {}
+        self.joined: dict[str, dict[str, Any]] = {}
 
     @classmethod
     async def connect(cls, url: str, *, msgpack_codec: bool = False, **kwargs: Any) -> Client:
@@ -247,7 +249,13 @@ class Client:
 
     async def join(self, room: str, **extra: Any) -> dict[str, Any]:
         await self.send({"type": "join", "room": room, **extra})
-        return await self.expect("joined", room=room)
+        joined = await self.expect("joined", room=room)
+        self.last_joined = self.joined[room] = joined
+        return joined
+
+    async def join_info(self, room: str) -> dict[str, Any]:
+        """The joined frame this client got for `room`."""
+        return self.joined[room]
 
     async def say(self, room: str, text: str, client_id: str) -> dict[str, Any]:
         await self.send({"type": "send", "room": room, "text": text, "client_id": client_id})

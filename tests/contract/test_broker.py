@@ -220,3 +220,15 @@ async def test_announcements_reach_subscribers_and_stay_out_of_history(backend: 
         assert delivered.events == [PresenceChanged("wins-milestones", 7)]
         history = await broker.history("wins-milestones", since=None, client_epoch=None, limit=5)
         assert history.messages == ()
+
+
+async def test_an_empty_room_already_has_the_epoch_its_first_message_will_carry(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        empty = await broker.history("newcomers", since=None, client_epoch=None, limit=5)
+        receipt = await broker.publish("newcomers", draft("first"))
+        assert empty.epoch and receipt.epoch == empty.epoch
+        resumed = await broker.history("newcomers", since=0, client_epoch=empty.epoch, limit=5)
+        assert resumed.recovered and [m.text for m in resumed.messages] == ["first"]
