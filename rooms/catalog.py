@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("rooms.json")
-_ROOM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 
 
 class CatalogError(ValueError):
@@ -67,11 +67,11 @@ def _room(entry: object, index: int) -> Room:
         raise CatalogError(f"room #{index}: expected an object")
     fields = {}
     for name in ("id", "title", "description", "guidelines"):
-        value = entry.get(name, "" if name != "id" else None)
-        if not isinstance(value, str):
-            raise CatalogError(f"room #{index}: {name!r} must be a string")
+        value = entry.get(name, None if name in ("id", "title") else "")
+        if not isinstance(value, str) or (name == "title" and not value.strip()):
+            raise CatalogError(f"room #{index}: {name!r} must be a non-empty string")
         fields[name] = value
-    if not _ROOM_ID.match(fields["id"]):
+    if not _ROOM_ID.fullmatch(fields["id"]):
         raise CatalogError(
             f"room #{index}: id {fields['id']!r} must be 1-48 lowercase letters, digits or dashes"
         )

@@ -70,7 +70,9 @@ class IdentityIssuer:
             return None
         if len(uid) != _ID_BYTES or not hmac.compare_digest(mac, self._mac(b"token", uid)):
             return None
-        return self._identity(uid)
+        identity = self._identity(uid)
+        # One spelling per identity: padded or '/'-for-'_' variants of a valid token are refused.
+        return identity if hmac.compare_digest(identity.token, token) else None
 
     def _identity(self, uid: bytes) -> Identity:
         token = f"{_b64encode(uid)}.{_b64encode(self._mac(b'token', uid))}"

@@ -31,7 +31,7 @@ MSGPACK_SUBPROTOCOL = "harbor.msgpack"
 
 _OPCODE_TEXT = 0x1
 _OPCODE_BINARY = 0x2
-_ROOM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 _MAX_CLIENT_ID = 64
 _MAX_TOKEN = 64
 _MAX_EPOCH = 16
@@ -104,7 +104,7 @@ def parse(data: str | bytes, codec: int, *, max_text_chars: int) -> Command | Re
             return Close(CloseCode.UNSUPPORTED_DATA, "binary frames need the msgpack subprotocol")
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the limit
             return Refusal("bad_frame", "frame is not valid JSON")
     else:
         if not isinstance(data, bytes):
@@ -164,7 +164,7 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
 
 def _room(obj: dict[Any, Any]) -> str:
     room = obj.get("room")
-    if not isinstance(room, str) or not _ROOM_ID.match(room):
+    if not isinstance(room, str) or not _ROOM_ID.fullmatch(room):
         raise _Invalid("bad_field", "room must be a room id")
     return room
 

@@ -7,6 +7,7 @@ turns its flags into the same variables so the Procfile never repeats a number.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,9 @@ class Settings:
         rooms = env.text("HARBOR_ROOMS")
         settings = cls(
             host=env.text("HARBOR_HOST") or cls.host,
-            port=env.integer("PORT", env.integer("HARBOR_PORT", cls.port), minimum=0),
+            port=env.integer(
+                "PORT", env.integer("HARBOR_PORT", cls.port, 0, 65535), minimum=0, maximum=65535
+            ),
             redis_url=redis_url,
             secret=Secret(secret or secrets.token_hex(32)),
             secret_generated=not secret,
@@ -157,7 +160,7 @@ class _Env:
     def text(self, name: str) -> str:
         return self._environ.get(name, "").strip()
 
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.text(name)
         if not raw:
             return default
@@ -167,6 +170,8 @@ class _Env:
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}, got {value}")
         return value
 
     def number(self, name: str, default: float) -> float:
@@ -177,8 +182,8 @@ class _Env:
             value = float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-        if value <= 0:
-            raise ConfigError(f"{name} must be positive, got {value}")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name} must be a positive, finite number, got {raw!r}")
         return value
 
     def words(self, name: str) -> tuple[str, ...]:

@@ -110,7 +110,7 @@ def test_a_malformed_rooms_file_raises_catalog_error(tmp_path: Path, entries: ob
 def test_the_error_names_the_offending_entry(tmp_path: Path) -> None:
     """The message points at the entry's index and field."""
     path = write_rooms(tmp_path, [{"id": "ok", "title": "OK"}, {"id": "b", "title": 5}])
-    with pytest.raises(CatalogError, match=r"room #1: 'title' must be a string"):
+    with pytest.raises(CatalogError, match=r"room #1: 'title' must be a non-empty string"):
         Catalog.load(path)
 
 
