@@ -42,7 +42,7 @@ def scenario_config(args: argparse.Namespace) -> dict[str, Any]:
         "idle_counts": [1000, 2000] if quick else [5000, 10000],
         "idle_hold_s": 1.0 if quick else 5.0,
         "slow_rate": 50,
-        "slow_step_s": 3.0 if quick else 10.0,
+        "slow_hold_s": 5.0 if quick else 45.0,
         "slow_text_len": args.slow_text_len,
         "timeout_s": 900,
     }
@@ -117,7 +117,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short steps: a smoke run")
     parser.add_argument("--members", type=int, default=1000, help="fan-out room size")
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=None)
-    parser.add_argument("--slow-text-len", type=int, default=1000)
+    parser.add_argument(
+        "--slow-text-len", type=int, default=2000, help="≤ Harbor's max text (2000 chars)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="don't rewrite docs/ figures")
     args = parser.parse_args()
     args.peers = [p for p in args.peers.split(",") if p]

@@ -9,14 +9,13 @@ valid across driver processes on this machine).
 from __future__ import annotations
 
 import asyncio
-import socket
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic_ns
 from typing import TYPE_CHECKING
 
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 if TYPE_CHECKING:
     from bench.adapters import Adapter
@@ -48,7 +47,7 @@ class Recorder:
         return self.steps.setdefault(step_id, StepStats())
 
 
-class Member(WSListener):  # type: ignore[misc]
+class Member(WSListener):
     """One client connection: handshake frames go to a queue, deliveries to the recorder."""
 
     def __init__(self, adapter: Adapter, recorder: Recorder) -> None:
@@ -109,9 +108,10 @@ class Member(WSListener):  # type: ignore[misc]
     def _other(self, frame: WSFrame, data: bytes) -> None:
         kind = frame.msg_type
         if kind is WSMsgType.CLOSE:
-            self.close_code = frame.get_close_code().value
+            # Parsed by hand: application codes such as 4008 are not in picows' WSCloseCode.
+            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
             if self.transport is not None:
-                self.transport.send_close(frame.get_close_code())
+                self.transport.send_close(WSCloseCode.OK)
                 self.transport.disconnect()
             return
         if kind is not WSMsgType.TEXT and kind is not WSMsgType.BINARY:
@@ -137,14 +137,10 @@ class Member(WSListener):  # type: ignore[misc]
                 if b'"type":"error"' in data:
                     raise ConnectionError(data[:200].decode(errors="replace"))
 
-    def pause_reading(self, rcvbuf: int = 4096) -> None:
-        """Become a slow member: tiny receive buffer, and stop reading the socket altogether."""
+    def pause_reading(self) -> None:
+        """Become a slow member: stop reading the socket altogether (the kernel still buffers)."""
         assert self.transport is not None
-        raw = self.transport.underlying_transport
-        sock = raw.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        raw.pause_reading()
+        self.transport.underlying_transport.pause_reading()
 
     def resume_reading(self) -> None:
         assert self.transport is not None
@@ -170,8 +166,8 @@ async def connect_member(
                 read_buffer_init_size=4096,
                 enable_auto_pong=True,
             )
+            assert isinstance(listener, Member)
             member = listener
-            assert isinstance(member, Member)
             await adapter.join(member, room)
             member.ready = True
             return member

@@ -37,6 +37,15 @@ def _passes(r: Rec) -> bool:
     return bool(r["loss_pct"] <= 0.1 and r["p99_ms"] <= 1000)
 
 
+def close_text(r: Rec) -> str:
+    """How the slow member ended: a close frame's code, or a dropped TCP connection."""
+    if r["slow_close_code"] is not None:
+        return f"closed, code {r['slow_close_code']}"
+    if r["slow_disconnected"]:
+        return "dropped, no close frame (1006)"
+    return "not disconnected"
+
+
 def summary(results: list[Rec]) -> dict[str, dict[str, Any]]:
     """Key figures per peer: the ones the issue's targets are stated in."""
     out: dict[str, dict[str, Any]] = {}
@@ -73,7 +82,7 @@ def summary(results: list[Rec]) -> dict[str, dict[str, Any]]:
             s["slow_p99"] = (base["p99_ms"], sl["p99_ms"])
             growth = {w: sl["rss_peak_kb"][w] - sl["rss_before_kb"][w] for w in sl["rss_peak_kb"]}
             s["slow_rss_growth_kb"] = max(growth.values())
-            s["slow_closed"] = (sl["slow_disconnected"], sl["slow_close_code"])
+            s["slow_closed"] = close_text(sl)
         if s:
             out[peer] = s
     return out
@@ -154,7 +163,7 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
         closed = "-"
         if r["phase"] != "baseline":
             growth = max(r["rss_peak_kb"][w] - r["rss_before_kb"][w] for w in r["rss_peak_kb"])
-            closed = f"{r['slow_disconnected']} ({r['slow_close_code']})"
+            closed = close_text(r)
         slow_rows.append(
             [
                 r["peer"],
@@ -247,12 +256,12 @@ def targets(summ: dict[str, dict[str, Any]]) -> list[str]:
         check("rooms of 10 p99 ≤ 10 ms", h["rooms_p99"] <= 10, f"p99 {h['rooms_p99']} ms")
     if "slow_p99" in h:
         base, slow = h["slow_p99"]
-        ok = slow <= max(base * 1.5, base + 5)
+        ok = slow <= max(base * 1.25, base + 10) and h["slow_rss_growth_kb"] < 10_240
         check(
             "slow member has no effect",
             ok,
             f"p99 {base} → {slow} ms, RSS growth {h['slow_rss_growth_kb']} KB, "
-            f"disconnected/code {h['slow_closed']}",
+            f"slow member {h['slow_closed']}",
         )
     lines.append("")
     return lines
@@ -319,7 +328,7 @@ def write_svg(results: list[Rec], path: Path) -> Path:
         out.append(f'<polyline points="{poly}" fill="none" stroke="{color}" stroke-width="2"/>')
         out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts]
         out.append(f'<text x="{lx + 10}" y="{ly + 16 + 16 * n}" fill="{color}">{peer}</text>')
-    idle = {}
+    idle: dict[str, Rec] = {}
     for r in _pick(results, kind="idle"):
         if r["connections"] >= idle.get(r["peer"], {}).get("connections", 0):
             idle[r["peer"]] = r

@@ -57,6 +57,7 @@ def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
         base = harbor_command()
         env["HARBOR_SECRET"] = secrets.token_hex(32)
         env["HARBOR_ROOMS"] = str(room_catalog(group.workdir / "rooms.json"))
+        env["HARBOR_DATA_DIR"] = str(group.workdir / "harbor-data")
     else:
         base = [sys.executable, "-m", f"bench.peers.{peer}_peer"]
     procs = []

@@ -1,0 +1,1 @@
+"""Harbor benchmark: `python -m bench` (see docs/performance.md)."""
