@@ -1,0 +1,277 @@
+"""Load the lexicon data files and compile them once into an immutable :class:`Lexicon`.
+
+The words and rules are data (``moderation/lexicon/``), reviewed like code and versioned by
+``manifest.json``; this module only parses, validates and compiles them. Every term is passed
+through :func:`moderation.normalize.normalize_term`, the same transform messages get, so a term
+written "kill myself" meets "k i l l  m y s e l f" and "kіll mysеlf". All terms go into one
+Aho-Corasick automaton: matching costs one pass over the message whatever the lexicon's size.
+
+Term files (TSV, ``#`` comments): ``term concepts category severity lang source flags``.
+``concepts`` is a comma list of concept classes; a term with a category and severity is also
+a signal on its own. Flags: ``idiomatic`` (lowered by laughter), ``maskable`` (also matches
+with up to three inner letters starred, "b*tch"), ``exact`` (no apostrophe-free variant).
+
+Patterns file (TSV): ``pattern concepts view regex`` for what a word list cannot hold (phone
+numbers, addresses, links, years); ``view`` names the :class:`~moderation.normalize.Normalized`
+view it runs on, and a group named ``span`` narrows the reported span.
+
+Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` is
+``+``-separated groups of ``|``-separated concepts; ``concept*2`` needs two distinct terms.
+Scope is ``sentence`` (one clause) or ``message``. Flag ``method``: the rule is evidence of
+method or means detail.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import ahocorasick
+
+from moderation.normalize import normalize_term
+from moderation.verdict import Category, Severity
+
+_TERM_COLUMNS = ("term", "concepts", "category", "severity", "lang", "source", "flags")
+_RULE_COLUMNS = ("rule", "category", "severity", "requires", "scope", "flags")
+_PATTERN_COLUMNS = ("pattern", "concepts", "view", "regex")
+_VIEWS = frozenset({"raw", "plain", "words", "links"})
+_TERM_FLAGS = frozenset({"idiomatic", "maskable", "exact"})
+_SCOPES = frozenset({"sentence", "message"})
+_MAX_MASK = 3
+
+
+class LexiconError(ValueError):
+    """A data file is malformed; the message names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One lexicon row after validation."""
+
+    text: str
+    concepts: frozenset[str]
+    category: Category | None
+    severity: Severity | None
+    lang: str
+    source: str
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """Everything one normalised key means, merged at compile time so matching does no work.
+
+    ``signals`` holds the (category, severity) of every term under the key that is a signal
+    on its own; ``flags`` is the union of the terms' flags.
+    """
+
+    key: str
+    terms: tuple[Term, ...]
+    concepts: frozenset[str]
+    signals: tuple[tuple[Category, Severity], ...]
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A regular expression run on one view; its matches count as ``entry``."""
+
+    regex: re.Pattern[str]
+    view: str
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One group of a rule: any of ``concepts``, from at least ``count`` distinct terms."""
+
+    concepts: frozenset[str]
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Concepts that together signal ``category`` at ``severity`` within ``scope``."""
+
+    name: str
+    category: Category
+    severity: Severity
+    requires: tuple[Requirement, ...]
+    scope: str
+    method: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Compiled, read-only lexicon. Build it with :func:`load_lexicon`; share it freely."""
+
+    version: str
+    automaton: Any
+    patterns: tuple[Pattern, ...]
+    rules: tuple[Rule, ...]
+    rules_by_concept: Mapping[str, tuple[Rule, ...]]
+    term_count: int
+
+    def rules_for(self, concepts: Iterable[str]) -> tuple[Rule, ...]:
+        """Rules whose first requirement one of ``concepts`` can meet, in file order."""
+        found: dict[str, Rule] = {}
+        for concept in concepts:
+            for rule in self.rules_by_concept.get(concept, ()):
+                found.setdefault(rule.name, rule)
+        return tuple(found.values())
+
+
+def default_path() -> Path:
+    """The lexicon shipped with the package."""
+    return Path(str(resources.files("moderation") / "lexicon"))
+
+
+def load_lexicon(path: Path | None = None) -> Lexicon:
+    """Read ``path`` (a directory with ``manifest.json``; default: shipped data) and compile it."""
+    directory = default_path() if path is None else path
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    version = manifest.get("version")
+    if not isinstance(version, str) or not version:
+        raise LexiconError("manifest.json needs a non-empty string 'version'")
+    terms = [term for name in manifest["terms"] for term in _read_terms(directory / name)]
+    patterns = tuple(_read_patterns(directory / manifest["patterns"]))
+    rules = tuple(_read_rules(directory / manifest["rules"]))
+    return compile_lexicon(version, terms, patterns, rules)
+
+
+def compile_lexicon(
+    version: str, terms: Iterable[Term], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
+) -> Lexicon:
+    """Build the automaton (key -> all terms sharing that normalised form) and rule index."""
+    by_key: dict[str, list[Term]] = defaultdict(list)
+    for term in terms:
+        for key in _keys(term):
+            if term not in by_key[key]:
+                by_key[key].append(term)
+    automaton = ahocorasick.Automaton()
+    for key, entries in by_key.items():
+        automaton.add_word(key, _entry(key, tuple(entries)))
+    automaton.make_automaton()
+    index: dict[str, list[Rule]] = defaultdict(list)
+    for rule in rules:
+        for concept in rule.requires[0].concepts:
+            index[concept].append(rule)
+    frozen_index = MappingProxyType({key: tuple(value) for key, value in index.items()})
+    return Lexicon(version, automaton, patterns, rules, frozen_index, len(by_key))
+
+
+def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
+    concepts = frozenset().union(*(term.concepts for term in terms))
+    flags = frozenset().union(*(term.flags for term in terms))
+    signals = tuple(
+        (term.category, term.severity)
+        for term in terms
+        if term.category is not None and term.severity is not None
+    )
+    return Entry(key, terms, concepts, signals, flags)
+
+
+def _keys(term: Term) -> Iterator[str]:
+    """Every normalised form a term should match: itself, without apostrophes, masked."""
+    base = normalize_term(term.text)
+    forms = {base}
+    if "exact" not in term.flags and "'" in base:
+        forms.add(normalize_term(term.text.replace("'", "").replace("\u2019", "")))
+    if "maskable" in term.flags:
+        forms |= {masked for form in tuple(forms) for masked in _masked(form)}
+    yield from (form for form in forms if form)
+
+
+def _masked(word: str) -> Iterator[str]:
+    """``word`` with 1-3 inner letters replaced by one star, as squeezed text shows "f**k"."""
+    for start in range(1, len(word) - 1):
+        for end in range(start + 1, min(start + _MAX_MASK, len(word) - 1) + 1):
+            if word[start:end].isalpha():
+                yield word[:start] + "*" + word[end:]
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header: tuple[str, ...] | None = None
+        for number, row in enumerate(reader, start=1):
+            if not row or row[0].startswith("#"):
+                continue
+            if header is None:
+                header = tuple(cell.strip() for cell in row)
+                if header != columns:
+                    raise LexiconError(f"{path.name}:{number}: header must be {columns}")
+                continue
+            if len(row) > len(columns):
+                raise LexiconError(f"{path.name}:{number}: too many columns")
+            padded = [cell.strip() for cell in row] + [""] * (len(columns) - len(row))
+            yield number, dict(zip(columns, padded, strict=True))
+
+
+def _read_terms(path: Path) -> Iterator[Term]:
+    for number, row in _rows(path, _TERM_COLUMNS):
+        where = f"{path.name}:{number}"
+        concepts = _split(row["concepts"], ",")
+        flags = _split(row["flags"], ",")
+        if not row["term"] or not concepts:
+            raise LexiconError(f"{where}: a term needs text and at least one concept")
+        if flags - _TERM_FLAGS:
+            raise LexiconError(f"{where}: unknown flags {sorted(flags - _TERM_FLAGS)}")
+        category, severity = _signal(row["category"], row["severity"], where)
+        yield Term(row["term"], concepts, category, severity, row["lang"], row["source"], flags)
+
+
+def _read_patterns(path: Path) -> Iterator[Pattern]:
+    for number, row in _rows(path, _PATTERN_COLUMNS):
+        where = f"{path.name}:{number}"
+        if row["view"] not in _VIEWS:
+            raise LexiconError(f"{where}: view must be one of {sorted(_VIEWS)}")
+        try:
+            regex = re.compile(row["regex"])
+        except re.error as error:
+            raise LexiconError(f"{where}: {error}") from None
+        concepts = _split(row["concepts"], ",")
+        entry = Entry(row["pattern"], (), concepts, (), frozenset())
+        yield Pattern(regex, row["view"], entry)
+
+
+def _read_rules(path: Path) -> Iterator[Rule]:
+    for number, row in _rows(path, _RULE_COLUMNS):
+        where = f"{path.name}:{number}"
+        category, severity = _signal(row["category"], row["severity"], where)
+        if category is None or severity is None:
+            raise LexiconError(f"{where}: a rule needs a category and a severity")
+        if row["scope"] not in _SCOPES:
+            raise LexiconError(f"{where}: scope must be one of {sorted(_SCOPES)}")
+        requires = tuple(_requirement(group, where) for group in row["requires"].split("+"))
+        method = "method" in _split(row["flags"], ",")
+        yield Rule(row["rule"], category, severity, requires, row["scope"], method)
+
+
+def _requirement(group: str, where: str) -> Requirement:
+    concepts, _, count = group.strip().partition("*")
+    names = _split(concepts, "|")
+    if not names or (count and not count.isdigit()):
+        raise LexiconError(f"{where}: bad requirement {group!r}")
+    return Requirement(names, int(count) if count else 1)
+
+
+def _signal(category: str, severity: str, where: str) -> tuple[Category | None, Severity | None]:
+    if not category and not severity:
+        return None, None
+    try:
+        return Category(category), Severity(severity)
+    except ValueError as error:
+        raise LexiconError(f"{where}: {error}") from None
+
+
+def _split(cell: str, separator: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in cell.split(separator) if part.strip())

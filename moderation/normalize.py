@@ -1,0 +1,303 @@
+"""Text views for matching, each with a map back to offsets of the original message.
+
+Evasions (zero-width characters, look-alike letters, full-width or "bold" letters, accents,
+leetspeak, spaced letters, stretched letters) must not change what a message means to the
+matcher, yet moderators need spans of what the writer actually typed. So every transform here
+records an :class:`OffsetMap`, and a match in any view maps back to the raw text.
+
+Views, each derived from the previous one:
+
+``raw``    the message as received (emoji and numbers carry signal; kept for spans/redaction).
+``plain``  NFKC, invisible characters dropped, Greek/Cyrillic look-alikes folded by *shape*
+           (UTS #39 confusables, not transliteration), combining marks dropped, casefolded.
+           Digits and punctuation intact: personal-data patterns run here.
+``words``  plain with leetspeak folded inside words (doses like "800mg" stay), single letters
+           separated by spaces or dots joined, punctuation turned into spaces (sentence ends
+           into newlines; commas kept, as they bound negation), and every run of a repeated
+           non-digit squeezed to one character.
+           The lexicon is normalised the same way, so "killl" and "kill" meet as "kil".
+``links``  plain with spaced letters joined and spaces around ``. : /`` removed, so
+           "h t t p s : / / deals . example . com" reads as a link.
+
+Most messages are ASCII and take fast paths (``str.lower``, C-level regex); per-character work
+is done only for non-ASCII characters, and is cached.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Fillers that render as nothing but are letters or symbols, so a category test misses them.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\u17b4\u17b5")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc", "Co", "Cs"})
+_KEEP_CONTROLS = frozenset("\n\t\r")
+
+# Shape look-alikes from Unicode UTS #39 confusables (Cyrillic, Greek, a few Latin variants).
+# Uppercase forms are listed because folding happens before casefolding.
+_CONFUSABLES: dict[str, str] = dict(
+    zip(
+        "АВЕЅІЈКМНОРСТХУҮԚԜӀ"
+        + "аеіјоросухѕһԁԛԝӏүɡѵьк"
+        + "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
+        + "αοικνρυχγεϲϳ"
+        + "ıȷɑɩ",
+        "ABESIJKMHOPCTXYYQWl"
+        + "aeijopocyxshdqwlygvbk"
+        + "ABEZHIKMNOPTYX"
+        + "aoikvpuxyecj"
+        + "ijai",
+        strict=True,
+    )
+)
+_APOSTROPHES = frozenset("\u2018\u2019\u02bc\u0060\u00b4\u2032")
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_LEET_TOKEN = re.compile(r"(?=[a-z0-9@$!|]*[a-z])(?=[a-z0-9@$!|]*[0-9@$!|])[a-z0-9@$!|]+")
+_QUANTITY = re.compile(r"\d+[a-z]{0,4}")
+_LEET_DIGITS = str.maketrans("013457", "oieast")
+_LEET_SYMBOLS = str.maketrans("@$!|", "asil")
+_LEET_SYMBOL = re.compile(r"(?<=[a-z0-9])[@$!|](?=[a-z0-9])")
+_SPACED_LETTERS = re.compile(r"(?<!\w)[^\W\d_](?:[ ._-][^\W\d_](?!\w)){2,}")
+_REPEATS = re.compile(r"(\D)(\1+)")
+_LINK_GAPS = re.compile(r"(\s*)([.:/])(\s*)")
+
+_SENTENCE_ENDS = ".!?;\n\r\u2026\u3002"
+_WORD_PUNCTUATION = "".join(
+    chr(code)
+    for code in range(0x21, 0x7F)
+    if not chr(code).isalnum() and chr(code) not in "',*" + _SENTENCE_ENDS
+)
+_WORD_TRANSLATION = str.maketrans(
+    {
+        **dict.fromkeys(
+            _WORD_PUNCTUATION + "\t\u00a1\u00bf\u201c\u201d\u00ab\u00bb\u2013\u2014", " "
+        ),
+        **dict.fromkeys(_SENTENCE_ENDS, "\n"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMap:
+    """Positions of a derived view mapped to positions of its source view.
+
+    Piecewise: from ``view_points[i]`` on, a view position ``p`` maps to
+    ``source_points[i] + (p - view_points[i])`` until the next point. Empty means identity.
+    Storing only the break points keeps the cost proportional to edits, not to text length.
+    """
+
+    view_points: tuple[int, ...] = ()
+    source_points: tuple[int, ...] = ()
+
+    def source(self, position: int) -> int:
+        """The source position the view character at ``position`` came from."""
+        index = bisect_right(self.view_points, position) - 1
+        if index < 0:
+            return position
+        return self.source_points[index] + position - self.view_points[index]
+
+
+IDENTITY = OffsetMap()
+
+
+@dataclass(frozen=True, slots=True)
+class MapChain:
+    """Maps applied in order (source first); mapping back walks them from the last."""
+
+    maps: tuple[OffsetMap, ...] = ()
+
+    def source(self, position: int) -> int:
+        """The position in the first source that ``position`` of the last view came from."""
+        for offsets in reversed(self.maps):
+            position = offsets.source(position)
+        return position
+
+
+def chain(*maps: OffsetMap) -> MapChain:
+    """Only the non-identity maps, so an untouched view maps back for free."""
+    return MapChain(tuple(offsets for offsets in maps if offsets.view_points))
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """One message in all its views; see the module docstring for what each view is for."""
+
+    raw: str
+    plain: str
+    words: str
+    links: str
+    plain_map: OffsetMap
+    words_map: MapChain
+    links_map: MapChain
+
+    def raw_span(self, view: str, start: int, end: int) -> tuple[int, int]:
+        """Map ``view[start:end]`` (view is "raw", "plain", "words" or "links") to raw offsets.
+
+        The end maps through the position *after* the span, so characters the view deleted
+        inside a word (squeezed repeats, joined separators, invisibles) stay in the span.
+        """
+        if end <= start:
+            raise ValueError("a span needs at least one character")
+        if view == "raw":
+            return start, end
+        if view == "words":
+            start, end = self.words_map.source(start), self.words_map.source(end)
+        elif view == "links":
+            start, end = self.links_map.source(start), self.links_map.source(end)
+        elif view != "plain":
+            raise ValueError(f"unknown view {view!r}")
+        raw_start, raw_end = self.plain_map.source(start), self.plain_map.source(end)
+        return raw_start, _past_invisibles(self.raw, max(raw_end, raw_start + 1))
+
+
+def normalize(text: str) -> Normalized:
+    """All views of ``text``; pure and deterministic."""
+    plain, plain_map = _plain(text)
+    words, words_map = _words(plain)
+    links, links_map = _links(plain)
+    return Normalized(text, plain, words, links, plain_map, words_map, links_map)
+
+
+def normalize_term(term: str) -> str:
+    """A lexicon term in the same ``words`` view as messages, so both meet in one form."""
+    return normalize(term).words.strip()
+
+
+def _plain(text: str) -> tuple[str, OffsetMap]:
+    if text.isascii():
+        return text.lower(), IDENTITY
+    folded, offsets = rewrite(text, _NON_ASCII, lambda match: _fold_char(match.group()))
+    return folded.lower(), offsets
+
+
+def _words(plain: str) -> tuple[str, MapChain]:
+    text = _LEET_TOKEN.sub(_unleet, plain)  # one character for one: offsets unchanged
+    joined, join_map = delete(text, _separators(text))
+    spaced = joined.translate(_WORD_TRANSLATION)
+    squeezed, squeeze_map = delete(spaced, (match.span(2) for match in _REPEATS.finditer(spaced)))
+    return squeezed, chain(join_map, squeeze_map)
+
+
+def _links(plain: str) -> tuple[str, MapChain]:
+    joined, join_map = delete(plain, _separators(plain))
+    gaps = (gap for match in _LINK_GAPS.finditer(joined) for gap in (match.span(1), match.span(3)))
+    tight, tight_map = delete(joined, gaps)
+    return tight, chain(join_map, tight_map)
+
+
+def _separators(text: str) -> Iterator[tuple[int, int]]:
+    """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e")."""
+    for match in _SPACED_LETTERS.finditer(text):
+        for gap in range(match.start() + 1, match.end(), 2):
+            yield gap, gap + 1
+
+
+def _unleet(match: re.Match[str]) -> str:
+    """Fold digits and symbols inside a word that has letters, but leave quantities ("800mg")."""
+    token = match.group()
+    if _QUANTITY.fullmatch(token):
+        return token
+    return _LEET_SYMBOL.sub(_fold_symbol, token).translate(_LEET_DIGITS)
+
+
+def _fold_symbol(match: re.Match[str]) -> str:
+    return match.group().translate(_LEET_SYMBOLS)
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(char: str) -> str:
+    """One non-ASCII character folded to what it looks like, or to nothing when invisible."""
+    if char in _APOSTROPHES:
+        return "'"
+    if _is_invisible(char):
+        return ""
+    parts = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char))
+    return "".join(
+        _CONFUSABLES.get(part, part).casefold() for part in parts if not _is_invisible(part)
+    )
+
+
+def _is_invisible(char: str) -> bool:
+    if char in _FILLERS:
+        return True
+    return unicodedata.category(char) in _INVISIBLE_CATEGORIES and char not in _KEEP_CONTROLS
+
+
+def _past_invisibles(raw: str, end: int) -> int:
+    """Extend a span end over trailing marks/invisibles so "suicidé" is redacted whole."""
+    while end < len(raw) and not raw[end].isascii() and _fold_char(raw[end]) == "":
+        end += 1
+    return end
+
+
+def rewrite(
+    text: str, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
+) -> tuple[str, OffsetMap]:
+    """Like ``pattern.sub(replace, text)``, also returning where each output character came from.
+
+    A replacement character maps to the matched character at the same index, or to the last
+    matched character when the replacement is longer (expansions such as "ß" -> "ss").
+    """
+    pieces: list[str] = []
+    points = _Points()
+    written = copied_to = 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        if start > copied_to:
+            points.add(written, copied_to)
+            pieces.append(text[copied_to:start])
+            written += start - copied_to
+        replacement = replace(match)
+        for index in range(len(replacement)):
+            points.add(written + index, start + min(index, max(end - start - 1, 0)))
+        pieces.append(replacement)
+        written += len(replacement)
+        copied_to = end
+    if not pieces:
+        return text, IDENTITY
+    points.add(written, copied_to)
+    pieces.append(text[copied_to:])
+    return "".join(pieces), points.freeze()
+
+
+def delete(text: str, spans: Iterable[tuple[int, int]]) -> tuple[str, OffsetMap]:
+    """``text`` without the given sorted, disjoint spans, and where each kept character was."""
+    pieces: list[str] = []
+    points = _Points()
+    written = copied_to = 0
+    for start, end in spans:
+        if end <= start:
+            continue
+        points.add(written, copied_to)
+        pieces.append(text[copied_to:start])
+        written += start - copied_to
+        copied_to = end
+    if not pieces:
+        return text, IDENTITY
+    points.add(written, copied_to)
+    pieces.append(text[copied_to:])
+    return "".join(pieces), points.freeze()
+
+
+class _Points:
+    """Collects break points, dropping those a linear continuation already implies."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[int, int]] = []
+
+    def add(self, view: int, source: int) -> None:
+        if self.pairs:
+            last_view, last_source = self.pairs[-1]
+            if source == last_source + view - last_view:
+                return
+        elif view == source:
+            return
+        self.pairs.append((view, source))
+
+    def freeze(self) -> OffsetMap:
+        return OffsetMap(tuple(v for v, _ in self.pairs), tuple(s for _, s in self.pairs))

@@ -1,0 +1,22 @@
+"""The one entry point the server calls: text in, verdict out, no I/O.
+
+``normalize`` -> ``classify`` (match + rules + context) -> ``decide`` (policy). Pure and
+deterministic: the same text, lexicon and policy always give the same verdict, so verdicts can
+be recomputed in tests, in the scan CLI and in the benches exactly as the server sees them.
+"""
+
+from __future__ import annotations
+
+from moderation.classifier import classify
+from moderation.lexicon import Lexicon
+from moderation.normalize import normalize
+from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide
+from moderation.verdict import Verdict
+
+
+def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -> Verdict:
+    """The verdict on one chat message. Raises ``TypeError`` if ``text`` is not a ``str``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+    normalized = normalize(text)
+    return decide(normalized, classify(normalized, lexicon), lexicon.version, policy)
