@@ -216,7 +216,10 @@ class Client:
         if self.backlog:
             return self.backlog.pop(0)
         raw = await asyncio.wait_for(self.ws.recv(), seconds(within))
-        frame: dict[str, Any] = msgpack.unpackb(raw) if self.binary else json.loads(raw)
+        if isinstance(raw, bytes):
+            frame: dict[str, Any] = msgpack.unpackb(raw) if self.binary else json.loads(raw)
+        else:
+            frame = json.loads(raw)
         return frame
 
     async def expect_any(
