@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -18,6 +19,7 @@ from rooms.catalog import Catalog
 from .endpoint import chat_endpoint
 from .lifespan import Services, make_lifespan
 from .logs import configure_logging
+from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -33,7 +35,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
-    return Starlette(routes=routes, lifespan=make_lifespan(settings, catalog))
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+        lifespan=make_lifespan(settings, catalog),
+    )
 
 
 def create_app_from_env() -> Starlette:
