@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from moderation.lexicon import Entry, Lexicon, Requirement, Rule
+from moderation.lexicon import Entry, Lexicon, Requirement, Rule, match_text
 from moderation.normalize import Normalized
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
@@ -114,17 +114,15 @@ def classify(text: Normalized, lexicon: Lexicon) -> tuple[Signal, ...]:
 
 
 def _term_hits(words: str, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
-    for last, entry in lexicon.automaton.iter(words):
-        start, end = last + 1 - len(entry.key), last + 1
-        if entry.key[0].isalnum() and start > 0 and words[start - 1].isalnum():
-            continue
-        if entry.key[-1].isalnum() and end < len(words) and words[end].isalnum():
-            continue
-        yield Hit("words", start, end, bisect_right(breaks, start), entry)
+    for last, (length, lead, trail, entry) in lexicon.automaton.iter(match_text(words)):
+        start = last - length + 1 + lead - 1  # minus one: the leading space of match_text
+        yield Hit("words", start, last - trail, bisect_right(breaks, start), entry)
 
 
 def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
     for pattern in lexicon.patterns:
+        if not pattern.triggered(text.plain):
+            continue
         view = getattr(text, pattern.view)
         for found in pattern.regex.finditer(view):
             start, end = found.span("span") if "span" in pattern.regex.groupindex else found.span()

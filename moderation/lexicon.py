@@ -11,9 +11,13 @@ Term files (TSV, ``#`` comments): ``term concepts category severity lang source 
 a signal on its own. Flags: ``idiomatic`` (lowered by laughter), ``maskable`` (also matches
 with up to three inner letters starred, "b*tch"), ``exact`` (no apostrophe-free variant).
 
-Patterns file (TSV): ``pattern concepts view regex`` for what a word list cannot hold (phone
-numbers, addresses, links, years); ``view`` names the :class:`~moderation.normalize.Normalized`
-view it runs on, and a group named ``span`` narrows the reported span.
+Patterns file (TSV): ``pattern concepts view trigger regex`` for what a word list cannot hold
+(phone numbers, addresses, links, years); ``view`` names the
+:class:`~moderation.normalize.Normalized` view it runs on, and a group named ``span`` narrows
+the reported span. Python regexes cost microseconds per message each, so a pattern runs only
+when its ``trigger`` holds on the plain view: ``|``-separated literals of which one must
+occur, or with an ``N~`` prefix, which must occur N times in total ("7~0|1|...|9": seven
+digits). An empty trigger always runs.
 
 Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` is
 ``+``-separated groups of ``|``-separated concepts; ``concept*2`` needs two distinct terms.
@@ -41,7 +45,7 @@ from moderation.verdict import Category, Severity
 
 _TERM_COLUMNS = ("term", "concepts", "category", "severity", "lang", "source", "flags")
 _RULE_COLUMNS = ("rule", "category", "severity", "requires", "scope", "flags")
-_PATTERN_COLUMNS = ("pattern", "concepts", "view", "regex")
+_PATTERN_COLUMNS = ("pattern", "concepts", "view", "trigger", "regex")
 _VIEWS = frozenset({"raw", "plain", "words", "links"})
 _TERM_FLAGS = frozenset({"idiomatic", "maskable", "exact"})
 _SCOPES = frozenset({"sentence", "message"})
@@ -82,11 +86,21 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """A regular expression run on one view; its matches count as ``entry``."""
+    """A regular expression run on one view when its trigger holds; matches mean ``entry``."""
 
     regex: re.Pattern[str]
     view: str
     entry: Entry
+    literals: tuple[str, ...] = ()
+    at_least: int = 1
+
+    def triggered(self, plain: str) -> bool:
+        """Cheap C-level pre-check on the plain view before the costly regex."""
+        if not self.literals:
+            return True
+        if self.at_least == 1:
+            return any(literal in plain for literal in self.literals)
+        return sum(plain.count(literal) for literal in self.literals) >= self.at_least
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +172,10 @@ def compile_lexicon(
                 by_key[key].append(term)
     automaton = ahocorasick.Automaton()
     for key, entries in by_key.items():
-        automaton.add_word(key, _entry(key, tuple(entries)))
+        padded = match_key(key)
+        automaton.add_word(
+            padded, (len(padded), padded[0] == " ", padded[-1] == " ", _entry(key, tuple(entries)))
+        )
     automaton.make_automaton()
     index: dict[str, list[Rule]] = defaultdict(list)
     for rule in rules:
@@ -166,6 +183,23 @@ def compile_lexicon(
             index[concept].append(rule)
     frozen_index = MappingProxyType({key: tuple(value) for key, value in index.items()})
     return Lexicon(version, automaton, patterns, rules, frozen_index, len(by_key))
+
+
+# Word boundaries cost nothing at match time: the matched text has every word between spaces
+# (see ``match_text``) and keys are padded with a space on each side that starts or ends with a
+# letter or digit, so "kill" never matches inside "skill". Emoji keys stay unpadded.
+_MATCH_SPACES = str.maketrans("\n,'", "   ")
+
+
+def match_text(words: str) -> str:
+    """The words view as the automaton reads it: one space before, one after, same offsets + 1."""
+    return " " + words.translate(_MATCH_SPACES) + " "
+
+
+def match_key(key: str) -> str:
+    """A normalised key as stored in the automaton (see ``match_text``)."""
+    spaced = key.translate(_MATCH_SPACES)
+    return (" " if spaced[0].isalnum() else "") + spaced + (" " if spaced[-1].isalnum() else "")
 
 
 def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
@@ -187,7 +221,20 @@ def _keys(term: Term) -> Iterator[str]:
         forms.add(normalize_term(term.text.replace("'", "").replace("\u2019", "")))
     if "maskable" in term.flags:
         forms |= {masked for form in tuple(forms) for masked in _masked(form)}
+    forms |= {single for form in tuple(forms) for single in _singled(form)}
     yield from (form for form in forms if form)
+
+
+def _singled(form: str) -> Iterator[str]:
+    """``form`` with any subset of its doubled letters written once ("kill" -> "kil").
+
+    Messages have runs of three or more letters squeezed to one ("killlll" -> "kil"), so each
+    doubled letter of a term must also be matchable as a single one.
+    """
+    doubles = [i for i in range(len(form) - 1) if form[i] == form[i + 1] and form[i].isalpha()]
+    for mask in range(1, 2 ** len(doubles)):
+        dropped = {index for bit, index in enumerate(doubles) if mask >> bit & 1}
+        yield "".join(char for i, char in enumerate(form) if i not in dropped)
 
 
 def _masked(word: str) -> Iterator[str]:
@@ -240,7 +287,11 @@ def _read_patterns(path: Path) -> Iterator[Pattern]:
             raise LexiconError(f"{where}: {error}") from None
         concepts = _split(row["concepts"], ",")
         entry = Entry(row["pattern"], (), concepts, (), frozenset())
-        yield Pattern(regex, row["view"], entry)
+        count, _, literals = row["trigger"].rpartition("~")
+        if count and not count.isdigit():
+            raise LexiconError(f"{where}: trigger count must be a number")
+        found = tuple(part for part in literals.split("|") if part)
+        yield Pattern(regex, row["view"], entry, found, int(count) if count else 1)
 
 
 def _read_rules(path: Path) -> Iterator[Rule]:

@@ -13,9 +13,10 @@ Views, each derived from the previous one:
            Digits and punctuation intact: personal-data patterns run here.
 ``words``  plain with leetspeak folded inside words (doses like "800mg" stay), single letters
            separated by spaces or dots joined, punctuation turned into spaces (sentence ends
-           into newlines; commas kept, as they bound negation), and every run of a repeated
-           non-digit squeezed to one character.
-           The lexicon is normalised the same way, so "killl" and "kill" meet as "kil".
+           into newlines; commas kept, as they bound negation), runs of three or more of
+           a letter squeezed to one ("diiiie") and runs of whitespace to one. Doubled letters
+           stay (most English doubles are real); the lexicon also holds each term with its
+           doubles single, so "killll" -> "kil" still meets "kill".
 ``links``  plain with spaced letters joined and spaces around ``. : /`` removed, so
            "h t t p s : / / deals . example . com" reads as a link.
 
@@ -30,7 +31,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 # Fillers that render as nothing but are letters or symbols, so a category test misses them.
 _FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\u17b4\u17b5")
@@ -63,8 +64,21 @@ _LEET_DIGITS = str.maketrans("013457", "oieast")
 _LEET_SYMBOLS = str.maketrans("@$!|", "asil")
 _LEET_SYMBOL = re.compile(r"(?<=[a-z0-9])[@$!|](?=[a-z0-9])")
 _SPACED_LETTERS = re.compile(r"(?<!\w)[^\W\d_](?:[ ._-][^\W\d_](?!\w)){2,}")
-_REPEATS = re.compile(r"(\D)(\1+)")
+_REPEATS = re.compile(r"([^\W\d_])(\1{2,})|(\s)(\3+)")
 _LINK_GAPS = re.compile(r"(\s*)([.:/])(\s*)")
+
+# A one-pass "shape" of the text (letters a, digits 1, leet symbols 2, separators _, else x)
+# tells in C whether the costly leet and spaced-letter passes can find anything at all.
+_SHAPES = str.maketrans(
+    {
+        **dict.fromkeys("abcdefghijklmnopqrstuvwxyz", "a"),
+        **dict.fromkeys("0123456789", "1"),
+        **dict.fromkeys("@$!|", "2"),
+        **dict.fromkeys(" ._-", "_"),
+    }
+)
+_LEET_HINT = re.compile(r"a1|1aaaaa|a2a")  # "1aaaaa": a leading digit, but not "7am", "30mg"
+_SPACED_HINT = "_a_a_a_"
 
 _SENTENCE_ENDS = ".!?;\n\r\u2026\u3002"
 _WORD_PUNCTUATION = "".join(
@@ -123,17 +137,43 @@ def chain(*maps: OffsetMap) -> MapChain:
     return MapChain(tuple(offsets for offsets in maps if offsets.view_points))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Normalized:
-    """One message in all its views; see the module docstring for what each view is for."""
+    """One message in all its views; see the module docstring for what each view is for.
+
+    Offset maps and the ``links`` view are computed on first use: most messages never need
+    a span mapped back or a link looked for, and per-message microseconds matter here.
+    """
 
     raw: str
     plain: str
-    words: str
-    links: str
     plain_map: OffsetMap
-    words_map: MapChain
-    links_map: MapChain
+    words: str
+    leeted: str  # plain with leetspeak folded (same length): the words view's first stage
+    spaced: str  # words before squeezing repeats: the words view's last stage
+
+    @cached_property
+    def words_map(self) -> MapChain:
+        """Words-view positions back to plain-view positions."""
+        joined, join_map = delete(self.leeted, _separators(self.leeted))
+        return chain(join_map, delete(self.spaced, _repeats(self.spaced))[1])
+
+    @cached_property
+    def _links(self) -> tuple[str, MapChain]:
+        joined, join_map = delete(self.plain, _separators(self.plain))
+        found = _LINK_GAPS.finditer(joined)
+        tight, tight_map = delete(joined, (s for gap in found for s in (gap.span(1), gap.span(3))))
+        return tight, chain(join_map, tight_map)
+
+    @property
+    def links(self) -> str:
+        """Plain with spaced letters joined and spaces around ``. : /`` removed."""
+        return self._links[0]
+
+    @property
+    def links_map(self) -> MapChain:
+        """Links-view positions back to plain-view positions."""
+        return self._links[1]
 
     def raw_span(self, view: str, start: int, end: int) -> tuple[int, int]:
         """Map ``view[start:end]`` (view is "raw", "plain", "words" or "links") to raw offsets.
@@ -158,9 +198,12 @@ class Normalized:
 def normalize(text: str) -> Normalized:
     """All views of ``text``; pure and deterministic."""
     plain, plain_map = _plain(text)
-    words, words_map = _words(plain)
-    links, links_map = _links(plain)
-    return Normalized(text, plain, words, links, plain_map, words_map, links_map)
+    shape = "_" + plain.translate(_SHAPES) + "_"
+    leeted = _LEET_TOKEN.sub(_unleet, plain) if _LEET_HINT.search(shape) else plain
+    joined = _SPACED_LETTERS.sub(_join, leeted) if _SPACED_HINT in shape else leeted
+    spaced = joined.translate(_WORD_TRANSLATION)
+    words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced) else spaced
+    return Normalized(text, plain, plain_map, words, leeted, spaced)
 
 
 def normalize_term(term: str) -> str:
@@ -175,26 +218,37 @@ def _plain(text: str) -> tuple[str, OffsetMap]:
     return folded.lower(), offsets
 
 
-def _words(plain: str) -> tuple[str, MapChain]:
-    text = _LEET_TOKEN.sub(_unleet, plain)  # one character for one: offsets unchanged
-    joined, join_map = delete(text, _separators(text))
-    spaced = joined.translate(_WORD_TRANSLATION)
-    squeezed, squeeze_map = delete(spaced, (match.span(2) for match in _REPEATS.finditer(spaced)))
-    return squeezed, chain(join_map, squeeze_map)
-
-
-def _links(plain: str) -> tuple[str, MapChain]:
-    joined, join_map = delete(plain, _separators(plain))
-    gaps = (gap for match in _LINK_GAPS.finditer(joined) for gap in (match.span(1), match.span(3)))
-    tight, tight_map = delete(joined, gaps)
-    return tight, chain(join_map, tight_map)
-
-
 def _separators(text: str) -> Iterator[tuple[int, int]]:
     """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e")."""
     for match in _SPACED_LETTERS.finditer(text):
         for gap in range(match.start() + 1, match.end(), 2):
             yield gap, gap + 1
+
+
+def _has_repeats(text: str) -> bool:
+    """In C: a doubled space or newline, or three equal bytes in a row (a stretched letter)."""
+    if "  " in text or "\n\n" in text:
+        return True
+    encoded = text.encode()
+    if len(encoded) < 3:
+        return False
+    shifted = int.from_bytes(encoded[1:], "big") ^ int.from_bytes(encoded[:-1], "big")
+    return b"\x00\x00" in shifted.to_bytes(len(encoded) - 1, "big")
+
+
+def _repeats(text: str) -> Iterator[tuple[int, int]]:
+    """What squeezing deletes: letters after the first of a run of three or more, and every
+    whitespace after the first of a run (doubled letters stay: the lexicon holds both forms)."""
+    for found in _REPEATS.finditer(text):
+        yield found.span(2) if found.group(2) else found.span(4)
+
+
+def _first(match: re.Match[str]) -> str:
+    return match.group(1) or match.group(3)
+
+
+def _join(match: re.Match[str]) -> str:
+    return match.group()[::2]
 
 
 def _unleet(match: re.Match[str]) -> str:
