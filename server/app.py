@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import replace
@@ -13,22 +14,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
 from rooms.catalog import Catalog
 
-from .endpoint import chat_endpoint
 from .lifespan import Services, make_lifespan
 from .logs import configure_logging
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
+logger = logging.getLogger("harbor.app")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(settings: Settings) -> Starlette:
     catalog = Catalog.load(settings.rooms_file)
     routes = [
-        WebSocketRoute("/ws", chat_endpoint),
+        WebSocketRoute("/ws", chat_needs_harbor_protocol),
         Route("/api/rooms", list_rooms),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -64,6 +66,13 @@ def embedded_secret(settings: Settings) -> Settings:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secret)
     return replace(settings, secret=Secret(secret), secret_generated=False)
+
+
+async def chat_needs_harbor_protocol(websocket: WebSocket) -> None:
+    """Reached only when Harbor runs under another server: /ws is served by
+    server.transport.HarborWebSocketProtocol, which `harbor serve` installs."""
+    logger.error("/ws needs Harbor's WebSocket protocol: start the server with `harbor serve`")
+    await websocket.close(1011)
 
 
 def _services(request: Request) -> Services:

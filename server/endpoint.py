@@ -1,31 +1,35 @@
-"""The chat WebSocket at /ws: accept, identify, then serve one connection's commands in order.
+"""The chat socket at /ws: one `ChatConnection` per client, driven by events, not by a task.
 
-One task per connection (uvicorn's): it reads frames and answers them. Writes never await: replies
-and room fan-out both go through `Connection.write`, a direct non-blocking transport write, so this
-coroutine is the only per-connection state besides the protocol object itself.
+`server/transport.py` hands every complete client message to `on_frame`. Commands are answered
+strictly in arrival order by a short-lived task that exists only while the connection has
+commands waiting, so an idle member costs no task at all (the idle-memory target), while a busy
+one is still served one command at a time. The inbox is bounded: past `_INBOX_LIMIT` waiting
+commands the socket stops being read (TCP pushes back on the client), so nobody can queue
+unbounded work in a worker.
+
+A `ChatConnection` is also the hub's `Member`: `write` is a direct, non-blocking transport write.
+Its outbox is the transport's own write buffer, bounded by `HARBOR_OUTBOX_BYTES`: a member that
+falls further behind is closed with SLOW_CONSUMER (it resumes with `since`), so its backlog never
+grows the worker's memory and never delays anyone else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
-
-import anyio
-from starlette.websockets import WebSocket
+import uuid
+from collections import deque
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 from rooms.hub import JoinAborted
 
 from .closecodes import CloseCode
-from .connection import Connection
-from .lifespan import Services
-from .origin import origin_allowed
+from .identity import Identity
 from .protocol import (
-    JSON,
-    MSGPACK,
-    MSGPACK_SUBPROTOCOL,
     Close,
     Command,
     Hello,
@@ -35,143 +39,202 @@ from .protocol import (
     Refusal,
     Report,
     Send,
+    encode,
     error_event,
     history_item,
     parse,
 )
 from .ratelimit import TokenBucket
-from .transport import SINK_EXTENSION, FrameSink
+
+if TYPE_CHECKING:
+    from .lifespan import Services
+    from .transport import FrameSink
 
 logger = logging.getLogger("harbor.endpoint")
 
+_INBOX_LIMIT = 32
+_SLOW = "too far behind; reconnect and resume with since"
 
-async def chat_endpoint(websocket: WebSocket) -> None:
-    services: Services = websocket.state.services
-    settings = services.settings
-    sink: FrameSink | None = websocket.scope.get("extensions", {}).get(SINK_EXTENSION)
-    if sink is None:
-        logger.error("no direct frame sink: run Harbor with `harbor serve`")
-        await websocket.close(CloseCode.INTERNAL_ERROR)
-        return
-    headers = websocket.headers
-    if not origin_allowed(headers.get("origin"), headers.get("host"), settings.allowed_origins):
-        await websocket.close(CloseCode.POLICY_VIOLATION)
-        return
-    codec = MSGPACK if MSGPACK_SUBPROTOCOL in websocket.scope.get("subprotocols", ()) else JSON
-    await websocket.accept(subprotocol=MSGPACK_SUBPROTOCOL if codec == MSGPACK else None)
-    bucket = TokenBucket(
-        rate=settings.send_rate_per_10s / 10, burst=settings.send_burst, now=time.monotonic()
+
+class ChatConnection:
+    __slots__ = (
+        "closed",
+        "codec",
+        "id",
+        "identity",
+        "rooms",
+        "_ended",
+        "_hello_timer",
+        "_inbox",
+        "_paused",
+        "_send_bucket",
+        "_services",
+        "_sink",
+        "_task",
     )
-    conn = Connection(sink, codec, outbox_bytes=settings.outbox_bytes, send_bucket=bucket)
-    services.connections += 1
-    try:
-        await ChatSession(websocket, services, conn).run()
-    finally:
-        services.connections -= 1
-        with anyio.CancelScope(shield=True):
-            for room in tuple(conn.rooms):
-                await services.hub.leave(room, conn)
 
-
-class ChatSession:
-    """The command loop of one connection."""
-
-    def __init__(self, websocket: WebSocket, services: Services, conn: Connection) -> None:
-        self._websocket = websocket
+    def __init__(self, services: Services, sink: FrameSink, codec: int) -> None:
+        settings = services.settings
         self._services = services
-        self._settings = services.settings
-        self._conn = conn
+        self._sink = sink
+        self.codec = codec
+        self.id = uuid.uuid4().hex[:12]  # for logs; never tied to an address
+        self.identity: Identity | None = None
+        self.rooms: set[str] = set()
+        self.closed = False
+        self._ended = False
+        self._inbox: deque[Command | Refusal] = deque()
+        self._paused = False
+        self._task: asyncio.Task[None] | None = None
+        self._send_bucket = TokenBucket(
+            rate=settings.send_rate_per_10s / 10, burst=settings.send_burst, now=time.monotonic()
+        )
+        loop = asyncio.get_running_loop()
+        self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
+            settings.hello_timeout_s, self._hello_expired
+        )
+        services.connections += 1
 
-    async def run(self) -> None:
-        with anyio.move_on_after(self._settings.hello_timeout_s):
-            if not await self._hello():
-                return
-        if self._conn.identity is None:
-            self._conn.close(CloseCode.POLICY_VIOLATION, "send hello first")
+    # Events from the transport
+
+    def on_frame(self, data: str | bytes) -> None:
+        if self.closed:
             return
-        while not self._conn.closed:
-            command = await self._next()
-            if command is None:
-                return
-            await self._dispatch(command)
+        outcome = parse(data, self.codec, max_text_chars=self._services.settings.max_text_chars)
+        if isinstance(outcome, Close):
+            self.close(outcome.code, outcome.reason)
+            return
+        self._inbox.append(outcome)
+        if len(self._inbox) >= _INBOX_LIMIT and not self._paused:
+            self._paused = True
+            self._sink.pause_reading()
+        if self._task is None:
+            self._task = self._sink.spawn(self._drain())
 
-    async def _hello(self) -> bool:
-        while (command := await self._next()) is not None:
-            if isinstance(command, Hello):
-                self._welcome(command.token)
-                return True
-            self._conn.send(error_event("hello_first", "send a hello frame first"))
-        return False
+    def on_closed(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self.closed = True
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+        self._sink.spawn(self._cleanup(self._task))
 
-    async def _next(self) -> Command | None:
-        """The next well-formed command; refusals are answered here, protocol breaks close."""
-        while True:
-            message = await self._websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return None
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes", b"")
-            outcome = parse(data, self._conn.codec, max_text_chars=self._settings.max_text_chars)
-            if isinstance(outcome, Close):
-                self._conn.close(outcome.code, outcome.reason)
-                return None
-            if isinstance(outcome, Refusal):
-                self._refuse(outcome)
-                continue
-            return outcome
+    # Member (for the hub)
 
-    def _refuse(self, refusal: Refusal) -> None:
-        self._conn.send(error_event(refusal.code, refusal.message, client_id=refusal.client_id))
+    def write(self, frame: bytes) -> bool:
+        if self.closed:
+            return False
+        buffered = self._sink.write_frame(frame)
+        if buffered < 0:
+            self.closed = True
+            return False
+        if buffered > self._services.settings.outbox_bytes:
+            self.close(CloseCode.SLOW_CONSUMER, _SLOW)
+            return False
+        return True
+
+    def evicted(self) -> None:
+        self.close(CloseCode.SLOW_CONSUMER, _SLOW)
+
+    def send(self, frame: dict[str, Any]) -> bool:
+        return self.write(encode(frame, self.codec))
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self._sink.close_now(int(code), reason)
+
+    # Command processing, in order
+
+    async def _drain(self) -> None:
+        try:
+            while self._inbox and not self.closed:
+                item = self._inbox.popleft()
+                if self._paused and len(self._inbox) <= _INBOX_LIMIT // 2:
+                    self._paused = False
+                    self._sink.resume_reading()
+                await self._handle(item)
+        except Exception:
+            logger.exception("connection %s failed; closing it", self.id)
+            self.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self._task = None
+
+    async def _cleanup(self, running: asyncio.Task[None] | None) -> None:
+        if running is not None:
+            running.cancel()
+            with suppress(asyncio.CancelledError):
+                await running
+        self._services.connections -= 1
+        for room in tuple(self.rooms):
+            await self._services.hub.leave(room, self)
+        self.rooms.clear()
+
+    async def _handle(self, item: Command | Refusal) -> None:
+        if isinstance(item, Refusal):
+            self.send(error_event(item.code, item.message, client_id=item.client_id))
+        elif self.identity is None:
+            if isinstance(item, Hello):
+                self._welcome(item.token)
+            else:
+                self.send(error_event("hello_first", "send a hello frame first"))
+        elif isinstance(item, Send):
+            await self._send_message(item)
+        elif isinstance(item, Join):
+            await self._join(item)
+        elif isinstance(item, Leave):
+            await self._leave(item)
+        elif isinstance(item, Ping):
+            self.send({"type": "pong"})
+        elif isinstance(item, Hello):
+            self.send(error_event("already_welcomed", "hello was already answered"))
+        elif isinstance(item, Report):
+            self.send(error_event("unsupported", "reports are not available yet"))
+
+    def _hello_expired(self) -> None:
+        self._hello_timer = None
+        if self.identity is None:
+            self.close(CloseCode.POLICY_VIOLATION, "send hello first")
 
     def _welcome(self, token: str | None) -> None:
         identities = self._services.identities
-        identity = identities.verify(token) if token else None
-        identity = identity or identities.issue()
-        self._conn.identity = identity
-        self._conn.send({"type": "welcome", "token": identity.token, "name": identity.name})
+        identity = (identities.verify(token) if token else None) or identities.issue()
+        self.identity = identity
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+        self.send({"type": "welcome", "token": identity.token, "name": identity.name})
 
-    async def _dispatch(self, command: Command) -> None:
-        if isinstance(command, Send):
-            await self._send(command)
-        elif isinstance(command, Join):
-            await self._join(command)
-        elif isinstance(command, Leave):
-            await self._leave(command)
-        elif isinstance(command, Ping):
-            self._conn.send({"type": "pong"})
-        elif isinstance(command, Hello):
-            self._conn.send(error_event("already_welcomed", "hello was already answered"))
-        elif isinstance(command, Report):
-            self._conn.send(error_event("unsupported", "reports are not available yet"))
+    def _refuse(self, code: str, message: str, client_id: str | None = None) -> None:
+        self.send(error_event(code, message, client_id=client_id))
 
     async def _join(self, join: Join) -> None:
-        conn = self._conn
+        settings = self._services.settings
         if join.room not in self._services.catalog:
-            self._refuse(Refusal("unknown_room", "no such room"))
-            return
-        if join.room in conn.rooms:
-            self._refuse(Refusal("already_joined", "already in this room; leave first to rejoin"))
-            return
-        if len(conn.rooms) >= self._settings.max_rooms_per_connection:
-            self._refuse(Refusal("too_many_rooms", "leave a room before joining another"))
-            return
+            self._refuse("unknown_room", "no such room")
+        elif join.room in self.rooms:
+            self._refuse("already_joined", "already in this room; leave first to rejoin")
+        elif len(self.rooms) >= settings.max_rooms_per_connection:
+            self._refuse("too_many_rooms", "leave a room before joining another")
+        else:
+            await self._enter(join, settings.join_history_messages)
+
+    async def _enter(self, join: Join, limit: int) -> None:
+        hub = self._services.hub
         try:
-            history = await self._services.hub.join(
-                join.room,
-                conn,
-                since=join.since,
-                epoch=join.epoch,
-                limit=self._settings.join_history_messages,
+            history = await hub.join(
+                join.room, self, since=join.since, epoch=join.epoch, limit=limit
             )
         except BrokerUnavailable:
-            conn.send(error_event("unavailable", "rooms are unreachable; retry", retryable=True))
+            self.send(error_event("unavailable", "rooms are unreachable; retry", retryable=True))
             return
         except JoinAborted:
             return
-        conn.rooms.add(join.room)
-        local = self._services.hub.room(join.room)
-        conn.send(
+        self.rooms.add(join.room)
+        local = hub.room(join.room)
+        self.send(
             {
                 "type": "joined",
                 "room": join.room,
@@ -183,26 +246,32 @@ class ChatSession:
         )
 
     async def _leave(self, leave: Leave) -> None:
-        if leave.room not in self._conn.rooms:
-            self._refuse(Refusal("not_joined", "not in this room"))
+        if leave.room not in self.rooms:
+            self._refuse("not_joined", "not in this room")
             return
-        self._conn.rooms.discard(leave.room)
-        await self._services.hub.leave(leave.room, self._conn)
-        self._conn.send({"type": "left", "room": leave.room})
+        self.rooms.discard(leave.room)
+        await self._services.hub.leave(leave.room, self)
+        self.send({"type": "left", "room": leave.room})
 
-    async def _send(self, send: Send) -> None:
-        conn = self._conn
-        if send.room not in conn.rooms:
-            self._refuse(Refusal("not_joined", "join the room first", send.client_id))
+    async def _send_message(self, send: Send) -> None:
+        if send.room not in self.rooms:
+            self._refuse("not_joined", "join the room first", send.client_id)
             return
-        wait = conn.send_bucket.take(time.monotonic())
+        wait = self._send_bucket.take(time.monotonic())
         if wait > 0:
-            conn.send(_rate_limited(send.client_id, wait))
+            self.send(
+                error_event(
+                    "rate_limited",
+                    "slow down a little; your message was not sent",
+                    client_id=send.client_id,
+                    retry_after_ms=int(wait * 1000) + 1,
+                )
+            )
             return
-        assert conn.identity is not None
+        assert self.identity is not None
         draft = Draft(
-            uid=conn.identity.uid,
-            name=conn.identity.name,
+            uid=self.identity.uid,
+            name=self.identity.name,
             text=send.text,
             ts=int(time.time() * 1000),
             client_id=send.client_id,
@@ -210,7 +279,7 @@ class ChatSession:
         try:
             receipt = await self._services.broker.publish(send.room, draft)
         except BrokerUnavailable:
-            conn.send(
+            self.send(
                 error_event(
                     "unavailable",
                     "message not sent; retry",
@@ -219,13 +288,4 @@ class ChatSession:
                 )
             )
             return
-        conn.send({"type": "ack", "client_id": send.client_id, "id": receipt.id})
-
-
-def _rate_limited(client_id: str, wait_s: float) -> dict[str, Any]:
-    return error_event(
-        "rate_limited",
-        "slow down a little; your message was not sent",
-        client_id=client_id,
-        retry_after_ms=int(wait_s * 1000) + 1,
-    )
+        self.send({"type": "ack", "client_id": send.client_id, "id": receipt.id})

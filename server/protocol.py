@@ -97,6 +97,12 @@ class Close:
     reason: str
 
 
+def negotiate_codec(offered: list[str]) -> int:
+    """MSGPACK when the client offered `harbor.msgpack` (in any Sec-WebSocket-Protocol header)."""
+    tokens = {token.strip() for header in offered for token in header.split(",")}
+    return MSGPACK if MSGPACK_SUBPROTOCOL in tokens else JSON
+
+
 def parse(data: str | bytes, codec: int, *, max_text_chars: int) -> Command | Refusal | Close:
     """Turn one client frame into a command, a refusal, or a close."""
     if codec == JSON:

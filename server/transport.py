@@ -1,30 +1,40 @@
-"""uvicorn's sans-I/O WebSocket protocol, plus a direct frame sink for the fan-out path.
+"""uvicorn's sans-I/O WebSocket protocol, serving Harbor's chat socket without an ASGI task.
 
-uvicorn's ASGI `send()` awaits `writable` and frames the payload on every call: right for one
-reply, wrong for a room of a thousand, where it would be a thousand awaits and encodes per message.
-This subclass hands the endpoint (as the ASGI extension `harbor.sink`) a synchronous
-`write_frame(prepared)` that puts an already framed message straight on the transport, and reports
-how much is buffered, so a slow reader is noticed by the size of its own buffer and closed, never
-waited for. All frames are written whole, from the event loop thread, so they never interleave
-with uvicorn's own pings and closes.
+Measured, not guessed (docs/performance.md): behind ASGI every idle connection costs an app task
+with its coroutine chain, an `asyncio.Queue` and an `Event` -- about 28 KB per connection, against
+15 KB for a bare `websockets` server. So for `/ws` this protocol answers the handshake itself and
+hands each complete message to a `ChatConnection` (server/endpoint.py), which runs a short task only
+while it has commands in flight. An idle member is this object, websockets' parser, and a few
+slots. Every other path (HTTP, any other WebSocket) goes through the Starlette app as usual.
 
-It also keeps the peer's address out of the ASGI scope: Harbor never needs it, and uvicorn would
-otherwise log it on every handshake.
+The same object is the connection's `FrameSink`: `write_frame` puts an already framed message
+straight on the transport, so the hub's fan-out never awaits or encodes per member. All frames are
+written whole, from the event loop thread, so they never interleave with uvicorn's pings and closes.
+
+The peer's address is never put in any scope or log: Harbor does not need it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-SINK_EXTENSION = "harbor.sink"
+from .closecodes import CloseCode
+from .origin import origin_allowed
+from .protocol import MSGPACK, MSGPACK_SUBPROTOCOL, negotiate_codec
+
+CHAT_PATH = "/ws"
 # How long a closing connection may take to flush its close frame before it is cut. Short: a
 # connection closed for being slow is usually not reading at all.
 _CLOSE_FLUSH_S = 3.0
 
 
 class FrameSink(Protocol):
+    """What a chat connection needs from the socket under it."""
+
     def write_frame(self, frame: bytes) -> int:
         """Write a prepared frame now; the bytes still buffered after it, or -1 if closed."""
         ...
@@ -33,17 +43,105 @@ class FrameSink(Protocol):
         """Send a close frame without waiting and end the connection soon after."""
         ...
 
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` as a task the server waits for on graceful shutdown."""
+        ...
+
+
+class _Discard:
+    """Stands in for uvicorn's per-connection ASGI queue and writable event on chat sockets,
+    which have no ASGI app to feed: one shared object instead of five deques per connection."""
+
+    def put_nowait(self, item: object) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return True
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+_DISCARD = _Discard()
+
 
 class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chat: Any = None  # a ChatConnection once the chat handshake is accepted
+
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.client = None
 
     def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        scope = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][SINK_EXTENSION] = self
+        services = self.app_state.get("services")
+        if services is None or event.path.partition("?")[0] != CHAT_PATH:
+            super().handle_connect(event)
+            return
+        self.queue = _DISCARD  # type: ignore[assignment]
+        self.writable = _DISCARD  # type: ignore[assignment]
+        self.handshake_initiated = True
+        response = self.conn.accept(event)
+        headers = event.headers
+        allowed = services.settings.allowed_origins
+        if response.status_code == 101 and not origin_allowed(
+            headers.get("Origin"), headers.get("Host"), allowed
+        ):
+            response = self.conn.reject(403, "Origin not allowed\n")
+        if response.status_code != 101:
+            self._refuse_handshake(response)
+            return
+        codec = negotiate_codec(headers.get_all("Sec-WebSocket-Protocol"))
+        if codec == MSGPACK:
+            response.headers["Sec-WebSocket-Protocol"] = MSGPACK_SUBPROTOCOL
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.handshake_complete = True
+        from .endpoint import ChatConnection
+
+        self.chat = ChatConnection(services, self, codec)
+        self.start_keepalive()
+
+    def _refuse_handshake(self, response: Any) -> None:
+        self.handshake_complete = True
+        self.close_sent = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        chat = self.chat
+        if chat is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "bytes":
+            chat.on_frame(bytes(data))
+            return
+        try:
+            text = bytes(data).decode()
+        except UnicodeDecodeError:
+            self.close_now(CloseCode.INVALID_PAYLOAD, "text frames must be UTF-8")
+            return
+        chat.on_frame(text)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.chat is not None:
+            self.chat.on_closed()
+
+    # FrameSink
 
     def write_frame(self, frame: bytes) -> int:
         transport = self.transport
@@ -58,8 +156,19 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
-        if self.read_paused:
-            self.read_paused = False
-            self.transport.resume_reading()
+        self.transport.resume_reading()  # to read the peer's answering close frame
         self.close_timer = self.loop.call_later(_CLOSE_FLUSH_S, self.transport.abort)
+
+    def pause_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = self.loop.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
