@@ -1,0 +1,271 @@
+"""The durable side of moderation: flags, moderators, sessions, audit log, sanctions.
+
+Contract shared by `store_sqlite.SqliteModerationStore` (the embedded default: one process, a
+file under HARBOR_DATA_DIR, so a restart loses nothing) and `store_redis.RedisModerationStore`
+(many workers). One contract test suite runs unchanged against both.
+
+A flag moves open -> claimed (one owner; others see who) -> resolved with an outcome. A claim is a
+lease: the owner's connection renews it; when the owner goes away (disconnects, or their worker
+dies) the lease runs out and `lapse_expired` returns the flag to open. Every open flag has a due
+time by severity; `take_overdue` hands each overdue flag to exactly one caller (across workers)
+and moves its due time on, so it re-alerts everyone once per period until someone claims it.
+
+No flag is ever dropped: raising is idempotent by `key` (a resent message or report never doubles
+a flag), and nothing here expires an unresolved flag. Resolved flags and audit entries are kept
+for a retention period, then removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class FlagState(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    SUPPORTED = "supported"
+    REFERRED = "referred"
+    FALSE_ALARM = "false_alarm"
+    USER_LEFT = "user_left"
+    ESCALATED = "escalated"
+    DUPLICATE = "duplicate"
+
+
+# Severity names (moderation.verdict.Severity values) by urgency, most urgent first.
+SEVERITY_ORDER = ("imminent", "high", "concern", "watch")
+# How long an open flag may wait before everyone is alerted again, by severity.
+DUE_AFTER_MS = {
+    "imminent": 60_000,
+    "high": 5 * 60_000,
+    "concern": 15 * 60_000,
+    "watch": 60 * 60_000,
+}
+
+
+class FlagError(Exception):
+    """A flag operation that can't be done; `code` is safe to show a moderator."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ClaimConflict(FlagError):
+    """Someone else holds the claim (or the flag is resolved)."""
+
+    def __init__(self, owner: str | None, state: FlagState) -> None:
+        super().__init__("claimed_by_other", f"flag is {state}" + (f" by {owner}" if owner else ""))
+        self.owner = owner
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDraft:
+    """What the server raises. `key` makes raising idempotent (room:uid:client_id, or a report
+    key). `message_id` is None for a held message that never reached the room."""
+
+    key: str
+    room: str
+    message_id: int | None
+    uid: str
+    name: str
+    text: str
+    categories: tuple[str, ...]
+    severity: str
+    spans: tuple[dict[str, Any], ...]
+    lexicon_version: str
+    context: tuple[dict[str, Any], ...]  # a few earlier messages: {"id","from","text","ts"}
+    source: str  # "classifier" or "report"
+    held: bool
+    created_ms: int
+    reason: str = ""  # the reporter's words, for reports
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    id: str
+    draft: FlagDraft
+    state: FlagState = FlagState.OPEN
+    owner: str | None = None
+    lease_until_ms: int = 0
+    due_ms: int = 0
+    outcome: Outcome | None = None
+    note: str = ""
+    escalated: bool = False
+    released: bool = False  # a held message released to the room by a moderator
+    updated_ms: int = 0
+    resolved_ms: int = 0
+    reports: int = 0  # extra reports of the same message folded into this flag
+
+    @property
+    def urgency(self) -> tuple[int, int]:
+        """Sort key: most severe first, then oldest first."""
+        return (SEVERITY_ORDER.index(self.draft.severity), self.draft.created_ms)
+
+    def to_json(self) -> dict[str, Any]:
+        draft = self.draft
+        return {
+            "id": self.id,
+            "state": self.state,
+            "owner": self.owner,
+            "outcome": self.outcome,
+            "note": self.note,
+            "escalated": self.escalated,
+            "released": self.released,
+            "due_ms": self.due_ms,
+            "updated_ms": self.updated_ms,
+            "resolved_ms": self.resolved_ms,
+            "reports": self.reports,
+            "room": draft.room,
+            "message_id": draft.message_id,
+            "name": draft.name,
+            "text": draft.text,
+            "categories": list(draft.categories),
+            "severity": draft.severity,
+            "spans": list(draft.spans),
+            "lexicon_version": draft.lexicon_version,
+            "context": list(draft.context),
+            "source": draft.source,
+            "held": draft.held,
+            "created_ms": draft.created_ms,
+            "reason": draft.reason,
+        }
+
+
+def new_flag(flag_id: str, draft: FlagDraft) -> Flag:
+    """A freshly raised flag, due by its severity."""
+    return Flag(
+        id=flag_id,
+        draft=draft,
+        due_ms=draft.created_ms + DUE_AFTER_MS.get(draft.severity, DUE_AFTER_MS["watch"]),
+        updated_ms=draft.created_ms,
+    )
+
+
+def reopened(flag: Flag, now_ms: int) -> Flag:
+    return replace(flag, state=FlagState.OPEN, owner=None, lease_until_ms=0, updated_ms=now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Append-only: who did what to which flag/identity, when, and why. Never message text."""
+
+    at_ms: int
+    moderator: str
+    action: str
+    target: str  # a flag id, "uid:<id>", "room:<id>"
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at_ms": self.at_ms,
+            "moderator": self.moderator,
+            "action": self.action,
+            "target": self.target,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """A mute or ban of an anonymous identity (its uid), until a time."""
+
+    uid: str
+    kind: str  # "mute" or "ban"
+    until_ms: int
+    by: str
+    reason: str = ""
+
+
+class ModerationStore(Protocol):
+    # Flags
+    async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
+        """Store a flag (idempotent by draft.key). Returns (flag, created). A second raise with the
+        same key returns the existing flag with created=False (reports increment `reports`)."""
+        ...
+
+    async def get_flag(self, flag_id: str) -> Flag | None: ...
+
+    async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
+        """Open and claimed flags (and recent resolved ones if asked), most urgent first."""
+        ...
+
+    async def next_open(self) -> Flag | None:
+        """The most urgent open flag (severity, then age)."""
+        ...
+
+    async def claim(self, flag_id: str, moderator: str, now_ms: int, lease_ms: int) -> Flag:
+        """Atomically claim an OPEN flag (or renew one's own claim); raises ClaimConflict."""
+        ...
+
+    async def release(self, flag_id: str, moderator: str, now_ms: int) -> Flag:
+        """Return one's own claim to open; raises FlagError if not the owner."""
+        ...
+
+    async def resolve(
+        self, flag_id: str, moderator: str, outcome: Outcome, note: str, now_ms: int
+    ) -> Flag:
+        """Resolve a flag the moderator has claimed (or an open one: claim-and-resolve)."""
+        ...
+
+    async def escalate(self, flag_id: str, moderator: str, note: str, now_ms: int) -> Flag:
+        """Mark escalated (stays open/claimed, raised to imminent-due now)."""
+        ...
+
+    async def mark_released(self, flag_id: str, now_ms: int) -> Flag:
+        """Record that the held message of this flag was released to its room."""
+        ...
+
+    async def renew_leases(self, moderator: str, now_ms: int, lease_ms: int) -> int:
+        """Extend every claim this moderator holds (their connection is alive)."""
+        ...
+
+    async def lapse_expired(self, now_ms: int) -> list[Flag]:
+        """Claims whose lease ran out go back to open; returns them (once, to one caller)."""
+        ...
+
+    async def take_overdue(self, now_ms: int) -> list[Flag]:
+        """Open flags past due, each handed to exactly one caller, due time moved on."""
+        ...
+
+    # Moderators and sessions
+    async def add_moderator(self, name: str, password_hash: str) -> None:
+        """Create or replace (password change) a moderator account."""
+        ...
+
+    async def password_hash(self, name: str) -> str | None: ...
+
+    async def moderator_names(self) -> list[str]: ...
+
+    async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None: ...
+
+    async def session_owner(self, token_hash: str, now_ms: int) -> str | None: ...
+
+    async def end_session(self, token_hash: str) -> None: ...
+
+    # Audit log
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+    async def audit_log(self, limit: int = 200) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    # Sanctions
+    async def sanction(self, sanction: Sanction) -> None: ...
+
+    async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]: ...
+
+    # Housekeeping
+    async def prune(self, now_ms: int, retention_ms: int) -> int:
+        """Remove resolved flags and audit entries older than the retention; returns how many."""
+        ...
+
+    async def aclose(self) -> None: ...
