@@ -1,0 +1,177 @@
+"""Categories from words and co-occurring concepts; context lowers to watch, never to nothing."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from moderation import Category, Lexicon, Severity, load_lexicon, moderate
+
+C = Category
+
+
+@cache
+def lexicon() -> Lexicon:
+    return load_lexicon()
+
+
+CRISIS = [
+    (C.SUICIDE, "i'm going to kill myself this weekend"),
+    (C.SUICIDE, "I really want to die, nothing helps anymore"),
+    (C.SUICIDE, "Nobody would miss me if I was gone"),
+    (C.SUICIDE, "the rope is in the closet and I know which beam"),
+    (C.SUICIDE, "wrote goodbye letters to my kids. this is it"),
+    (C.SUICIDE, "parked on the bridge, looking down at the water"),
+    (C.SUICIDE, "I'm a burden to everyone, they'd be happier without me"),
+    (C.SUICIDE, "gonna self delete fr"),
+    (C.SUICIDE, "ѕuісіdе is all I think about"),
+    (C.SUICIDE, "quiero suicidarme esta noche"),
+    (C.SUICIDE, "my sister texted goodbye everyone and now she's not answering"),
+    (C.SELF_HARM, "I sliced my arm again last night"),
+    (C.SELF_HARM, "can't stop scratching my wrists until they bleed"),
+    (C.SELF_HARM, "burning my skin with a cigarette helps me feel something"),
+    (C.SELF_HARM, "the urge to cut won't go away and the razor is in my bag"),
+    (C.SELF_HARM, "held the lighter to my wrist on purpose"),
+    (C.SELF_HARM, "me corté los brazos otra vez"),
+    (C.OVERDOSE, "i swallowed a whole bottle of tylenol an hour ago"),
+    (C.OVERDOSE, "my friend is blue and not breathing after shooting up"),
+    (C.OVERDOSE, "took 4 bars with wine and I can barely breathe"),
+    (C.OVERDOSE, "he's unresponsive, we just did some dope, should i call 911"),
+    (C.OVERDOSE, "mi novio tomó muchas pastillas y no responde"),
+    (C.RELAPSE, "about to drink, the bottle is open in front of me"),
+    (C.RELAPSE, "I'm buying a bottle on the way home, I don't care anymore"),
+    (C.RELAPSE, "holding a bag of dope in the bathroom right now"),
+    (C.RELAPSE, "my dealer just texted, he's pulling up in 5"),
+    (C.RELAPSE, "gonna get high tonight, screw it"),
+    (C.RELAPSE, "voy a beber esta noche, ya tengo la botella en la mano"),
+    (C.ABUSE, "my boyfriend slapped me and broke my phone"),
+    (C.ABUSE, "he punched me in the face, I'm scared he'll do it again"),
+    (C.ABUSE, "my stepfather hits my little sister when he's drunk"),
+    (C.ABUSE, "she threatened to stab me if I tell anyone"),
+    (C.ABUSE, "I'm going to kill that guy who sold my son fentanyl, I have a gun"),
+    (C.ABUSE, "mi esposo me golpea cuando bebe"),
+]
+
+COMMUNITY = [
+    (C.HARASSMENT, "shut up you pathetic junkie"),
+    (C.HARASSMENT, "you're a disgusting loser, everyone hates you"),
+    (C.HARASSMENT, "what a st*pid m0r0n you are"),
+    (C.PII, "my number's 312 555 0123 call me"),
+    (C.PII, "reach me at sam.t@example.org"),
+    (C.PII, "write to sam [at] example [dot] com"),
+    (C.PII, "I live at 42 Elm Street, come over"),
+    (C.PII, "my cell is six one seven, five five five, oh one two three"),
+    (C.SOLICITATION, "anyone selling percs? paying good"),
+    (C.SOLICITATION, "got bars and blues, hit me up"),
+    (C.SOLICITATION, "who can get me some coke tonight"),
+    (C.SPAM, "EARN $500 FAST from home, click here: fast-cash.example.net"),
+    (C.SPAM, "Free crypto giveaway!!! join now at crypto-gift.example.net"),
+]
+
+ORDINARY = [
+    "this traffic is killing me",
+    "I'd die for a slice of pizza right now lol",
+    "i killed it at my interview today",
+    "my sponsor says relapse can be part of the story",
+    "10 years ago I tried to kill myself. Now I run a support group",
+    "I'm not going to drink tonight, going to a meeting instead",
+    "watching a documentary about the overdose crisis",
+    "what should I say to a friend who self harms?",
+    "I cut my hand slicing bread, ouch",
+    "took my meds this morning like always",
+    "how do I help my dad who drinks too much?",
+    "learned a new skill at the pottery class",
+    "my cousin hiked Kilimanjaro last spring",
+    "the pillow fort is still standing",
+    "my therapist helped a lot this week",
+    "changing my diet made a difference",
+    "bought a new cutting board for the kitchen",
+    "my dog died last year and I still miss him",
+    "grandpa died of an overdose in the 90s, it's why I got sober",
+    "I used to drink a fifth a day, now I'm 3 years sober",
+    "he said he'd kill me if I ate his leftovers lol",
+    "I don't want to die, I want to live and stay sober",
+    "I'm not suicidal, just tired",
+    "the rules say no posting phone numbers or dealer talk",
+    "goodbye everyone, see you at tomorrow's meeting!",
+    "my ex keeps texting me, so annoying, blocked him",
+    "Narcan saved my life in 2018, now I carry it everywhere",
+    "shoot my shot and ask her out? wish me luck",
+]
+
+
+@pytest.mark.parametrize(("category", "text"), CRISIS + COMMUNITY)
+def test_message_gets_its_category(category: Category, text: str) -> None:
+    """each crisis and community-harm wording is given its category at concern or above."""
+    verdict = moderate(text, lexicon())
+    assert category in verdict.categories
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_message_gets_no_crisis(text: str) -> None:
+    """idioms, negations, past events, questions and substrings are not crises."""
+    assert not moderate(text, lexicon()).is_crisis
+
+
+LOWERED = [
+    ("I'm not suicidal anymore", C.SUICIDE),
+    ("five years ago I overdosed, now I'm a nurse", C.OVERDOSE),
+    ("the movie's overdose scene was hard to watch", C.OVERDOSE),
+    ("if a friend says they self harm, what do you say to them?", C.SELF_HARM),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), LOWERED)
+def test_context_lowers_to_watch_not_to_nothing(text: str, category: Category) -> None:
+    """a crisis term in negated, past, film or question context stays visible at watch."""
+    verdict = moderate(text, lexicon())
+    assert category not in verdict.categories
+    assert category in verdict.watch
+    assert verdict.flag
+
+
+def test_present_marker_keeps_a_past_clause_live() -> None:
+    """'years clean' does not lower a clause that says it is happening again tonight."""
+    text = "2 years clean from it but the razor is out again tonight"
+    assert C.SELF_HARM in moderate(text, lexicon()).categories
+
+
+def test_time_and_means_raise_severity() -> None:
+    """wanting to die plus means plus a time frame is imminent; the wish alone is high."""
+    assert moderate("i want to die", lexicon()).severity is Severity.HIGH
+    assert moderate("i want to die tonight", lexicon()).severity is Severity.IMMINENT
+    assert moderate("i want to die, the pills are here", lexicon()).severity is Severity.IMMINENT
+
+
+def test_words_inside_other_words_do_not_match() -> None:
+    """'skill' has no 'kill', 'pillow' no 'pill', 'therapist' no 'rapist'."""
+    verdict = moderate("skill pillow therapist diet Kilimanjaro", lexicon())
+    assert verdict.categories == ()
+    assert verdict.watch == ()
+    assert verdict.spans == ()
+
+
+def test_categories_are_ordered_most_urgent_first() -> None:
+    """when two crises co-occur, the higher severity comes first."""
+    verdict = moderate("he hit me again and I want to kill myself tonight", lexicon())
+    assert verdict.categories[0] is C.SUICIDE
+    assert C.ABUSE in verdict.categories
+
+
+def test_spans_point_at_the_original_evidence() -> None:
+    """spans cover the obfuscated original text and name the matched term."""
+    text = "honestly i w@nt to d i e"
+    verdict = moderate(text, lexicon())
+    assert [text[s.start : s.end] for s in verdict.spans] == ["w@nt to d i e"]
+    assert verdict.spans[0].term == "want to die"
+
+
+def test_masked_insults_match() -> None:
+    """insults with starred letters still count."""
+    assert C.HARASSMENT in moderate("you stupid b*tch", lexicon()).categories
+
+
+def test_every_verdict_reports_the_lexicon_version() -> None:
+    """the version of the data that decided is in every verdict."""
+    assert moderate("hello", lexicon()).lexicon_version == lexicon().version

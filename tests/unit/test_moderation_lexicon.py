@@ -1,0 +1,93 @@
+"""Lexicon data files: versioned, validated, compiled once into an immutable automaton."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from moderation import LexiconError, load_lexicon, moderate
+from moderation.lexicon import default_path
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "lexicon"
+    shutil.copytree(default_path(), target)
+    return target
+
+
+def test_shipped_lexicon_has_a_version_and_both_languages() -> None:
+    """the shipped data carries a release-style version and English and Spanish terms."""
+    lexicon = load_lexicon()
+    assert re.fullmatch(r"\d{4}\.\d{2}-\d+", lexicon.version)
+    assert lexicon.term_count > 1000
+    langs = {
+        line.split("\t")[4]
+        for path in default_path().glob("terms-*.tsv")
+        for line in path.read_text(encoding="utf-8").splitlines()[2:]
+        if line and not line.startswith("#")
+    }
+    assert {"en", "es"} <= langs
+
+
+def test_lexicon_from_another_directory_reports_its_version(tmp_path: Path) -> None:
+    """load_lexicon(path) reads that directory, and verdicts report its version."""
+    directory = _copy(tmp_path)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["version"] = "2099.01-7"
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    lexicon = load_lexicon(directory)
+    assert moderate("hi", lexicon).lexicon_version == "2099.01-7"
+
+
+def test_added_term_matches_without_code_changes(tmp_path: Path) -> None:
+    """a new row in a data file is a new signal: words are data, not code."""
+    directory = _copy(tmp_path)
+    with (directory / "terms-en.tsv").open("a", encoding="utf-8") as handle:
+        handle.write("zorblax\tsuicide_intent\tsuicide\thigh\ten\ttest\t\n")
+    assert moderate("gonna zorblax", load_lexicon(directory)).categories[0].value == "suicide"
+
+
+BROKEN = [
+    ("terms-en.tsv", "kill\t\tsuicide\thigh\ten\ttest\t\n", "concept"),
+    ("terms-en.tsv", "kill\tx\tsuicide\tsevere\ten\ttest\t\n", "severe"),
+    ("terms-en.tsv", "kill\tx\t\t\ten\ttest\tshouty\n", "unknown flags"),
+    ("rules.tsv", "r\tsuicide\thigh\ta + b\teverywhere\t\n", "scope"),
+    ("rules.tsv", "r\tnot_a_category\thigh\ta\tmessage\t\n", "not_a_category"),
+    ("patterns.tsv", "p\tx\tnowhere\t\tabc\n", "view"),
+    ("patterns.tsv", "p\tx\tplain\t\t(unclosed\n", "patterns.tsv"),
+]
+
+
+@pytest.mark.parametrize(("name", "row", "message"), BROKEN)
+def test_malformed_rows_are_refused_with_their_location(
+    tmp_path: Path, name: str, row: str, message: str
+) -> None:
+    """a bad data row fails loading and names the file and problem."""
+    directory = _copy(tmp_path)
+    with (directory / name).open("a", encoding="utf-8") as handle:
+        handle.write(row)
+    with pytest.raises(LexiconError, match=message):
+        load_lexicon(directory)
+
+
+def test_manifest_needs_a_version(tmp_path: Path) -> None:
+    """a lexicon without a version cannot be loaded: verdicts must say which data decided."""
+    directory = _copy(tmp_path)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    del manifest["version"]
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(LexiconError, match="version"):
+        load_lexicon(directory)
+
+
+def test_lexicon_is_immutable() -> None:
+    """the compiled lexicon cannot be changed after loading."""
+    lexicon = load_lexicon()
+    with pytest.raises(AttributeError):
+        lexicon.version = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        lexicon.rules_by_concept["x"] = ()  # type: ignore[index]

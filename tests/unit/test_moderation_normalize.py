@@ -1,0 +1,144 @@
+"""Normalisation: every evasion form folds to plain words, and spans map back to the original."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from moderation.normalize import OffsetMap, delete, normalize, normalize_term
+
+EVASIONS = [
+    ("zero-width inside a word", "s\u200bu\u200bi\u200bc\u200bi\u200bd\u200be", "suicide"),
+    ("hangul filler", "ki\u3164ll myself", "kill myself"),
+    ("braille blank and word joiner", "ki\u2800l\u2060l myself", "kill myself"),
+    ("variation selector and tag", "pills\ufe0f\U000e0041 now", "pills now"),
+    ("cyrillic look-alikes", "\u0441ut my\u0455elf", "cut myself"),
+    ("greek look-alikes", "\u03bfverd\u03bfse", "overdose"),
+    ("uppercase cyrillic", "\u041a\u0406LL ME", "kill me"),
+    ("full-width letters", "\uff48\uff55\uff52\uff54 myself", "hurt myself"),
+    ("bold mathematical letters", "\U0001d41d\U0001d422\U0001d41e", "die"),
+    ("combining marks", "me corte\u0301 otra vez", "me corte otra vez"),
+    (
+        "precomposed accents",
+        "quiero suicidarme, ya no aguanto más",
+        "quiero suicidarme, ya no aguanto mas",
+    ),
+    ("leet digits", "wanna k1ll mys3lf", "wanna kill myself"),
+    ("leet symbols inside words", "h@te myself, k!ll", "hate myself, kill"),
+    ("spaced letters", "c u t t i n g again", "cutting again"),
+    ("dotted letters", "s.u.i.c.i.d.e", "suicide"),
+    ("spaced words with double gap", "k i l l  m y s e l f", "kill myself"),
+    ("stretched letters", "i want to diiiiiie", "i want to die"),
+    ("stretched double", "killllll", "kil"),
+]
+
+
+@pytest.mark.parametrize(("form", "text", "expected"), EVASIONS, ids=[e[0] for e in EVASIONS])
+def test_evasion_folds_to_plain_words(form: str, text: str, expected: str) -> None:
+    """each evasion form reads as the plain words it imitates."""
+    assert normalize(text).words.strip() == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["took 800mg of it", "3 pills left", "at 7am and 10pm", "my 2nd try, 30s and 40 mg"],
+)
+def test_quantities_keep_their_digits(text: str) -> None:
+    """doses, times and counts are not read as leetspeak."""
+    digits = re.findall(r"\d+", text)
+    assert re.findall(r"\d+", normalize(text).words) == digits
+
+
+def test_exclamation_after_a_word_is_not_leet() -> None:
+    """a trailing '!' is punctuation, not an 'i'."""
+    assert normalize("wow!! die!").words.split() == ["wow", "die"]
+
+
+def test_doubled_letters_stay_and_sentence_ends_become_newlines() -> None:
+    """real double letters survive; sentences stay apart for clause logic."""
+    assert normalize("Good feeling. Still here!").words == "good feeling\n still here\n"
+
+
+SPANS = [
+    ("I want to k1ll mys3lf tonight", "kill myself", "k1ll mys3lf"),
+    ("k i l l  m y s e l f now", "kill myself", "k i l l  m y s e l f"),
+    (
+        "so tired. s\u200bu\u200bi\u200bc\u200bi\u200bd\u200be",
+        "suicide",
+        "s\u200bu\u200bi\u200bc\u200bi\u200bd\u200be",
+    ),
+    ("\uff4b\uff49\uff4c\uff4c me", "kill", "\uff4b\uff49\uff4c\uff4c"),
+    ("i just wanna diiiiiie", "die", "diiiiiie"),
+    ("suicidé ayer", "suicide", "suicidé"),
+    ("Stra\u00dfe und \u0441ut", "cut", "\u0441ut"),
+]
+
+
+@pytest.mark.parametrize(("text", "view_term", "original"), SPANS)
+def test_span_maps_back_to_what_the_writer_typed(text: str, view_term: str, original: str) -> None:
+    """a match in the words view maps to exactly the original characters."""
+    normalized = normalize(text)
+    start = normalized.words.index(view_term)
+    raw_start, raw_end = normalized.raw_span("words", start, start + len(view_term))
+    assert text[raw_start:raw_end] == original
+
+
+def test_link_view_rejoins_spaced_urls_with_spans() -> None:
+    """a spaced-out URL reads as one link and maps back to its spaced original."""
+    text = "look h t t p s : / / deals . example . com now"
+    normalized = normalize(text)
+    start = normalized.links.index("https://")
+    end = normalized.links.index(".com") + 4
+    raw_start, raw_end = normalized.raw_span("links", start, end)
+    assert text[raw_start:raw_end] == "h t t p s : / / deals . example . com"
+
+
+def test_raw_span_rejects_empty_and_unknown_views() -> None:
+    """raw_span refuses spans it cannot map."""
+    normalized = normalize("hello")
+    with pytest.raises(ValueError, match="at least one"):
+        normalized.raw_span("words", 2, 2)
+    with pytest.raises(ValueError, match="unknown view"):
+        normalized.raw_span("nope", 0, 1)
+
+
+def test_terms_normalise_like_messages() -> None:
+    """a lexicon term and an obfuscated message meet in one form."""
+    assert normalize_term("Kill Myself") == normalize("k.i.l.l  m y s e l f").words.strip()
+
+
+def _brute_force(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    removed = {index for start, end in spans for index in range(start, end)}
+    kept = [index for index in range(len(text)) if index not in removed]
+    return "".join(text[index] for index in kept), kept
+
+
+@given(st.text(alphabet="abc ", max_size=30), st.data())
+def test_delete_map_matches_brute_force(text: str, data: st.DataObject) -> None:
+    """the break-point offset map of a deletion agrees with a per-character map."""
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=6)))
+    spans = list(zip(cuts[::2], cuts[1::2], strict=False))
+    result, offsets = delete(text, spans)
+    expected, kept = _brute_force(text, spans)
+    assert result == expected
+    assert [offsets.source(index) for index in range(len(result))] == kept
+
+
+@given(st.text(max_size=80))
+def test_every_word_maps_inside_the_original(text: str) -> None:
+    """any text normalises without error and every word's span lies inside the original."""
+    normalized = normalize(text)
+    previous = 0
+    for found in re.finditer(r"\S+", normalized.words):
+        start, end = normalized.raw_span("words", found.start(), found.end())
+        assert 0 <= start < end <= len(text)
+        assert start >= previous
+        previous = start
+
+
+def test_identity_map_is_free() -> None:
+    """an empty offset map is the identity."""
+    assert OffsetMap().source(41) == 41
