@@ -1,0 +1,624 @@
+// Harbor's chat page: welcome → room list → a room, over one reconnecting WebSocket.
+//
+// Promises kept here (docs/protocol.md): every message typed is either shown as stored (acked),
+// visibly still sending, or visibly "not sent — retry"; never dropped without a word. After any
+// reconnect each room is re-joined with `since` + `epoch`, unacked messages are resent with the
+// same client_id, and messages are de-duplicated by id so none is shown twice.
+
+import { HarborSocket, socketUrl } from "../shared/socket.js";
+import { openHelp, setupHelp } from "../shared/help.js";
+import { onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import * as render from "./render.js";
+
+const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
+const ROOMS_REFRESH_MS = 15_000;
+const JOIN_RETRY_MS = 2_000;
+const STORE = { token: "harbor.token", accepted: "harbor.accepted.v1" };
+const GONE_NOTICE = "Some older messages are no longer available.";
+
+const $ = (id) => document.getElementById(id);
+
+// localStorage can be unavailable (strict privacy settings): then Harbor just forgets sooner.
+const storage = {
+  get(key) {
+    try {
+      return window.localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch {
+      // nothing to do
+    }
+  },
+  remove(key) {
+    try {
+      window.localStorage.removeItem(key);
+    } catch {
+      // nothing to do
+    }
+  },
+};
+
+/** One room's conversation: its message list element and what we need to resume it. */
+class Conversation {
+  #state = "out";
+
+  get state() {
+    return this.#state;
+  }
+
+  set state(value) {
+    this.#state = value;
+    this.list.dataset.state = value;
+  }
+
+  constructor(room) {
+    this.room = room;
+    this.list = render.el("ol", "messages");
+    this.list.setAttribute("aria-label", "Messages");
+    this.seen = new Set(); // ids shown (or acked) in the current epoch
+    this.lastId = null; // highest id *received as a message*: where a resume starts
+    this.epoch = null;
+    this.state = "out"; // out | joining | in (mirrored on the list for tests and styling)
+    this.wanted = false; // the room is open on screen
+    this.resuming = false;
+    // After a refused send (rate limit, Redis blip) the room's outbox waits until `holdUntil`,
+    // then goes one message at a time so the next refusal can't reorder what someone wrote.
+    this.holdUntil = 0;
+    this.holdTimer = null;
+    this.throttled = false;
+    this.tries = 0;
+  }
+}
+
+const state = {
+  name: null,
+  rooms: new Map(), // id -> room from /api/rooms
+  current: null, // room id on screen
+  conversations: new Map(),
+  outbox: new Map(), // client_id -> {clientId, room, text, status, el, boundId}
+  reports: [], // reports waiting for the server's verdict, oldest first
+  socket: null,
+  roomsTimer: null,
+};
+
+// ---------- views ----------
+
+function show(view) {
+  for (const name of ["welcome", "rooms", "room"]) $(`view-${name}`).hidden = name !== view;
+  document.body.dataset.view = view;
+}
+
+function announce(text) {
+  const region = $("announcer");
+  region.append(render.el("p", "", text));
+  while (region.childElementCount > 3) region.firstElementChild.remove();
+}
+
+function setConnection(stateName, detail = {}) {
+  const node = $("conn");
+  node.dataset.state = stateName;
+  const texts = {
+    connecting: "Connecting…",
+    online: "Connected",
+    waiting: `Connection lost. Trying again in ${Math.max(1, Math.round((detail.delay ?? 0) / 1000))} s…`,
+    ended: "Disconnected. Reload the page to try again.",
+    idle: "Not connected",
+  };
+  node.textContent = texts[stateName] ?? "";
+}
+
+// ---------- welcome ----------
+
+function accept() {
+  storage.set(STORE.accepted, "1");
+  enterLobby();
+  $("rooms-heading").focus();
+}
+
+function enterLobby() {
+  show("rooms");
+  startSocket();
+  loadRooms();
+  clearInterval(state.roomsTimer);
+  state.roomsTimer = setInterval(() => {
+    if (!document.hidden) loadRooms();
+  }, ROOMS_REFRESH_MS);
+}
+
+// ---------- rooms ----------
+
+async function loadRooms() {
+  let data;
+  try {
+    const response = await fetch("/api/rooms", { cache: "no-store", credentials: "omit" });
+    if (!response.ok) throw new Error(String(response.status));
+    data = await response.json();
+  } catch {
+    $("rooms-error").hidden = state.rooms.size > 0; // keep showing the list we have
+    return;
+  }
+  $("rooms-error").hidden = true;
+  const rooms = Array.isArray(data?.rooms) ? data.rooms : [];
+  const fresh = rooms.map((r) => r.id).join("\n");
+  const known = [...state.rooms.keys()].join("\n");
+  for (const room of rooms) state.rooms.set(room.id, room);
+  if (fresh !== known) {
+    state.rooms = new Map(rooms.map((r) => [r.id, r]));
+    $("room-list").replaceChildren(...rooms.map(render.roomCard));
+  } else {
+    for (const room of rooms) setCount(room.id, room.count);
+  }
+  if (state.current) showRoomHeader(state.current);
+}
+
+function setCount(roomId, count) {
+  const room = state.rooms.get(roomId);
+  if (room) room.count = count;
+  const node = $("room-list").querySelector(`[data-count-for="${CSS.escape(roomId)}"]`);
+  if (node) node.textContent = render.countText(count);
+  if (state.current === roomId) $("room-count").textContent = render.countText(count);
+}
+
+function conversation(roomId) {
+  let conv = state.conversations.get(roomId);
+  if (!conv) {
+    conv = new Conversation(roomId);
+    state.conversations.set(roomId, conv);
+  }
+  return conv;
+}
+
+function showRoomHeader(roomId) {
+  const room = state.rooms.get(roomId);
+  $("room-title").textContent = room ? room.title : roomId;
+  $("room-guidelines").textContent = room?.guidelines ?? "";
+  $("room-count").textContent = render.countText(room?.count ?? 0);
+}
+
+function enterRoom(roomId) {
+  const conv = conversation(roomId);
+  conv.wanted = true;
+  state.current = roomId;
+  showRoomHeader(roomId);
+  $("messages-host").replaceChildren(conv.list);
+  show("room");
+  updateCounter();
+  join(conv);
+  scrollToEnd(true);
+  $("text").focus();
+}
+
+function backToRooms() {
+  const roomId = state.current;
+  state.current = null;
+  show("rooms");
+  if (!roomId) return;
+  const conv = conversation(roomId);
+  conv.wanted = false;
+  maybeLeave(conv);
+  const button = $("room-list").querySelector(`[data-room="${CSS.escape(roomId)}"]`);
+  (button ?? $("rooms-heading")).focus();
+}
+
+// ---------- joining and resuming ----------
+
+function join(conv) {
+  if (conv.state !== "out" || !state.socket?.ready) return;
+  const frame = { type: "join", room: conv.room };
+  conv.resuming = conv.lastId !== null && conv.epoch !== null;
+  if (conv.resuming) {
+    frame.since = conv.lastId;
+    frame.epoch = conv.epoch;
+  }
+  conv.state = "joining";
+  state.socket.send(frame);
+}
+
+/** A room we left on screen stays joined until its messages are settled (acked or failed). */
+function maybeLeave(conv) {
+  if (conv.wanted || conv.state !== "in" || unsettled(conv.room).length > 0) return;
+  conv.state = "out";
+  state.socket.send({ type: "leave", room: conv.room });
+}
+
+function onJoined(frame) {
+  const conv = state.conversations.get(frame.room);
+  if (!conv || conv.state !== "joining") return;
+  conv.state = "in";
+  const epochChanged = conv.epoch !== null && frame.epoch !== conv.epoch;
+  const hadMessages = conv.list.querySelector(".msg") !== null;
+  if ((conv.resuming && frame.recovered === false) || (epochChanged && hadMessages)) {
+    conv.list.append(render.noticeElement(GONE_NOTICE));
+    if (conv.wanted) announce(GONE_NOTICE);
+  }
+  if (epochChanged) {
+    // A new epoch numbers messages afresh: old ids mean nothing now.
+    conv.seen.clear();
+    conv.lastId = null;
+  }
+  conv.epoch = frame.epoch;
+  for (const message of Array.isArray(frame.history) ? frame.history : []) {
+    addMessage(conv, message, false);
+  }
+  if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
+  flush(conv.room);
+  maybeLeave(conv);
+  if (conv.wanted) scrollToEnd(!conv.resuming);
+}
+
+// ---------- messages ----------
+
+function addMessage(conv, message, live) {
+  if (!Number.isInteger(message.id)) return;
+  // lastId advances only here: message frames arrive in id order, acks may overtake them.
+  if (conv.lastId === null || message.id > conv.lastId) conv.lastId = message.id;
+  if (conv.seen.has(message.id)) return;
+  conv.seen.add(message.id);
+  const own = state.name !== null && message.from === state.name;
+  if (own && bindOwn(conv, message)) return;
+  const atEnd = conv.wanted && nearEnd();
+  conv.list.append(render.messageElement(message, { own }));
+  if (live && conv.wanted && !own) {
+    const text = message.text.length > 280 ? `${message.text.slice(0, 280)}…` : message.text;
+    announce(`${message.from}: ${text}`);
+  }
+  if (atEnd) scrollToEnd(false);
+}
+
+/** Our own message came back (live or in resumed history) before its ack: turn the oldest
+ * matching "sending…" bubble into it instead of showing the text twice. */
+function bindOwn(conv, message) {
+  for (const item of state.outbox.values()) {
+    if (item.room !== conv.room || item.boundId !== null) continue;
+    if (item.status !== "inflight" && item.status !== "queued") continue;
+    if (item.text !== message.text) continue;
+    item.boundId = message.id;
+    render.setDelivered(item.el, message.id, message.ts);
+    render.placeById(conv.list, item.el, message.id);
+    return true;
+  }
+  return false;
+}
+
+function unsettled(roomId) {
+  return [...state.outbox.values()].filter((i) => i.room === roomId && i.status !== "failed");
+}
+
+function send() {
+  const box = $("text");
+  const text = box.value.trim();
+  const roomId = state.current;
+  if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
+  const clientId = newClientId();
+  const item = {
+    clientId,
+    room: roomId,
+    text,
+    status: "queued",
+    el: render.pendingElement(text, state.name, clientId),
+    boundId: null,
+  };
+  state.outbox.set(clientId, item);
+  conversation(roomId).list.append(item.el);
+  box.value = "";
+  updateCounter();
+  scrollToEnd(false);
+  flush(roomId);
+}
+
+/** Transmit the queued messages of a joined room, oldest first (statuses: queued → inflight →
+ * acked; queued again after a drop or a retryable refusal; failed after any other refusal). */
+function flush(roomId) {
+  const conv = state.conversations.get(roomId);
+  if (!conv || conv.state !== "in") return;
+  const wait = conv.holdUntil - Date.now();
+  if (wait > 0) {
+    clearTimeout(conv.holdTimer);
+    conv.holdTimer = setTimeout(() => flush(roomId), wait);
+    return;
+  }
+  for (const item of state.outbox.values()) {
+    if (item.room !== roomId) continue;
+    if (conv.throttled && item.status === "inflight") return;
+    if (item.status !== "queued") continue;
+    const frame = { type: "send", room: roomId, text: item.text, client_id: item.clientId };
+    if (!state.socket.send(frame)) return;
+    item.status = "inflight";
+    if (conv.throttled) return;
+  }
+}
+
+function onAck(frame) {
+  const item = state.outbox.get(frame.client_id);
+  if (!item || !Number.isInteger(frame.id)) return;
+  state.outbox.delete(item.clientId);
+  const conv = conversation(item.room);
+  conv.tries = 0;
+  if (item.boundId === null && conv.seen.has(frame.id)) {
+    item.el.remove(); // already shown from the room's own copy
+  } else if (item.boundId === null) {
+    conv.seen.add(frame.id);
+    render.setDelivered(item.el, frame.id, Date.now());
+    render.placeById(conv.list, item.el, frame.id);
+  }
+  if (!unsettled(conv.room).some((i) => i.status === "queued")) conv.throttled = false;
+  flush(conv.room);
+  maybeLeave(conv);
+}
+
+/** A refused send: wait and resend when the server says so, else offer a retry. */
+function onSendRefused(item, frame) {
+  if (frame.code === "rate_limited" || frame.retryable === true || frame.code === "not_joined") {
+    const conv = conversation(item.room);
+    item.status = "queued";
+    conv.throttled = true;
+    conv.tries += 1;
+    const wait = Number.isFinite(frame.retry_after_ms)
+      ? frame.retry_after_ms
+      : Math.min(30_000, 1000 * 2 ** Math.min(conv.tries, 5));
+    conv.holdUntil = Math.max(conv.holdUntil, Date.now() + wait);
+    if (frame.code === "not_joined") {
+      conv.state = "out";
+      join(conv);
+    }
+    flush(item.room);
+    return;
+  }
+  item.status = "failed";
+  render.setPendingState(item.el, "failed");
+  announce("A message was not sent. You can retry it.");
+  maybeLeave(conversation(item.room));
+}
+
+function retry(li) {
+  const item = state.outbox.get(li.dataset.clientId);
+  if (!item || item.status !== "failed") return;
+  item.status = "queued";
+  render.setPendingState(item.el, "sending");
+  const conv = conversation(item.room);
+  if (conv.state === "out") join(conv);
+  flush(item.room);
+}
+
+// ---------- reports ----------
+
+function report(li, button) {
+  const id = Number(li.dataset.id);
+  const roomId = state.current;
+  const status = li.querySelector(".msg-status");
+  if (!roomId || !Number.isInteger(id)) return;
+  if (!state.socket?.send({ type: "report", room: roomId, id })) {
+    status.textContent = "Not connected. Try again in a moment.";
+    return;
+  }
+  button.disabled = true;
+  status.textContent = "Reporting…";
+  const entry = { refused: false };
+  state.reports.push(entry);
+  // The server answers in order: a pong without an error before it means the report was taken.
+  state.socket.ping((answered) => {
+    state.reports.splice(state.reports.indexOf(entry), 1);
+    if (!answered) {
+      status.textContent = "Couldn't send the report. Try again in a moment.";
+      button.disabled = false;
+    } else if (entry.refused) {
+      status.textContent =
+        "Reporting isn't available yet. If someone may be in danger, use Get help now.";
+    } else {
+      status.textContent = "Thanks, reported.";
+    }
+  });
+}
+
+// ---------- frames ----------
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "joined":
+      onJoined(frame);
+      break;
+    case "message": {
+      const conv = state.conversations.get(frame.room);
+      if (conv && conv.state === "in") addMessage(conv, frame, true);
+      break;
+    }
+    case "ack":
+      onAck(frame);
+      break;
+    case "presence":
+      if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
+      break;
+    case "error":
+      onError(frame);
+      break;
+    case "duty":
+      showDuty(frame.on_duty === true);
+      break;
+    case "support":
+      openHelp({ message: frame.message, resources: frame.resources });
+      break;
+    default:
+      break; // "left", and frames a newer server may add
+  }
+}
+
+function onError(frame) {
+  const item = typeof frame.client_id === "string" ? state.outbox.get(frame.client_id) : null;
+  if (item) {
+    onSendRefused(item, frame);
+    return;
+  }
+  const joining = [...state.conversations.values()].find((c) => c.state === "joining");
+  if (["unsupported", "not_joined", "bad_field", "unknown_type"].includes(frame.code)) {
+    const pending = state.reports.find((r) => !r.refused);
+    if (pending) {
+      pending.refused = true;
+      return;
+    }
+  }
+  if (!joining) return;
+  if (frame.code === "unavailable") {
+    joining.state = "out";
+    setTimeout(() => join(joining), JOIN_RETRY_MS);
+  } else if (frame.code === "already_joined") {
+    joining.state = "in";
+  } else if (frame.code === "unknown_room" || frame.code === "too_many_rooms") {
+    joining.state = "out";
+    joining.list.append(render.noticeElement("This room can't be opened right now."));
+  }
+}
+
+function showDuty(onDuty) {
+  const node = $("duty");
+  node.textContent = onDuty
+    ? "Moderators: a volunteer is on duty"
+    : "Moderators: none on duty right now";
+  node.dataset.onDuty = String(onDuty);
+  node.hidden = false;
+}
+
+// ---------- connection ----------
+
+function startSocket() {
+  if (state.socket) return;
+  state.socket = new HarborSocket({
+    url: socketUrl(),
+    hello: () => {
+      const token = storage.get(STORE.token);
+      return token ? { type: "hello", token } : { type: "hello" };
+    },
+    onReady: (welcome) => {
+      storage.set(STORE.token, welcome.token);
+      state.name = welcome.name;
+      $("my-name").textContent = welcome.name;
+      $("whoami").hidden = false;
+      for (const conv of state.conversations.values()) {
+        conv.state = "out";
+        if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
+      }
+    },
+    onDown: () => {
+      for (const conv of state.conversations.values()) conv.state = "out";
+      for (const item of state.outbox.values()) {
+        if (item.status === "inflight") item.status = "queued"; // resent after re-join
+      }
+    },
+    onFrame,
+    onStatus: setConnection,
+  });
+  state.socket.start();
+}
+
+function stopSocket() {
+  state.socket?.stop();
+  state.socket = null;
+  setConnection("idle");
+}
+
+/** Forget me: a new anonymous person from the next hello on, and the guidelines shown again. */
+function forgetMe() {
+  stopSocket();
+  storage.remove(STORE.token);
+  storage.remove(STORE.accepted);
+  clearInterval(state.roomsTimer);
+  for (const conv of state.conversations.values()) clearTimeout(conv.holdTimer);
+  state.outbox.clear();
+  state.conversations.clear();
+  state.reports = [];
+  state.current = null;
+  state.name = null;
+  $("messages-host").replaceChildren();
+  $("my-name").textContent = "";
+  $("whoami").hidden = true;
+  show("welcome");
+  $("welcome-heading").focus();
+  announce("Harbor forgot you on this device.");
+}
+
+// ---------- composer ----------
+
+function codePoints(text) {
+  let count = 0;
+  for (const _ of text) count += 1; // the server counts code points, not UTF-16 units
+  return count;
+}
+
+function updateCounter() {
+  const length = codePoints($("text").value);
+  const counter = $("counter");
+  const over = length > MAX_CHARS;
+  counter.textContent = over
+    ? `${length} / ${MAX_CHARS}: ${length - MAX_CHARS} too many`
+    : `${length} / ${MAX_CHARS}`;
+  counter.classList.toggle("over", over);
+  $("send").disabled = over || $("text").value.trim() === "";
+}
+
+function newClientId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // randomUUID needs a secure context; getRandomValues works everywhere.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function nearEnd() {
+  const doc = document.documentElement;
+  return doc.scrollHeight - (window.scrollY + window.innerHeight) < 120;
+}
+
+function scrollToEnd(force) {
+  if (!force && !nearEnd()) return;
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches && !force;
+  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+}
+
+// ---------- wiring ----------
+
+function wire() {
+  setupHelp();
+  setupQuickExit();
+  onQuickExit(() => {
+    stopSocket();
+    clearInterval(state.roomsTimer);
+    state.conversations.clear();
+    state.outbox.clear();
+  });
+  $("accept").addEventListener("click", accept);
+  $("forget").addEventListener("click", forgetMe);
+  $("back").addEventListener("click", backToRooms);
+  $("room-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-room]");
+    if (button) enterRoom(button.dataset.room);
+  });
+  $("messages-host").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    const li = button?.closest("li");
+    if (!li) return;
+    if (button.dataset.action === "report") report(li, button);
+    if (button.dataset.action === "retry") retry(li);
+  });
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  $("text").addEventListener("input", updateCounter);
+  $("text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  document.body.classList.add("js");
+  if (storage.get(STORE.accepted) === "1") {
+    enterLobby();
+  } else {
+    show("welcome");
+  }
+}
+
+wire();

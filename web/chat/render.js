@@ -1,0 +1,114 @@
+// DOM builders for the chat. Every piece of user or server text goes in through textContent or
+// text nodes, never innerHTML: markup typed in a message shows as the characters someone typed.
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function el(tag, className = "", text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+export function countText(count) {
+  if (!Number.isFinite(count) || count <= 0) return "Quiet right now";
+  return count === 1 ? "1 person here" : `${count} people here`;
+}
+
+/** A room in the list: one button holding the title, description and live count. */
+export function roomCard(room) {
+  const li = el("li", "room-card");
+  const button = el("button", "room-button");
+  button.type = "button";
+  button.dataset.room = room.id;
+  const title = el("span", "room-title", room.title);
+  const description = el("span", "room-description", room.description);
+  const count = el("span", "room-count", countText(room.count));
+  count.dataset.countFor = room.id;
+  button.append(title, description, count);
+  li.append(button);
+  return li;
+}
+
+function timeElement(ts) {
+  const time = el("time", "msg-time");
+  if (Number.isFinite(ts)) {
+    const date = new Date(ts);
+    time.dateTime = date.toISOString();
+    time.textContent = clock.format(date);
+    time.title = full.format(date);
+  }
+  return time;
+}
+
+/** A message from the room. `own` marks ours (a visible "you" label, not colour alone). */
+export function messageElement(message, { own }) {
+  const li = el("li", own ? "msg own" : "msg");
+  li.dataset.id = String(message.id);
+  const meta = el("p", "msg-meta");
+  meta.append(el("span", "msg-from", message.from));
+  if (own) meta.append(el("span", "msg-you", "you"));
+  meta.append(timeElement(message.ts));
+  const text = el("p", "msg-text", message.text);
+  const foot = el("div", "msg-foot");
+  foot.append(el("span", "msg-status"));
+  if (!own) {
+    const report = el("button", "link-button msg-report", "Report");
+    report.type = "button";
+    report.dataset.action = "report";
+    report.setAttribute("aria-label", `Report message from ${message.from}`);
+    foot.append(report);
+  }
+  li.append(meta, text, foot);
+  return li;
+}
+
+/** Our message before its ack: shown at once, marked "sending…" until the server stores it. */
+export function pendingElement(text, name, clientId) {
+  const li = messageElement({ id: "", from: name || "You", text, ts: Number.NaN }, { own: true });
+  li.removeAttribute("data-id");
+  li.dataset.clientId = clientId;
+  setPendingState(li, "sending");
+  return li;
+}
+
+/** "sending" (incl. waiting to resend) or "failed" (with a retry button). */
+export function setPendingState(li, state) {
+  const status = li.querySelector(".msg-status");
+  li.querySelector(".msg-retry")?.remove();
+  li.classList.toggle("pending", state === "sending");
+  li.classList.toggle("failed", state === "failed");
+  if (state === "failed") {
+    status.textContent = "";
+    const retry = el("button", "link-button msg-retry", "not sent — retry");
+    retry.type = "button";
+    retry.dataset.action = "retry";
+    status.append(retry);
+  } else {
+    status.textContent = "sending…";
+  }
+}
+
+/** The server stored our message as `id` at `ts`. */
+export function setDelivered(li, id, ts) {
+  li.dataset.id = String(id);
+  li.classList.remove("pending", "failed");
+  li.querySelector(".msg-status").textContent = "";
+  if (Number.isFinite(ts)) li.querySelector(".msg-time").replaceWith(timeElement(ts));
+}
+
+export function noticeElement(text) {
+  return el("li", "msg-notice", text);
+}
+
+/** Put `li` (just given an id) in id order among the confirmed messages after the last notice. */
+export function placeById(list, li, id) {
+  li.remove();
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    if (node.classList.contains("msg-notice")) return node.after(li);
+    const other = Number(node.dataset.id);
+    if (node.dataset.id && other < id) return node.after(li);
+  }
+  list.prepend(li);
+}

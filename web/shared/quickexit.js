@@ -1,0 +1,62 @@
+// Quick exit: someone may need to hide this page in a second (a person walking in, a shared
+// phone). The chat is wiped from the DOM first, then the page is *replaced* so Back can't return.
+
+const DEFAULT_EXIT_URL = "https://www.wikipedia.org/wiki/Special:Random";
+const PRESSES = 3;
+const WINDOW_MS = 1500;
+
+const beforeExit = [];
+
+/** Run `fn` (close sockets, drop state) just before leaving. */
+export function onQuickExit(fn) {
+  beforeExit.push(fn);
+}
+
+/** Where quick exit goes: a `?exit=` override (only about:blank or this site, so a crafted link
+ * can't turn the button into a redirect elsewhere), else <html data-exit-url>, else Wikipedia. */
+export function exitTarget(loc = window.location, root = document.documentElement) {
+  const override = new URLSearchParams(loc.search).get("exit");
+  if (override === "about:blank") return override;
+  if (override) {
+    try {
+      const url = new URL(override, loc.href);
+      if (url.origin === loc.origin) return url.href;
+    } catch {
+      // not a URL: ignore it
+    }
+  }
+  return root.dataset.exitUrl || DEFAULT_EXIT_URL;
+}
+
+export function quickExit() {
+  const target = exitTarget();
+  for (const fn of beforeExit) {
+    try {
+      fn();
+    } catch {
+      // leaving matters more than tidying up
+    }
+  }
+  document.title = "";
+  document.body.replaceChildren();
+  window.location.replace(target);
+}
+
+/** Wire the Quick exit control (a real link, so it works without JS too) and Escape × 3. */
+export function setupQuickExit(control = document.getElementById("quick-exit")) {
+  if (control) {
+    control.addEventListener("click", (event) => {
+      event.preventDefault();
+      quickExit();
+    });
+  }
+  let presses = [];
+  // Capture phase: an open dialog or a text box must not be able to swallow the key.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const now = performance.now();
+    presses = presses.filter((t) => now - t < WINDOW_MS);
+    presses.push(now);
+    if (presses.length >= PRESSES) quickExit();
+  }, { capture: true });
+}
