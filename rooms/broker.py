@@ -44,10 +44,14 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class History:
+    """`messages` never includes hidden ones; `hidden` lists hidden ids still in history, so a
+    resuming client can remove what it showed before a moderator hid it."""
+
     epoch: str
     head: int
     messages: tuple[Posted, ...]
     recovered: bool
+    hidden: tuple[int, ...] = ()
 
 
 class Broker(Protocol):
@@ -66,6 +70,10 @@ class Broker(Protocol):
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
         """Messages after `since` (all retained, oldest first), or the `limit` most recent."""
+        ...
+
+    async def hide(self, room: str, message_id: int) -> None:
+        """Remove a message for everyone: from history, and live from every worker's members."""
         ...
 
     async def subscribe(self, room: str) -> None: ...

@@ -11,7 +11,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .broker import Deliver, History, HistoryLimits, Receipt
-from .envelope import Draft, Posted, wire
+from .envelope import Draft, Posted, hide_body, wire
 from .history import is_recovered
 
 
@@ -21,6 +21,7 @@ class _RoomLog:
     head: int = 0
     messages: deque[Posted] = field(default_factory=deque)
     client_ids: dict[str, OrderedDict[str, int]] = field(default_factory=dict)
+    hidden: set[int] = field(default_factory=set)
 
 
 class MemoryBroker:
@@ -52,7 +53,9 @@ class MemoryBroker:
         log.head += 1
         body = draft.body()
         log.messages.append(
-            Posted(room, log.head, log.epoch, draft.ts, draft.uid, draft.name, draft.text)
+            Posted(
+                room, log.head, log.epoch, draft.ts, draft.uid, draft.name, draft.text, draft.note
+            )
         )
         self._trim(log, now_ms=draft.ts)
         if draft.client_id:
@@ -62,6 +65,12 @@ class MemoryBroker:
         self._send(room, wire(log.head, log.epoch, body))
         await anyio.lowlevel.checkpoint()
         return Receipt(log.head, log.epoch, duplicate=False)
+
+    async def hide(self, room: str, message_id: int) -> None:
+        log = self._logs.setdefault(room, _RoomLog())
+        log.hidden.add(message_id)
+        self._send(room, wire(0, "-", hide_body(message_id)))
+        await anyio.lowlevel.checkpoint()
 
     async def announce(self, room: str, body: bytes) -> None:
         self._send(room, wire(0, "-", body))
@@ -73,10 +82,12 @@ class MemoryBroker:
         await anyio.lowlevel.checkpoint()
         log = self._logs.setdefault(room, _RoomLog())
         self._trim(log, now_ms=int(time.time() * 1000))
+        visible = [m for m in log.messages if m.id not in log.hidden]
+        hidden = tuple(sorted(log.hidden.intersection(m.id for m in log.messages)))
         if since is None:
-            kept = tuple(log.messages)[-limit:] if limit else ()
-            return History(log.epoch, log.head, kept, recovered=False)
-        after = tuple(m for m in log.messages if m.id > since)
+            kept = tuple(visible[-limit:]) if limit else ()
+            return History(log.epoch, log.head, kept, recovered=False, hidden=hidden)
+        after = [m for m in log.messages if m.id > since]
         recovered = is_recovered(
             since=since,
             client_epoch=client_epoch,
@@ -84,9 +95,11 @@ class MemoryBroker:
             head=log.head,
             first_after_since=after[0].id if after else None,
         )
-        if not recovered:
-            after = tuple(log.messages)[-limit:] if limit else ()
-        return History(log.epoch, log.head, after, recovered)
+        if recovered:
+            kept = tuple(m for m in after if m.id not in log.hidden)
+        else:
+            kept = tuple(visible[-limit:]) if limit else ()
+        return History(log.epoch, log.head, kept, recovered, hidden)
 
     async def subscribe(self, room: str) -> None:
         self._subscribed.add(room)
@@ -107,4 +120,4 @@ class MemoryBroker:
         cutoff = now_ms - self._limits.max_age_s * 1000
         messages = log.messages
         while messages and (len(messages) > self._limits.max_messages or messages[0].ts < cutoff):
-            messages.popleft()
+            log.hidden.discard(messages.popleft().id)

@@ -30,7 +30,7 @@ from anyio.abc import TaskStatus
 from redis.exceptions import RedisError
 
 from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt
-from .envelope import Draft, EnvelopeError, Posted, read_body, wire
+from .envelope import Draft, EnvelopeError, Posted, hide_body, read_body, wire
 from .history import is_recovered
 
 logger = logging.getLogger("harbor.broker")
@@ -48,7 +48,7 @@ end
 redis.call('HSETNX', meta, 'epoch', epoch_candidate)
 local epoch = redis.call('HGET', meta, 'epoch')
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
-if seq == 1 then redis.call('DEL', log) end
+if seq == 1 then redis.call('DEL', log, KEYS[4]) end
 redis.call('XADD', log, 'MAXLEN', max_len, seq .. '-0', 'b', body, 't', now_ms)
 local cutoff = tonumber(now_ms) - max_age_ms
 local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 16)
@@ -75,13 +75,21 @@ if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
 local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+local hidden = redis.call('SMEMBERS', KEYS[3])
 local entries
 if ARGV[1] == '' then
   entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[2])
 else
   entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
 end
-return {meta[1] or '0', meta[2] or '', entries}
+return {meta[1] or '0', meta[2] or '', entries, hidden}
+"""
+
+_HIDE = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
 """
 
 _SUBSCRIBE_BATCH = 100
@@ -105,6 +113,7 @@ class RedisBroker:
         self._listen_client: aioredis.Redis = aioredis.from_url(url)
         self._publish = self._redis.register_script(_PUBLISH)
         self._history = self._redis.register_script(_HISTORY)
+        self._hide = self._redis.register_script(_HIDE)
         self._wanted: dict[bytes, str] = {}  # channel -> room, while the hub has local members
         self._pubsub: Any = None  # the live PubSub session, None while disconnected
         self._confirmations: dict[bytes, list[anyio.Event]] = {}
@@ -123,7 +132,12 @@ class RedisBroker:
     async def publish(self, room: str, draft: Draft) -> Receipt:
         if not self.ready:
             raise BrokerUnavailable("live delivery is down")
-        keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, f"cid:{draft.uid}")]
+        keys = [
+            room_key(room, "meta"),
+            room_key(room, "log"),
+            room_key(room, f"cid:{draft.uid}"),
+            room_key(room, "hidden"),
+        ]
         args: list[bytes | str | int] = [
             room_channel(room),
             secrets.token_hex(4),
@@ -146,13 +160,25 @@ class RedisBroker:
         except RedisError as exc:
             raise BrokerUnavailable(type(exc).__name__) from exc
 
+    async def hide(self, room: str, message_id: int) -> None:
+        args: list[bytes | str | int] = [
+            message_id,
+            self._limits.max_age_s * 1000,
+            room_channel(room),
+            wire(0, "-", hide_body(message_id)),
+        ]
+        try:
+            await self._hide(keys=[room_key(room, "hidden")], args=args)
+        except RedisError as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+
     async def history(
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
-        keys = [room_key(room, "meta"), room_key(room, "log")]
+        keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, "hidden")]
         count = self._limits.max_messages if since is not None else limit
         try:
-            head, epoch, entries = await self._history(
+            head, epoch, entries, hidden_raw = await self._history(
                 keys=keys,
                 args=[
                     "" if since is None else since,
@@ -166,9 +192,12 @@ class RedisBroker:
         epoch = _text(epoch)
         cutoff = int(time.time() * 1000) - self._limits.max_age_s * 1000
         messages = _decode_entries(room, epoch, entries, cutoff)
+        hidden = {int(value) for value in hidden_raw}
+        shown_hidden = tuple(sorted(hidden))
         if since is None:
-            recent = tuple(reversed(messages))[-limit:] if limit else ()
-            return History(epoch, int(head), recent, recovered=False)
+            visible = [m for m in reversed(messages) if m.id not in hidden]
+            recent = tuple(visible[-limit:]) if limit else ()
+            return History(epoch, int(head), recent, recovered=False, hidden=shown_hidden)
         recovered = is_recovered(
             since=since,
             client_epoch=client_epoch,
@@ -177,12 +206,16 @@ class RedisBroker:
             first_after_since=messages[0].id if messages else None,
         )
         if recovered:
-            return History(epoch, int(head), tuple(messages), True)
-        return await self._recent(room, limit, recovered=False)
-
-    async def _recent(self, room: str, limit: int, *, recovered: bool) -> History:
-        recent = await self.history(room, since=None, client_epoch=None, limit=limit)
-        return History(recent.epoch, recent.head, recent.messages, recovered)
+            kept = tuple(m for m in messages if m.id not in hidden)
+            return History(epoch, int(head), kept, True, shown_hidden)
+        recent_history = await self.history(room, since=None, client_epoch=None, limit=limit)
+        return History(
+            recent_history.epoch,
+            recent_history.head,
+            recent_history.messages,
+            False,
+            recent_history.hidden,
+        )
 
     async def subscribe(self, room: str) -> None:
         channel = room_channel(room)

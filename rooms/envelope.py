@@ -19,6 +19,7 @@ VERSION = 1
 KIND_MESSAGE = "m"
 KIND_PRESENCE = "p"
 KIND_HIDE = "h"
+KIND_BROADCAST = "x"
 
 
 def _pack(value: object) -> bytes:
@@ -39,9 +40,13 @@ class Draft:
     text: str
     ts: int  # milliseconds since the epoch, stamped by the receiving worker
     client_id: str = ""
+    note: str = ""  # "placeholder", "released", "volunteer": how clients should present it
 
     def body(self) -> bytes:
-        return _pack([VERSION, KIND_MESSAGE, self.ts, self.uid, self.name, self.text])
+        fields: list[object] = [VERSION, KIND_MESSAGE, self.ts, self.uid, self.name, self.text]
+        if self.note:
+            fields.append(self.note)
+        return _pack(fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class Posted:
     uid: str
     name: str
     text: str
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,20 @@ class Hidden:
     id: int
 
 
-Event = Posted | PresenceChanged | Hidden
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A ready client frame for everyone subscribed to a channel (moderator feed, direct notices).
+    Carried as msgpack and encoded for clients once per codec, like any room event."""
+
+    room: str
+    frame: dict[str, object]
+
+
+Event = Posted | PresenceChanged | Hidden | Broadcast
+
+
+def broadcast_body(frame: dict[str, object]) -> bytes:
+    return _pack([VERSION, KIND_BROADCAST, frame])
 
 
 def presence_body(count: int) -> bytes:
@@ -110,14 +129,23 @@ def read_body(room: str, message_id: int, epoch: str, body: bytes) -> Event:
     kind = fields[1]
     try:
         if kind == KIND_MESSAGE:
-            _, _, ts, uid, name, text = fields
-            if not (isinstance(ts, int) and isinstance(text, str) and isinstance(name, str)):
+            _, _, ts, uid, name, text, *rest = fields
+            note = rest[0] if rest else ""
+            if not (
+                isinstance(ts, int)
+                and isinstance(text, str)
+                and isinstance(name, str)
+                and isinstance(note, str)
+                and len(rest) <= 1
+            ):
                 raise EnvelopeError("message fields have the wrong types")
-            return Posted(room, message_id, epoch, ts, str(uid), name, text)
+            return Posted(room, message_id, epoch, ts, str(uid), name, text, note)
         if kind == KIND_PRESENCE and isinstance(fields[2], int):
             return PresenceChanged(room, fields[2])
         if kind == KIND_HIDE and isinstance(fields[2], int):
             return Hidden(room, fields[2])
+        if kind == KIND_BROADCAST and isinstance(fields[2], dict):
+            return Broadcast(room, fields[2])
     except ValueError:
         raise EnvelopeError("envelope has the wrong number of fields") from None
     raise EnvelopeError(f"unknown envelope kind {kind!r}")

@@ -22,7 +22,7 @@ from typing import Protocol
 import anyio
 
 from .broker import Broker, History
-from .envelope import EnvelopeError, Event, Posted, PresenceChanged, read
+from .envelope import EnvelopeError, Event, Hidden, Posted, PresenceChanged, read
 
 logger = logging.getLogger("harbor.hub")
 
@@ -56,7 +56,7 @@ class LocalRoom:
     id: str
     codecs: int
     members: list[set[Member]] = field(init=False)
-    joining: dict[Member, list[Posted]] = field(default_factory=dict)
+    joining: dict[Member, list[Posted | Hidden]] = field(default_factory=dict)
     count: int = 0  # members across all workers, from presence
     presence_dirty: bool = False
 
@@ -122,7 +122,7 @@ class LocalHub:
                 local.count = event.count
                 local.presence_dirty = True
             return
-        if isinstance(event, Posted) and local.joining:
+        if isinstance(event, Posted | Hidden) and local.joining:
             self._buffer_for_joiners(local, event)
         self.fan_out(local, event)
 
@@ -198,7 +198,7 @@ class LocalHub:
         local.members[member.codec].discard(member)
         local.joining.pop(member, None)
 
-    def _buffer_for_joiners(self, local: LocalRoom, event: Posted) -> None:
+    def _buffer_for_joiners(self, local: LocalRoom, event: Posted | Hidden) -> None:
         overflowed = []
         for member, buffered in local.joining.items():
             buffered.append(event)
@@ -210,9 +210,16 @@ class LocalHub:
             member.evicted()
 
 
-def _merge(history: History, raced: list[Posted]) -> History:
-    last = history.messages[-1].id if history.messages else history.head
-    extra = tuple(m for m in raced if m.epoch == history.epoch and m.id > last)
-    if not extra:
+def _merge(history: History, raced: list[Posted | Hidden]) -> History:
+    """History plus the live events that raced the read: new messages appended once by id,
+    hides applied, so the joiner ends exactly where the room's members are."""
+    if not raced:
         return history
-    return History(history.epoch, extra[-1].id, history.messages + extra, history.recovered)
+    hidden = {event.id for event in raced if isinstance(event, Hidden)}
+    last = history.messages[-1].id if history.messages else history.head
+    posted = [e for e in raced if isinstance(e, Posted) and e.epoch == history.epoch]
+    extra = tuple(m for m in posted if m.id > last)
+    messages = tuple(m for m in history.messages + extra if m.id not in hidden)
+    head = extra[-1].id if extra else history.head
+    all_hidden = tuple(sorted(set(history.hidden) | hidden))
+    return History(history.epoch, head, messages, history.recovered, all_hidden)

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgpack
 
-from rooms.envelope import Event, Hidden, Posted, PresenceChanged
+from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
 
 from .closecodes import CloseCode
 
@@ -216,7 +216,7 @@ def _optional_epoch(obj: dict[Any, Any]) -> str | None:
 
 
 def message_event(posted: Posted) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "message",
         "room": posted.room,
         "id": posted.id,
@@ -224,10 +224,17 @@ def message_event(posted: Posted) -> dict[str, Any]:
         "text": posted.text,
         "ts": posted.ts,
     }
+    if posted.note:
+        frame["note"] = posted.note
+    return frame
 
 
 def history_item(posted: Posted) -> dict[str, Any]:
-    return {"id": posted.id, "from": posted.name, "text": posted.text, "ts": posted.ts}
+    item: dict[str, Any] = {"id": posted.id, "from": posted.name, "text": posted.text}
+    item["ts"] = posted.ts
+    if posted.note:
+        item["note"] = posted.note
+    return item
 
 
 def error_event(
@@ -248,6 +255,8 @@ def room_event(event: Event) -> dict[str, Any]:
         return {"type": "presence", "room": event.room, "count": event.count}
     if isinstance(event, Hidden):
         return {"type": "hidden", "room": event.room, "id": event.id}
+    if isinstance(event, Broadcast):
+        return event.frame
     raise TypeError(f"not a room event: {event!r}")
 
 

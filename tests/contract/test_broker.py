@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from rooms.broker import Broker, HistoryLimits, create_broker
-from rooms.envelope import Draft, Posted, PresenceChanged, presence_body, read
+from rooms.envelope import Draft, Hidden, Posted, PresenceChanged, presence_body, read
 from tests.harness import RedisProcess, seconds
 
 
@@ -232,3 +232,36 @@ async def test_an_empty_room_already_has_the_epoch_its_first_message_will_carry(
         assert empty.epoch and receipt.epoch == empty.epoch
         resumed = await broker.history("newcomers", since=0, client_epoch=empty.epoch, limit=5)
         assert resumed.recovered and [m.text for m in resumed.messages] == ["first"]
+
+
+async def test_a_hidden_message_leaves_history_and_is_announced_to_subscribers(
+    backend: Backend,
+) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("newcomers")
+        kept = await broker.publish("newcomers", draft("kind words"))
+        hidden = await broker.publish("newcomers", draft("something cruel"))
+        await broker.hide("newcomers", hidden.id)
+        await delivered.until(lambda: any(isinstance(e, Hidden) for e in delivered.events), "hide")
+        assert Hidden("newcomers", hidden.id) in delivered.events
+        recent = await broker.history("newcomers", since=None, client_epoch=None, limit=10)
+        assert [m.id for m in recent.messages] == [kept.id]
+        assert recent.hidden == (hidden.id,)
+        resumed = await broker.history("newcomers", since=0, client_epoch=kept.epoch, limit=10)
+        assert resumed.recovered
+        assert [m.id for m in resumed.messages] == [kept.id]
+        assert resumed.hidden == (hidden.id,)
+
+
+async def test_a_message_note_survives_history_and_live_delivery(backend: Backend) -> None:
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("newcomers")
+        now_ms = int(time.time() * 1000)
+        note_draft = Draft(uid="u", name="n", text="placeholder", ts=now_ms, note="held")
+        await broker.publish("newcomers", note_draft)
+        await delivered.until(lambda: bool(delivered.posted()), "delivery")
+        assert delivered.posted()[0].note == "held"
+        history = await broker.history("newcomers", since=None, client_epoch=None, limit=5)
+        assert history.messages[0].note == "held"
