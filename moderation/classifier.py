@@ -7,6 +7,7 @@ Pure: ``match`` finds hits (lexicon terms on word boundaries, structural pattern
 Context concept names the code relies on (every other concept is free for rules to use):
 
 ``shield``     a benign phrase ("relapse prevention", "killing it"): hits inside it are dropped.
+``clause_break`` a word such as "but" that starts a new clause (sentence ends always do).
 ``negation``   within two words before one of a signal's hits, in the same clause: lowered.
 ``past``       in the clause (or the message, when the clause has no ``now``), unless the
                clause has ``present``: lowered ("five years ago I overdosed").
@@ -21,11 +22,11 @@ Lowered signals keep their category at ``watch``: a human can still see them.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from moderation.lexicon import Entry, Lexicon, Requirement, Rule, match_text
 from moderation.normalize import Normalized
@@ -34,19 +35,17 @@ from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 MESSAGE = -1  # clause index of hits found in a view without clauses
 NEGATION_REACH = 2  # words allowed between a negation and what it negates
 
-# "but" starts a new clause, except in "nothing but", "anything but", "all but".
-_CLAUSE_BREAK = re.compile(
-    r"\n|(?<!nothing )(?<!anything )(?<!all )\b(?:but|though|although|however|pero|aunque)\b"
-)
 _DISTANCING = frozenset(
     {"media", "education", "rules_quote", "accident", "resolved", "general_question"}
 )
 _METHOD_CATEGORIES = frozenset({Category.SUICIDE, Category.SELF_HARM})
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One match: ``view[start:end]`` means ``entry``; ``clause`` indexes the words view."""
+class Hit(NamedTuple):
+    """One match: ``view[start:end]`` means ``entry``; ``clause`` indexes the words view.
+
+    A named tuple, not a dataclass: a message has a dozen hits and they are built per message.
+    """
 
     view: str
     start: int
@@ -92,13 +91,22 @@ class _Scope:
 
 
 def match(text: Normalized, lexicon: Lexicon) -> tuple[Hit, ...]:
-    """All hits in ``text``, with hits inside a shield phrase removed."""
-    breaks = [found.start() for found in _CLAUSE_BREAK.finditer(text.words)]
-    hits = list(_term_hits(text.words, lexicon, breaks))
-    hits.extend(_pattern_hits(text, lexicon, breaks))
-    shields = [hit for hit in hits if "shield" in hit.entry.concepts]
+    """All hits in ``text``, with hits inside a shield phrase removed.
+
+    Clauses end at sentence ends (newlines in the words view) and at ``clause_break`` terms
+    ("but", "pero"); shields such as "nothing but" keep those from breaking.
+    """
+    found = list(_term_spans(text.words, lexicon))
+    shields = [span for span in found if "shield" in span[2].concepts]
     if shields:
-        hits = [hit for hit in hits if not _shielded(hit, shields)]
+        found = [span for span in found if not _shielded(span, shields)]
+    breaks = sorted(
+        [*_newlines(text.words), *(s for s, _, entry in found if "clause_break" in entry.concepts)]
+    )
+    hits = [
+        Hit("words", start, end, bisect_right(breaks, start), entry) for start, end, entry in found
+    ]
+    hits.extend(_pattern_hits(text, lexicon, breaks))
     return tuple(hits)
 
 
@@ -106,23 +114,40 @@ def classify(text: Normalized, lexicon: Lexicon) -> tuple[Signal, ...]:
     """Signals for every term and rule that fired, with context applied."""
     hits = match(text, lexicon)
     message = _scope(hits)
-    clauses = _clauses(hits)
-    context = _Context(text.words, hits, message, clauses)
+    rules = _candidates(lexicon.rules_for(message.by_concept), message)
     found = list(_term_signals(hits))
-    found.extend(_rule_signals(lexicon.rules_for(message.by_concept), message, clauses))
+    if not rules and not found:
+        return ()  # the common case: ordinary talk, no clause bookkeeping needed
+    clauses = _clauses(hits)
+    found.extend(_rule_signals(rules, message, clauses))
+    context = _Context(text.words, hits, message, clauses)
     return tuple(context.apply(signal) for signal in found)
 
 
-def _term_hits(words: str, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
+def _candidates(rules: Iterable[Rule], message: _Scope) -> list[Rule]:
+    """Rules every requirement of which some hit in the message could meet (a C-level test)."""
+    present = message.by_concept.keys()
+    return [
+        rule
+        for rule in rules
+        if not any(requirement.concepts.isdisjoint(present) for requirement in rule.requires)
+    ]
+
+
+def _term_spans(words: str, lexicon: Lexicon) -> Iterator[tuple[int, int, Entry]]:
     for last, (length, lead, trail, entry) in lexicon.automaton.iter(match_text(words)):
-        start = last - length + 1 + lead - 1  # minus one: the leading space of match_text
-        yield Hit("words", start, last - trail, bisect_right(breaks, start), entry)
+        yield last - length + lead, last - trail, entry  # match_text adds one leading space
+
+
+def _newlines(words: str) -> Iterator[int]:
+    position = words.find("\n")
+    while position >= 0:
+        yield position
+        position = words.find("\n", position + 1)
 
 
 def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
-    for pattern in lexicon.patterns:
-        if not pattern.triggered(text.plain):
-            continue
+    for pattern in lexicon.patterns_for(text.plain):
         view = getattr(text, pattern.view)
         for found in pattern.regex.finditer(view):
             start, end = found.span("span") if "span" in pattern.regex.groupindex else found.span()
@@ -130,11 +155,9 @@ def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iter
             yield Hit(pattern.view, start, end, clause, pattern.entry)
 
 
-def _shielded(hit: Hit, shields: list[Hit]) -> bool:
-    return hit.view == "words" and any(
-        shield is not hit and shield.start <= hit.start and hit.end <= shield.end
-        for shield in shields
-    )
+def _shielded(span: tuple[int, int, Entry], shields: list[tuple[int, int, Entry]]) -> bool:
+    start, end, _ = span
+    return any(shield is not span and shield[0] <= start and end <= shield[1] for shield in shields)
 
 
 def _scope(hits: Iterable[Hit]) -> _Scope:

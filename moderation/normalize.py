@@ -69,31 +69,51 @@ _LINK_GAPS = re.compile(r"(\s*)([.:/])(\s*)")
 
 # A one-pass "shape" of the text (letters a, digits 1, leet symbols 2, separators _, else x)
 # tells in C whether the costly leet and spaced-letter passes can find anything at all.
-_SHAPES = str.maketrans(
-    {
-        **dict.fromkeys("abcdefghijklmnopqrstuvwxyz", "a"),
-        **dict.fromkeys("0123456789", "1"),
-        **dict.fromkeys("@$!|", "2"),
-        **dict.fromkeys(" ._-", "_"),
-    }
-)
-_LEET_HINT = re.compile(r"a1|1aaaaa|a2a")  # "1aaaaa": a leading digit, but not "7am", "30mg"
-_SPACED_HINT = "_a_a_a_"
+_SENTENCE_ENDS = ".!?;\n\r"
+_KEPT_IN_WORDS = "',*"
 
-_SENTENCE_ENDS = ".!?;\n\r\u2026\u3002"
-_WORD_PUNCTUATION = "".join(
-    chr(code)
-    for code in range(0x21, 0x7F)
-    if not chr(code).isalnum() and chr(code) not in "',*" + _SENTENCE_ENDS
-)
-_WORD_TRANSLATION = str.maketrans(
+
+def _byte_table(mapping: dict[str, str]) -> bytes:
+    """A 256-byte translation table; bytes of multi-byte UTF-8 characters map to themselves
+    unless listed, so ``text.encode().translate(table).decode()`` keeps every offset."""
+    table = bytearray(range(256))
+    for char, replacement in mapping.items():
+        table[ord(char)] = ord(replacement)
+    return bytes(table)
+
+
+# Punctuation becomes spaces in the words view (sentence ends become newlines, which bound
+# clauses). Non-ASCII punctuation was already folded to ASCII or spaces in the plain view.
+_WORD_BYTES = _byte_table(
     {
-        **dict.fromkeys(
-            _WORD_PUNCTUATION + "\t\u00a1\u00bf\u201c\u201d\u00ab\u00bb\u2013\u2014", " "
-        ),
+        **{
+            chr(code): " "
+            for code in range(0x21, 0x7F)
+            if not chr(code).isalnum() and chr(code) not in _KEPT_IN_WORDS + _SENTENCE_ENDS
+        },
         **dict.fromkeys(_SENTENCE_ENDS, "\n"),
+        "\t": " ",
     }
 )
+# A one-pass "shape" of the text (letters a, digits 1, leet symbols 2, separators _, else x)
+# tells in C whether the costly leet and spaced-letter passes can find anything at all.
+_SHAPE_BYTES = bytes(
+    ord(
+        "a"
+        if chr(code).isascii() and chr(code).isalpha()
+        else "1"
+        if chr(code).isdigit() and code < 128
+        else "2"
+        if chr(code) in "@$!|"
+        else "_"
+        if chr(code) in " ._-"
+        else "x"
+    )
+    for code in range(256)
+)
+_LEET_HINT = re.compile(rb"a1|1aaaaa|a2a")  # "1aaaaa": a leading digit, but not "7am", "30mg"
+_SPACED_HINT = b"_a_a_a_"
+_PUNCTUATION_ENDS = frozenset("\u2026\u3002\u203c\u2047\u2048\u2049")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +218,10 @@ class Normalized:
 def normalize(text: str) -> Normalized:
     """All views of ``text``; pure and deterministic."""
     plain, plain_map = _plain(text)
-    shape = "_" + plain.translate(_SHAPES) + "_"
+    shape = b"_" + plain.encode().translate(_SHAPE_BYTES) + b"_"
     leeted = _LEET_TOKEN.sub(_unleet, plain) if _LEET_HINT.search(shape) else plain
     joined = _SPACED_LETTERS.sub(_join, leeted) if _SPACED_HINT in shape else leeted
-    spaced = joined.translate(_WORD_TRANSLATION)
+    spaced = joined.encode().translate(_WORD_BYTES).decode()
     words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced) else spaced
     return Normalized(text, plain, plain_map, words, leeted, spaced)
 
@@ -270,6 +290,11 @@ def _fold_char(char: str) -> str:
         return "'"
     if _is_invisible(char):
         return ""
+    if (
+        unicodedata.category(char)[0] == "P"
+        and unicodedata.normalize("NFKC", char).isascii() is False
+    ):
+        return "." if char in _PUNCTUATION_ENDS else " "
     parts = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char))
     return "".join(
         _CONFUSABLES.get(part, part).casefold() for part in parts if not _is_invisible(part)

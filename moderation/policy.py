@@ -14,7 +14,7 @@ Principles, each enforced here rather than left to callers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from moderation.classifier import Signal
@@ -61,9 +61,11 @@ DEFAULT_POLICY = RoomPolicy()
 
 
 def decide(
-    text: Normalized, signals: Iterable[Signal], lexicon_version: str, policy: RoomPolicy
+    text: Normalized, signals: Sequence[Signal], lexicon_version: str, policy: RoomPolicy
 ) -> Verdict:
     """The verdict for ``text`` given its signals; pure."""
+    if not signals:
+        return Verdict((), None, Action.DELIVER, (), lexicon_version, False, False, text.raw)
     levels = _levels(signals)
     listed = _ranked(category for category, level in levels.items() if level is not Severity.WATCH)
     watch = _ranked(category for category, level in levels.items() if level is Severity.WATCH)
