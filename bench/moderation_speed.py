@@ -41,6 +41,16 @@ ORDINARY = (
     "Gracias a todos por el apoyo, hoy cumplo dos meses sin tomar 🙏",
     "this headache is killing me, third day without caffeine too",
     "five years ago I overdosed in a parking lot, today I coach the new folks at my job",
+    "does anyone know if the Thursday zoom meeting moved to a new link this week?",
+    "made pancakes with my son this morning, first weekend I have been fully present",
+    "my counselor wants me to write a gratitude list every night before bed",
+    "the cravings were bad after work but I called my sponsor and went for a run",
+    "hit 90 days yesterday, still kind of shocked, thank you all for the support",
+    "Is it normal to feel this tired in the second month? I sleep ten hours and wake up wrecked",
+    "me siento mejor hoy, fui a la reunión de la mañana y hablé con mi madrina",
+    "anyone else find weekends harder than weekdays? too much unstructured time",
+    "new job starts Monday, nervous but excited, it is my first job in recovery",
+    "watched the sunrise from the beach with my sister, we talked for hours",
 )
 FLAGGED = (
     "I can't do this anymore, I have the pills lined up and everyone is asleep",
@@ -54,13 +64,14 @@ FLAGGED = (
 )
 
 
-def messages(count: int, seed: int = 7) -> list[str]:
-    """``count`` messages of 100-300 characters, about one in five flagged or obfuscated."""
+def messages(count: int, flagged_share: float = 0.05, seed: int = 7) -> list[str]:
+    """``count`` messages of 100-300 characters, ``flagged_share`` of them with a line that
+    should be flagged (crisis, community harm, obfuscation) among ordinary chat."""
     chooser = random.Random(seed)
     built = []
     for _ in range(count):
         parts = [chooser.choice(ORDINARY)]
-        if chooser.random() < 0.2:
+        if chooser.random() < flagged_share:
             parts.insert(chooser.randrange(2), chooser.choice(FLAGGED))
         while sum(len(part) + 2 for part in parts) < chooser.randint(100, 300):
             parts.append(chooser.choice(ORDINARY))
@@ -69,18 +80,30 @@ def messages(count: int, seed: int = 7) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print throughput figures; returns 0 when the target rate is met."""
+    """Print throughput figures; returns 0 when the target rate is met on the typical mix."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--flagged-share", type=float, default=0.05)
     args = parser.parse_args(argv)
     lexicon = load_lexicon()
-    batch = messages(args.messages)
+    print(f"lexicon {lexicon.version}: {lexicon.term_count} keys, {len(lexicon.rules)} rules")
+    print(f"reference: sum(range(1000)) takes {_reference_us():.1f} us on this core")
+    typical = messages(args.messages, args.flagged_share)
+    rate = _measure("typical mix", typical, args.repeat)
+    _measure("every message flagged", messages(args.messages // 4, 1.0), args.repeat)
+    print(f"\ntarget: >= {TARGET_PER_SECOND:,} msgs/s on the typical mix")
+    return 0 if rate >= TARGET_PER_SECOND else 1
+
+
+def _measure(name: str, batch: list[str], repeat: int) -> float:
+    """Time ``batch`` ``repeat`` times through the whole core; print and return msgs/s."""
+    lexicon = load_lexicon()
     for text in batch[:500]:  # warm caches the way a running server would have them
         moderate(text, lexicon)
     timings = []
     started = time.perf_counter()
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for text in batch:
             begin = time.thread_time_ns()
             moderate(text, lexicon)
@@ -89,16 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     rate = len(timings) / (sum(timings) / 1e9)
     micros = sorted(timing / 1000 for timing in timings)
     p99 = micros[min(len(micros) - 1, int(len(micros) * 0.99))]
+    flagged = statistics.fmean(moderate(text, lexicon).flag for text in batch)
     mean_length = statistics.fmean(len(text) for text in batch)
-    print(f"lexicon {lexicon.version}: {lexicon.term_count} keys, {len(lexicon.rules)} rules")
-    print(f"messages: {len(timings)} ({args.messages} distinct, mean {mean_length:.0f} chars)")
-    print(
-        f"throughput: {rate:,.0f} msgs/s of CPU time on one core (target >= {TARGET_PER_SECOND:,})"
-    )
-    print(f"wall clock: {wall_rate:,.0f} msgs/s (includes time other processes held the core)")
-    print(f"reference: sum(range(1000)) takes {_reference_us():.1f} us on this core")
-    print(f"latency: p50 {statistics.median(micros):.1f} us, p99 {p99:.1f} us per message")
-    return 0 if rate >= TARGET_PER_SECOND else 1
+    print(f"\n{name}: {len(timings)} messages, mean {mean_length:.0f} chars, {flagged:.0%} flagged")
+    print(f"  throughput: {rate:,.0f} msgs/s of CPU time on one core ({wall_rate:,.0f} wall)")
+    print(f"  latency: p50 {statistics.median(micros):.1f} us, p99 {p99:.1f} us per message")
+    return rate
 
 
 def _reference_us() -> float:

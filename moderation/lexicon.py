@@ -129,14 +129,14 @@ class Lexicon:
 
     def patterns_for(self, plain: str) -> list[Pattern]:
         """The patterns whose trigger holds on ``plain``: one C pass instead of one per pattern."""
-        counts = [0] * len(self.patterns)
+        counts: dict[int, int] = {}
         for _, indexes in self.triggers.iter(plain):
             for index in indexes:
-                counts[index] += 1
+                counts[index] = counts.get(index, 0) + 1
         return [
             pattern
-            for pattern, count in zip(self.patterns, counts, strict=True)
-            if not pattern.literals or count >= pattern.at_least
+            for index, pattern in enumerate(self.patterns)
+            if not pattern.literals or counts.get(index, 0) >= pattern.at_least
         ]
 
     def rules_for(self, concepts: Iterable[str]) -> tuple[Rule, ...]:

@@ -84,9 +84,7 @@ def session_token_hash(token: str) -> str:
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
     # UnicodeEncodeError (a lone surrogate) is a ValueError, handled like any bad input.
-    return hashlib.scrypt(
-        password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=length
-    )
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=length)
 
 
 def _decimal(text: str) -> int:

@@ -1,0 +1,568 @@
+"""The shared moderation store: flags, moderators, sessions, audit and sanctions in Redis.
+
+Every key shares the hash tag `{mod}` (house style, as `harbor:{room:R}:` in rooms.broker_redis),
+so the whole queue lives in one Redis Cluster slot and a script may touch any flag:
+- `harbor:{mod}:flag:<id>`       hash: `id`, `key`, `severity`, `draft` (JSON), the state fields
+                                  (layout in moderation.flag_codec, shared with the SQLite store)
+- `harbor:{mod}:flagkey:<key>`   string: the flag id raised with that idempotency key
+- `harbor:{mod}:flags:live`      zset: open and claimed flag ids by urgency score
+- `harbor:{mod}:flags:resolved`  zset: resolved flag ids by resolved_ms
+- `harbor:{mod}:due`             zset: OPEN flag ids by due_ms (claimed ones are never due)
+- `harbor:{mod}:leases`          zset: CLAIMED flag ids by lease_until_ms
+- `harbor:{mod}:moderators`      hash: name -> password hash
+- `harbor:{mod}:session:<hash>`  string: "<expires_ms> <name>", expiring at expires_ms (PXAT)
+- `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
+- `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
+
+Every change that more than one worker could race on is ONE Lua script, so the state field in the
+hash and the index zsets can never disagree, two moderators claiming at once get exactly one
+winner, and `lapse_expired` / `take_overdue` hand each flag to exactly one caller. The scripts
+never do arithmetic on times (Lua numbers print large values in exponent form): Python computes
+every new time and passes it in.
+
+The urgency score packs severity rank and age into one exact double:
+`rank * 10**13 + created_ms` (created_ms < 10**13 until the year 2286). Equal scores order by id,
+as the SQLite store's `ORDER BY severity_rank, created_ms, id` does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import redis.asyncio as aioredis
+
+from moderation.flag_codec import (
+    audit_from_json,
+    audit_to_json,
+    flag_from_fields,
+    flag_to_fields,
+    realert_after_ms,
+    sanction_from_json,
+    sanction_to_json,
+    severity_rank,
+)
+from moderation.flags import (
+    SEVERITY_ORDER,
+    AuditEntry,
+    ClaimConflict,
+    Flag,
+    FlagDraft,
+    FlagError,
+    FlagState,
+    Outcome,
+    Sanction,
+    new_flag,
+)
+
+PREFIX = "harbor:{mod}:"
+_SCORE_SPAN = 10**13
+_PRUNE_BATCH = 500
+
+# Shared by every script: ARGV[1] is always the key prefix.
+_PRELUDE = """
+local prefix = ARGV[1]
+local function fkey(id) return prefix .. 'flag:' .. id end
+local function fields(id) return redis.call('HGETALL', fkey(id)) end
+"""
+
+_RAISE = """
+local flagkey, live, due, new_flag = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, is_report, created_ms, score, due_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local existing = redis.call('GET', flagkey)
+if existing and redis.call('EXISTS', fkey(existing)) == 1 then
+  if is_report == '1' then
+    redis.call('HINCRBY', fkey(existing), 'reports', 1)
+    if tonumber(redis.call('HGET', fkey(existing), 'updated_ms')) < tonumber(created_ms) then
+      redis.call('HSET', fkey(existing), 'updated_ms', created_ms)
+    end
+  end
+  return {'existing', fields(existing)}
+end
+if redis.call('EXISTS', new_flag) == 1 then return {'retry'} end
+for i = 7, #ARGV, 2 do redis.call('HSET', new_flag, ARGV[i], ARGV[i + 1]) end
+redis.call('SET', flagkey, id)
+redis.call('ZADD', live, score, id)
+redis.call('ZADD', due, due_ms, id)
+return {'created', fields(id)}
+"""
+
+_CLAIM = """
+local flag, due, leases = KEYS[1], KEYS[2], KEYS[3]
+local moderator, now_ms, until_ms = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+local state, owner = unpack(redis.call('HMGET', flag, 'state', 'owner'))
+if state == 'resolved' or (state == 'claimed' and owner ~= moderator) then
+  return {'conflict', owner, state}
+end
+local id = redis.call('HGET', flag, 'id')
+redis.call('HSET', flag, 'state', 'claimed', 'owner', moderator, 'lease_until_ms', until_ms,
+  'updated_ms', now_ms)
+redis.call('ZREM', due, id)
+redis.call('ZADD', leases, until_ms, id)
+return {'ok', fields(id)}
+"""
+
+_RELEASE = """
+local flag, due, leases = KEYS[1], KEYS[2], KEYS[3]
+local moderator, now_ms = ARGV[2], ARGV[3]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+local state, owner, due_ms = unpack(redis.call('HMGET', flag, 'state', 'owner', 'due_ms'))
+if state == 'resolved' then return {'already_resolved'} end
+if state ~= 'claimed' or owner ~= moderator then return {'not_owner'} end
+local id = redis.call('HGET', flag, 'id')
+redis.call('HSET', flag, 'state', 'open', 'owner', '', 'lease_until_ms', '0', 'updated_ms', now_ms)
+redis.call('ZREM', leases, id)
+redis.call('ZADD', due, due_ms, id)
+return {'ok', fields(id)}
+"""
+
+_RESOLVE = """
+local flag, live, due, leases, resolved = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local moderator, outcome, note, now_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+local state, owner = unpack(redis.call('HMGET', flag, 'state', 'owner'))
+if state == 'resolved' then return {'already_resolved'} end
+if state == 'claimed' and owner ~= moderator then return {'conflict', owner, state} end
+local id = redis.call('HGET', flag, 'id')
+redis.call('HSET', flag, 'state', 'resolved', 'owner', moderator, 'lease_until_ms', '0',
+  'outcome', outcome, 'note', note, 'resolved_ms', now_ms, 'updated_ms', now_ms)
+redis.call('ZREM', live, id)
+redis.call('ZREM', due, id)
+redis.call('ZREM', leases, id)
+redis.call('ZADD', resolved, now_ms, id)
+return {'ok', fields(id)}
+"""
+
+_ESCALATE = """
+local flag, due = KEYS[1], KEYS[2]
+local note, now_ms = ARGV[2], ARGV[3]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+local state = redis.call('HGET', flag, 'state')
+if state == 'resolved' then return {'already_resolved'} end
+local id = redis.call('HGET', flag, 'id')
+redis.call('HSET', flag, 'escalated', '1', 'due_ms', now_ms, 'updated_ms', now_ms)
+if note ~= '' then redis.call('HSET', flag, 'note', note) end
+if state == 'open' then redis.call('ZADD', due, now_ms, id) end
+return {'ok', fields(id)}
+"""
+
+_MARK_RELEASED = """
+local flag, now_ms = KEYS[1], ARGV[2]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+redis.call('HSET', flag, 'released', '1', 'updated_ms', now_ms)
+return {'ok', fields(redis.call('HGET', flag, 'id'))}
+"""
+
+_RENEW = """
+local leases = KEYS[1]
+local moderator, until_ms = ARGV[2], ARGV[3]
+local renewed = 0
+for _, id in ipairs(redis.call('ZRANGE', leases, 0, -1)) do
+  local state, owner, current = unpack(redis.call('HMGET', fkey(id), 'state', 'owner',
+    'lease_until_ms'))
+  if state == 'claimed' and owner == moderator then
+    renewed = renewed + 1
+    if tonumber(current) < tonumber(until_ms) then
+      redis.call('HSET', fkey(id), 'lease_until_ms', until_ms)
+      redis.call('ZADD', leases, until_ms, id)
+    end
+  end
+end
+return renewed
+"""
+
+_LAPSE = """
+local leases, due = KEYS[1], KEYS[2]
+local now_ms = ARGV[2]
+local lapsed = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now_ms)) do
+  redis.call('ZREM', leases, id)
+  if redis.call('HGET', fkey(id), 'state') == 'claimed' then
+    redis.call('HSET', fkey(id), 'state', 'open', 'owner', '', 'lease_until_ms', '0',
+      'updated_ms', now_ms)
+    redis.call('ZADD', due, redis.call('HGET', fkey(id), 'due_ms'), id)
+    table.insert(lapsed, fields(id))
+  end
+end
+return lapsed
+"""
+
+# ARGV[3..]: the next due time per severity (in SEVERITY_ORDER), then for escalated flags.
+_TAKE_OVERDUE = """
+local due = KEYS[1]
+local now_ms = ARGV[2]
+local next_due = {}
+local severities = {'imminent', 'high', 'concern', 'watch'}
+for i, severity in ipairs(severities) do next_due[severity] = ARGV[2 + i] end
+local escalated_due, fallback_due = ARGV[3 + #severities], ARGV[2 + #severities]
+local taken = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now_ms)) do
+  local state, severity, escalated = unpack(redis.call('HMGET', fkey(id), 'state', 'severity',
+    'escalated'))
+  if state == 'open' then
+    local when = next_due[severity] or fallback_due
+    if escalated == '1' then when = escalated_due end
+    redis.call('HSET', fkey(id), 'due_ms', when)
+    redis.call('ZADD', due, when, id)
+    table.insert(taken, fields(id))
+  else
+    redis.call('ZREM', due, id)
+  end
+end
+return taken
+"""
+
+_NEXT_OPEN = """
+local live = KEYS[1]
+local start = 0
+while true do
+  local ids = redis.call('ZRANGE', live, start, start + 63)
+  if #ids == 0 then return false end
+  for _, id in ipairs(ids) do
+    if redis.call('HGET', fkey(id), 'state') == 'open' then return fields(id) end
+  end
+  start = start + 64
+end
+"""
+
+_LIST = """
+local live, resolved = KEYS[1], KEYS[2]
+local include_resolved, limit = ARGV[2], tonumber(ARGV[3])
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', live, 0, limit - 1)) do
+  table.insert(out, fields(id))
+end
+if include_resolved == '1' and #out < limit then
+  for _, id in ipairs(redis.call('ZREVRANGE', resolved, 0, limit - #out - 1)) do
+    table.insert(out, fields(id))
+  end
+end
+return out
+"""
+
+# Removes at most ARGV[4] flags per call (the caller loops), so no call blocks Redis for long.
+_PRUNE = """
+local resolved, audit = KEYS[1], KEYS[2]
+local cutoff, batch = ARGV[2], ARGV[3]
+local removed = 0
+local ids = redis.call('ZRANGEBYSCORE', resolved, '-inf', '(' .. cutoff, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', resolved, id)
+  local state, key = unpack(redis.call('HMGET', fkey(id), 'state', 'key'))
+  if state == 'resolved' then
+    if key and redis.call('GET', prefix .. 'flagkey:' .. key) == id then
+      redis.call('DEL', prefix .. 'flagkey:' .. key)
+    end
+    redis.call('DEL', fkey(id))
+    removed = removed + 1
+  end
+end
+local entries = 0
+if #ids < tonumber(batch) then
+  entries = redis.call('ZREMRANGEBYSCORE', audit, '-inf', '(' .. cutoff)
+end
+return {#ids, removed, entries}
+"""
+
+_AUDIT = """
+local audit, seq_key = KEYS[1], KEYS[2]
+local seq = redis.call('INCR', seq_key)
+redis.call('ZADD', audit, ARGV[2], string.format('%016d', seq) .. ':' .. ARGV[3])
+return seq
+"""
+
+_SANCTION = """
+local key, now_ms, until_ms, member, expire_at = KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+redis.call('ZADD', key, until_ms, member)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
+local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+if #last == 0 then return 0 end
+redis.call('PEXPIREAT', key, math.max(tonumber(expire_at), tonumber(last[2])))
+return 1
+"""
+
+_CREATE_SESSION = """
+local session, moderators = KEYS[1], KEYS[2]
+local name, value, expires_ms = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('HEXISTS', moderators, name) == 0 then return 0 end
+redis.call('SET', session, value, 'PXAT', expires_ms)
+return 1
+"""
+
+
+def _key(suffix: str) -> str:
+    return PREFIX + suffix
+
+
+def _flag_key(flag_id: str) -> str:
+    return _key(f"flag:{flag_id}")
+
+
+_LIVE = _key("flags:live")
+_RESOLVED = _key("flags:resolved")
+_DUE = _key("due")
+_LEASES = _key("leases")
+_MODERATORS = _key("moderators")
+_AUDIT_KEY = _key("audit")
+_AUDIT_SEQ = _key("audit:seq")
+
+
+def urgency_score(draft: FlagDraft) -> int:
+    """The live zset score: severity rank, then age, exact in a double."""
+    if not 0 <= draft.created_ms < _SCORE_SPAN:
+        raise ValueError(f"created_ms {draft.created_ms} is outside [0, 10**13)")
+    return severity_rank(draft.severity) * _SCORE_SPAN + draft.created_ms
+
+
+class RedisModerationStore:
+    """`moderation.flags.ModerationStore` over Redis, for many workers; see the module docstring.
+
+    `client` is usually the broker's shared command pool, so `aclose` leaves it open unless
+    `owns_client` says this store is its only user.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, owns_client: bool = False) -> None:
+        self._redis = client
+        self._owns_client = owns_client
+        register = client.register_script
+        self._raise = register(_PRELUDE + _RAISE)
+        self._claim = register(_PRELUDE + _CLAIM)
+        self._release = register(_PRELUDE + _RELEASE)
+        self._resolve = register(_PRELUDE + _RESOLVE)
+        self._escalate = register(_PRELUDE + _ESCALATE)
+        self._mark_released = register(_PRELUDE + _MARK_RELEASED)
+        self._renew = register(_PRELUDE + _RENEW)
+        self._lapse = register(_PRELUDE + _LAPSE)
+        self._take_overdue = register(_PRELUDE + _TAKE_OVERDUE)
+        self._next_open = register(_PRELUDE + _NEXT_OPEN)
+        self._list = register(_PRELUDE + _LIST)
+        self._prune = register(_PRELUDE + _PRUNE)
+        self._audit = register(_PRELUDE + _AUDIT)
+        self._sanction = register(_PRELUDE + _SANCTION)
+        self._create_session = register(_PRELUDE + _CREATE_SESSION)
+
+    async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
+        return await script(keys=list(keys), args=[PREFIX, *args])
+
+    async def _flag_script(self, script: Any, flag_id: str, keys: Sequence[str], *args: str | int) -> Flag:
+        """Run a script that answers {'ok', fields} or an error status; raise the error."""
+        reply = await self._run(script, [_flag_key(flag_id), *keys], *args)
+        status = _text(reply[0])
+        if status == "ok":
+            return _flag(reply[1])
+        if status == "conflict":
+            owner = _text(reply[1]) if reply[1] else ""
+            return _raise_conflict(owner, _text(reply[2]))
+        raise _flag_error(status, flag_id)
+
+    # Flags
+
+    async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
+        score = urgency_score(draft)
+        while True:
+            flag = new_flag(secrets.token_hex(8), draft)
+            fields = flag_to_fields(flag) | {"key": draft.key, "severity": draft.severity}
+            pairs = [item for pair in fields.items() for item in pair]
+            reply = await self._run(
+                self._raise,
+                [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id)],
+                flag.id,
+                int(draft.source == "report"),
+                draft.created_ms,
+                score,
+                flag.due_ms,
+                *pairs,
+            )
+            status = _text(reply[0])
+            if status != "retry":  # "retry": a random id collided with an existing flag
+                return _flag(reply[1]), status == "created"
+
+    async def get_flag(self, flag_id: str) -> Flag | None:
+        fields = await self._redis.hgetall(_flag_key(flag_id))  # type: ignore[misc]
+        return _flag(fields) if fields else None
+
+    async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
+        """Unresolved flags most urgent first; then, if asked and room is left under `limit`,
+        resolved ones most recently resolved first."""
+        if limit <= 0:
+            return []
+        replies = await self._run(
+            self._list, [_LIVE, _RESOLVED], int(include_resolved), limit
+        )
+        return [_flag(reply) for reply in replies if reply]
+
+    async def next_open(self) -> Flag | None:
+        reply = await self._run(self._next_open, [_LIVE])
+        return _flag(reply) if reply else None
+
+    async def claim(self, flag_id: str, moderator: str, now_ms: int, lease_ms: int) -> Flag:
+        return await self._flag_script(
+            self._claim, flag_id, [_DUE, _LEASES], moderator, now_ms, now_ms + lease_ms
+        )
+
+    async def release(self, flag_id: str, moderator: str, now_ms: int) -> Flag:
+        return await self._flag_script(self._release, flag_id, [_DUE, _LEASES], moderator, now_ms)
+
+    async def resolve(
+        self, flag_id: str, moderator: str, outcome: Outcome, note: str, now_ms: int
+    ) -> Flag:
+        return await self._flag_script(
+            self._resolve,
+            flag_id,
+            [_LIVE, _DUE, _LEASES, _RESOLVED],
+            moderator,
+            str(Outcome(outcome)),
+            note,
+            now_ms,
+        )
+
+    async def escalate(self, flag_id: str, moderator: str, note: str, now_ms: int) -> Flag:
+        """Any moderator may escalate (it asks for more eyes, it takes nothing from the owner).
+        A non-empty note replaces the flag's note, so whoever picks it up sees why."""
+        return await self._flag_script(self._escalate, flag_id, [_DUE], note, now_ms)
+
+    async def mark_released(self, flag_id: str, now_ms: int) -> Flag:
+        return await self._flag_script(self._mark_released, flag_id, [], now_ms)
+
+    async def renew_leases(self, moderator: str, now_ms: int, lease_ms: int) -> int:
+        """Every claim of `moderator` now runs to now+lease (never shortened), including one
+        whose lease ran out but that `lapse_expired` has not returned yet: its owner is alive."""
+        renewed = await self._run(self._renew, [_LEASES], moderator, now_ms + lease_ms)
+        return int(renewed)
+
+    async def lapse_expired(self, now_ms: int) -> list[Flag]:
+        replies = await self._run(self._lapse, [_LEASES, _DUE], now_ms)
+        return sorted((_flag(reply) for reply in replies), key=_order)
+
+    async def take_overdue(self, now_ms: int) -> list[Flag]:
+        """Open flags due at or before `now_ms`, each with its due time moved to now plus its
+        re-alert period, so the same `now_ms` never hands a flag out twice."""
+        next_due = [now_ms + realert_after_ms(s, escalated=False) for s in SEVERITY_ORDER]
+        escalated = now_ms + realert_after_ms("imminent", escalated=True)
+        replies = await self._run(self._take_overdue, [_DUE], now_ms, *next_due, escalated)
+        return sorted((_flag(reply) for reply in replies), key=_order)
+
+    # Moderators and sessions
+
+    async def add_moderator(self, name: str, password_hash: str) -> None:
+        await self._redis.hset(_MODERATORS, name, password_hash)  # type: ignore[misc]
+
+    async def password_hash(self, name: str) -> str | None:
+        stored = await self._redis.hget(_MODERATORS, name)  # type: ignore[misc]
+        return None if stored is None else _text(stored)
+
+    async def moderator_names(self) -> list[str]:
+        names = await self._redis.hkeys(_MODERATORS)  # type: ignore[misc]
+        return sorted(_text(name) for name in names)
+
+    async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None:
+        """Raises ValueError for a moderator that does not exist (a caller bug: log in first).
+        The key expires at `expires_ms` by Redis's clock; `session_owner` also checks the stored
+        expiry against the caller's `now_ms`, so the answer never depends on Redis's clock."""
+        created = await self._run(
+            self._create_session,
+            [_key(f"session:{token_hash}"), _MODERATORS],
+            name,
+            f"{expires_ms} {name}",
+            expires_ms,
+        )
+        if not created:
+            raise ValueError(f"no moderator named {name!r}")
+
+    async def session_owner(self, token_hash: str, now_ms: int) -> str | None:
+        stored = await self._redis.get(_key(f"session:{token_hash}"))
+        if stored is None:
+            return None
+        expires, _, name = _text(stored).partition(" ")
+        return name if int(expires) > now_ms else None
+
+    async def end_session(self, token_hash: str) -> None:
+        await self._redis.delete(_key(f"session:{token_hash}"))
+
+    # Audit log
+
+    async def audit(self, entry: AuditEntry) -> None:
+        await self._run(self._audit, [_AUDIT_KEY, _AUDIT_SEQ], entry.at_ms, audit_to_json(entry))
+
+    async def audit_log(self, limit: int = 200) -> list[AuditEntry]:
+        """Newest first: by `at_ms`, and among equal times the later append first (the member
+        starts with a zero-padded sequence number, and equal scores order by member)."""
+        if limit <= 0:
+            return []
+        members = await self._redis.zrevrange(_AUDIT_KEY, 0, limit - 1)
+        return [audit_from_json(_text(member).partition(":")[2]) for member in members]
+
+    # Sanctions
+
+    async def sanction(self, sanction: Sanction) -> None:
+        """Adds to the uid's set. The key lives until its last sanction ends (by Redis's clock,
+        at least a minute, so a sanction given with a slightly skewed clock is still seen)."""
+        floor = 0
+        await self._run(
+            self._sanction,
+            [_key(f"sanction:{sanction.uid}")],
+            floor,
+            sanction.until_ms,
+            sanction_to_json(sanction),
+            floor,
+        )
+
+    async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]:
+        """Unexpired sanctions of `uid`, the longest-lasting first."""
+        members = await self._redis.zrevrangebyscore(
+            _key(f"sanction:{uid}"), "+inf", f"({now_ms}"
+        )
+        return [sanction_from_json(member) for member in members]
+
+    # Housekeeping
+
+    async def prune(self, now_ms: int, retention_ms: int) -> int:
+        """Removes resolved flags resolved, and audit entries written, before now - retention, in
+        batches. Only ids in the resolved zset whose hash says `resolved` are deleted: no open or
+        claimed flag, however old, is ever removed."""
+        cutoff = now_ms - retention_ms
+        total = 0
+        while True:
+            seen, removed, entries = await self._run(
+                self._prune, [_RESOLVED, _AUDIT_KEY], cutoff, _PRUNE_BATCH
+            )
+            total += int(removed) + int(entries)
+            if int(seen) < _PRUNE_BATCH:
+                return total
+            await anyio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._redis.aclose()
+
+
+def _order(flag: Flag) -> tuple[int, int, str]:
+    return (*flag.urgency, flag.id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _flag(reply: Any) -> Flag:
+    """A flag from HGETALL: a dict (redis-py's reply for the command) or a flat list (a script's)."""
+    if isinstance(reply, dict):
+        return flag_from_fields({_text(k): v for k, v in reply.items()})
+    pairs = list(reply)
+    return flag_from_fields({_text(k): v for k, v in zip(pairs[::2], pairs[1::2], strict=True)})
+
+
+def _raise_conflict(owner: str, state: str) -> Flag:
+    raise ClaimConflict(owner or None, FlagState(state))
+
+
+def _flag_error(status: str, flag_id: str) -> FlagError:
+    messages = {
+        "not_found": f"no flag {flag_id}",
+        "not_owner": f"flag {flag_id} is not claimed by you",
+        "already_resolved": f"flag {flag_id} is already resolved",
+    }
+    return FlagError(status, messages.get(status, f"flag {flag_id}: {status}"))
