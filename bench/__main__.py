@@ -19,6 +19,7 @@ from typing import Any
 from bench.procs import ProcessGroup, raise_nofile_limit, redis_command, start_redis
 from bench.report import render_tables, update_docs, write_svg
 from bench.servers import FANOUT_ROOM, REPO, start_workers
+from bench.stats import machine_busy_seconds
 
 PEERS = ("harbor", "floor", "socketio")
 SCENARIOS = ("fanout", "rooms", "idle", "slow")
@@ -40,9 +41,10 @@ def scenario_config(args: argparse.Namespace) -> dict[str, Any]:
         "rooms_msg_per_s": 1.0,
         "rooms_s": 3.0 if quick else 10.0,
         "idle_counts": [1000, 2000] if quick else [5000, 10000],
-        "idle_hold_s": 1.0 if quick else 5.0,
+        "idle_hold_s": 1.0 if quick else 25.0,  # one server ping interval (20-25 s)
         "slow_rate": 50,
-        "slow_hold_s": 5.0 if quick else 45.0,
+        "slow_base_s": 3.0 if quick else 15.0,
+        "slow_hold_s": 5.0 if quick else 60.0,  # 6 MB to the slow member: past kernel buffers
         "slow_text_len": args.slow_text_len,
         "timeout_s": 900,
     }
@@ -110,6 +112,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process and every child it reaped (workers, drivers, redis)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--peers", default=",".join(PEERS), help="comma list of " + "|".join(PEERS))
@@ -132,10 +140,14 @@ def main() -> None:
             parser.error(f"unknown scenario {name}")
     os.environ["BENCH_NOFILE"] = str(raise_nofile_limit())
     started = time.monotonic()
+    busy0, own0 = machine_busy_seconds(), _own_cpu()
     results = run(args)
+    elapsed = time.monotonic() - started
+    other = (machine_busy_seconds() - busy0) - (_own_cpu() - own0)
     load = os.getloadavg()
     meta = {
-        "elapsed_s": round(time.monotonic() - started),
+        "other_load_cores_avg": round(max(0.0, other) / elapsed, 2),
+        "elapsed_s": round(elapsed),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "loadavg_end": [round(x, 2) for x in load],

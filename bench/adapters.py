@@ -103,8 +103,9 @@ class HarborAdapter:
                 member.rate_limited += 1
             else:
                 member.errors += 1
-                if member.errors <= 3:
-                    member.last_error = data[:200].decode(errors="replace")
+                i = data.find(b'"code":"')
+                code = data[i + 8 : data.find(b'"', i + 8)].decode() if i >= 0 else "?"
+                member.error_codes[code] = member.error_codes.get(code, 0) + 1
 
     def metrics(self, port: int) -> dict[str, float]:
         """Sum the per-process counters the fan-out target is judged on."""

@@ -63,7 +63,7 @@ class Member(WSListener):
         self.acks = 0
         self.rate_limited = 0
         self.errors = 0
-        self.last_error = ""
+        self.error_codes: dict[str, int] = {}
         self.client_seq = 0
         self.close_code: int | None = None
         self.disconnected = False

@@ -142,6 +142,7 @@ async def fanout_step(
     acks0 = sum(m.acks for m in publishers)
     rl0 = sum(m.rate_limited for m in publishers)
     err0 = sum(m.errors for m in publishers)
+    codes0 = error_codes(publishers)
     m0 = ctx.metrics()
     snap0 = ctx.sampler.snapshot()
     t0 = monotonic_ns()
@@ -175,10 +176,15 @@ async def fanout_step(
         "p99_ms": p99,
         "max_ms": pmax,
         "server_cpu_us_per_delivery": round(1e6 * server_cpu / max(1, st.received), 2),
-        "cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
+        "cpu_pct": CpuSampler.percent(wall, cpu),
         "acks": sum(m.acks for m in publishers) - acks0,
         "rate_limited": sum(m.rate_limited for m in publishers) - rl0,
         "errors": sum(m.errors for m in publishers) - err0,
+        "error_codes": {
+            k: v - codes0.get(k, 0)
+            for k, v in error_codes(publishers).items()
+            if v > codes0.get(k, 0)
+        },
         "disconnected": sum(m.disconnected for m in members),
         "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
     }
@@ -192,6 +198,15 @@ async def fanout_step(
         rec["encodes_per_fanout"] = round(encoded / max(1, fanned), 3)
     del st.lat_us[:]  # free the step's latencies before the next, heavier step
     return rec
+
+
+def error_codes(members: Sequence[Member]) -> dict[str, int]:
+    """Error frames by code (Harbor: e.g. ``unavailable`` when Redis publish fails)."""
+    out: dict[str, int] = {}
+    for m in members:
+        for k, v in m.error_codes.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def fanout_members(ctx: Ctx, n: int) -> list[tuple[int, str]]:
@@ -276,9 +291,10 @@ async def scenario_rooms(ctx: Ctx) -> None:
             "p99_ms": p99,
             "max_ms": pmax,
             "server_cpu_us_per_delivery": round(1e6 * server_cpu / max(1, st.received), 2),
-            "cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
+            "cpu_pct": CpuSampler.percent(wall, cpu),
             "rate_limited": sum(m.rate_limited for m in members),
             "errors": sum(m.errors for m in members),
+            "error_codes": error_codes(members),
         }
     )
     for m in members:
@@ -308,11 +324,12 @@ async def scenario_idle(ctx: Ctx) -> None:
                 "connections": total,
                 "alive": sum(not m.disconnected for m in members),
                 "connect_s": round(connect_s, 1),
+                "hold_s": cfg["idle_hold_s"],
                 "rss_before_kb": base,
                 "rss_after_kb": rss,
                 "kb_per_conn": {w: round((rss[w] - base[w]) / per_worker, 2) for w in WORKERS},
                 "kb_per_conn_avg": round(sum(rss[w] - base[w] for w in WORKERS) / total, 2),
-                "idle_cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
+                "idle_cpu_pct": CpuSampler.percent(wall, cpu),
             }
         )
         log(f"{total} idle: {rss} KB (base {base})")
@@ -330,10 +347,13 @@ async def scenario_slow(ctx: Ctx) -> None:
     seqs = [0] * len(publishers)
     rate, hold, tlen = cfg["slow_rate"], cfg["slow_hold_s"], cfg["slow_text_len"]
     room = cfg["fanout_room"]
-    # Baseline as long as the slow phase, so both p99s are taken over the same number of samples.
-    base = await fanout_step(ctx, 0, rate, hold, publishers, n, seqs, room, tlen)
-    base.update(kind="slow", phase="baseline", step=0, members=n)
+    base = await fanout_step(ctx, 0, rate, cfg["slow_base_s"], publishers, n, seqs, room, tlen)
+    base.update(kind="slow", phase="baseline", step=0, members=n, text_len=tlen)
     emit(base)
+    if base["loss_pct"] > 0.1 or base["p99_ms"] > 1000:
+        log("baseline step not held: a slow member's effect could not be told apart; skipped")
+        emit({"kind": "slow", "phase": "skipped", "members": n, "rate": rate})
+        return
     await ctx.settle(10)
     slow = members[-1]  # on worker 2, not a publisher: only fan-out reaches it
     assert slow not in publishers

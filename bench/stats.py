@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from time import monotonic
 
-from bench.procs import cpu_seconds, rss_kb
+from bench.procs import CLK_TCK, cpu_seconds, rss_kb
+
+MACHINE = "machine"
+
+
+def machine_busy_seconds() -> float:
+    """Busy CPU seconds of the whole machine (all cores) from the first line of /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def percentiles(values: Sequence[int], qs: Sequence[float]) -> list[float]:
@@ -29,10 +39,12 @@ class CpuSampler:
         self.pids = {**self.pids, "driver": os.getpid()}
 
     def snapshot(self) -> tuple[float, dict[str, float]]:
-        return monotonic(), {
+        cpu = {
             label: cpu_seconds(pid, with_children=label != "driver")
             for label, pid in self.pids.items()
         }
+        cpu[MACHINE] = machine_busy_seconds()
+        return monotonic(), cpu
 
     @staticmethod
     def delta(
@@ -40,6 +52,16 @@ class CpuSampler:
     ) -> tuple[float, dict[str, float]]:
         """(wall seconds, CPU seconds per label) between two snapshots."""
         return b[0] - a[0], {k: b[1][k] - a[1].get(k, 0.0) for k in b[1]}
+
+    @staticmethod
+    def percent(wall: float, cpu: dict[str, float]) -> dict[str, float]:
+        """CPU % per process, plus ``other``: the rest of the machine (other engineers' tests,
+        the orchestrator, softirq not charged to a process) — the noise indicator of a step."""
+        pct = {k: round(100 * v / wall, 1) for k, v in cpu.items() if k != MACHINE}
+        if MACHINE in cpu:
+            ours = sum(v for k, v in cpu.items() if k != MACHINE)
+            pct["other"] = round(max(0.0, 100 * (cpu[MACHINE] - ours) / wall), 1)
+        return pct
 
     def rss(self, labels: Sequence[str]) -> dict[str, int]:
         return {label: rss_kb(self.pids[label]) for label in labels}
