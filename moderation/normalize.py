@@ -290,12 +290,10 @@ def _fold_char(char: str) -> str:
         return "'"
     if _is_invisible(char):
         return ""
-    if (
-        unicodedata.category(char)[0] == "P"
-        and unicodedata.normalize("NFKC", char).isascii() is False
-    ):
-        return "." if char in _PUNCTUATION_ENDS else " "
-    parts = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char))
+    compatible = unicodedata.normalize("NFKC", char)
+    if unicodedata.category(char)[0] == "P" and not compatible.isascii():
+        return "." if char in _PUNCTUATION_ENDS else " "  # quotes, dashes, inverted marks
+    parts = unicodedata.normalize("NFD", compatible)
     return "".join(
         _CONFUSABLES.get(part, part).casefold() for part in parts if not _is_invisible(part)
     )
