@@ -31,7 +31,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
+import anyio.lowlevel
 import redis.asyncio as aioredis
 
 from moderation.flag_codec import (
@@ -243,7 +243,7 @@ end
 return out
 """
 
-# Removes at most ARGV[4] flags per call (the caller loops), so no call blocks Redis for long.
+# Removes at most ARGV[3] flags per call (the caller loops), so no call blocks Redis for long.
 _PRUNE = """
 local resolved, audit = KEYS[1], KEYS[2]
 local cutoff, batch = ARGV[2], ARGV[3]
@@ -274,13 +274,12 @@ redis.call('ZADD', audit, ARGV[2], string.format('%016d', seq) .. ':' .. ARGV[3]
 return seq
 """
 
+# The key expires with its longest-lasting sanction: only the sanction that ends last sets it.
 _SANCTION = """
-local key, now_ms, until_ms, member, expire_at = KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local key, until_ms, member = KEYS[1], ARGV[2], ARGV[3]
 redis.call('ZADD', key, until_ms, member)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if #last == 0 then return 0 end
-redis.call('PEXPIREAT', key, math.max(tonumber(expire_at), tonumber(last[2])))
+if tonumber(last[2]) <= tonumber(until_ms) then redis.call('PEXPIREAT', key, until_ms) end
 return 1
 """
 
@@ -347,7 +346,9 @@ class RedisModerationStore:
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
         return await script(keys=list(keys), args=[PREFIX, *args])
 
-    async def _flag_script(self, script: Any, flag_id: str, keys: Sequence[str], *args: str | int) -> Flag:
+    async def _flag_script(
+        self, script: Any, flag_id: str, keys: Sequence[str], *args: str | int
+    ) -> Flag:
         """Run a script that answers {'ok', fields} or an error status; raise the error."""
         reply = await self._run(script, [_flag_key(flag_id), *keys], *args)
         status = _text(reply[0])
@@ -355,7 +356,7 @@ class RedisModerationStore:
             return _flag(reply[1])
         if status == "conflict":
             owner = _text(reply[1]) if reply[1] else ""
-            return _raise_conflict(owner, _text(reply[2]))
+            raise ClaimConflict(owner or None, FlagState(_text(reply[2])))
         raise _flag_error(status, flag_id)
 
     # Flags
@@ -381,7 +382,7 @@ class RedisModerationStore:
                 return _flag(reply[1]), status == "created"
 
     async def get_flag(self, flag_id: str) -> Flag | None:
-        fields = await self._redis.hgetall(_flag_key(flag_id))  # type: ignore[misc]
+        fields = await self._redis.hgetall(_flag_key(flag_id))
         return _flag(fields) if fields else None
 
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
@@ -389,9 +390,7 @@ class RedisModerationStore:
         resolved ones most recently resolved first."""
         if limit <= 0:
             return []
-        replies = await self._run(
-            self._list, [_LIVE, _RESOLVED], int(include_resolved), limit
-        )
+        replies = await self._run(self._list, [_LIVE, _RESOLVED], int(include_resolved), limit)
         return [_flag(reply) for reply in replies if reply]
 
     async def next_open(self) -> Flag | None:
@@ -448,14 +447,14 @@ class RedisModerationStore:
     # Moderators and sessions
 
     async def add_moderator(self, name: str, password_hash: str) -> None:
-        await self._redis.hset(_MODERATORS, name, password_hash)  # type: ignore[misc]
+        await self._redis.hset(_MODERATORS, name, password_hash)
 
     async def password_hash(self, name: str) -> str | None:
-        stored = await self._redis.hget(_MODERATORS, name)  # type: ignore[misc]
+        stored = await self._redis.hget(_MODERATORS, name)
         return None if stored is None else _text(stored)
 
     async def moderator_names(self) -> list[str]:
-        names = await self._redis.hkeys(_MODERATORS)  # type: ignore[misc]
+        names = await self._redis.hkeys(_MODERATORS)
         return sorted(_text(name) for name in names)
 
     async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None:
@@ -492,29 +491,25 @@ class RedisModerationStore:
         starts with a zero-padded sequence number, and equal scores order by member)."""
         if limit <= 0:
             return []
-        members = await self._redis.zrevrange(_AUDIT_KEY, 0, limit - 1)
-        return [audit_from_json(_text(member).partition(":")[2]) for member in members]
+        members = _texts(await self._redis.zrevrange(_AUDIT_KEY, 0, limit - 1))
+        return [audit_from_json(member.partition(":")[2]) for member in members]
 
     # Sanctions
 
     async def sanction(self, sanction: Sanction) -> None:
-        """Adds to the uid's set. The key lives until its last sanction ends (by Redis's clock,
-        at least a minute, so a sanction given with a slightly skewed clock is still seen)."""
-        floor = 0
+        """Adds to the uid's set, which expires (by Redis's clock) when its last sanction ends;
+        `active_sanctions` filters by the caller's `now_ms`, so answers never depend on that."""
         await self._run(
             self._sanction,
             [_key(f"sanction:{sanction.uid}")],
-            floor,
             sanction.until_ms,
             sanction_to_json(sanction),
-            floor,
         )
 
     async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]:
         """Unexpired sanctions of `uid`, the longest-lasting first."""
-        members = await self._redis.zrevrangebyscore(
-            _key(f"sanction:{uid}"), "+inf", f"({now_ms}"
-        )
+        key = _key(f"sanction:{uid}")
+        members = _texts(await self._redis.zrevrangebyscore(key, "+inf", f"({now_ms}"))
         return [sanction_from_json(member) for member in members]
 
     # Housekeeping
@@ -547,16 +542,17 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _texts(values: Any) -> list[str]:
+    """Plain members of a range reply (redis-py types them loosely: bytes, str or pairs)."""
+    return [_text(value) for value in values]
+
+
 def _flag(reply: Any) -> Flag:
-    """A flag from HGETALL: a dict (redis-py's reply for the command) or a flat list (a script's)."""
+    """A flag from HGETALL: a dict (redis-py's reply to the command) or a flat list (a script's)."""
     if isinstance(reply, dict):
         return flag_from_fields({_text(k): v for k, v in reply.items()})
     pairs = list(reply)
     return flag_from_fields({_text(k): v for k, v in zip(pairs[::2], pairs[1::2], strict=True)})
-
-
-def _raise_conflict(owner: str, state: str) -> Flag:
-    raise ClaimConflict(owner or None, FlagState(state))
 
 
 def _flag_error(status: str, flag_id: str) -> FlagError:

@@ -1,0 +1,750 @@
+"""One moderation-store contract, run unchanged against SQLite (a file in tmp_path) and Redis (a
+private redis-server per test).
+
+Time is passed explicitly (`now_ms`) everywhere: leases lapsing and flags falling due are tested by
+moving the clock argument, never by sleeping. The base time is the real clock, because Redis
+expires session and sanction keys by its own clock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import anyio
+import pytest
+import redis.asyncio as aioredis
+
+from moderation.flags import (
+    DUE_AFTER_MS,
+    AuditEntry,
+    ClaimConflict,
+    FlagDraft,
+    FlagError,
+    FlagState,
+    ModerationStore,
+    Outcome,
+    Sanction,
+)
+from moderation.store_redis import RedisModerationStore
+from moderation.store_sqlite import SqliteModerationStore
+from tests.harness import RedisProcess
+
+LEASE = 30_000
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+@dataclass
+class Backend:
+    """Opens stores over one set of data; every store it opened is closed at teardown."""
+
+    name: str
+    make: Callable[[], ModerationStore]
+    opened: list[ModerationStore] = field(default_factory=list)
+
+    def open(self) -> ModerationStore:
+        """Another store over the same data: another worker (Redis) or a reopened file (SQLite)."""
+        store = self.make()
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    server: RedisProcess | None = None
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "moderation.sqlite3"
+        chosen = Backend("sqlite", lambda: SqliteModerationStore(path))
+    else:
+        server = RedisProcess(tmp_path / "redis").start()
+        url = server.url
+        chosen = Backend(
+            "redis", lambda: RedisModerationStore(aioredis.from_url(url), owns_client=True)
+        )
+    try:
+        yield chosen
+    finally:
+        for store in chosen.opened:
+            await store.aclose()
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture
+def store(backend: Backend) -> ModerationStore:
+    return backend.open()
+
+
+@pytest.fixture
+def now() -> int:
+    """The test's clock: real time (Redis expiry uses it), moved by hand from there."""
+    return int(time.time() * 1000)
+
+
+def draft(
+    key: str = "newcomers:u1:c1",
+    *,
+    severity: str = "high",
+    created_ms: int,
+    source: str = "classifier",
+    **changes: object,
+) -> FlagDraft:
+    base = FlagDraft(
+        key=key,
+        room="newcomers",
+        message_id=7,
+        uid="u1",
+        name="Calm Heron 1",
+        text="I don't think I can stay safe tonight",
+        categories=("suicide",),
+        severity=severity,
+        spans=({"start": 0, "end": 5, "category": "suicide"},),
+        lexicon_version="2024.1",
+        context=({"id": 6, "from": "Quiet Fox 2", "text": "how is everyone", "ts": 1},),
+        source=source,
+        held=False,
+        created_ms=created_ms,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# Raising and reading
+
+
+async def test_a_raised_flag_is_open_due_by_its_severity_and_reads_back_unchanged(
+    store: ModerationStore, now: int
+) -> None:
+    tricky = draft(
+        "ayuda:u9:c3",
+        severity="imminent",
+        created_ms=now,
+        message_id=None,
+        text='tomé todas las pastillas 💊 "ahora" \\ \n línea',
+        spans=({"start": 0, "end": 4, "words": ["tomé"], "nested": {"empty": []}},),
+        context=(),
+        categories=(),
+        held=True,
+        source="report",
+        reason="they said goodbye",
+    )
+    flag, created = await store.raise_flag(tricky)
+    assert created
+    assert flag.state is FlagState.OPEN and flag.owner is None
+    assert flag.due_ms == now + DUE_AFTER_MS["imminent"]
+    assert flag.draft == tricky
+    assert await store.get_flag(flag.id) == flag
+    assert len(flag.id) == 16 and int(flag.id, 16) >= 0
+
+
+async def test_raising_the_same_key_again_returns_the_same_flag_and_creates_nothing(
+    store: ModerationStore, now: int
+) -> None:
+    first, created = await store.raise_flag(draft(created_ms=now))
+    again, created_again = await store.raise_flag(draft(created_ms=now + 5))
+    assert created and not created_again
+    assert again.id == first.id and again.reports == 0
+    assert [f.id for f in await store.list_flags()] == [first.id]
+
+
+async def test_another_report_of_the_same_message_counts_as_an_extra_report(
+    store: ModerationStore, now: int
+) -> None:
+    first, _ = await store.raise_flag(draft("report:m7", created_ms=now, source="report"))
+    for n in range(1, 3):
+        again, created = await store.raise_flag(
+            draft("report:m7", created_ms=now + n, source="report")
+        )
+        assert not created and again.id == first.id and again.reports == n
+    stored = await store.get_flag(first.id)
+    assert stored is not None and stored.reports == 2
+
+
+async def test_raising_an_unknown_severity_is_refused(store: ModerationStore, now: int) -> None:
+    with pytest.raises(ValueError, match="severity"):
+        await store.raise_flag(draft(severity="meh", created_ms=now))
+    assert await store.list_flags() == []
+
+
+async def test_list_flags_orders_by_severity_then_age(store: ModerationStore, now: int) -> None:
+    raised = {}
+    for key, severity, age in [
+        ("w-old", "watch", 50),
+        ("c-new", "concern", 1),
+        ("i-new", "imminent", 2),
+        ("h-old", "high", 40),
+        ("i-old", "imminent", 30),
+        ("h-new", "high", 3),
+    ]:
+        flag, _ = await store.raise_flag(draft(key, severity=severity, created_ms=now - age))
+        raised[key] = flag.id
+    listed = await store.list_flags()
+    assert [f.id for f in listed] == [
+        raised[k] for k in ["i-old", "i-new", "h-old", "h-new", "c-new", "w-old"]
+    ]
+    assert [f.id for f in await store.list_flags(limit=2)] == [raised["i-old"], raised["i-new"]]
+    assert await store.list_flags(limit=0) == []
+
+
+async def test_next_open_is_the_most_urgent_open_flag_skipping_claimed_ones(
+    store: ModerationStore, now: int
+) -> None:
+    assert await store.next_open() is None
+    older, _ = await store.raise_flag(draft("a", severity="imminent", created_ms=now - 10))
+    newer, _ = await store.raise_flag(draft("b", severity="imminent", created_ms=now))
+    await store.raise_flag(draft("c", severity="watch", created_ms=now - 99))
+    first = await store.next_open()
+    assert first is not None and first.id == older.id
+    await store.claim(older.id, "ana", now, LEASE)
+    second = await store.next_open()
+    assert second is not None and second.id == newer.id
+
+
+async def test_unknown_flag_ids_are_not_found(store: ModerationStore, now: int) -> None:
+    assert await store.get_flag("0123456789abcdef") is None
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: store.claim("nope", "ana", now, LEASE),
+        lambda: store.release("nope", "ana", now),
+        lambda: store.resolve("nope", "ana", Outcome.SUPPORTED, "", now),
+        lambda: store.escalate("nope", "ana", "", now),
+        lambda: store.mark_released("nope", now),
+    ]
+    for attempt in attempts:
+        with pytest.raises(FlagError) as caught:
+            await attempt()
+        assert caught.value.code == "not_found"
+    assert await store.list_flags(include_resolved=True) == []
+
+
+# Claims
+
+
+async def test_claiming_an_open_flag_makes_the_moderator_its_owner_with_a_lease(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now - 100))
+    claimed = await store.claim(flag.id, "ana", now, LEASE)
+    assert claimed.state is FlagState.CLAIMED and claimed.owner == "ana"
+    assert claimed.lease_until_ms == now + LEASE and claimed.updated_ms == now
+    assert await store.get_flag(flag.id) == claimed
+    assert [f.state for f in await store.list_flags()] == [FlagState.CLAIMED]
+
+
+async def test_the_owner_claiming_again_renews_the_lease(store: ModerationStore, now: int) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    renewed = await store.claim(flag.id, "ana", now + 10_000, LEASE)
+    assert renewed.owner == "ana" and renewed.lease_until_ms == now + 10_000 + LEASE
+
+
+async def test_another_moderator_claiming_gets_a_conflict_naming_the_owner(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    with pytest.raises(ClaimConflict) as caught:
+        await store.claim(flag.id, "ben", now + 1, LEASE)
+    assert caught.value.owner == "ana" and caught.value.state is FlagState.CLAIMED
+    assert caught.value.code == "claimed_by_other"
+    still = await store.get_flag(flag.id)
+    assert still is not None and still.owner == "ana" and still.lease_until_ms == now + LEASE
+
+
+async def test_claiming_a_resolved_flag_is_a_conflict(store: ModerationStore, now: int) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
+    with pytest.raises(ClaimConflict) as caught:
+        await store.claim(flag.id, "ben", now + 1, LEASE)
+    assert caught.value.state is FlagState.RESOLVED and caught.value.owner == "ana"
+
+
+async def _race_claims(
+    first: ModerationStore, second: ModerationStore, now: int, rounds: int
+) -> None:
+    """Both moderators claim every flag at the same moment; each flag has exactly one winner."""
+    flags = [(await first.raise_flag(draft(f"k{n}", created_ms=now)))[0] for n in range(rounds)]
+    winners: dict[str, list[str]] = {flag.id: [] for flag in flags}
+    conflicts: dict[str, list[str | None]] = {flag.id: [] for flag in flags}
+
+    async def attempt(store: ModerationStore, flag_id: str, moderator: str) -> None:
+        try:
+            claimed = await store.claim(flag_id, moderator, now, LEASE)
+        except ClaimConflict as conflict:
+            conflicts[flag_id].append(conflict.owner)
+        else:
+            assert claimed.owner == moderator
+            winners[flag_id].append(moderator)
+
+    async with anyio.create_task_group() as tg:
+        for flag in flags:
+            tg.start_soon(attempt, first, flag.id, "ana")
+            tg.start_soon(attempt, second, flag.id, "ben")
+    for flag in flags:
+        assert len(winners[flag.id]) == 1
+        assert conflicts[flag.id] == winners[flag.id]
+        stored = await first.get_flag(flag.id)
+        assert stored is not None and [stored.owner] == winners[flag.id]
+
+
+async def test_two_moderators_claiming_at_once_on_one_store_have_exactly_one_winner(
+    store: ModerationStore, now: int
+) -> None:
+    await _race_claims(store, store, now, rounds=20)
+
+
+async def test_two_moderators_claiming_at_once_through_two_stores_have_exactly_one_winner(
+    backend: Backend, now: int
+) -> None:
+    await _race_claims(backend.open(), backend.open(), now, rounds=20)
+
+
+# Release and resolve
+
+
+async def test_the_owner_releasing_a_claim_reopens_the_flag(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    released = await store.release(flag.id, "ana", now + 5)
+    assert released.state is FlagState.OPEN and released.owner is None
+    assert released.lease_until_ms == 0 and released.updated_ms == now + 5
+    next_flag = await store.next_open()
+    assert next_flag is not None and next_flag.id == flag.id
+
+
+async def test_only_the_owner_can_release_a_claim(store: ModerationStore, now: int) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    with pytest.raises(FlagError) as unclaimed:
+        await store.release(flag.id, "ana", now)
+    assert unclaimed.value.code == "not_owner"
+    await store.claim(flag.id, "ana", now, LEASE)
+    with pytest.raises(FlagError) as other:
+        await store.release(flag.id, "ben", now)
+    assert other.value.code == "not_owner"
+    still = await store.get_flag(flag.id)
+    assert still is not None and still.owner == "ana" and still.state is FlagState.CLAIMED
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+async def test_resolving_records_the_outcome_and_takes_the_flag_out_of_the_queue(
+    store: ModerationStore, now: int, outcome: Outcome
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    resolved = await store.resolve(flag.id, "ana", outcome, "talked it through", now + 9)
+    assert resolved.state is FlagState.RESOLVED and resolved.outcome is outcome
+    assert (resolved.owner, resolved.note) == ("ana", "talked it through")
+    assert resolved.resolved_ms == now + 9 and resolved.lease_until_ms == 0
+    assert await store.get_flag(flag.id) == resolved
+    assert await store.list_flags() == []
+    assert await store.next_open() is None
+    assert await store.take_overdue(now + DAY) == []
+    assert await store.lapse_expired(now + DAY) == []
+
+
+async def test_resolved_flags_are_listed_after_live_ones_newest_first_only_when_asked(
+    store: ModerationStore, now: int
+) -> None:
+    live, _ = await store.raise_flag(draft("live", severity="watch", created_ms=now))
+    ids = []
+    for n in range(3):
+        flag, _ = await store.raise_flag(draft(f"done{n}", severity="imminent", created_ms=now))
+        await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now + n)
+        ids.append(flag.id)
+    assert [f.id for f in await store.list_flags()] == [live.id]
+    everything = await store.list_flags(include_resolved=True)
+    assert [f.id for f in everything] == [live.id, ids[2], ids[1], ids[0]]
+    capped = await store.list_flags(include_resolved=True, limit=2)
+    assert [f.id for f in capped] == [live.id, ids[2]]
+
+
+async def test_resolving_an_open_flag_claims_and_resolves_it(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    resolved = await store.resolve(flag.id, "ben", Outcome.FALSE_ALARM, "song lyrics", now)
+    assert resolved.state is FlagState.RESOLVED and resolved.owner == "ben"
+    assert resolved.outcome is Outcome.FALSE_ALARM
+
+
+async def test_resolving_someone_elses_claim_is_a_conflict(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    with pytest.raises(ClaimConflict) as caught:
+        await store.resolve(flag.id, "ben", Outcome.SUPPORTED, "", now)
+    assert caught.value.owner == "ana"
+    still = await store.get_flag(flag.id)
+    assert still is not None and still.state is FlagState.CLAIMED
+
+
+async def test_resolving_a_resolved_flag_is_refused_and_changes_nothing(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    first = await store.resolve(flag.id, "ana", Outcome.REFERRED, "hotline", now)
+    with pytest.raises(FlagError) as caught:
+        await store.resolve(flag.id, "ana", Outcome.DUPLICATE, "", now + 1)
+    assert caught.value.code == "already_resolved"
+    with pytest.raises(FlagError):
+        await store.release(flag.id, "ana", now + 1)
+    with pytest.raises(FlagError):
+        await store.escalate(flag.id, "ana", "", now + 1)
+    assert await store.get_flag(flag.id) == first
+
+
+async def test_raising_a_resolved_flags_key_again_returns_the_resolved_flag(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
+    again, created = await store.raise_flag(draft(created_ms=now + 1))
+    assert not created and again.id == flag.id and again.state is FlagState.RESOLVED
+
+
+# Escalation and release of held messages
+
+
+async def test_escalating_an_open_flag_makes_it_due_now(store: ModerationStore, now: int) -> None:
+    flag, _ = await store.raise_flag(draft(severity="watch", created_ms=now))
+    assert await store.take_overdue(now + 1) == []
+    escalated = await store.escalate(flag.id, "ana", "needs a second pair of eyes", now + 1)
+    assert escalated.escalated and escalated.state is FlagState.OPEN
+    assert escalated.due_ms == now + 1 and escalated.note == "needs a second pair of eyes"
+    assert [f.id for f in await store.take_overdue(now + 1)] == [flag.id]
+
+
+async def test_an_escalated_flag_realerts_at_the_imminent_pace(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="watch", created_ms=now))
+    await store.escalate(flag.id, "ana", "", now)
+    assert [f.id for f in await store.take_overdue(now)] == [flag.id]
+    assert await store.take_overdue(now + DUE_AFTER_MS["imminent"] - 1) == []
+    again = await store.take_overdue(now + DUE_AFTER_MS["imminent"])
+    assert [f.id for f in again] == [flag.id]
+
+
+async def test_escalating_a_claimed_flag_keeps_the_claim_and_it_is_due_once_reopened(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="watch", created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    escalated = await store.escalate(flag.id, "ben", "", now + 1)
+    assert escalated.owner == "ana" and escalated.state is FlagState.CLAIMED
+    assert escalated.escalated and escalated.note == ""
+    assert await store.take_overdue(now + 2) == []
+    await store.release(flag.id, "ana", now + 3)
+    assert [f.id for f in await store.take_overdue(now + 3)] == [flag.id]
+
+
+async def test_mark_released_records_that_the_held_message_reached_the_room(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now, held=True))
+    assert not flag.released
+    released = await store.mark_released(flag.id, now + 4)
+    assert released.released and released.updated_ms == now + 4
+    assert released.state is FlagState.OPEN
+    stored = await store.get_flag(flag.id)
+    assert stored is not None and stored.released
+
+
+# Leases
+
+
+async def test_renewing_leases_extends_every_claim_of_that_moderator_only(
+    store: ModerationStore, now: int
+) -> None:
+    mine = [(await store.raise_flag(draft(f"m{n}", created_ms=now)))[0] for n in range(3)]
+    theirs, _ = await store.raise_flag(draft("t", created_ms=now))
+    for flag in mine:
+        await store.claim(flag.id, "ana", now, LEASE)
+    await store.claim(theirs.id, "ben", now, LEASE)
+    assert await store.renew_leases("ana", now + 20_000, LEASE) == 3
+    assert await store.renew_leases("nobody", now + 20_000, LEASE) == 0
+    for flag in mine:
+        renewed = await store.get_flag(flag.id)
+        assert renewed is not None and renewed.lease_until_ms == now + 20_000 + LEASE
+    other = await store.get_flag(theirs.id)
+    assert other is not None and other.lease_until_ms == now + LEASE
+
+
+async def test_an_expired_claim_lapses_back_to_open_exactly_once(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    assert await store.lapse_expired(now + LEASE - 1) == []
+    lapsed = await store.lapse_expired(now + LEASE)
+    assert [f.id for f in lapsed] == [flag.id]
+    assert lapsed[0].state is FlagState.OPEN and lapsed[0].owner is None
+    assert lapsed[0].lease_until_ms == 0
+    assert await store.lapse_expired(now + LEASE) == []
+    assert await store.get_flag(flag.id) == lapsed[0]
+    reclaimed = await store.claim(flag.id, "ben", now + LEASE + 1, LEASE)
+    assert reclaimed.owner == "ben"
+
+
+async def test_a_renewed_claim_does_not_lapse_when_its_first_lease_would_have(
+    store: ModerationStore, now: int
+) -> None:
+    kept, _ = await store.raise_flag(draft("kept", created_ms=now))
+    dropped, _ = await store.raise_flag(draft("dropped", created_ms=now))
+    await store.claim(kept.id, "ana", now, LEASE)
+    await store.claim(dropped.id, "ben", now, LEASE)
+    await store.renew_leases("ana", now + LEASE - 1, LEASE)
+    lapsed = await store.lapse_expired(now + LEASE)
+    assert [f.id for f in lapsed] == [dropped.id]
+    still = await store.get_flag(kept.id)
+    assert still is not None and still.owner == "ana"
+
+
+async def test_a_lapsed_flag_that_was_already_due_is_overdue_straight_away(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="imminent", created_ms=now))
+    await store.claim(flag.id, "ana", now, LEASE)
+    later = now + DUE_AFTER_MS["imminent"] + LEASE
+    await store.lapse_expired(later)
+    assert [f.id for f in await store.take_overdue(later)] == [flag.id]
+
+
+async def test_two_workers_lapsing_at_once_each_get_different_flags(
+    backend: Backend, now: int
+) -> None:
+    first, second = backend.open(), backend.open()
+    flags = [(await first.raise_flag(draft(f"k{n}", created_ms=now)))[0] for n in range(30)]
+    for flag in flags:
+        await first.claim(flag.id, "ana", now, LEASE)
+    results: list[list[str]] = []
+
+    async def lapse(store: ModerationStore) -> None:
+        results.append([f.id for f in await store.lapse_expired(now + LEASE)])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lapse, first)
+        tg.start_soon(lapse, second)
+    assert sorted(results[0] + results[1]) == sorted(f.id for f in flags)
+
+
+# Overdue re-alerts
+
+
+async def test_overdue_flags_are_handed_out_once_per_period(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="high", created_ms=now))
+    period = DUE_AFTER_MS["high"]
+    assert await store.take_overdue(now + period - 1) == []
+    taken = await store.take_overdue(now + period)
+    assert [f.id for f in taken] == [flag.id] and taken[0].due_ms == now + 2 * period
+    assert await store.take_overdue(now + period) == []
+    assert await store.take_overdue(now + 2 * period - 1) == []
+    assert [f.id for f in await store.take_overdue(now + 2 * period)] == [flag.id]
+
+
+async def test_overdue_flags_come_most_urgent_first(store: ModerationStore, now: int) -> None:
+    watch, _ = await store.raise_flag(draft("w", severity="watch", created_ms=now - HOUR))
+    imminent, _ = await store.raise_flag(draft("i", severity="imminent", created_ms=now))
+    taken = await store.take_overdue(now + HOUR)
+    assert [f.id for f in taken] == [imminent.id, watch.id]
+
+
+async def test_take_overdue_never_hands_out_claimed_or_resolved_flags(
+    store: ModerationStore, now: int
+) -> None:
+    claimed, _ = await store.raise_flag(draft("c", created_ms=now))
+    resolved, _ = await store.raise_flag(draft("r", created_ms=now))
+    open_flag, _ = await store.raise_flag(draft("o", created_ms=now))
+    await store.claim(claimed.id, "ana", now, DAY)
+    await store.resolve(resolved.id, "ana", Outcome.USER_LEFT, "", now)
+    assert [f.id for f in await store.take_overdue(now + HOUR)] == [open_flag.id]
+
+
+async def test_two_workers_taking_overdue_at_once_split_the_flags_without_overlap(
+    backend: Backend, now: int
+) -> None:
+    first, second = backend.open(), backend.open()
+    flags = [(await first.raise_flag(draft(f"k{n}", created_ms=now)))[0] for n in range(30)]
+    results: list[list[str]] = []
+
+    async def take(store: ModerationStore) -> None:
+        results.append([f.id for f in await store.take_overdue(now + HOUR)])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, first)
+        tg.start_soon(take, second)
+    assert sorted(results[0] + results[1]) == sorted(f.id for f in flags)
+
+
+# Moderators and sessions
+
+
+async def test_moderators_can_be_added_replaced_and_listed(store: ModerationStore) -> None:
+    assert await store.moderator_names() == []
+    assert await store.password_hash("ana") is None
+    await store.add_moderator("ben", "scrypt$old")
+    await store.add_moderator("ana", "scrypt$a")
+    await store.add_moderator("ben", "scrypt$new")
+    assert await store.moderator_names() == ["ana", "ben"]
+    assert await store.password_hash("ben") == "scrypt$new"
+    assert await store.password_hash("ana") == "scrypt$a"
+
+
+async def test_a_session_names_its_moderator_until_it_expires_or_ends(
+    store: ModerationStore, now: int
+) -> None:
+    await store.add_moderator("ana", "scrypt$a")
+    await store.create_session("h1", "ana", now + HOUR)
+    await store.create_session("h2", "ana", now + HOUR)
+    assert await store.session_owner("h1", now) == "ana"
+    assert await store.session_owner("h1", now + HOUR - 1) == "ana"
+    assert await store.session_owner("h1", now + HOUR) is None
+    assert await store.session_owner("unknown", now) is None
+    await store.end_session("h1")
+    assert await store.session_owner("h1", now) is None
+    assert await store.session_owner("h2", now) == "ana"
+    await store.add_moderator("ana", "scrypt$changed")
+    assert await store.session_owner("h2", now) == "ana"
+
+
+async def test_a_session_can_only_be_created_for_an_existing_moderator(
+    store: ModerationStore, now: int
+) -> None:
+    with pytest.raises(ValueError, match="moderator"):
+        await store.create_session("h1", "ghost", now + HOUR)
+    assert await store.session_owner("h1", now) is None
+
+
+# Audit log and retention
+
+
+async def test_audit_entries_come_back_newest_first_up_to_the_limit(
+    store: ModerationStore, now: int
+) -> None:
+    entries = [
+        AuditEntry(now + n, "ana", "claim", f"f{n}", "why", {"n": n, "list": [1, "ü"]})
+        for n in range(5)
+    ]
+    for entry in [entries[2], entries[0], entries[4], entries[1], entries[3]]:
+        await store.audit(entry)
+    same_time = AuditEntry(now + 4, "ben", "resolve", "f4")
+    await store.audit(same_time)
+    assert await store.audit_log() == [same_time, *reversed(entries)]
+    assert await store.audit_log(limit=2) == [same_time, entries[4]]
+
+
+async def test_prune_removes_old_resolved_flags_and_audit_entries_and_never_live_ones(
+    store: ModerationStore, now: int
+) -> None:
+    retention = 30 * DAY
+    long_ago = now - 90 * DAY
+    old_open, _ = await store.raise_flag(draft("open", created_ms=long_ago))
+    old_claimed, _ = await store.raise_flag(draft("claimed", created_ms=long_ago))
+    old_resolved, _ = await store.raise_flag(draft("old", created_ms=long_ago))
+    new_resolved, _ = await store.raise_flag(draft("new", created_ms=long_ago))
+    await store.claim(old_claimed.id, "ana", long_ago, LEASE)
+    await store.resolve(old_resolved.id, "ana", Outcome.SUPPORTED, "", long_ago)
+    await store.resolve(new_resolved.id, "ana", Outcome.SUPPORTED, "", now - DAY)
+    await store.audit(AuditEntry(long_ago, "ana", "resolve", old_resolved.id))
+    recent = AuditEntry(now - DAY, "ana", "resolve", new_resolved.id)
+    await store.audit(recent)
+
+    assert await store.prune(now, retention) == 2
+    assert await store.get_flag(old_resolved.id) is None
+    remaining = await store.list_flags(include_resolved=True)
+    assert {f.id for f in remaining} == {old_open.id, old_claimed.id, new_resolved.id}
+    assert await store.audit_log() == [recent]
+    assert await store.prune(now, retention) == 0
+    assert await store.prune(now + 10 * 365 * DAY, retention) == 2
+    survivors = await store.list_flags(include_resolved=True)
+    assert {f.id for f in survivors} == {old_open.id, old_claimed.id}
+
+
+async def test_a_pruned_flags_key_raises_a_new_flag(store: ModerationStore, now: int) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now - 90 * DAY))
+    await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now - 90 * DAY)
+    await store.prune(now, 30 * DAY)
+    again, created = await store.raise_flag(draft(created_ms=now))
+    assert created and again.id != flag.id and again.state is FlagState.OPEN
+
+
+# Sanctions
+
+
+async def test_active_sanctions_are_the_unexpired_ones_of_that_identity(
+    store: ModerationStore, now: int
+) -> None:
+    mute = Sanction("u1", "mute", now + HOUR, "ana", "spam")
+    ban = Sanction("u1", "ban", now + DAY, "ben")
+    expired = Sanction("u1", "mute", now - 1, "ana")
+    other = Sanction("u2", "ban", now + DAY, "ana")
+    for sanction in (mute, expired, ban, other):
+        await store.sanction(sanction)
+    assert await store.active_sanctions("u1", now) == [ban, mute]
+    assert await store.active_sanctions("u1", now + HOUR) == [ban]
+    assert await store.active_sanctions("u1", now + DAY) == []
+    assert await store.active_sanctions("u3", now) == []
+
+
+# Restarts
+
+
+async def test_a_store_reopened_on_the_same_data_sees_everything(
+    backend: Backend, now: int
+) -> None:
+    store = backend.open()
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    claimed = await store.claim(flag.id, "ana", now, LEASE)
+    done, _ = await store.raise_flag(draft("done", created_ms=now))
+    resolved = await store.resolve(done.id, "ana", Outcome.REFERRED, "hotline", now)
+    await store.add_moderator("ana", "scrypt$a")
+    await store.create_session("h1", "ana", now + HOUR)
+    entry = AuditEntry(now, "ana", "claim", flag.id, "", {"k": "v"})
+    await store.audit(entry)
+    ban = Sanction("u1", "ban", now + DAY, "ana", "threats")
+    await store.sanction(ban)
+    await store.aclose()
+
+    reopened = backend.open()
+    assert await reopened.get_flag(flag.id) == claimed
+    assert await reopened.list_flags(include_resolved=True) == [claimed, resolved]
+    again, created = await reopened.raise_flag(draft(created_ms=now + 1))
+    assert not created and again.id == flag.id
+    assert await reopened.password_hash("ana") == "scrypt$a"
+    assert await reopened.session_owner("h1", now) == "ana"
+    assert await reopened.audit_log() == [entry]
+    assert await reopened.active_sanctions("u1", now) == [ban]
+    assert [f.id for f in await reopened.lapse_expired(now + LEASE)] == [flag.id]
+
+
+# SQLite specifics
+
+
+async def test_sqlite_refuses_a_file_written_by_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "moderation.sqlite3"
+    await SqliteModerationStore(path).aclose()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    db.close()
+    with pytest.raises(RuntimeError, match="schema 99"):
+        SqliteModerationStore(path)
+
+
+async def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "moderation.sqlite3"
+    store = SqliteModerationStore(path)
+    try:
+        db = store._conn
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    finally:
+        await store.aclose()
