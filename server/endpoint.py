@@ -23,11 +23,13 @@ from collections import deque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from moderation.passwords import session_token_hash
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 from rooms.hub import JoinAborted
 
 from .closecodes import CloseCode
+from .gate import MODERATOR_FEED, GateUnavailable
 from .identity import Identity
 from .protocol import (
     Close,
@@ -45,6 +47,7 @@ from .protocol import (
     parse,
 )
 from .ratelimit import TokenBucket
+from .reports import ReportRefused, report_message
 
 if TYPE_CHECKING:
     from .lifespan import Services
@@ -62,8 +65,12 @@ class ChatConnection:
         "codec",
         "id",
         "identity",
+        "moderator",
+        "muted_until_ms",
+        "region",
         "rooms",
         "_ended",
+        "_session_token",
         "_hello_timer",
         "_inbox",
         "_paused",
@@ -73,13 +80,19 @@ class ChatConnection:
         "_task",
     )
 
-    def __init__(self, services: Services, sink: FrameSink, codec: int) -> None:
+    def __init__(
+        self, services: Services, sink: FrameSink, codec: int, session_token: str | None = None
+    ) -> None:
         settings = services.settings
         self._services = services
         self._sink = sink
         self.codec = codec
         self.id = uuid.uuid4().hex[:12]  # for logs; never tied to an address
         self.identity: Identity | None = None
+        self.moderator: str | None = None
+        self.muted_until_ms = 0
+        self.region: str | None = None
+        self._session_token = session_token  # the moderator cookie of the handshake, if any
         self.rooms: set[str] = set()
         self.closed = False
         self._ended = False
@@ -167,9 +180,21 @@ class ChatConnection:
             running.cancel()
             with suppress(asyncio.CancelledError):
                 await running
-        self._services.connections -= 1
+        services = self._services
+        services.connections -= 1
+        if self.identity is not None:
+            peers = services.by_uid.get(self.identity.uid)
+            if peers is not None:
+                peers.discard(self)
+                if not peers:
+                    del services.by_uid[self.identity.uid]
+        if self.moderator is not None:
+            services.moderators_here[self.moderator] -= 1
+            if services.moderators_here[self.moderator] <= 0:
+                del services.moderators_here[self.moderator]
+            await services.hub.leave(MODERATOR_FEED, self)
         for room in tuple(self.rooms):
-            await self._services.hub.leave(room, self)
+            await services.hub.leave(room, self)
         self.rooms.clear()
 
     async def _handle(self, item: Command | Refusal) -> None:
@@ -177,7 +202,7 @@ class ChatConnection:
             self.send(error_event(item.code, item.message, client_id=item.client_id))
         elif self.identity is None:
             if isinstance(item, Hello):
-                self._welcome(item.token)
+                await self._welcome(item)
             else:
                 self.send(error_event("hello_first", "send a hello frame first"))
         elif isinstance(item, Send):
@@ -191,28 +216,72 @@ class ChatConnection:
         elif isinstance(item, Hello):
             self.send(error_event("already_welcomed", "hello was already answered"))
         elif isinstance(item, Report):
-            self.send(error_event("unsupported", "reports are not available yet"))
+            await self._report(item)
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
         if self.identity is None:
             self.close(CloseCode.POLICY_VIOLATION, "send hello first")
 
-    def _welcome(self, token: str | None) -> None:
-        identities = self._services.identities
-        identity = (identities.verify(token) if token else None) or identities.issue()
-        self.identity = identity
+    async def _welcome(self, hello: Hello) -> None:
+        services = self._services
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None
-        self.send({"type": "welcome", "token": identity.token, "name": identity.name})
+        if hello.moderator:
+            await self._welcome_moderator()
+            return
+        identities = services.identities
+        identity = (identities.verify(hello.token) if hello.token else None) or identities.issue()
+        now_ms = int(time.time() * 1000)
+        for sanction in await services.store.active_sanctions(identity.uid, now_ms):
+            if sanction.kind == "ban":
+                self.close(CloseCode.BANNED, "a moderator paused this identity for a while")
+                return
+            self.muted_until_ms = max(self.muted_until_ms, sanction.until_ms)
+        self.identity = identity
+        self.region = hello.region
+        services.by_uid.setdefault(identity.uid, set()).add(self)
+        self.send(
+            {
+                "type": "welcome",
+                "token": identity.token,
+                "name": identity.name,
+                "on_duty": services.on_duty,
+                "checkin_room": identities.checkin_room(identity.uid),
+            }
+        )
+
+    async def _welcome_moderator(self) -> None:
+        """Volunteers sign in over HTTP; the session cookie rides on the WebSocket handshake."""
+        services = self._services
+        token = self._session_token
+        name = None
+        if token:
+            name = await services.store.session_owner(session_token_hash(token), _now_ms())
+        if name is None:
+            self.close(CloseCode.POLICY_VIOLATION, "moderator session required")
+            return
+        self.moderator = name
+        self.identity = Identity(uid=f"mod:{name}", token="", name=f"Volunteer {name}")
+        services.moderators_here[name] += 1
+        await services.hub.join(MODERATOR_FEED, self, since=None, epoch=None, limit=0)
+        self.send({"type": "welcome", "token": "", "name": self.identity.name, "moderator": name})
 
     def _refuse(self, code: str, message: str, client_id: str | None = None) -> None:
         self.send(error_event(code, message, client_id=client_id))
 
+    def _may_join(self, room: str) -> bool:
+        if room in self._services.catalog:
+            return True
+        if not room.startswith("checkin-") or self.identity is None:
+            return False
+        own = self._services.identities.checkin_room(self.identity.uid)
+        return self.moderator is not None or room == own
+
     async def _join(self, join: Join) -> None:
         settings = self._services.settings
-        if join.room not in self._services.catalog:
+        if not self._may_join(join.room):
             self._refuse("unknown_room", "no such room")
         elif join.room in self.rooms:
             self._refuse("already_joined", "already in this room; leave first to rejoin")
@@ -233,17 +302,20 @@ class ChatConnection:
         except JoinAborted:
             return
         self.rooms.add(join.room)
+        if join.since is not None:
+            self._services.metrics.recoveries[str(history.recovered).lower()] += 1
         local = hub.room(join.room)
-        self.send(
-            {
-                "type": "joined",
-                "room": join.room,
-                "epoch": history.epoch,
-                "history": [history_item(m) for m in history.messages],
-                "recovered": history.recovered,
-                "count": local.visible_count if local is not None else 1,
-            }
-        )
+        joined: dict[str, Any] = {
+            "type": "joined",
+            "room": join.room,
+            "epoch": history.epoch,
+            "history": [history_item(m) for m in history.messages],
+            "recovered": history.recovered,
+            "count": local.visible_count if local is not None else 1,
+        }
+        if history.hidden:
+            joined["hidden"] = list(history.hidden)
+        self.send(joined)
 
     async def _leave(self, leave: Leave) -> None:
         if leave.room not in self.rooms:
@@ -254,11 +326,13 @@ class ChatConnection:
         self.send({"type": "left", "room": leave.room})
 
     async def _send_message(self, send: Send) -> None:
+        services = self._services
         if send.room not in self.rooms:
             self._refuse("not_joined", "join the room first", send.client_id)
             return
         wait = self._send_bucket.take(time.monotonic())
         if wait > 0:
+            services.metrics.rate_limited += 1
             self.send(
                 error_event(
                     "rate_limited",
@@ -268,17 +342,23 @@ class ChatConnection:
                 )
             )
             return
-        assert self.identity is not None
-        draft = Draft(
-            uid=self.identity.uid,
-            name=self.identity.name,
-            text=send.text,
-            ts=int(time.time() * 1000),
-            client_id=send.client_id,
-        )
+        services.metrics.messages_in += 1
+        assert self.identity is not None and services.gate is not None
         try:
-            receipt = await self._services.broker.publish(send.room, draft)
-        except BrokerUnavailable:
+            if self.moderator is not None:
+                frames: tuple[dict[str, Any], ...] = (await self._volunteer_says(send),)
+            else:
+                outgoing = await services.gate.submit(
+                    self.identity,
+                    send.room,
+                    send.text,
+                    send.client_id,
+                    tell=self.send,
+                    muted=self.muted_until_ms > _now_ms(),
+                    region=self.region,
+                )
+                frames = outgoing.frames
+        except (BrokerUnavailable, GateUnavailable):
             self.send(
                 error_event(
                     "unavailable",
@@ -288,4 +368,42 @@ class ChatConnection:
                 )
             )
             return
-        self.send({"type": "ack", "client_id": send.client_id, "id": receipt.id})
+        for frame in frames:
+            self.send(frame)
+
+    async def _volunteer_says(self, send: Send) -> dict[str, Any]:
+        """Volunteers' words skip the classifier (they ask about risk on purpose)."""
+        assert self.identity is not None
+        draft = Draft(
+            uid=self.identity.uid,
+            name=self.identity.name,
+            text=send.text,
+            ts=_now_ms(),
+            client_id=send.client_id,
+            note="volunteer",
+        )
+        receipt = await self._services.broker.publish(send.room, draft)
+        return {"type": "ack", "client_id": send.client_id, "id": receipt.id}
+
+    async def _report(self, report: Report) -> None:
+        services = self._services
+        if report.room not in self.rooms:
+            self._refuse("not_joined", "join the room first")
+            return
+        if self._send_bucket.take(time.monotonic()) > 0:
+            self._refuse("rate_limited", "slow down a little; try reporting again soon")
+            return
+        assert self.identity is not None
+        try:
+            await report_message(services, report, self.identity)
+        except ReportRefused as refused:
+            self._refuse(refused.code, str(refused))
+            return
+        except (BrokerUnavailable, GateUnavailable):
+            self.send(error_event("unavailable", "report not sent; retry", retryable=True))
+            return
+        self.send({"type": "reported", "room": report.room, "id": report.id})
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

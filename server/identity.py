@@ -74,6 +74,11 @@ class IdentityIssuer:
         # One spelling per identity: padded or '/'-for-'_' variants of a valid token are refused.
         return identity if hmac.compare_digest(identity.token, token) else None
 
+    def checkin_room(self, uid: str) -> str:
+        """The private room where volunteers check in with identity `uid`. Only that identity (and
+        moderators) may join it, which any worker can check without storing anything."""
+        return "checkin-" + self._mac(b"checkin", uid.encode()).hex()[:12]
+
     def _identity(self, uid: bytes) -> Identity:
         token = f"{_b64encode(uid)}.{_b64encode(self._mac(b'token', uid))}"
         return Identity(uid=uid.hex(), token=token, name=self._pseudonym(uid))

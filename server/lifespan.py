@@ -8,22 +8,32 @@ them and closes the broker.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TypedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 
 import anyio
 from starlette.applications import Starlette
 
+from moderation import Lexicon, load_lexicon
+from moderation.flags import ModerationStore
 from rooms.broker import Broker, HistoryLimits, create_broker
 from rooms.catalog import Catalog
 from rooms.hub import LocalHub
 from rooms.presence import MemoryPresence, Presence, keep_presence
 
+from .duty import keep_moderation
 from .identity import IdentityIssuer
+from .metrics import Metrics
 from .protocol import CODECS, encode_room_event
 from .settings import Settings
+from .support import Resource, load_resources
+
+if TYPE_CHECKING:
+    from .endpoint import ChatConnection
+    from .gate import MessageGate
 
 
 @dataclass(slots=True)
@@ -37,7 +47,16 @@ class Services:
     presence: Presence
     identities: IdentityIssuer
     worker_id: str
+    lexicon: Lexicon
+    store: ModerationStore
+    resources: tuple[Resource, ...]
+    metrics: Metrics = field(default_factory=Metrics)
     connections: int = 0
+    on_duty: bool = False  # a moderator is signed in somewhere (refreshed every interval)
+    by_uid: dict[str, set[ChatConnection]] = field(default_factory=dict)
+    # Signed-in moderator connections on this worker, by name (their claims are renewed here).
+    moderators_here: Counter[str] = field(default_factory=Counter)
+    gate: MessageGate | None = None
 
 
 class State(TypedDict):
@@ -56,15 +75,22 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         broker, encode_room_event, codecs=CODECS, join_buffer=settings.join_buffer_messages
     )
     presence: Presence
+    store: ModerationStore
     if settings.uses_redis:
+        from moderation.store_redis import RedisModerationStore
         from rooms.broker_redis import RedisBroker
         from rooms.presence_redis import RedisPresence
 
         assert isinstance(broker, RedisBroker)
         presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
+        store = RedisModerationStore(broker.client)
     else:
+        from moderation.store_sqlite import SqliteModerationStore
+
         presence = MemoryPresence(broker)
-    return Services(
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
+    services = Services(
         settings=settings,
         catalog=catalog,
         broker=broker,
@@ -72,7 +98,28 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         presence=presence,
         identities=IdentityIssuer(settings.secret.value),
         worker_id=worker_id,
+        lexicon=load_lexicon(),
+        store=store,
+        resources=load_resources(settings.resources_file),
     )
+    from .gate import MessageGate
+
+    services.gate = MessageGate(services)
+    return services
+
+
+async def _listen_direct(services: Services) -> None:
+    """Subscribe to direct notices; with Redis down at start, retry in the background."""
+    from rooms.broker import BrokerUnavailable
+
+    from .direct import DIRECT_CHANNEL, direct_listener
+
+    while True:
+        try:
+            await services.hub.listen(DIRECT_CHANNEL, direct_listener(services))
+            return
+        except BrokerUnavailable:
+            await anyio.sleep(1.0)
 
 
 def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-untyped-def]
@@ -82,6 +129,8 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(services.broker.run, services.hub.deliver)
+                tg.start_soon(_listen_direct, services)
+                tg.start_soon(keep_moderation, services)
                 tg.start_soon(
                     lambda: keep_presence(
                         services.hub,
@@ -94,6 +143,7 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
+                await services.store.aclose()
                 await services.broker.aclose()
 
     return lifespan

@@ -44,6 +44,8 @@ _MAX_REASON = 500
 @dataclass(frozen=True, slots=True)
 class Hello:
     token: str | None
+    region: str | None = None  # ISO country code, to list the writer's crisis lines first
+    moderator: bool = False  # sign in with the moderator session cookie of the handshake
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,12 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             token = obj.get("token")
             if token is not None and (not isinstance(token, str) or len(token) > _MAX_TOKEN):
                 raise _Invalid("bad_field", "token must be a string from a welcome frame")
-            return Hello(token or None)
+            region = obj.get("region")
+            if region is not None and (not isinstance(region, str) or len(region) != 2):
+                raise _Invalid("bad_field", "region must be a two-letter country code")
+            return Hello(
+                token or None, region.upper() if region else None, obj.get("moderator") is True
+            )
         if kind == "leave":
             return Leave(_room(obj))
         if kind == "report":

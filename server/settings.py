@@ -42,6 +42,7 @@ class Settings:
     secret_generated: bool = False
     workers: int = 1
     rooms_file: Path | None = None
+    resources_file: Path | None = None
     data_dir: Path = Path("var")
 
     # Inbound limits. A chat message is a few hundred bytes; 16 KiB leaves room for JSON overhead
@@ -101,6 +102,7 @@ class Settings:
                 " in-memory broker lives inside one process."
             )
         rooms = env.text("HARBOR_ROOMS")
+        resources = env.text("HARBOR_RESOURCES")
         settings = cls(
             host=env.text("HARBOR_HOST") or cls.host,
             port=env.integer(
@@ -111,6 +113,7 @@ class Settings:
             secret_generated=not secret,
             workers=workers,
             rooms_file=Path(rooms) if rooms else None,
+            resources_file=Path(resources) if resources else None,
             data_dir=Path(env.text("HARBOR_DATA_DIR") or cls.data_dir),
             max_frame_bytes=env.integer("HARBOR_MAX_FRAME_BYTES", cls.max_frame_bytes, 256),
             max_text_chars=env.integer("HARBOR_MAX_TEXT_CHARS", cls.max_text_chars, 1),

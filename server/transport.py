@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -50,6 +51,21 @@ class FrameSink(Protocol):
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` as a task the server waits for on graceful shutdown."""
         ...
+
+
+MODERATOR_COOKIE = "harbor_mod"
+
+
+def moderator_cookie(headers: Any) -> str | None:
+    """The moderator session token from the handshake's Cookie header, if any."""
+    jar = SimpleCookie()
+    for header in headers.get_all("Cookie"):
+        try:
+            jar.load(header)
+        except CookieError:
+            continue
+    morsel = jar.get(MODERATOR_COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
 
 
 class _Discard:
@@ -107,7 +123,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.handshake_complete = True
         from .endpoint import ChatConnection
 
-        self.chat = ChatConnection(services, self, codec)
+        self.chat = ChatConnection(services, self, codec, moderator_cookie(headers))
         self.start_keepalive()
 
     def _refuse_handshake(self, response: Any) -> None:

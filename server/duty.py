@@ -1,0 +1,70 @@
+"""The moderation heartbeat of a worker: who is on duty, claim leases, overdue re-alerts.
+
+Runs in the lifespan task group. Every tick it renews the claims of moderators connected to this
+worker (so a claim lapses within `LEASE_MS` of its moderator going away, even if the worker dies),
+returns lapsed claims to the queue, re-alerts every moderator about overdue open flags (each one
+handed to exactly one worker by the store), and tells members here when duty status changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .gate import MODERATOR_FEED, announce_flag
+
+if TYPE_CHECKING:
+    from .lifespan import Services
+
+logger = logging.getLogger("harbor.duty")
+
+TICK_S = 1.0
+LEASE_MS = 30_000
+RETENTION_MS = 30 * 24 * 3600 * 1000  # resolved flags and audit entries: 30 days
+_PRUNE_EVERY_S = 3600.0
+
+
+async def keep_moderation(services: Services) -> None:
+    pruned_at = 0.0
+    while True:
+        await anyio.sleep(TICK_S)
+        try:
+            await _tick(services)
+            if time.monotonic() - pruned_at > _PRUNE_EVERY_S:
+                pruned_at = time.monotonic()
+                await services.store.prune(_now_ms(), RETENTION_MS)
+        except Exception as exc:  # a Redis blip must not end the heartbeat
+            logger.warning("moderation heartbeat failed (%s); retrying", type(exc).__name__)
+
+
+async def _tick(services: Services) -> None:
+    now = _now_ms()
+    store = services.store
+    for name in list(services.moderators_here):
+        await store.renew_leases(name, now, LEASE_MS)
+    for flag in await store.lapse_expired(now):
+        await announce_flag(services, "lapsed", flag)
+    for flag in await store.take_overdue(now):
+        await announce_flag(services, "overdue", flag)
+    await _refresh_duty(services)
+
+
+async def _refresh_duty(services: Services) -> None:
+    local = services.hub.room(MODERATOR_FEED)
+    on_duty = local is not None and local.local_count > 0
+    if not on_duty:
+        totals = await services.presence.totals([MODERATOR_FEED])
+        on_duty = totals.get(MODERATOR_FEED, 0) > 0
+    if on_duty != services.on_duty:
+        services.on_duty = on_duty
+        frame = {"type": "duty", "on_duty": on_duty}
+        for connections in list(services.by_uid.values()):
+            for conn in list(connections):
+                conn.send(frame)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,73 @@
+"""Crisis resources and the `support` frame a writer gets the moment they reach out.
+
+Kindly worded, never a warning or a penalty: the person is told they are not alone, where to get
+help right now, and whether a volunteer is on duty. Operators can replace the list with their own
+region's services through `HARBOR_RESOURCES` (a JSON file shaped like DEFAULT_RESOURCES).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    name: str
+    action: str  # what to do, in plain words: "Call or text 988"
+    href: str  # tel:, sms: or https: link
+    region: str  # ISO country code, or "INT" for everywhere
+
+
+DEFAULT_RESOURCES = (
+    Resource("988 Suicide & Crisis Lifeline", "Call or text 988", "tel:988", "US"),
+    Resource(
+        "SAMHSA National Helpline", "Call 1-800-662-4357 (free, 24/7)", "tel:18006624357", "US"
+    ),
+    Resource("Crisis Text Line", "Text HOME to 741741", "sms:741741?&body=HOME", "US"),
+    Resource("Samaritans", "Call 116 123 (free, 24/7)", "tel:116123", "GB"),
+    Resource("Emergency services", "Call 911 (US/CA), 999 (UK) or 112 (EU)", "tel:112", "INT"),
+)
+
+SUPPORT_MESSAGE = (
+    "Thank you for telling us. You're not alone. If you're in danger right now, please use one "
+    "of these services: they're free and there for you at any hour."
+)
+
+
+class ResourcesError(ValueError):
+    pass
+
+
+def load_resources(path: Path | None) -> tuple[Resource, ...]:
+    if path is None:
+        return DEFAULT_RESOURCES
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        resources = tuple(Resource(**entry) for entry in entries)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ResourcesError(f"cannot read resources file {path}: {exc}") from exc
+    if not resources:
+        raise ResourcesError(f"{path}: the resources list is empty")
+    return resources
+
+
+def support_frame(
+    room: str, resources: tuple[Resource, ...], *, on_duty: bool, region: str | None
+) -> dict[str, Any]:
+    """The writer's region first (when known), then everything else."""
+    ordered = sorted(resources, key=lambda r: (r.region not in (region, "INT"), r.region != region))
+    duty = (
+        "A volunteer moderator will check in with you shortly."
+        if on_duty
+        else "A volunteer moderator will check in with you as soon as one is on duty."
+    )
+    return {
+        "type": "support",
+        "room": room,
+        "message": f"{SUPPORT_MESSAGE} {duty}",
+        "on_duty": on_duty,
+        "resources": [asdict(r) for r in ordered],
+    }
