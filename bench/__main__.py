@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     group = ProcessGroup()
     results: list[dict[str, Any]] = []
     run_id = time.strftime("%Y%m%dT%H%M%S")
+    failures = 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = (RESULTS / "latest.jsonl").open("w")
     try:
@@ -95,10 +96,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     workers = start_workers(group, peer, redis.port)
                 except RuntimeError as exc:
                     print(f"!! {exc}", file=sys.stderr)
+                    failures += 1
                     continue
                 pids = {"w1": workers.pids[0], "w2": workers.pids[1], "redis": redis.pid}
                 try:
                     records = run_driver(group, peer, scenario, cfg, pids, workers.ports)
+                    failures += not records
                 finally:
                     group.stop(workers.procs)
                 for rec in records:
@@ -106,9 +109,16 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     out.write(json.dumps(rec) + "\n")
                     out.flush()
                 results += records
+    except BaseException:
+        failures += 1
+        raise
     finally:
         out.close()
         group.stop()
+        if failures:
+            print(f"logs kept in {group.workdir}", file=sys.stderr)
+        else:
+            group.remove_workdir()
     return results
 
 

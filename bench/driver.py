@@ -295,6 +295,8 @@ async def scenario_rooms(ctx: Ctx) -> None:
             "rate_limited": sum(m.rate_limited for m in members),
             "errors": sum(m.errors for m in members),
             "error_codes": error_codes(members),
+            "disconnected": sum(m.disconnected for m in members),
+            "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
         }
     )
     for m in members:

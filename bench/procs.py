@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -226,6 +227,10 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 print(f"warning: {m.label} pid {m.pid} did not exit", file=sys.stderr)
         self.procs = [m for m in self.procs if m not in targets]
+
+    def remove_workdir(self) -> None:
+        """Delete the run's temp dir (Redis dir, logs, room catalog) once nothing failed."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def tail(self, m: Managed, lines: int = 20) -> str:
         try:

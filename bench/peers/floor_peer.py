@@ -19,7 +19,7 @@ import signal
 from http import HTTPStatus
 
 import uvloop
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -89,7 +89,10 @@ def readyz(_conn: ServerConnection, request: Request) -> Response | None:
 
 
 async def main(host: str, port: int, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    # redis-py 8's default pool raises "Too many connections" past 100 concurrent commands;
+    # a blocking pool makes bursts of publishes queue for a connection instead of failing.
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=None)
+    redis = Redis(connection_pool=pool)
     floor = Floor(redis)
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
