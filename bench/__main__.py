@@ -18,11 +18,11 @@ from typing import Any
 
 from bench.procs import ProcessGroup, raise_nofile_limit, redis_command, start_redis
 from bench.report import render_tables, update_docs, write_svg
-from bench.servers import FANOUT_ROOM, REPO, start_workers
+from bench.servers import FANOUT_ROOM, REPO, Workers, restart_worker, start_workers
 from bench.stats import machine_busy_seconds
 
 PEERS = ("harbor", "floor", "socketio")
-SCENARIOS = ("fanout", "rooms", "idle", "slow")
+SCENARIOS = ("fanout", "rooms", "idle", "slow", "storm")
 RESULTS = REPO / "bench" / "results"
 
 
@@ -46,35 +46,48 @@ def scenario_config(args: argparse.Namespace) -> dict[str, Any]:
         "slow_base_s": 3.0 if quick else 15.0,
         "slow_hold_s": 5.0 if quick else 60.0,  # 6 MB to the slow member: past kernel buffers
         "slow_text_len": args.slow_text_len,
+        "storm_clients": 1000 if quick else 5000,
         "timeout_s": 900,
     }
 
 
 def run_driver(
     group: ProcessGroup,
-    peer: str,
+    workers: Workers,
     scenario: str,
     cfg: dict[str, Any],
-    pids: dict[str, int],
-    ports: list[int],
+    redis_pid: int,
 ) -> list[dict[str, Any]]:
-    """One driver process for one scenario; its stdout JSON lines are the results."""
-    full = {**cfg, "peer": peer, "scenario": scenario, "ports": ports, "pids": pids}
+    """One driver process for one scenario; its stdout JSON lines are the results.
+
+    A line of kind ``control`` is a request (restart a worker, for the reconnect storm); the
+    answer goes back as one JSON line on the driver's stdin.
+    """
+    pids = {"w1": workers.pids[0], "w2": workers.pids[1], "redis": redis_pid}
+    full = {**cfg, "peer": workers.peer, "scenario": scenario, "ports": workers.ports}
+    full["pids"] = pids
     argv = [sys.executable, "-m", "bench.driver", json.dumps(full)]
-    driver = group.spawn(f"driver-{peer}-{scenario}", argv, 0, cwd=str(REPO), pipe_stdout=True)
+    label = f"driver-{workers.peer}-{scenario}"
+    driver = group.spawn(label, argv, 0, cwd=str(REPO), pipe_stdout=True)
     records: list[dict[str, Any]] = []
-    assert driver.proc.stdout is not None
+    assert driver.proc.stdout is not None and driver.proc.stdin is not None
     deadline = time.monotonic() + cfg["timeout_s"] + 60
-    for line in driver.proc.stdout:
-        records.append(json.loads(line))
-        if time.monotonic() > deadline:
-            break
     try:
+        for line in driver.proc.stdout:
+            rec = json.loads(line)
+            if rec.get("kind") == "control":
+                answer = restart_worker(group, workers, int(rec["worker"]))
+                driver.proc.stdin.write((json.dumps(answer) + "\n").encode())
+                driver.proc.stdin.flush()
+                continue
+            records.append(rec)
+            if time.monotonic() > deadline:
+                break
         rc = driver.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         group.stop([driver])
     if rc != 0:
-        print(f"!! driver for {peer}/{scenario} exited with {rc}", file=sys.stderr)
+        print(f"!! driver for {workers.peer}/{scenario} exited with {rc}", file=sys.stderr)
     return records
 
 
@@ -98,9 +111,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     print(f"!! {exc}", file=sys.stderr)
                     failures += 1
                     continue
-                pids = {"w1": workers.pids[0], "w2": workers.pids[1], "redis": redis.pid}
                 try:
-                    records = run_driver(group, peer, scenario, cfg, pids, workers.ports)
+                    records = run_driver(group, workers, scenario, cfg, redis.pid)
                     failures += not records
                 finally:
                     group.stop(workers.procs)

@@ -12,10 +12,10 @@ import asyncio
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from time import monotonic_ns
+from time import monotonic, monotonic_ns
 from typing import TYPE_CHECKING
 
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 if TYPE_CHECKING:
     from bench.adapters import Adapter
@@ -67,6 +67,8 @@ class Member(WSListener):
         self.client_seq = 0
         self.close_code: int | None = None
         self.disconnected = False
+        self.disconnected_at = 0.0
+        self.gone = asyncio.Event()
 
     # picows callbacks -------------------------------------------------------------------------
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -74,6 +76,8 @@ class Member(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.disconnected = True
+        self.disconnected_at = monotonic()
+        self.gone.set()
         self.setup_frames.put_nowait(b"")
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -171,7 +175,7 @@ async def connect_member(
             await adapter.join(member, room)
             member.ready = True
             return member
-        except (OSError, TimeoutError, ConnectionError) as exc:
+        except (OSError, TimeoutError, ConnectionError, WSError) as exc:
             if member is not None:
                 member.close()
             if attempt == attempts - 1:

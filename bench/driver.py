@@ -11,6 +11,7 @@ import asyncio
 import gc
 import json
 import math
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import Any
 import uvloop
 
 from bench.adapters import ADAPTERS, Adapter
-from bench.client import Member, Recorder, connect_many
+from bench.client import Member, Recorder, connect_many, connect_member
 from bench.procs import raise_nofile_limit
 from bench.stats import CpuSampler, percentiles
 
@@ -409,11 +410,74 @@ async def scenario_slow(ctx: Ctx) -> None:
         m.close()
 
 
+async def comeback(
+    ctx: Ctx, member: Member, room: str, deadline: float
+) -> tuple[float, int, Member | None]:
+    """Wait for the drop, then reconnect and rejoin with capped, jittered exponential backoff
+    (what docs/protocol.md asks of clients). Returns (outage seconds, attempts, new member)."""
+    await member.gone.wait()
+    attempt = 0
+    while monotonic() < deadline:
+        attempt += 1
+        try:
+            new = await connect_member(ctx.adapter, ctx.recorder, ctx.ports[0], room, attempts=1)
+            return monotonic() - member.disconnected_at, attempt, new
+        except ConnectionError:
+            await asyncio.sleep(random.uniform(0, min(2.0, 0.1 * 2**attempt)))
+    return monotonic() - member.disconnected_at, attempt, None
+
+
+async def scenario_storm(ctx: Ctx) -> None:
+    """Reconnect storm: N clients on worker 1, worker 1 restarted, time until all are back."""
+    n = ctx.cfg["storm_clients"]
+    rooms = [f"r{i % 100:03d}" for i in range(n)]
+    members = await connect_many(ctx.adapter, ctx.recorder, [(ctx.ports[0], r) for r in rooms])
+    await ctx.settle()
+    t0 = monotonic()
+    deadline = t0 + 120
+    back = [
+        asyncio.create_task(comeback(ctx, m, r, deadline))
+        for m, r in zip(members, rooms, strict=True)
+    ]
+    emit({"kind": "control", "action": "restart", "worker": 0})
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    restart = json.loads(line)
+    results = await asyncio.gather(*back)
+    outages = [int(o * 1e6) for o, _, new in results if new is not None]
+    first_drop = min(m.disconnected_at for m in members)
+    last_back = max(
+        (m.disconnected_at + o for m, (o, _, new) in zip(members, results, strict=True) if new),
+        default=0.0,
+    )
+    p50, p99, pmax = percentiles(outages, (50, 99, 100))
+    emit(
+        {
+            "kind": "storm",
+            "clients": n,
+            "back": len(outages),
+            "not_back": n - len(outages),
+            "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
+            "dropped_after_s": round(first_drop - t0, 3),
+            "all_back_s": round(last_back - first_drop, 3) if last_back else None,
+            "outage_p50_s": round(p50 / 1000, 3),
+            "outage_p99_s": round(p99 / 1000, 3),
+            "outage_max_s": round(pmax / 1000, 3),
+            "attempts": sum(a for _, a, _ in results),
+            "restart_stop_s": restart["stop_s"],
+            "restart_ready_s": restart["ready_s"],
+        }
+    )
+    for _, _, new in results:
+        if new is not None:
+            new.close()
+
+
 SCENARIOS = {
     "fanout": scenario_fanout,
     "rooms": scenario_rooms,
     "idle": scenario_idle,
     "slow": scenario_slow,
+    "storm": scenario_storm,
 }
 
 

@@ -152,6 +152,9 @@ class Managed:
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
 
     @property
     def pid(self) -> int:
@@ -173,6 +176,7 @@ class ProcessGroup:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         pipe_stdout: bool = False,
+        append_log: bool = False,
     ) -> Managed:
         """Start `argv` in its own session (Ctrl-C reaches only the orchestrator, which stops it).
 
@@ -180,11 +184,12 @@ class ProcessGroup:
         its stdout carries JSON lines to us and its stderr (progress) goes to the terminal.
         """
         log_path = self.workdir / f"{label}.log"
-        log = log_path.open("wb")
+        log = log_path.open("ab" if append_log else "wb")
         full_env = {**os.environ, **(env or {})}
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         proc = subprocess.Popen(
             list(argv),
+            stdin=subprocess.PIPE if pipe_stdout else subprocess.DEVNULL,
             stdout=subprocess.PIPE if pipe_stdout else log,
             stderr=None if pipe_stdout else subprocess.STDOUT,
             env=full_env,
@@ -192,7 +197,7 @@ class ProcessGroup:
             start_new_session=True,
         )
         log.close()
-        managed = Managed(label, proc, port, log_path)
+        managed = Managed(label, proc, port, log_path, list(argv), dict(env or {}), cwd)
         self.procs.append(managed)
         return managed
 
@@ -227,6 +232,11 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 print(f"warning: {m.label} pid {m.pid} did not exit", file=sys.stderr)
         self.procs = [m for m in self.procs if m not in targets]
+
+    def respawn(self, m: Managed) -> Managed:
+        """Stop `m` and start the same command again (same port, same env): a restart."""
+        self.stop([m])
+        return self.spawn(m.label, m.argv, m.port, env=m.env, cwd=m.cwd, append_log=True)
 
     def remove_workdir(self) -> None:
         """Delete the run's temp dir (Redis dir, logs, room catalog) once nothing failed."""

@@ -164,6 +164,17 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
         + ["RSS peak KB", "RSS after KB", "slow member"],
         slow_rows,
     )
+    parts += _section(
+        "Reconnect storm: every client of worker 1 dropped by its restart",
+        ["peer", "clients", "back", "close codes", "worker down→ready s", "all back s"]
+        + ["outage p50 s", "outage p99 s", "connect attempts"],
+        [
+            [r["peer"], r["clients"], r["back"], r["close_codes"]]
+            + [r["restart_stop_s"] + r["restart_ready_s"], r["all_back_s"]]
+            + [r["outage_p50_s"], r["outage_p99_s"], r["attempts"]]
+            for r in _pick(results, kind="storm")
+        ],
+    )
     summ = summary(results)
     rows = [
         [peer, s.get("cpu_us_50", "-"), s.get("p99_50", "-"), s.get("sustained", "-")]

@@ -6,6 +6,7 @@ import json
 import secrets
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +74,18 @@ def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
         group.stop(procs)
         raise RuntimeError(f"{peer} workers failed to start: {exc}\n{logs}") from exc
     return Workers(peer, procs)
+
+
+def restart_worker(group: ProcessGroup, workers: Workers, index: int) -> dict[str, float]:
+    """Restart one worker in place (SIGTERM, same command, same port) and wait until ready."""
+    old = workers.procs[index]
+    t0 = time.monotonic()
+    new = group.respawn(old)
+    t_stopped = time.monotonic()
+    wait_http_ready(new.port, "/readyz", new.proc, deadline_s=60)
+    workers.procs[index] = new
+    return {
+        "pid": new.pid,
+        "stop_s": round(t_stopped - t0, 3),
+        "ready_s": round(time.monotonic() - t_stopped, 3),
+    }
