@@ -15,6 +15,21 @@ const ROOMS_REFRESH_MS = 15_000;
 const JOIN_RETRY_MS = 2_000;
 const STORE = { token: "harbor.token", accepted: "harbor.accepted.v1" };
 const GONE_NOTICE = "Some older messages are no longer available.";
+const FAILURE_REASONS = {
+  muted: "A moderator paused your messages for a while.",
+  text_too_long: "This message is too long.",
+  empty_text: "This message is empty.",
+};
+// Refusals a report can get (they carry no client_id; the server answers in order).
+const REPORT_REFUSALS = {
+  unsupported: "Reporting isn't available yet. If someone may be in danger, use Get help now.",
+  unknown_message: "That message is no longer in the room.",
+  not_joined: "Couldn't send the report. Try again in a moment.",
+  rate_limited: "Couldn't send the report. Try again in a moment.",
+  unavailable: "Couldn't send the report. Try again in a moment.",
+  bad_field: "Couldn't send the report.",
+  unknown_type: "Reporting isn't available yet. If someone may be in danger, use Get help now.",
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -335,16 +350,30 @@ function flush(roomId) {
 
 function onAck(frame) {
   const item = state.outbox.get(frame.client_id);
-  if (!item || !Number.isInteger(frame.id)) return;
+  if (!item) return;
   state.outbox.delete(item.clientId);
   const conv = conversation(item.room);
   conv.tries = 0;
-  if (item.boundId === null && conv.seen.has(frame.id)) {
-    item.el.remove(); // already shown from the room's own copy
-  } else if (item.boundId === null) {
-    conv.seen.add(frame.id);
-    render.setDelivered(item.el, frame.id, Date.now());
-    render.placeById(conv.list, item.el, frame.id);
+  // The moderation release may hold a message (no id: nothing was published) or publish a
+  // stand-in or a redacted text, and says why in `notice_text`.
+  const note = typeof frame.notice_text === "string" && frame.notice_text
+    ? frame.notice_text
+    : frame.held === true ? "Your message is waiting for a volunteer moderator to look at it." : "";
+  if (!Number.isInteger(frame.id)) {
+    item.el.classList.remove("pending");
+    item.el.classList.add("held");
+    render.setNote(item.el, note || "Your message is waiting for a volunteer moderator.");
+  } else if (item.boundId === null && conv.seen.has(frame.id)) {
+    item.el.remove(); // already shown from the room's own copy, as the room sees it
+    const copy = conv.list.querySelector(`.msg[data-id="${frame.id}"]`);
+    if (copy && note) render.setNote(copy, note);
+  } else {
+    if (item.boundId === null) {
+      conv.seen.add(frame.id);
+      render.setDelivered(item.el, frame.id, Date.now());
+      render.placeById(conv.list, item.el, frame.id);
+    }
+    if (note) render.setNote(item.el, note);
   }
   if (!unsettled(conv.room).some((i) => i.status === "queued")) conv.throttled = false;
   flush(conv.room);
@@ -370,7 +399,7 @@ function onSendRefused(item, frame) {
     return;
   }
   item.status = "failed";
-  render.setPendingState(item.el, "failed");
+  render.setPendingState(item.el, "failed", FAILURE_REASONS[frame.code] ?? "");
   announce("A message was not sent. You can retry it.");
   maybeLeave(conversation(item.room));
 }
@@ -398,17 +427,17 @@ function report(li, button) {
   }
   button.disabled = true;
   status.textContent = "Reporting…";
-  const entry = { refused: false };
+  const entry = { refused: null };
   state.reports.push(entry);
-  // The server answers in order: a pong without an error before it means the report was taken.
+  // The server answers in order: a pong with no refusal before it means the report was taken.
   state.socket.ping((answered) => {
     state.reports.splice(state.reports.indexOf(entry), 1);
     if (!answered) {
       status.textContent = "Couldn't send the report. Try again in a moment.";
       button.disabled = false;
     } else if (entry.refused) {
-      status.textContent =
-        "Reporting isn't available yet. If someone may be in danger, use Get help now.";
+      status.textContent = REPORT_REFUSALS[entry.refused];
+      button.disabled = entry.refused === "unsupported" || entry.refused === "unknown_message";
     } else {
       status.textContent = "Thanks, reported.";
     }
@@ -441,6 +470,21 @@ function onFrame(frame) {
       break;
     case "support":
       openHelp({ message: frame.message, resources: frame.resources });
+      if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty);
+      break;
+    case "hidden": {
+      const li = state.conversations.get(frame.room)?.list.querySelector(
+        `.msg[data-id="${Number(frame.id)}"]`,
+      );
+      if (li) render.setHidden(li);
+      break;
+    }
+    case "attention":
+    case "warning":
+    case "muted":
+    case "checkin":
+      // Direct notices from a volunteer moderator (the moderation release).
+      showBanner(frame.message ?? frame.text);
       break;
     default:
       break; // "left", and frames a newer server may add
@@ -454,10 +498,11 @@ function onError(frame) {
     return;
   }
   const joining = [...state.conversations.values()].find((c) => c.state === "joining");
-  if (["unsupported", "not_joined", "bad_field", "unknown_type"].includes(frame.code)) {
+  const joinCode = ["unavailable", "already_joined", "unknown_room", "too_many_rooms"];
+  if (frame.code in REPORT_REFUSALS && !(joining && joinCode.includes(frame.code))) {
     const pending = state.reports.find((r) => !r.refused);
     if (pending) {
-      pending.refused = true;
+      pending.refused = frame.code;
       return;
     }
   }
@@ -471,6 +516,12 @@ function onError(frame) {
     joining.state = "out";
     joining.list.append(render.noticeElement("This room can't be opened right now."));
   }
+}
+
+function showBanner(text) {
+  if (typeof text !== "string" || !text.trim()) return;
+  $("banner-text").textContent = text;
+  $("banner").hidden = false;
 }
 
 function showDuty(onDuty) {
@@ -591,6 +642,9 @@ function wire() {
   $("accept").addEventListener("click", accept);
   $("forget").addEventListener("click", forgetMe);
   $("back").addEventListener("click", backToRooms);
+  $("banner-close").addEventListener("click", () => {
+    $("banner").hidden = true;
+  });
   $("room-list").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-room]");
     if (button) enterRoom(button.dataset.room);
@@ -613,7 +667,7 @@ function wire() {
       send();
     }
   });
-  document.body.classList.add("js");
+  $("no-js").hidden = true;
   if (storage.get(STORE.accepted) === "1") {
     enterLobby();
   } else {

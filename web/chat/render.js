@@ -49,11 +49,14 @@ export function messageElement(message, { own }) {
   const meta = el("p", "msg-meta");
   meta.append(el("span", "msg-from", message.from));
   if (own) meta.append(el("span", "msg-you", "you"));
+  // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
+  if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
+  if (message.note === "held") li.classList.add("held");
   meta.append(timeElement(message.ts));
   const text = el("p", "msg-text", message.text);
   const foot = el("div", "msg-foot");
   foot.append(el("span", "msg-status"));
-  if (!own) {
+  if (!own && message.note !== "held") {
     const report = el("button", "link-button msg-report", "Report");
     report.type = "button";
     report.dataset.action = "report";
@@ -73,14 +76,14 @@ export function pendingElement(text, name, clientId) {
   return li;
 }
 
-/** "sending" (incl. waiting to resend) or "failed" (with a retry button). */
-export function setPendingState(li, state) {
+/** "sending" (incl. waiting to resend) or "failed" (with a retry button and maybe a reason). */
+export function setPendingState(li, state, reason = "") {
   const status = li.querySelector(".msg-status");
   li.querySelector(".msg-retry")?.remove();
   li.classList.toggle("pending", state === "sending");
   li.classList.toggle("failed", state === "failed");
   if (state === "failed") {
-    status.textContent = "";
+    status.textContent = reason ? `${reason} ` : "";
     const retry = el("button", "link-button msg-retry", "not sent — retry");
     retry.type = "button";
     retry.dataset.action = "retry";
@@ -96,6 +99,18 @@ export function setDelivered(li, id, ts) {
   li.classList.remove("pending", "failed");
   li.querySelector(".msg-status").textContent = "";
   if (Number.isFinite(ts)) li.querySelector(".msg-time").replaceWith(timeElement(ts));
+}
+
+/** A line under a message: what the server did with it (held, redacted, hidden). */
+export function setNote(li, text) {
+  li.querySelector(".msg-status").textContent = text;
+}
+
+/** A moderator hid this message: its text goes, for everyone, right away. */
+export function setHidden(li) {
+  li.classList.add("held");
+  li.querySelector(".msg-text").textContent = "This message was hidden by a moderator.";
+  li.querySelector(".msg-report")?.remove();
 }
 
 export function noticeElement(text) {

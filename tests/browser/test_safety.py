@@ -1,0 +1,322 @@
+"""The safety controls: Get help now (with and without JavaScript), support frames, quick exit,
+the first-visit welcome and forget me."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from playwright.async_api import WebSocketRoute, expect
+
+from tests.conftest import HarborFactory
+from tests.harness import REPO, Client
+
+from .chat import ChatPage, ms
+from .conftest import Chromium, frame, screenshot_path
+
+CRISIS_NUMBERS = ["988", "1-800-662-4357", "741741", "116 123", "911", "999", "112"]
+SECRET = "my sponsor is called Dana and I work at the bakery"
+
+
+async def test_get_help_now_opens_the_panel_and_escape_closes_it(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    worker = harbor()
+    page = await ChatPage.open(chromium, worker)
+    await page.enter("newcomers")
+    help_link = page.page.get_by_role("link", name="Get help now")
+    await expect(help_link).to_have_attribute("href", "/help/")
+    await help_link.click()
+    panel = page.page.get_by_role("dialog", name="Get help now")
+    await expect(panel).to_be_visible()
+    for number in CRISIS_NUMBERS:
+        await expect(panel).to_contain_text(number)
+    await expect(panel.locator("a[href='tel:988']").first).to_be_visible()
+    await expect(panel.locator("a[href='sms:741741?body=HOME']")).to_be_visible()
+    await page.page.screenshot(path=screenshot_path("support-panel.png"))
+    await page.page.keyboard.press("Escape")
+    await expect(panel).to_be_hidden()
+    await expect(help_link).to_be_focused()  # focus comes back to where it was
+
+
+async def test_get_help_now_is_on_every_view(chromium: Chromium, harbor: HarborFactory) -> None:
+    worker = harbor()
+    page = await ChatPage.open(chromium, worker, accept=False)
+    help_link = page.page.get_by_role("link", name="Get help now")
+    await expect(help_link).to_be_visible()  # welcome
+    await page.accept()
+    await expect(help_link).to_be_visible()  # rooms
+    await page.enter("alcohol")
+    await expect(help_link).to_be_visible()  # a room
+    await page.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await expect(help_link).to_be_in_viewport()  # the top bar stays in reach
+
+
+async def test_help_page_works_without_javascript(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    worker = harbor()
+    page = await chromium.page(worker.http + "/help", java_script_enabled=False)
+    assert page.url == worker.http + "/help/"
+    await expect(page.get_by_role("heading", name="Get help now", level=1)).to_be_visible()
+    for number in CRISIS_NUMBERS:
+        await expect(page.locator("main")).to_contain_text(number)
+    await page.screenshot(path=screenshot_path("help-page-no-js.png"))
+    # The chat page without JavaScript: a plain message, and the link still reaches help.
+    await page.goto(worker.http + "/")
+    await expect(page.get_by_text("Harbor's chat needs JavaScript.")).to_be_visible()
+    await page.get_by_role("link", name="Get help now").first.click()
+    await expect(page).to_have_url(worker.http + "/help/")
+    await expect(page.locator("main")).to_contain_text("116 123")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and re.match(r"^(tel|sms):", href):
+            self.hrefs.add(href)
+
+
+def _phone_links(path: Path) -> set[str]:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.hrefs
+
+
+def test_help_panel_and_help_page_list_the_same_lines() -> None:
+    """The panel in index.html duplicates help/index.html (no JS needed there): keep them equal."""
+    page = _phone_links(REPO / "web" / "help" / "index.html")
+    assert page >= {"tel:988", "sms:988", "tel:+18006624357", "sms:741741?body=HOME", "tel:116123"}
+    assert page >= {"tel:911", "tel:999", "tel:112"}
+    assert _phone_links(REPO / "web" / "index.html") >= page
+
+
+async def test_support_and_duty_frames_open_the_panel_and_show_moderators(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """The moderation release will send these frames; inject them into a real connection."""
+    worker = harbor()
+    routes: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        routes.append(ws)
+
+    context = await chromium.context()
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/")
+    page = ChatPage(browser_page)
+    await page.accept()
+    await page.enter("mental-health")
+    duty = browser_page.locator("#duty")
+    await expect(duty).to_be_hidden()  # the "checking…" placeholder waits for the server
+
+    routes[-1].send(frame(type="duty", on_duty=True))
+    await expect(duty).to_have_text("Moderators: a volunteer is on duty")
+    routes[-1].send(frame(type="duty", on_duty=False))
+    await expect(duty).to_have_text("Moderators: none on duty right now")
+
+    routes[-1].send(
+        frame(
+            type="support",
+            message="You're not alone. A volunteer will check in when one is on duty.",
+            resources=[
+                {"name": "Local warmline", "phone": "555 0100", "url": "tel:5550100"},
+                {"name": "Bad link", "url": "javascript:alert(1)"},
+                "<b>plain text resource</b>",
+            ],
+        )
+    )
+    panel = browser_page.get_by_role("dialog", name="Get help now")
+    await expect(panel).to_be_visible()
+    await expect(panel.locator("#help-message")).to_have_text(
+        "You're not alone. A volunteer will check in when one is on duty."
+    )
+    await expect(panel.locator("#help-extra")).to_contain_text("Local warmline: 555 0100")
+    await expect(panel.locator("#help-extra")).to_contain_text("<b>plain text resource</b>")
+    assert await panel.locator("#help-extra a[href^='javascript']").count() == 0
+    await expect(panel).to_contain_text("988")
+    await panel.get_by_role("button", name="Close").click()
+    await expect(panel).to_be_hidden()
+    # Without a message the frame still opens the panel, with the general kind wording.
+    routes[-1].send(frame(type="support"))
+    await expect(panel.locator("#help-message")).to_contain_text("you don't have to wait")
+
+
+async def _room_with_secret(chromium: Chromium, harbor: HarborFactory) -> ChatPage:
+    worker = harbor()
+    page = await ChatPage.open(chromium, worker)
+    await page.enter("family-friends")
+    await page.say(SECRET)
+    await page.wait_message(SECRET)
+    return page
+
+
+async def _assert_exited(page: ChatPage) -> None:
+    await page.page.wait_for_url("about:blank", timeout=ms(10))
+    assert SECRET not in await page.page.content()
+    await page.page.go_back()
+    assert not page.page.url.startswith("http://127.0.0.1"), "Back returned to the chat"
+    assert SECRET not in await page.page.content()
+
+
+async def test_quick_exit_button_leaves_no_chat_behind(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    page = await _room_with_secret(chromium, harbor)
+    await page.page.get_by_role("link", name="Quick exit").click()
+    await _assert_exited(page)
+
+
+async def test_escape_three_times_leaves_no_chat_behind(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    page = await _room_with_secret(chromium, harbor)
+    await page.page.get_by_label("Your message").focus()  # even from inside the text box
+    for _ in range(3):
+        await page.page.keyboard.press("Escape")
+    await _assert_exited(page)
+
+
+async def test_escape_pressed_slowly_does_not_exit(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    page = await _room_with_secret(chromium, harbor)
+    for _ in range(2):
+        await page.page.keyboard.press("Escape")
+    await page.page.wait_for_timeout(1700)  # past the 1.5 s window: the count starts over
+    await page.page.keyboard.press("Escape")
+    await page.wait_message(SECRET)
+    assert page.page.url.startswith("http://127.0.0.1")
+
+
+async def test_quick_exit_target_cannot_be_pointed_elsewhere(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    worker = harbor()
+    page = await chromium.page(worker.http + "/")
+    targets = await page.evaluate(
+        """async () => {
+            const { exitTarget } = await import("/shared/quickexit.js");
+            const root = document.documentElement;
+            const at = (search) => exitTarget(new URL(location.origin + "/" + search), root);
+            return [at(""), at("?exit=https://evil.example/"), at("?exit=about:blank"),
+                    at("?exit=/help/"), at("?exit=javascript:alert(1)")];
+        }"""
+    )
+    default = "https://www.wikipedia.org/wiki/Special:Random"
+    assert targets == [default, default, "about:blank", worker.http + "/help/", default]
+
+
+async def test_welcome_is_remembered_and_forget_me_makes_a_new_person(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    worker = harbor()
+    page = await ChatPage.open(chromium, worker, accept=False)
+    welcome = page.page.get_by_role("heading", name="Welcome to Harbor")
+    await expect(welcome).to_be_visible()
+    await expect(page.page.locator("#view-welcome")).to_contain_text(
+        "Peer support, not professional care."
+    )
+    await expect(page.page.locator("#view-welcome")).to_contain_text("988")
+    await page.page.screenshot(path=screenshot_path("welcome.png"))
+    await page.accept()
+    first = await page.name()
+    await page.page.reload()
+    await page.wait_online()
+    await expect(welcome).to_be_hidden()
+    assert await page.name() == first, "the token in localStorage keeps the pseudonym"
+
+    await page.page.get_by_role("button", name="Forget me on this device").click()
+    await expect(welcome).to_be_visible()
+    stored = await page.page.evaluate(
+        "[localStorage.getItem('harbor.token'), localStorage.getItem('harbor.accepted.v1')]"
+    )
+    assert stored == [None, None]
+    await page.accept()
+    assert await page.name() != first
+
+
+async def test_a_terminal_close_code_does_not_loop_and_4008_resumes(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """4008 (too slow) → reconnect and resume with `since`, and say older messages are gone when
+    history no longer reaches back; 1008 → stop, and say so, instead of hammering the server."""
+    worker = harbor(
+        HARBOR_HISTORY_LEN="3", HARBOR_SEND_RATE_PER_10S="1000", HARBOR_SEND_BURST="200"
+    )
+    routes: list[WebSocketRoute] = []
+    held: list[bool] = [False]
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        routes.append(ws)
+
+        def to_page(message: str | bytes) -> None:
+            if not held[0]:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    context = await chromium.context()
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/")
+    page = ChatPage(browser_page)
+    await page.accept()
+    await page.enter("sober-living")
+    other = await Client.connect(worker.ws)
+    await other.hello()
+    await other.join("sober-living")
+    await other.say("sober-living", "seen before the gap", "g0")
+    await page.wait_message("seen before the gap")
+
+    held[0] = True  # the page stops hearing the server, as a slow member would
+    for n in range(6):
+        await other.say("sober-living", f"missed {n}", f"g{n + 1}")
+    await routes[-1].close(code=4008, reason="too slow")
+    held[0] = False
+    await page.wait_online()
+    await page.wait_joined()
+    await expect(browser_page.locator(".msg-notice")).to_have_text(
+        "Some older messages are no longer available."
+    )
+    for n in (3, 4, 5):
+        await page.wait_message(f"missed {n}")
+    assert await page.message("seen before the gap").count() == 1
+    assert len(routes) == 2
+
+    await routes[-1].close(code=1008, reason="policy")
+    await expect(browser_page.locator("#conn")).to_have_text(
+        "Disconnected. Reload the page to try again."
+    )
+    await browser_page.wait_for_timeout(1500)  # longer than the first backoff could be
+    assert len(routes) == 2, "reconnected after a do-not-reconnect close"
+
+
+async def test_backoff_is_capped_and_jittered(chromium: Chromium, harbor: HarborFactory) -> None:
+    worker = harbor()
+    page = await chromium.page(worker.http + "/")
+    result = await page.evaluate(
+        """async () => {
+            const s = await import("/shared/socket.js");
+            const at = (n, r) => s.backoffDelay(n, () => r);
+            return {
+                low: [0, 1, 2, 6, 20].map((n) => at(n, 0)),
+                high: [0, 1, 2, 6, 20].map((n) => at(n, 0.999999)),
+                terminal: [1000, 1001, 1006, 1011, 1012, 4008, 4499, 1008, 4500, 4503, 4999]
+                    .map((code) => s.closeIsTerminal(code)),
+            };
+        }"""
+    )
+    assert result["low"] == [250, 500, 1000, 15000, 15000]
+    assert result["high"] == [750, 1500, 3000, 45000, 45000]
+    assert result["terminal"] == [False] * 7 + [True] * 4
