@@ -353,7 +353,7 @@ async def scenario_slow(ctx: Ctx) -> None:
     base = await fanout_step(ctx, 0, rate, cfg["slow_base_s"], publishers, n, seqs, room, tlen)
     base.update(kind="slow", phase="baseline", step=0, members=n, text_len=tlen)
     emit(base)
-    if base["loss_pct"] > 0.1 or base["p99_ms"] > 1000:
+    if base["loss_pct"] > 1 or base["p99_ms"] > 5000:  # saturated: no comparison possible
         log("baseline step not held: a slow member's effect could not be told apart; skipped")
         emit({"kind": "slow", "phase": "skipped", "members": n, "rate": rate})
         return

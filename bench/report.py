@@ -148,7 +148,7 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
     slow_rows = []
     for r in _pick(results, kind="slow"):
         if r["phase"] == "skipped":
-            slow_rows.append([r["peer"], "skipped: baseline not held"] + ["-"] * 8)
+            slow_rows.append([r["peer"], "skipped: baseline saturated"] + ["-"] * 8)
             continue
         mem = ["-", "-", "-", "-"]
         if r["phase"] != "baseline":
