@@ -1,13 +1,23 @@
-"""The `harbor` command: `harbor serve` runs a worker (or N) with every limit from Settings."""
+"""The `harbor` command.
+
+- `harbor serve`: run a worker (or N) with every limit from Settings.
+- `harbor moderators add NAME [--password-stdin]`: create a moderator (or change a password).
+- `harbor moderation scan`: moderate stdin lines into JSON verdicts (see moderation.scan).
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 
+import anyio
 import uvicorn
 
+from moderation.passwords import hash_password
+
+from .lifespan import open_store
 from .settings import ConfigError, Settings
 
 WS_PROTOCOL = "server.transport:HarborWebSocketProtocol"
@@ -21,10 +31,75 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (PORT, default 8000)")
     serve.add_argument("--redis-url", help="share rooms through Redis (REDIS_URL)")
     serve.add_argument("--workers", type=int, help="worker processes (WEB_CONCURRENCY)")
+    moderators = commands.add_parser("moderators", help="manage moderator accounts")
+    moderator_commands = moderators.add_subparsers(dest="action", required=True)
+    add = moderator_commands.add_parser("add", help="create a moderator or set a new password")
+    add.add_argument("name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    moderator_commands.add_parser("list", help="list moderator names")
+    moderation = commands.add_parser("moderation", help="moderation tools")
+    moderation.add_argument("rest", nargs=argparse.REMAINDER, help="e.g. scan [--format jsonl]")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "moderators":
+        return _moderators(args)
+    if args.command == "moderation":
+        from moderation.__main__ import main as moderation_main
+
+        return moderation_main(args.rest)
     return 2
+
+
+def _settings() -> Settings | None:
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"harbor: {exc}", file=sys.stderr)
+        return None
+
+
+def _moderators(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings is None:
+        return 2
+    if args.action == "list":
+        names = anyio.run(_moderator_names, settings)
+        print("\n".join(names) if names else "(no moderators yet)")
+        return 0
+    name = args.name.strip()
+    if not 0 < len(name) <= 64 or any(c.isspace() for c in name):
+        print("harbor: a moderator name is 1-64 characters without spaces", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("harbor: the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 10:
+        print("harbor: use a password of at least 10 characters", file=sys.stderr)
+        return 2
+    anyio.run(_add_moderator, settings, name, hash_password(password))
+    print(f"moderator {name} can now sign in at /mod")
+    return 0
+
+
+async def _add_moderator(settings: Settings, name: str, password_hash: str) -> None:
+    store = open_store(settings)
+    try:
+        await store.add_moderator(name, password_hash)
+    finally:
+        await store.aclose()
+
+
+async def _moderator_names(settings: Settings) -> list[str]:
+    store = open_store(settings)
+    try:
+        return await store.moderator_names()
+    finally:
+        await store.aclose()
 
 
 def _serve(args: argparse.Namespace) -> int:

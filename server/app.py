@@ -20,6 +20,7 @@ from rooms.catalog import Catalog
 
 from .lifespan import Services, make_lifespan
 from .logs import configure_logging
+from .moderator_api import ROUTES as MODERATOR_ROUTES
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *MODERATOR_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

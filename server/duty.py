@@ -1,9 +1,10 @@
 """The moderation heartbeat of a worker: who is on duty, claim leases, overdue re-alerts.
 
 Runs in the lifespan task group. Every tick it renews the claims of moderators connected to this
-worker (so a claim lapses within `LEASE_MS` of its moderator going away, even if the worker dies),
-returns lapsed claims to the queue, re-alerts every moderator about overdue open flags (each one
-handed to exactly one worker by the store), and tells members here when duty status changes.
+worker (so a claim lapses within HARBOR_CLAIM_LEASE_S of its moderator going away, even if the
+worker dies), returns lapsed claims to the queue, re-alerts every moderator about overdue open
+flags (each one handed to exactly one worker by the store), and tells members here when duty
+status changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("harbor.duty")
 
 TICK_S = 1.0
-LEASE_MS = 30_000
 RETENTION_MS = 30 * 24 * 3600 * 1000  # resolved flags and audit entries: 30 days
 _PRUNE_EVERY_S = 3600.0
 
@@ -43,8 +43,9 @@ async def keep_moderation(services: Services) -> None:
 async def _tick(services: Services) -> None:
     now = _now_ms()
     store = services.store
+    lease_ms = int(services.settings.claim_lease_s * 1000)
     for name in list(services.moderators_here):
-        await store.renew_leases(name, now, LEASE_MS)
+        await store.renew_leases(name, now, lease_ms)
     for flag in await store.lapse_expired(now):
         await announce_flag(services, "lapsed", flag)
     for flag in await store.take_overdue(now):

@@ -193,6 +193,7 @@ class ChatConnection:
             if services.moderators_here[self.moderator] <= 0:
                 del services.moderators_here[self.moderator]
             await services.hub.leave(MODERATOR_FEED, self)
+            await services.hub.leave(f"@mod:{self.moderator}", self)
         for room in tuple(self.rooms):
             await services.hub.leave(room, self)
         self.rooms.clear()
@@ -266,6 +267,7 @@ class ChatConnection:
         self.identity = Identity(uid=f"mod:{name}", token="", name=f"Volunteer {name}")
         services.moderators_here[name] += 1
         await services.hub.join(MODERATOR_FEED, self, since=None, epoch=None, limit=0)
+        await services.hub.join(f"@mod:{name}", self, since=None, epoch=None, limit=0)
         self.send({"type": "welcome", "token": "", "name": self.identity.name, "moderator": name})
 
     def _refuse(self, code: str, message: str, client_id: str | None = None) -> None:

@@ -8,11 +8,12 @@ them and closes the broker.
 from __future__ import annotations
 
 import secrets
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from .identity import IdentityIssuer
 from .metrics import Metrics
 from .protocol import CODECS, encode_room_event
 from .settings import Settings
+from .signin_link import SignInLink
 from .support import Resource, load_resources
 
 if TYPE_CHECKING:
@@ -57,10 +59,26 @@ class Services:
     # Signed-in moderator connections on this worker, by name (their claims are renewed here).
     moderators_here: Counter[str] = field(default_factory=Counter)
     gate: MessageGate | None = None
+    sign_in_link: SignInLink | None = None
 
 
 class State(TypedDict):
     services: Services
+
+
+def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
+    """Flags, accounts and audit live in Redis when it is configured (run it with append-only
+    persistence), else in a SQLite file under the data directory."""
+    if settings.uses_redis:
+        import redis.asyncio as aioredis
+
+        from moderation.store_redis import RedisModerationStore
+
+        return RedisModerationStore(redis_client or aioredis.from_url(str(settings.redis_url)))
+    from moderation.store_sqlite import SqliteModerationStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
 
 
 def build_services(settings: Settings, catalog: Catalog) -> Services:
@@ -75,21 +93,16 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         broker, encode_room_event, codecs=CODECS, join_buffer=settings.join_buffer_messages
     )
     presence: Presence
-    store: ModerationStore
     if settings.uses_redis:
-        from moderation.store_redis import RedisModerationStore
         from rooms.broker_redis import RedisBroker
         from rooms.presence_redis import RedisPresence
 
         assert isinstance(broker, RedisBroker)
         presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
-        store = RedisModerationStore(broker.client)
+        store = open_store(settings, broker.client)
     else:
-        from moderation.store_sqlite import SqliteModerationStore
-
         presence = MemoryPresence(broker)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
+        store = open_store(settings)
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -105,6 +118,8 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
     from .gate import MessageGate
 
     services.gate = MessageGate(services)
+    if not settings.uses_redis:
+        services.sign_in_link = SignInLink()
     return services
 
 
@@ -139,6 +154,10 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                         ttl_s=settings.presence_ttl_s,
                     )
                 )
+                if services.sign_in_link is not None:
+                    url = services.sign_in_link.url(settings.host, settings.port)
+                    # The one place a secret is printed: an operator asked for exactly this.
+                    sys.stderr.write(f"Moderator sign-in link (one use, 1 hour): {url}\n")
                 yield {"services": services}
                 tg.cancel_scope.cancel()
         finally:

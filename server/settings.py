@@ -68,6 +68,9 @@ class Settings:
     # Recent client_ids remembered per identity and room, so a resend is never published twice.
     client_ids_remembered: int = 64
 
+    # A moderator's claim is a lease their live connection renews; it lapses back to the queue
+    # this long after they go away (closed laptop, crashed worker).
+    claim_lease_s: float = 30.0
     presence_interval_s: float = 1.0
     presence_ttl_s: float = 15.0
 
@@ -135,6 +138,7 @@ class Settings:
             client_ids_remembered=env.integer(
                 "HARBOR_CLIENT_IDS_REMEMBERED", cls.client_ids_remembered, 1
             ),
+            claim_lease_s=env.number("HARBOR_CLAIM_LEASE_S", cls.claim_lease_s),
             presence_interval_s=env.number("HARBOR_PRESENCE_INTERVAL_S", cls.presence_interval_s),
             presence_ttl_s=env.number("HARBOR_PRESENCE_TTL_S", cls.presence_ttl_s),
             ping_interval_s=env.number("HARBOR_PING_INTERVAL_S", cls.ping_interval_s),

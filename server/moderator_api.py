@@ -1,0 +1,426 @@
+"""Moderator routes under /mod/api: sign-in, the queue, every action, the audit log.
+
+Nothing here is reachable without a moderator session (tests walk every route unauthenticated).
+The session is an opaque token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored
+only as its hash. State-changing requests must be JSON from the same origin. Sign-in attempts are
+rate-limited per account name and per worker, without keeping any address. Every action lands in
+the append-only audit log with who, what, when and why -- never message text.
+
+Mute and ban take a confirmation step: the first request answers 409 `confirm_required` with a
+summary, and only a repeat with `"confirm": true` applies it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from moderation.flags import AuditEntry, Flag, FlagError, Outcome, Sanction
+from moderation.passwords import new_session_token, session_token_hash, verify_password
+from rooms.broker import BrokerUnavailable
+from rooms.envelope import Draft
+
+from .direct import notify
+from .gate import announce_flag
+from .origin import origin_allowed
+from .ratelimit import TokenBucket
+from .transport import MODERATOR_COOKIE
+
+if TYPE_CHECKING:
+    from .lifespan import Services
+
+logger = logging.getLogger("harbor.moderators")
+
+SESSION_TTL_S = 12 * 3600
+MAX_SANCTION_MINUTES = 30 * 24 * 60
+_sign_in_buckets: dict[str, TokenBucket] = {}
+_MAX_BUCKETS = 10_000
+
+Handler = Callable[[Request, "Services", str], Awaitable[Response]]
+
+
+def _lease_ms(services: Services) -> int:
+    return int(services.settings.claim_lease_s * 1000)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.state.services
+    return services
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise ValueError("send JSON")
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise ValueError("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    return body
+
+
+def _same_origin(request: Request) -> bool:
+    services = _services(request)
+    return origin_allowed(
+        request.headers.get("origin"),
+        request.headers.get("host"),
+        services.settings.allowed_origins,
+    )
+
+
+async def moderator_name(request: Request) -> str | None:
+    token = request.cookies.get(MODERATOR_COOKIE)
+    if not token:
+        return None
+    return await _services(request).store.session_owner(session_token_hash(token), _now_ms())
+
+
+def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Refuse without a live session (401), and cross-site writes (403)."""
+
+    async def guarded(request: Request) -> Response:
+        if request.method != "GET" and not _same_origin(request):
+            return _error(403, "cross_origin", "requests must come from Harbor's own pages")
+        name = await moderator_name(request)
+        if name is None:
+            return _error(401, "sign_in_required", "sign in as a moderator first")
+        try:
+            return await handler(request, _services(request), name)
+        except ValueError as exc:
+            return _error(400, "bad_request", str(exc))
+        except FlagError as exc:
+            return _error(409, exc.code, str(exc))
+        except BrokerUnavailable:
+            return _error(503, "unavailable", "rooms are unreachable; try again")
+
+    return guarded
+
+
+# Sign-in
+
+
+def _sign_in_allowed(name: str) -> bool:
+    now = time.monotonic()
+    if len(_sign_in_buckets) > _MAX_BUCKETS:
+        _sign_in_buckets.clear()
+    allowed = True
+    for key, rate, burst in ((f"name:{name}", 1 / 60, 5), ("*", 1.0, 30)):
+        bucket = _sign_in_buckets.setdefault(key, TokenBucket(rate=rate, burst=burst, now=now))
+        allowed = bucket.take(now) == 0 and allowed
+    return allowed
+
+
+async def sign_in(request: Request) -> Response:
+    services = _services(request)
+    if not _same_origin(request):
+        return _error(403, "cross_origin", "sign in from Harbor's own page")
+    try:
+        body = await _body(request)
+    except ValueError as exc:
+        return _error(400, "bad_request", str(exc))
+    name, password = body.get("name"), body.get("password")
+    if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64:
+        return _error(400, "bad_request", "name and password are required")
+    if not _sign_in_allowed(name):
+        services.metrics.sign_ins["throttled"] += 1
+        return _error(429, "too_many_attempts", "too many attempts; wait a minute")
+    stored = await services.store.password_hash(name)
+    if stored is None or not verify_password(password, stored):
+        services.metrics.sign_ins["refused"] += 1
+        await services.store.audit(AuditEntry(_now_ms(), name, "sign_in_refused", "moderator"))
+        return _error(401, "wrong_credentials", "that name and password don't match")
+    return await _start_session(request, services, name)
+
+
+async def _start_session(request: Request, services: Services, name: str) -> Response:
+    token = new_session_token()
+    expires = _now_ms() + SESSION_TTL_S * 1000
+    await services.store.create_session(session_token_hash(token), name, expires)
+    await services.store.audit(AuditEntry(_now_ms(), name, "sign_in", "moderator"))
+    services.metrics.sign_ins["ok"] += 1
+    response = JSONResponse({"name": name})
+    response.set_cookie(
+        MODERATOR_COOKIE,
+        token,
+        max_age=SESSION_TTL_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+async def sign_in_with_link(request: Request) -> Response:
+    """The embedded default's one-time sign-in link, printed at start as /mod/#link=TOKEN: the
+    token sits in the URL fragment, which browsers never send, and the page posts it here."""
+    services = _services(request)
+    if not _same_origin(request):
+        return _error(403, "cross_origin", "sign in from Harbor's own page")
+    try:
+        token = str((await _body(request)).get("token", ""))
+    except ValueError as exc:
+        return _error(400, "bad_request", str(exc))
+    link = services.sign_in_link
+    if not token or link is None or not link.redeem(token):
+        return _error(403, "link_used", "this link is used or unknown; restart for a new one")
+    if await services.store.password_hash(link.name) is None:
+        await services.store.add_moderator(link.name, "link-only")
+    response = await _start_session(request, services, link.name)
+    return response
+
+
+@authenticated
+async def sign_out(request: Request, services: Services, name: str) -> Response:
+    token = request.cookies.get(MODERATOR_COOKIE, "")
+    await services.store.end_session(session_token_hash(token))
+    await services.store.audit(AuditEntry(_now_ms(), name, "sign_out", "moderator"))
+    response = JSONResponse({"signed_out": True})
+    response.delete_cookie(MODERATOR_COOKIE, path="/")
+    return response
+
+
+@authenticated
+async def me(request: Request, services: Services, name: str) -> Response:
+    return JSONResponse({"name": name})
+
+
+# The queue
+
+
+@authenticated
+async def list_flags(request: Request, services: Services, name: str) -> Response:
+    resolved = request.query_params.get("resolved") == "1"
+    flags = await services.store.list_flags(include_resolved=resolved)
+    return JSONResponse({"flags": [flag.to_json() for flag in flags]})
+
+
+@authenticated
+async def claim_next(request: Request, services: Services, name: str) -> Response:
+    for _ in range(5):  # someone may claim the same one at the same moment: take the next
+        flag = await services.store.next_open()
+        if flag is None:
+            return JSONResponse({"flag": None})
+        try:
+            claimed = await services.store.claim(flag.id, name, _now_ms(), _lease_ms(services))
+        except FlagError:
+            continue
+        await _after(services, name, "claim", claimed, "")
+        return JSONResponse({"flag": claimed.to_json()})
+    return _error(409, "busy", "every open flag was just taken; try again")
+
+
+async def _flag_or_404(services: Services, request: Request) -> Flag:
+    flag = await services.store.get_flag(request.path_params["flag_id"])
+    if flag is None:
+        raise FlagError("not_found", "no such flag")
+    return flag
+
+
+async def _after(
+    services: Services, name: str, action: str, flag: Flag, reason: str, **detail: Any
+) -> None:
+    await services.store.audit(AuditEntry(_now_ms(), name, action, flag.id, reason, detail))
+    await announce_flag(services, action, flag)
+
+
+def _note(body: dict[str, Any], key: str = "note") -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str) or len(value) > 1000:
+        raise ValueError(f"{key} must be text of at most 1000 characters")
+    return value
+
+
+@authenticated
+async def flag_action(request: Request, services: Services, name: str) -> Response:
+    action = request.path_params["action"]
+    handler = _FLAG_ACTIONS.get(action)
+    if handler is None:
+        return _error(404, "unknown_action", "no such action")
+    body = await _body(request)
+    flag = await _flag_or_404(services, request)
+    return await handler(services, name, flag, body)
+
+
+async def _claim(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    claimed = await services.store.claim(flag.id, name, _now_ms(), _lease_ms(services))
+    await _after(services, name, "claim", claimed, "")
+    await notify(
+        services,
+        flag.draft.uid,
+        {"type": "attention", "message": "A volunteer moderator is looking at your message now."},
+    )
+    return JSONResponse({"flag": claimed.to_json()})
+
+
+async def _release(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    released = await services.store.release(flag.id, name, _now_ms())
+    await _after(services, name, "release", released, _note(body))
+    return JSONResponse({"flag": released.to_json()})
+
+
+async def _resolve(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    try:
+        outcome = Outcome(str(body.get("outcome")))
+    except ValueError:
+        raise ValueError(f"outcome must be one of {', '.join(Outcome)}") from None
+    note = _note(body)
+    resolved = await services.store.resolve(flag.id, name, outcome, note, _now_ms())
+    await _after(services, name, "resolve", resolved, note, outcome=str(outcome))
+    return JSONResponse({"flag": resolved.to_json()})
+
+
+async def _escalate(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    note = _note(body)
+    escalated = await services.store.escalate(flag.id, name, note, _now_ms())
+    await _after(services, name, "escalate", escalated, note)
+    return JSONResponse({"flag": escalated.to_json()})
+
+
+async def _hide(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    if flag.draft.message_id is None:
+        raise FlagError("nothing_to_hide", "this message never reached the room")
+    await services.broker.hide(flag.draft.room, flag.draft.message_id)
+    await _after(services, name, "hide", flag, _note(body, "reason"), room=flag.draft.room)
+    return JSONResponse({"hidden": flag.draft.message_id})
+
+
+async def _release_held(
+    services: Services, name: str, flag: Flag, body: dict[str, Any]
+) -> Response:
+    """Publish the original words of a held message; the placeholder (if any) is removed."""
+    draft = flag.draft
+    if not draft.held or flag.released:
+        raise FlagError("not_held", "this message is not waiting to be released")
+    receipt = await services.broker.publish(
+        draft.room,
+        Draft(
+            uid=draft.uid,
+            name=draft.name,
+            text=draft.text,
+            ts=_now_ms(),
+            client_id=f"release:{flag.id}",
+            note="released",
+        ),
+    )
+    if draft.message_id is not None:
+        await services.broker.hide(draft.room, draft.message_id)
+    updated = await services.store.mark_released(flag.id, _now_ms())
+    await _after(services, name, "release_held", updated, _note(body, "reason"), id=receipt.id)
+    return JSONResponse({"flag": updated.to_json(), "id": receipt.id})
+
+
+async def _warn(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    text = _note(body, "text").strip()
+    if not text:
+        raise ValueError("text is required")
+    await notify(services, flag.draft.uid, {"type": "warning", "text": text})
+    await _after(services, name, "warn", flag, text)
+    return JSONResponse({"warned": True})
+
+
+def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
+    async def apply(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+        minutes = body.get("minutes")
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise ValueError("minutes must be a whole number")
+        if not 1 <= minutes <= MAX_SANCTION_MINUTES:
+            raise ValueError(f"minutes must be between 1 and {MAX_SANCTION_MINUTES}")
+        reason = _note(body, "reason")
+        summary = f"{kind} {flag.draft.name} for {minutes} minutes"
+        if body.get("confirm") is not True:
+            return JSONResponse(
+                {
+                    "error": "confirm_required",
+                    "summary": summary,
+                    "confirm": "send confirm: true",
+                },
+                status_code=409,
+            )
+        until = _now_ms() + minutes * 60_000
+        await services.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
+        if kind == "ban":
+            await notify(services, flag.draft.uid, None, ban=True)
+        else:
+            notice = {
+                "type": "muted",
+                "until_ms": until,
+                "message": "A moderator paused your messages for a while.",
+            }
+            await notify(services, flag.draft.uid, notice, muted_until_ms=until)
+        await _after(services, name, kind, flag, reason, minutes=minutes, until_ms=until)
+        return JSONResponse({"applied": summary, "until_ms": until})
+
+    return apply
+
+
+async def _checkin(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    room = services.identities.checkin_room(flag.draft.uid)
+    invite = {
+        "type": "checkin",
+        "room": room,
+        "message": "A volunteer moderator would like to check in with you privately.",
+    }
+    await notify(services, flag.draft.uid, invite)
+    await _after(services, name, "checkin", flag, "", room=room)
+    return JSONResponse({"room": room})
+
+
+_FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {
+    "claim": _claim,
+    "release": _release,
+    "resolve": _resolve,
+    "escalate": _escalate,
+    "hide": _hide,
+    "release-held": _release_held,
+    "warn": _warn,
+    "mute": _sanction_action("mute"),
+    "ban": _sanction_action("ban"),
+    "checkin": _checkin,
+}
+
+
+@authenticated
+async def audit_log(request: Request, services: Services, name: str) -> Response:
+    entries = await services.store.audit_log(limit=200)
+    return JSONResponse({"entries": [entry.to_json() for entry in entries]})
+
+
+@authenticated
+async def duty(request: Request, services: Services, name: str) -> Response:
+    """Who is on duty (any worker) and who holds which case."""
+    names = await services.store.moderator_names()
+    totals = await services.presence.totals([f"@mod:{n}" for n in names])
+    on_duty = [n for n in names if totals.get(f"@mod:{n}", 0) > 0]
+    flags = await services.store.list_flags()
+    holding = {f.id: f.owner for f in flags if f.owner}
+    return JSONResponse({"on_duty": on_duty, "holding": holding})
+
+
+ROUTES = [
+    Route("/mod/api/session", sign_in, methods=["POST"]),
+    Route("/mod/api/session", sign_out, methods=["DELETE"]),
+    Route("/mod/api/link", sign_in_with_link, methods=["POST"]),
+    Route("/mod/api/me", me, methods=["GET"]),
+    Route("/mod/api/flags", list_flags, methods=["GET"]),
+    Route("/mod/api/flags/next", claim_next, methods=["POST"]),
+    Route("/mod/api/flags/{flag_id}/{action}", flag_action, methods=["POST"]),
+    Route("/mod/api/audit", audit_log, methods=["GET"]),
+    Route("/mod/api/duty", duty, methods=["GET"]),
+]

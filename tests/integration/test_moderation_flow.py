@@ -1,0 +1,311 @@
+"""Moderation end to end: live workers on one Redis, real clients, a signed-in moderator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_SECRET, HarborFactory
+from tests.harness import REPO, Client, HarborProcess, RedisProcess, seconds
+
+PASSWORD = "correct horse battery staple"
+CRISIS_WITH_MEANS = (
+    "i can't do this anymore, the pills are lined up and i'm taking them all tonight"
+)
+CRISIS = "honestly i want to die, i don't see the point of waking up anymore"
+SOLICITING = "anyone selling oxy near downtown? dm me, paying cash"
+
+
+def add_moderator(redis: RedisProcess, name: str) -> None:
+    env = {**os.environ, "REDIS_URL": redis.url, "HARBOR_SECRET": TEST_SECRET}
+    subprocess.run(
+        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+class Moderator:
+    """A volunteer signed in over HTTP, with the live feed on a chat socket."""
+
+    def __init__(self, worker: HarborProcess, name: str) -> None:
+        self.worker = worker
+        self.name = name
+        self.http = httpx.AsyncClient(base_url=worker.http, timeout=seconds(10))
+        self.feed: Client | None = None
+
+    async def sign_in(self) -> None:
+        response = await self.http.post(
+            "/mod/api/session", json={"name": self.name, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+
+    async def connect_feed(self) -> Client:
+        cookie = self.http.cookies.get("harbor_mod")
+        self.feed = await Client.connect(
+            self.worker.ws, additional_headers={"Cookie": f"harbor_mod={cookie}"}
+        )
+        await self.feed.send({"type": "hello", "moderator": True})
+        await self.feed.expect("welcome", moderator=self.name)
+        return self.feed
+
+    async def act(self, flag_id: str, action: str, **body: Any) -> httpx.Response:
+        return await self.http.post(f"/mod/api/flags/{flag_id}/{action}", json=body)
+
+    async def flags(self, **params: str) -> list[dict[str, Any]]:
+        response = await self.http.get("/mod/api/flags", params=params)
+        assert response.status_code == 200
+        flags: list[dict[str, Any]] = response.json()["flags"]
+        return flags
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+def workers(harbor: HarborFactory, redis_server: RedisProcess) -> tuple[HarborProcess, ...]:
+    add_moderator(redis_server, "alice")
+    add_moderator(redis_server, "bob")
+    env = {"HARBOR_SEND_RATE_PER_10S": "200", "HARBOR_SEND_BURST": "50"}
+    return harbor(redis_server, **env), harbor(redis_server, **env)
+
+
+async def member(worker: HarborProcess, room: str = "newcomers") -> Client:
+    client = await Client.connect(worker.ws)
+    await client.hello()
+    await client.join(room)
+    return client
+
+
+async def signed_in(worker: HarborProcess, name: str = "alice") -> Moderator:
+    moderator = Moderator(worker, name)
+    await moderator.sign_in()
+    await moderator.connect_feed()
+    return moderator
+
+
+async def test_a_crisis_message_gives_its_writer_support_and_a_moderator_on_another_worker_a_flag(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, reader = await member(one), await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "c1"})
+    support = await writer.expect("support")
+    assert support["resources"] and "not alone" in support["message"]
+    ack = await writer.expect("ack", client_id="c1")
+    assert (await reader.expect("message", id=ack["id"]))["text"] == CRISIS
+    assert moderator.feed is not None
+    raised = await moderator.feed.expect("flag", within=10, event="raised")
+    assert raised["flag"]["text"] == CRISIS
+    assert raised["flag"]["severity"] in ("imminent", "high")
+    assert "suicide" in raised["flag"]["categories"]
+    assert raised["flag"]["spans"], "moderators see which words matched"
+    await moderator.close()
+
+
+async def test_a_flag_survives_killing_the_worker_that_raised_it(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    writer = await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "k1"})
+    await writer.expect("ack", client_id="k1")
+    one.stop(signal.SIGKILL)
+    moderator = Moderator(two, "alice")
+    await moderator.sign_in()
+    flags = await moderator.flags()
+    assert [f["text"] for f in flags] == [CRISIS]
+    await moderator.close()
+
+
+async def test_a_held_message_reaches_no_member_until_a_moderator_releases_it(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, reader = await member(one), await member(two)
+    await writer.send(
+        {"type": "send", "room": "newcomers", "text": CRISIS_WITH_MEANS, "client_id": "h1"}
+    )
+    await writer.expect("support")
+    ack = await writer.expect("ack", client_id="h1")
+    assert ack["held"] is True
+    placeholder = await reader.expect("message", id=ack["id"])
+    assert placeholder["note"] == "held" and placeholder["text"] != CRISIS_WITH_MEANS
+    assert moderator.feed is not None
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    marker = await writer.say("newcomers", "still here", "h2")
+    seen = [m["text"] for m in reader.backlog if m.get("type") == "message"]
+    await reader.expect("message", id=marker["id"])
+    assert CRISIS_WITH_MEANS not in seen
+    response = await moderator.act(flag["id"], "release-held", reason="safe to share")
+    assert response.status_code == 200, response.text
+    released = await reader.expect("message", note="released")
+    assert released["text"] == CRISIS_WITH_MEANS
+    await reader.expect("hidden", id=ack["id"])
+    await moderator.close()
+
+
+async def test_solicitation_is_held_from_the_room_and_its_writer_is_told(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, reader = await member(one), await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": SOLICITING, "client_id": "s1"})
+    ack = await writer.expect("ack", client_id="s1")
+    assert ack["id"] is None and ack["held"] is True and ack["notice"] == "held_for_review"
+    marker = await writer.say("newcomers", "ok", "s2")
+    await reader.expect("message", id=marker["id"])
+    assert all(m.get("text") != SOLICITING for m in reader.backlog)
+    assert moderator.feed is not None
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    assert "solicitation" in flag["categories"] and flag["held"] is True
+    await moderator.close()
+
+
+async def test_a_moderator_hides_a_message_for_members_on_every_worker(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, far_reader = await member(one), await member(two)
+    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "x1")
+    await writer.send({"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"})
+    await writer.expect("reported", id=ack["id"])
+    assert moderator.feed is not None
+    flag = (await moderator.feed.expect_any(("flag",), within=10, event="raised"))["flag"]
+    response = await moderator.act(flag["id"], "hide", reason="insult")
+    assert response.status_code == 200
+    await far_reader.expect("hidden", id=ack["id"])
+    late = await member(one)
+    assert all(item["id"] != ack["id"] for item in late.last_joined["history"])
+    await moderator.close()
+
+
+async def test_mute_and_ban_need_confirmation_then_apply_on_any_worker(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = Moderator(two, "alice")
+    await moderator.sign_in()
+    writer = await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": SOLICITING, "client_id": "m1"})
+    await writer.expect("ack", client_id="m1")
+    flag = (await moderator.flags())[0]
+    unconfirmed = await moderator.act(flag["id"], "mute", minutes=10, reason="dealing")
+    assert unconfirmed.status_code == 409
+    assert unconfirmed.json()["error"] == "confirm_required"
+    confirmed = await moderator.act(flag["id"], "mute", minutes=10, reason="dealing", confirm=True)
+    assert confirmed.status_code == 200
+    await writer.expect("muted", within=10)
+    await writer.send({"type": "send", "room": "newcomers", "text": "hello?", "client_id": "m2"})
+    assert (await writer.expect("error", client_id="m2"))["code"] == "muted"
+    banned = await moderator.act(flag["id"], "ban", minutes=60, reason="dealing", confirm=True)
+    assert banned.status_code == 200
+    with pytest.raises(Exception, match="4503"):
+        while True:
+            await writer.recv(within=10)
+    again = await Client.connect(one.ws)
+    await again.send({"type": "hello", "token": writer.token})
+    with pytest.raises(Exception, match="4503"):
+        await again.recv(within=10)
+    await moderator.close()
+
+
+async def test_two_moderators_claiming_at_once_on_two_workers_get_exactly_one_claim(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    writer = await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "r1"})
+    await writer.expect("ack", client_id="r1")
+    alice, bob = Moderator(one, "alice"), Moderator(two, "bob")
+    await alice.sign_in()
+    await bob.sign_in()
+    flag_id = (await alice.flags())[0]["id"]
+    results = await asyncio.gather(alice.act(flag_id, "claim"), bob.act(flag_id, "claim"))
+    assert sorted(r.status_code for r in results) == [200, 409]
+    owner = (await bob.flags())[0]["owner"]
+    assert owner in ("alice", "bob")
+    winner = alice if owner == "alice" else bob
+    resolved = await winner.act(flag_id, "resolve", outcome="supported", note="talked")
+    assert resolved.status_code == 200
+    audit = (await winner.http.get("/mod/api/audit")).json()["entries"]
+    actions = [(e["moderator"], e["action"]) for e in audit]
+    assert (owner, "resolve") in actions and (owner, "claim") in actions
+    assert all("text" not in e["detail"] for e in audit)
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_claim_lapses_back_to_open_when_its_moderator_is_gone(
+    harbor: HarborFactory, redis_server: RedisProcess
+) -> None:
+    add_moderator(redis_server, "alice")
+    add_moderator(redis_server, "bob")
+    worker = harbor(redis_server, HARBOR_CLAIM_LEASE_S="1.5")
+    watcher = await signed_in(worker, "bob")
+    writer = await member(worker)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "l1"})
+    assert watcher.feed is not None
+    flag = (await watcher.feed.expect("flag", within=10, event="raised"))["flag"]
+    # alice claims, but has no live connection to renew her lease: as if her laptop closed.
+    away = Moderator(worker, "alice")
+    await away.sign_in()
+    assert (await away.act(flag["id"], "claim")).status_code == 200
+    await watcher.feed.expect("flag", within=10, event="claim")
+    lapsed = await watcher.feed.expect("flag", within=15, event="lapsed")
+    assert lapsed["flag"]["id"] == flag["id"] and lapsed["flag"]["owner"] is None
+    assert (await away.flags())[0]["state"] == "open"
+    await watcher.close()
+    await away.close()
+
+
+async def test_a_checkin_room_admits_its_person_and_moderators_only(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, other = await member(one), await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "ci"})
+    await writer.expect("ack", client_id="ci")
+    assert moderator.feed is not None
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    response = await moderator.act(flag["id"], "checkin")
+    room = response.json()["room"]
+    invite = await writer.expect("checkin", within=10)
+    assert invite["room"] == room
+    await writer.join(room)
+    await moderator.feed.join(room)
+    await other.send({"type": "join", "room": room})
+    assert (await other.expect("error"))["code"] == "unknown_room"
+    hello = await moderator.feed.say(room, "Hi, I'm here with you. How are you doing?", "v1")
+    heard = await writer.expect("message", id=hello["id"], room=room)
+    assert heard["note"] == "volunteer" and heard["from"] == "Volunteer alice"
+    await moderator.close()
+
+
+async def test_members_hear_when_a_moderator_comes_on_duty(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    person = await Client.connect(one.ws)
+    welcome = await person.hello()
+    assert welcome["on_duty"] is False
+    moderator = await signed_in(two)
+    await person.expect("duty", within=10, on_duty=True)
+    await moderator.close()
