@@ -270,7 +270,7 @@ def write_svg(results: list[Rec], path: Path) -> Path:
     xmax = next(
         v for v in (xmax / 5, xmax / 2, xmax) if v >= max(r["deliveries_per_s"] for r in fan)
     )
-    ymin, ymax = 0.1, 10000.0
+    ymin, ymax = 1.0, 100000.0
 
     def px(x: float) -> float:
         return lx + lw * x / xmax
@@ -287,7 +287,7 @@ def write_svg(results: list[Rec], path: Path) -> Path:
         f'<rect width="{w}" height="{h}" fill="white"/>',
         f'<text x="{lx}" y="20" font-size="14">{TITLE}</text>',
     ]
-    for yv in (0.1, 1, 10, 100, 1000, 10000):
+    for yv in (1, 10, 100, 1000, 10000, 100000):
         y = py(yv)
         out.append(f'<line x1="{lx}" y1="{y:.1f}" x2="{lx + lw}" y2="{y:.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{lx - 6}" y="{y + 4:.1f}" text-anchor="end">{yv:g}</text>')
@@ -306,6 +306,12 @@ def write_svg(results: list[Rec], path: Path) -> Path:
         f'<text x="16" y="{ly + lh / 2}" transform="rotate(-90 16 {ly + lh / 2})" '
         f'text-anchor="middle">p99 ms (log)</text>'
     )
+    y1s = py(1000)
+    out.append(
+        f'<line x1="{lx}" y1="{y1s:.1f}" x2="{lx + lw}" y2="{y1s:.1f}" stroke="#c66" '
+        f'stroke-dasharray="2 3"/><text x="{lx + 4}" y="{y1s - 4:.1f}" '
+        f'fill="#a44">1 s: ladder stops</text>'
+    )
     y50 = py(50)
     out.append(
         f'<line x1="{lx}" y1="{y50:.1f}" x2="{lx + lw}" y2="{y50:.1f}" stroke="#999" '
@@ -319,7 +325,12 @@ def write_svg(results: list[Rec], path: Path) -> Path:
         poly = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
         out.append(f'<polyline points="{poly}" fill="none" stroke="{color}" stroke-width="2"/>')
         out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts]
-        out.append(f'<text x="{lx + 10}" y="{ly + 16 + 16 * n}" fill="{color}">{peer}</text>')
+        ty = ly + lh - 52 + 16 * n
+        out.append(
+            f'<line x1="{lx + lw - 110}" y1="{ty - 4}" x2="{lx + lw - 90}" y2="{ty - 4}" '
+            f'stroke="{color}" stroke-width="2"/>'
+        )
+        out.append(f'<text x="{lx + lw - 84}" y="{ty}" fill="{color}">{peer}</text>')
     idle: dict[str, Rec] = {}
     for r in _pick(results, kind="idle"):
         if r["connections"] >= idle.get(r["peer"], {}).get("connections", 0):
