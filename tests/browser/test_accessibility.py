@@ -138,8 +138,6 @@ async def test_phone_width_layout_has_no_horizontal_scroll(
     await page.page.screenshot(path=screenshot_path("phone-rooms.png"))
     await page.enter("opioids")
     await someone_says(worker, "opioids", "Nine months on buprenorphine. It counts.")
-    await page.say("x" * 300)  # one unbroken word must wrap, not widen the page
-    await page.say("https://example.org/" + "a/" * 80)
     await page.say("It counts. Thank you for saying that.")
     await page.wait_message("It counts. Thank you for saying that.")
     await _no_horizontal_scroll(page.page)
@@ -147,6 +145,10 @@ async def test_phone_width_layout_has_no_horizontal_scroll(
         box = await page.page.get_by_role("link", name=control).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, control
     await page.page.screenshot(path=screenshot_path("phone-room.png"))
+    await page.say("x" * 300)  # one unbroken word must wrap, not widen the page
+    await page.say("https://example.org/" + "a/" * 80)
+    await page.wait_message("https://example.org/" + "a/" * 80)
+    await _no_horizontal_scroll(page.page)
     await page.page.get_by_role("link", name="Get help now").click()
     await expect(page.page.get_by_role("dialog")).to_be_visible()
     await _no_horizontal_scroll(page.page)
