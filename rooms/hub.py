@@ -57,6 +57,7 @@ class LocalRoom:
     codecs: int
     members: list[set[Member]] = field(init=False)
     joining: dict[Member, list[Posted | Hidden]] = field(default_factory=dict)
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
     count: int = 0  # members across all workers, from presence
     presence_dirty: bool = False
 
@@ -74,7 +75,7 @@ class LocalRoom:
 
     @property
     def empty(self) -> bool:
-        return not self.joining and not any(self.members)
+        return not self.joining and not self.listeners and not any(self.members)
 
 
 @dataclass(slots=True)
@@ -124,6 +125,8 @@ class LocalHub:
             return
         if isinstance(event, Posted | Hidden) and local.joining:
             self._buffer_for_joiners(local, event)
+        for listener in local.listeners:
+            listener(event)
         self.fan_out(local, event)
 
     def fan_out(self, local: LocalRoom, event: Event) -> None:
@@ -169,6 +172,16 @@ class LocalHub:
             raise JoinAborted(room_id)
         local.members[member.codec].add(member)
         return _merge(history, raced)
+
+    async def listen(self, room_id: str, listener: Callable[[Event], None]) -> None:
+        """Hear every event of a channel in this worker (e.g. direct notices to one identity),
+        without being a member; keeps the subscription for the worker's lifetime."""
+        async with self._lifecycle:
+            local = self._rooms.get(room_id)
+            if local is None:
+                await self._broker.subscribe(room_id)
+                local = self._rooms[room_id] = LocalRoom(room_id, self._codecs)
+            local.listeners.append(listener)
 
     async def leave(self, room_id: str, member: Member) -> None:
         local = self._rooms.get(room_id)

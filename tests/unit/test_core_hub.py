@@ -528,3 +528,20 @@ async def test_visible_count_is_never_below_the_local_members() -> None:
         assert local.visible_count == 3
         await broker.announce(ROOM, presence_body(40))
         assert local.visible_count == 40
+
+
+async def test_a_listener_hears_channel_events_without_being_a_member() -> None:
+    """hub.listen subscribes the channel and hands each decoded event to the callback."""
+    from rooms.envelope import Broadcast, broadcast_body
+
+    broker = MemoryBroker(HistoryLimits())
+    hub = LocalHub(broker, lambda event, codec: b"", codecs=2, join_buffer=10)
+    heard: list[object] = []
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        await hub.listen("@direct", heard.append)
+        await broker.announce("@direct", broadcast_body({"to": "u1"}))
+        tg.cancel_scope.cancel()
+    assert heard == [Broadcast("@direct", {"to": "u1"})]
+    room = hub.room("@direct")
+    assert room is not None and not room.empty
