@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
-from tests.harness import REPO, HarborProcess, seconds
+from tests.conftest import HarborFactory
+from tests.harness import REPO, HarborProcess, RedisProcess, seconds
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -120,7 +121,11 @@ class Chromium:
 
 
 @pytest.fixture
-async def chromium() -> AsyncIterator[Chromium]:
+async def chromium(
+    harbor: HarborFactory, redis_server: RedisProcess, spare_workers: list[HarborProcess]
+) -> AsyncIterator[Chromium]:
+    """The browser. It depends on the server fixtures only so that it closes *before* they stop
+    their processes: a page still open then would log refused reconnects as console errors."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS

@@ -128,8 +128,13 @@ async def test_support_and_duty_frames_open_the_panel_and_show_moderators(
             type="support",
             message="You're not alone. A volunteer will check in when one is on duty.",
             resources=[
-                {"name": "Local warmline", "phone": "555 0100", "url": "tel:5550100"},
-                {"name": "Bad link", "url": "javascript:alert(1)"},
+                {
+                    "name": "Local warmline",
+                    "action": "Call 555 0100",
+                    "href": "tel:5550100",
+                    "region": "US",
+                },
+                {"name": "Bad link", "action": "Click", "href": "javascript:alert(1)"},
                 "<b>plain text resource</b>",
             ],
         )
@@ -139,15 +144,22 @@ async def test_support_and_duty_frames_open_the_panel_and_show_moderators(
     await expect(panel.locator("#help-message")).to_have_text(
         "You're not alone. A volunteer will check in when one is on duty."
     )
-    await expect(panel.locator("#help-extra")).to_contain_text("Local warmline: 555 0100")
-    await expect(panel.locator("#help-extra")).to_contain_text("<b>plain text resource</b>")
-    assert await panel.locator("#help-extra a[href^='javascript']").count() == 0
-    await expect(panel).to_contain_text("988")
+    extra = panel.locator("#help-extra")
+    await expect(extra).to_contain_text("Local warmline: Call 555 0100")
+    await expect(extra.get_by_role("link", name="Call 555 0100")).to_have_attribute(
+        "href", "tel:5550100"
+    )
+    await expect(extra).to_contain_text("Bad link: Click")
+    await expect(extra).to_contain_text("<b>plain text resource</b>")
+    assert await extra.locator("a[href^='javascript']").count() == 0
+    await expect(panel.locator("#help-static")).to_be_hidden()  # the server's list replaces it
+    await expect(panel).to_contain_text("911")
     await panel.get_by_role("button", name="Close").click()
     await expect(panel).to_be_hidden()
     # Without a message the frame still opens the panel, with the general kind wording.
     routes[-1].send(frame(type="support"))
     await expect(panel.locator("#help-message")).to_contain_text("you don't have to wait")
+    await expect(panel.locator("#help-static")).to_contain_text("988")
 
 
 async def _room_with_secret(chromium: Chromium, harbor: HarborFactory) -> ChatPage:

@@ -21,8 +21,7 @@ export function setupHelp() {
   panel.addEventListener("close", () => {
     // A later open without a server message shows the general wording again.
     setMessage(DEFAULT_MESSAGE);
-    document.getElementById("help-extra").replaceChildren();
-    document.getElementById("help-extra-section").hidden = true;
+    showServerResources([]);
   });
 }
 
@@ -33,18 +32,23 @@ export function openHelp({ message = null, resources = null } = {}) {
     return;
   }
   setMessage(typeof message === "string" && message.trim() ? message : DEFAULT_MESSAGE);
-  const extra = Array.isArray(resources) ? resources.map(resourceItem).filter(Boolean) : [];
-  document.getElementById("help-extra").replaceChildren(...extra);
-  document.getElementById("help-extra-section").hidden = extra.length === 0;
+  showServerResources(Array.isArray(resources) ? resources.map(resourceItem).filter(Boolean) : []);
   if (!panel.open) panel.showModal();
+}
+
+/** The server's list (region first, operator-configurable) replaces the built-in one. */
+function showServerResources(items) {
+  document.getElementById("help-extra").replaceChildren(...items);
+  document.getElementById("help-extra").hidden = items.length === 0;
+  document.getElementById("help-static").hidden = items.length > 0;
 }
 
 function setMessage(text) {
   document.getElementById("help-message").textContent = text;
 }
 
-/** One server-suggested resource. Its shape isn't fixed yet, so accept a string or an object
- * with a name and a number or address; links only for tel:, sms: and https: (never javascript:). */
+/** One server resource ({name, action, href, region} today; a plain string is accepted too).
+ * Links only for tel:, sms: and https: (never javascript:). */
 function resourceItem(resource) {
   const li = document.createElement("li");
   if (typeof resource === "string") {
@@ -53,7 +57,7 @@ function resourceItem(resource) {
   }
   if (resource === null || typeof resource !== "object") return null;
   const name = firstString(resource, ["name", "title", "label"]);
-  const detail = firstString(resource, ["phone", "call", "text", "sms", "contact", "description"]);
+  const detail = firstString(resource, ["action", "phone", "text", "contact", "description"]);
   const url = firstString(resource, ["url", "href", "link"]);
   if (!name && !detail && !url) return null;
   if (name) {
@@ -61,13 +65,16 @@ function resourceItem(resource) {
     strong.textContent = name;
     li.append(strong);
   }
-  if (detail) li.append(`${name ? ": " : ""}${detail}`);
-  if (url && /^(https:|tel:|sms:)/i.test(url)) {
+  const safe = url && /^(https:|tel:|sms:)/i.test(url);
+  if (name && (detail || safe)) li.append(": ");
+  if (safe) {
     const a = document.createElement("a");
     a.href = url;
     a.rel = "noreferrer";
-    a.textContent = url.replace(/^(tel:|sms:)/i, "");
-    li.append(" ", a);
+    a.textContent = detail || url.replace(/^(tel:|sms:)/i, "");
+    li.append(a);
+  } else if (detail) {
+    li.append(detail);
   }
   return li;
 }
