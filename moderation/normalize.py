@@ -111,8 +111,14 @@ _SHAPE_BYTES = bytes(
     )
     for code in range(256)
 )
-_LEET_HINT = re.compile(rb"a1|1aaaaa|a2a")  # "1aaaaa": a leading digit, but not "7am", "30mg"
+# Leet hints, tested as substrings of the shape (a regex alternation with no literal prefix
+# costs several microseconds per message; three ``in`` tests cost a fraction of one).
+# "1aaaaa": a leading digit, but not "7am", "30mg".
+_LEET_HINTS = (b"a1", b"a2a", b"1aaaaa")
 _SPACED_HINT = b"_a_a_a_"
+# Whitespace that ``\s`` matches in ASCII text besides space and newline; rare in chat, so text
+# without it needs only two substring tests to rule out a whitespace run (see ``_repeats``).
+_RARE_SPACE = re.compile(r"[\t\r\x0b\x0c\x1c-\x1f]")
 _PUNCTUATION_ENDS = frozenset("\u2026\u3002\u203c\u2047\u2048\u2049")
 
 
@@ -218,9 +224,9 @@ class Normalized:
 def normalize(text: str) -> Normalized:
     """All views of ``text``; pure and deterministic."""
     plain, plain_map = _plain(text)
-    shape = b"_" + plain.encode().translate(_SHAPE_BYTES) + b"_"
-    leeted = _LEET_TOKEN.sub(_unleet, plain) if _LEET_HINT.search(shape) else plain
-    joined = _SPACED_LETTERS.sub(_join, leeted) if _SPACED_HINT in shape else leeted
+    shape = plain.encode().translate(_SHAPE_BYTES)
+    leeted = _LEET_TOKEN.sub(_unleet, plain) if _leet_hint(shape) else plain
+    joined = _SPACED_LETTERS.sub(_join, leeted) if _spaced_hint(shape) else leeted
     spaced = joined.encode().translate(_WORD_BYTES).decode()
     words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced) else spaced
     return Normalized(text, plain, plain_map, words, leeted, spaced)
@@ -238,27 +244,56 @@ def _plain(text: str) -> tuple[str, OffsetMap]:
     return folded.lower(), offsets
 
 
+def _leet_hint(shape: bytes) -> bool:
+    """Whether the leet pass can change anything (``shape`` unpadded: no hint involves ``_``)."""
+    return any(hint in shape for hint in _LEET_HINTS)
+
+
+def _spaced_hint(shape: bytes) -> bool:
+    """``_SPACED_HINT`` in the shape padded with ``_`` at both ends (without building it)."""
+    if b"a_a_a" not in shape:
+        return False
+    return _SPACED_HINT in b"_" + shape + b"_"
+
+
 def _separators(text: str) -> Iterator[tuple[int, int]]:
-    """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e")."""
+    """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e").
+
+    ASCII text without "letter, separator, letter, separator, letter" in its shape cannot
+    hold a run: then the regex, which costs tens of microseconds, is skipped.
+    """
+    if text.isascii() and b"a_a_a" not in text.encode().translate(_SHAPE_BYTES):
+        return
     for match in _SPACED_LETTERS.finditer(text):
         for gap in range(match.start() + 1, match.end(), 2):
             yield gap, gap + 1
 
 
 def _has_repeats(text: str) -> bool:
-    """In C: a doubled space or newline, or three equal bytes in a row (a stretched letter)."""
+    """In C: a doubled space or newline, or three equal bytes in a row (a stretched letter).
+
+    Byte ``i`` of ``n ^ (n >> 8)`` is zero where byte ``i`` equals byte ``i - 1``; two zeros
+    in a row from byte 1 on are three equal bytes. (Multi-byte letters such as "ééé" never
+    show three equal bytes; the words view has always left those unsqueezed.)
+    """
     if "  " in text or "\n\n" in text:
         return True
     encoded = text.encode()
     if len(encoded) < 3:
         return False
-    shifted = int.from_bytes(encoded[1:], "big") ^ int.from_bytes(encoded[:-1], "big")
-    return b"\x00\x00" in shifted.to_bytes(len(encoded) - 1, "big")
+    number = int.from_bytes(encoded, "big")
+    return (number ^ (number >> 8)).to_bytes(len(encoded), "big").find(b"\x00\x00", 1) >= 0
 
 
 def _repeats(text: str) -> Iterator[tuple[int, int]]:
     """What squeezing deletes: letters after the first of a run of three or more, and every
-    whitespace after the first of a run (doubled letters stay: the lexicon holds both forms)."""
+    whitespace after the first of a run (doubled letters stay: the lexicon holds both forms).
+
+    ASCII text with no three equal characters in a row, no doubled space or newline and no
+    other whitespace has nothing to squeeze: the regex (tens of microseconds) is skipped.
+    """
+    if text.isascii() and not _has_repeats(text) and not _RARE_SPACE.search(text):
+        return
     for found in _REPEATS.finditer(text):
         yield found.span(2) if found.group(2) else found.span(4)
 
