@@ -8,20 +8,25 @@ expires session and sanction keys by its own clock.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from moderation.flags import (
     DUE_AFTER_MS,
+    SEVERITY_ORDER,
     AuditEntry,
     ClaimConflict,
+    Flag,
     FlagDraft,
     FlagError,
     FlagState,
@@ -748,3 +753,186 @@ async def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     finally:
         await store.aclose()
+
+
+# Redis specifics
+
+
+async def test_redis_prune_trusts_the_flags_own_state_over_the_resolved_index(
+    tmp_path: Path, now: int
+) -> None:
+    """Even if the resolved index wrongly listed an open flag, prune would not delete it."""
+    server = RedisProcess(tmp_path / "redis").start()
+    client = aioredis.from_url(server.url)
+    store = RedisModerationStore(client)
+    try:
+        flag, _ = await store.raise_flag(draft(created_ms=now - 90 * DAY))
+        await client.zadd("harbor:{mod}:flags:resolved", {flag.id: now - 90 * DAY})
+        assert await store.prune(now, 30 * DAY) == 0
+        assert await store.get_flag(flag.id) == flag
+        await store.aclose()
+        assert await client.ping(), "a store must not close a client it was lent"
+    finally:
+        await store.aclose()
+        await client.aclose()
+        server.stop()
+
+
+# Both backends, one random history
+
+
+_MODERATORS = ("ana", "ben")
+# Multiples of 10 ms, and a flag's age is `now + key index` (0..2): no two flags ever tie on
+# (severity, age), since a tie orders by the random id, which differs between the backends.
+_STEPS = (10, LEASE - 10, LEASE, MINUTE, 5 * MINUTE, HOUR)
+_OPERATIONS = st.one_of(
+    st.tuples(st.just("raise"), st.integers(0, 2), st.sampled_from(SEVERITY_ORDER), st.booleans()),
+    st.tuples(st.just("claim"), st.integers(0, 2), st.sampled_from(_MODERATORS)),
+    st.tuples(st.just("release"), st.integers(0, 2), st.sampled_from(_MODERATORS)),
+    st.tuples(
+        st.just("resolve"),
+        st.integers(0, 2),
+        st.sampled_from(_MODERATORS),
+        st.sampled_from(Outcome),
+    ),
+    st.tuples(st.just("escalate"), st.integers(0, 2), st.sampled_from(_MODERATORS)),
+    st.tuples(st.just("mark_released"), st.integers(0, 2)),
+    st.tuples(st.just("renew"), st.sampled_from(_MODERATORS)),
+    st.tuples(st.just("lapse")),
+    st.tuples(st.just("overdue")),
+    st.tuples(st.just("next_open")),
+    st.tuples(st.just("prune"), st.sampled_from((MINUTE, HOUR))),
+    st.tuples(st.just("tick"), st.sampled_from(_STEPS)),
+)
+
+
+class _Replica:
+    """One store driven by the random history; flag ids are named by their key so the two
+    backends' (random) ids compare equal."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self.store = store
+        self.ids: dict[int, str] = {}
+
+    def named(self, value: object) -> object:
+        names = {flag_id: f"key{index}" for index, flag_id in self.ids.items()}
+        if isinstance(value, Flag):
+            return replace(value, id=names.get(value.id, "?"))
+        if isinstance(value, list | tuple):
+            return [self.named(item) for item in value]
+        return value
+
+    async def apply(self, operation: tuple[object, ...], now: int) -> object:
+        """The operation's result (flags renamed), or the error it raised, as comparable data."""
+        kind, *args = operation
+        store = self.store
+        try:
+            if kind == "raise":
+                index, severity, report = args
+                assert isinstance(index, int) and isinstance(severity, str)
+                flag, created = await store.raise_flag(
+                    draft(
+                        f"room:u:{index}",
+                        severity=severity,
+                        created_ms=now + index,
+                        source="report" if report else "classifier",
+                    )
+                )
+                self.ids.setdefault(index, flag.id)
+                return [self.named(flag), created]
+            if kind in {"tick", "renew", "lapse", "overdue", "next_open", "prune"}:
+                return self.named(await self._no_flag(kind, args, now))
+            index = args[0]
+            assert isinstance(index, int)
+            flag_id = self.ids.get(index, f"missing{index}")
+            if kind == "claim":
+                return self.named(await store.claim(flag_id, str(args[1]), now, LEASE))
+            if kind == "release":
+                return self.named(await store.release(flag_id, str(args[1]), now))
+            if kind == "resolve":
+                outcome = args[2]
+                assert isinstance(outcome, Outcome)
+                return self.named(await store.resolve(flag_id, str(args[1]), outcome, "n", now))
+            if kind == "escalate":
+                return self.named(await store.escalate(flag_id, str(args[1]), "e", now))
+            assert kind == "mark_released"
+            return self.named(await store.mark_released(flag_id, now))
+        except ClaimConflict as conflict:
+            return ("conflict", conflict.owner, conflict.state)
+        except FlagError as error:
+            return ("error", error.code)
+
+    async def _no_flag(self, kind: object, args: list[object], now: int) -> object:
+        store = self.store
+        if kind == "renew":
+            return await store.renew_leases(str(args[0]), now, LEASE)
+        if kind == "tick":  # time passing: the server's sweep runs, as it would
+            return (await store.lapse_expired(now), await store.take_overdue(now))
+        if kind == "lapse":
+            return await store.lapse_expired(now)
+        if kind == "overdue":
+            return await store.take_overdue(now)
+        if kind == "next_open":
+            return await store.next_open()
+        if kind == "prune":
+            retention = args[0]
+            assert isinstance(retention, int)
+            return await store.prune(now, retention)
+        return None
+
+    async def snapshot(self) -> object:
+        return self.named(await self.store.list_flags(include_resolved=True))
+
+
+@pytest.fixture
+def shared_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(history=st.lists(_OPERATIONS, max_size=40))
+@example(history=[("raise", 0, "high", False), ("claim", 0, "ana"), ("tick", LEASE)])
+@example(
+    history=[
+        ("raise", 1, "watch", True),
+        ("escalate", 1, "ben"),
+        ("claim", 1, "ana"),
+        ("tick", LEASE),
+        ("tick", MINUTE),
+        ("raise", 1, "watch", True),
+        ("resolve", 1, "ben", Outcome.ESCALATED),
+        ("prune", MINUTE),
+        ("tick", HOUR),
+        ("prune", MINUTE),
+    ]
+)
+async def test_sqlite_and_redis_give_the_same_answers_to_any_history(
+    history: list[tuple[object, ...]], tmp_path: Path, shared_redis: RedisProcess
+) -> None:
+    """Each example starts from empty stores (a new file, a flushed Redis)."""
+    client = aioredis.from_url(shared_redis.url)
+    await client.flushdb()
+    path = tmp_path / f"{secrets.token_hex(8)}.sqlite3"
+    replicas = [_Replica(SqliteModerationStore(path)), _Replica(RedisModerationStore(client))]
+    now = int(time.time() * 1000) // 10 * 10
+    try:
+        for operation in history:
+            if operation[0] == "tick":
+                step = operation[1]
+                assert isinstance(step, int)
+                now += step
+            sqlite_answer, redis_answer = [await r.apply(operation, now) for r in replicas]
+            assert sqlite_answer == redis_answer, operation
+            assert await replicas[0].snapshot() == await replicas[1].snapshot(), operation
+    finally:
+        for replica in replicas:
+            await replica.store.aclose()
+        await client.aclose()
