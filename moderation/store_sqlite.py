@@ -17,6 +17,7 @@ Why SQLite and why this way:
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -108,6 +109,9 @@ class SqliteModerationStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Flags hold what people in crisis wrote: the file (and the -wal/-shm files SQLite
+        # creates with the same mode) is readable by this user only.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._path = path
         # isolation_level=None: no implicit transactions; `_write`/`_read` open them explicitly.
         self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)

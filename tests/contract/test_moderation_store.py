@@ -755,6 +755,22 @@ async def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
         await store.aclose()
 
 
+async def test_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path, now: int) -> None:
+    path = tmp_path / "new-dir" / "moderation.sqlite3"
+    store = SqliteModerationStore(path)
+    try:
+        await store.raise_flag(draft(created_ms=now))
+        files = sorted(path.parent.iterdir())
+        assert [f.name for f in files] == [
+            "moderation.sqlite3",
+            "moderation.sqlite3-shm",
+            "moderation.sqlite3-wal",
+        ]
+        assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    finally:
+        await store.aclose()
+
+
 # Redis specifics
 
 
