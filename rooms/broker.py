@@ -80,7 +80,13 @@ class Broker(Protocol):
 
     async def unsubscribe(self, room: str) -> None: ...
 
-    async def run(self, deliver: Deliver, *, task_status: TaskStatus[None]) -> None: ...
+    async def run(
+        self,
+        deliver: Deliver,
+        *,
+        task_status: TaskStatus[None],
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None: ...
 
     async def aclose(self) -> None: ...
 

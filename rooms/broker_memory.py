@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -37,7 +38,14 @@ class MemoryBroker:
     def ready(self) -> bool:
         return self._deliver is not None
 
-    async def run(self, deliver: Deliver, *, task_status: TaskStatus[None]) -> None:
+    async def run(
+        self,
+        deliver: Deliver,
+        *,
+        task_status: TaskStatus[None],
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        """In-process delivery never disconnects, so `on_reconnect` is never called."""
         self._deliver = deliver
         task_status.started()
         try:

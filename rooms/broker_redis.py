@@ -22,6 +22,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -94,6 +95,14 @@ return 1
 
 _SUBSCRIBE_BATCH = 100
 _CONFIRM_TIMEOUT_S = 5.0
+# The listener publishes a probe to its own control channel this often; if none comes back for
+# _PROBE_TIMEOUT_S the connection is "connected but deaf" and is recycled.
+_PROBE_EVERY_S = 2.0
+_PROBE_TIMEOUT_S = 6.0
+
+
+class DeafListener(RedisError):
+    """The pub/sub connection stopped delivering its own probes."""
 
 
 def room_key(room: str, suffix: str) -> str:
@@ -118,6 +127,7 @@ class RedisBroker:
         self._pubsub: Any = None  # the live PubSub session, None while disconnected
         self._confirmations: dict[bytes, list[anyio.Event]] = {}
         self._control = f"harbor:worker:{secrets.token_hex(8)}".encode()
+        self._probe_seen = 0.0
         self.reconnects = 0
 
     @property
@@ -130,8 +140,8 @@ class RedisBroker:
         return self._redis
 
     async def publish(self, room: str, draft: Draft) -> Receipt:
-        if not self.ready:
-            raise BrokerUnavailable("live delivery is down")
+        """Works whenever Redis answers: while only this worker's listener is reconnecting, the
+        message is still stored and published, and the hub repairs its members from history."""
         keys = [
             room_key(room, "meta"),
             room_key(room, "log"),
@@ -243,14 +253,35 @@ class RedisBroker:
                     "unsubscribe failed; the listener will resubscribe only wanted rooms"
                 )
 
-    async def run(self, deliver: Deliver, *, task_status: TaskStatus[None]) -> None:
-        """Listen until cancelled; reconnect with jittered backoff whenever the connection drops."""
+    async def run(
+        self,
+        deliver: Deliver,
+        *,
+        task_status: TaskStatus[None],
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        """Listen until cancelled; reconnect with jittered backoff whenever the connection drops
+        or goes deaf. The app starts serving after the first attempt even if Redis is down
+        (/readyz says so); after each later reconnect, `on_reconnect` lets the hub repair what
+        its members missed."""
         started = False
         failures = 0
+
+        def live() -> None:
+            nonlocal started, failures
+            failures = 0
+            if not started:
+                started = True
+                task_status.started()
+                return
+            self.reconnects += 1
+            logger.info("redis listener reconnected; %d rooms resubscribed", len(self._wanted))
+            if on_reconnect is not None:
+                on_reconnect()
+
         while True:
             try:
-                await self._session(deliver, task_status if not started else None)
-                started = True
+                await self._session(deliver, live)
             except (RedisError, OSError) as exc:
                 self._pubsub = None
                 if not started:
@@ -262,10 +293,8 @@ class RedisBroker:
                     "redis listener lost (%s); retrying in %.2fs", type(exc).__name__, delay
                 )
                 await anyio.sleep(delay)
-            else:
-                failures = 0
 
-    async def _session(self, deliver: Deliver, task_status: TaskStatus[None] | None) -> None:
+    async def _session(self, deliver: Deliver, live: Callable[[], None]) -> None:
         pubsub = self._listen_client.pubsub()
         try:
             await pubsub.subscribe(self._control)
@@ -273,10 +302,8 @@ class RedisBroker:
             for start in range(0, len(channels), _SUBSCRIBE_BATCH):
                 await pubsub.subscribe(*channels[start : start + _SUBSCRIBE_BATCH])
             self._pubsub = pubsub
-            if task_status is not None:
-                task_status.started()
-            else:
-                self.reconnects += 1
+            self._probe_seen = time.monotonic()
+            live()
             await self._listen(pubsub, deliver)
         finally:
             self._pubsub = None
@@ -285,19 +312,28 @@ class RedisBroker:
 
     async def _listen(self, pubsub: Any, deliver: Deliver) -> None:
         wanted = self._wanted
+        control = self._control
+        next_probe = time.monotonic()
         while True:
-            message = await pubsub.get_message(timeout=None)
-            if message is None:
-                continue
-            kind = message["type"]
-            channel = message["channel"]
-            if kind == "message":
-                room = wanted.get(channel)
-                if room is not None:
-                    deliver(room, message["data"])
-            elif kind == "subscribe":
-                for event in self._confirmations.pop(channel, ()):
-                    event.set()
+            message = await pubsub.get_message(timeout=_PROBE_EVERY_S / 2)
+            if message is not None:
+                kind = message["type"]
+                channel = message["channel"]
+                if kind == "message":
+                    room = wanted.get(channel)
+                    if room is not None:
+                        deliver(room, message["data"])
+                    elif channel == control:
+                        self._probe_seen = time.monotonic()
+                elif kind == "subscribe":
+                    for event in self._confirmations.pop(channel, ()):
+                        event.set()
+            now = time.monotonic()
+            if now >= next_probe:
+                if now - self._probe_seen > _PROBE_TIMEOUT_S:
+                    raise DeafListener("no probe came back")
+                await self._redis.publish(control, b"probe")
+                next_probe = now + _PROBE_EVERY_S
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -10,6 +10,12 @@ one slow reader never slows the room or grows the worker's memory.
 Joining follows the subscribe -> read history -> de-duplicate order: the member is parked in
 `joining` (a bounded buffer of live messages) while history is read, then the two are merged by id,
 so nothing published during the join is lost or repeated.
+
+Pub/sub is at most once. The hub remembers the last message id it delivered per room; when the
+broker reconnects, or an id arrives that skips one, the room is repaired from history: live
+events are parked while the missed messages are read and fanned out in order, then the parked
+ones follow. Members see every message once and in order; if history no longer reaches back,
+they are dropped to reconnect and resume on their own (they then learn `recovered: false`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Protocol
 
 import anyio
 
-from .broker import Broker, History
+from .broker import Broker, BrokerUnavailable, History
 from .envelope import EnvelopeError, Event, Hidden, Posted, PresenceChanged, read
 
 logger = logging.getLogger("harbor.hub")
@@ -60,6 +66,9 @@ class LocalRoom:
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
     count: int = 0  # members across all workers, from presence
     presence_dirty: bool = False
+    last_id: int = -1  # last message id fanned out here (-1: unknown yet)
+    epoch: str = ""
+    repairing: list[Posted | Hidden] | None = None  # live events parked during a repair
 
     def __post_init__(self) -> None:
         self.members = [set() for _ in range(self.codecs)]
@@ -87,6 +96,8 @@ class HubStats:
     deliveries: int = 0
     slow_members_dropped: int = 0
     bad_envelopes: int = 0
+    repairs: int = 0
+    repaired_messages: int = 0
 
 
 class LocalHub:
@@ -99,6 +110,8 @@ class LocalHub:
         self._join_buffer = join_buffer
         self._rooms: dict[str, LocalRoom] = {}
         self._lifecycle = anyio.Lock()
+        self._to_repair: set[str] = set()
+        self._repair_wanted = anyio.Event()
         self.stats = HubStats()
 
     def room(self, room_id: str) -> LocalRoom | None:
@@ -123,14 +136,28 @@ class LocalHub:
                 local.count = event.count
                 local.presence_dirty = True
             return
-        if isinstance(event, Posted | Hidden) and local.joining:
-            self._buffer_for_joiners(local, event)
+        if isinstance(event, Posted | Hidden):
+            if local.repairing is not None:
+                local.repairing.append(event)
+                return
+            if isinstance(event, Posted) and event.epoch == local.epoch:
+                if event.id <= local.last_id:
+                    return  # already delivered (e.g. by a repair)
+                if self._is_gap(local, event):
+                    local.repairing = [event]
+                    self.request_repair(local.id)
+                    return
+            if local.joining:
+                self._buffer_for_joiners(local, event)
         for listener in local.listeners:
             listener(event)
         self.fan_out(local, event)
 
     def fan_out(self, local: LocalRoom, event: Event) -> None:
         """The hot loop: one encode per codec, one non-blocking write per member."""
+        if isinstance(event, Posted):
+            local.last_id = event.id
+            local.epoch = event.epoch
         stats = self.stats
         stats.events_fanned_out += 1
         dropped: list[Member] = []
@@ -171,7 +198,10 @@ class LocalHub:
             await self._release_if_empty(local)
             raise JoinAborted(room_id)
         local.members[member.codec].add(member)
-        return _merge(history, raced)
+        merged = _merge(history, raced)
+        if local.last_id < 0 or local.epoch != merged.epoch:
+            local.last_id, local.epoch = merged.head, merged.epoch
+        return merged
 
     async def listen(self, room_id: str, listener: Callable[[Event], None]) -> None:
         """Hear every event of a channel in this worker (e.g. direct notices to one identity),
@@ -182,6 +212,61 @@ class LocalHub:
                 await self._broker.subscribe(room_id)
                 local = self._rooms[room_id] = LocalRoom(room_id, self._codecs)
             local.listeners.append(listener)
+
+    def request_repair(self, room_id: str | None = None) -> None:
+        """Ask `keep_repaired` to re-read missed messages: for one room (a gap was seen) or for
+        every room (the broker reconnected: anything may have been missed). Synchronous, so the
+        broker's listener can call it."""
+        rooms = [room_id] if room_id else [r for r in self._rooms if not r.startswith("@")]
+        for room in rooms:
+            local = self._rooms.get(room)
+            if local is not None and local.repairing is None:
+                local.repairing = []
+            self._to_repair.add(room)
+        self._repair_wanted.set()
+
+    async def keep_repaired(self, *, limit: int) -> None:
+        """Run repairs as they are requested (a lifespan task)."""
+        while True:
+            await self._repair_wanted.wait()
+            self._repair_wanted = anyio.Event()
+            while self._to_repair:
+                await self._repair(self._to_repair.pop(), limit)
+
+    async def _repair(self, room_id: str, limit: int) -> None:
+        local = self._rooms.get(room_id)
+        if local is None or local.repairing is None:
+            return
+        self.stats.repairs += 1
+        try:
+            history = await self._broker.history(
+                room_id, since=max(local.last_id, 0), client_epoch=local.epoch or None, limit=limit
+            )
+        except BrokerUnavailable:
+            self._to_repair.add(room_id)  # the next reconnect asks again
+            return
+        parked, local.repairing = local.repairing, None
+        if local.last_id >= 0 and not history.recovered:
+            self._drop_everyone(local)
+            return
+        for message in history.messages:
+            if message.id > local.last_id:
+                self.stats.repaired_messages += 1
+                self.fan_out(local, message)
+        for event in parked:
+            if isinstance(event, Hidden) or event.id > local.last_id:
+                self.fan_out(local, event)
+
+    def _drop_everyone(self, local: LocalRoom) -> None:
+        """History can't fill the gap: members reconnect and learn `recovered: false`."""
+        for members in local.members:
+            for member in list(members):
+                self._forget(local, member)
+                member.evicted()
+        local.last_id = -1
+
+    def _is_gap(self, local: LocalRoom, event: Posted) -> bool:
+        return local.last_id >= 0 and event.id > local.last_id + 1
 
     async def leave(self, room_id: str, member: Member) -> None:
         local = self._rooms.get(room_id)

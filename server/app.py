@@ -107,9 +107,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if _services(request).broker.ready:
-        return PlainTextResponse("ready")
-    return PlainTextResponse("not ready: broker unreachable", status_code=503)
+    services = _services(request)
+    if services.draining:
+        return PlainTextResponse("not ready: draining for shutdown", status_code=503)
+    if not services.broker.ready:
+        return PlainTextResponse("not ready: broker unreachable", status_code=503)
+    return PlainTextResponse("ready")
 
 
 async def metrics(request: Request) -> Response:

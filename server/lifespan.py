@@ -7,6 +7,7 @@ them and closes the broker.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sys
 from collections import Counter
@@ -55,6 +56,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     connections: int = 0
     on_duty: bool = False  # a moderator is signed in somewhere (refreshed every interval)
+    draining: bool = False  # SIGTERM received: not ready, clients being closed in batches
+    drain_scheduled: int = 0
     by_uid: dict[str, set[ChatConnection]] = field(default_factory=dict)
     # Signed-in moderator connections on this worker, by name (their claims are renewed here).
     moderators_here: Counter[str] = field(default_factory=Counter)
@@ -143,7 +146,16 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
         services = build_services(settings, catalog)
         try:
             async with anyio.create_task_group() as tg:
-                await tg.start(services.broker.run, services.hub.deliver)
+                await tg.start(
+                    functools.partial(
+                        services.broker.run,
+                        services.hub.deliver,
+                        on_reconnect=services.hub.request_repair,
+                    )
+                )
+                tg.start_soon(
+                    functools.partial(services.hub.keep_repaired, limit=settings.history_len)
+                )
                 tg.start_soon(_listen_direct, services)
                 tg.start_soon(keep_moderation, services)
                 tg.start_soon(

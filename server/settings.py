@@ -79,6 +79,10 @@ class Settings:
     # Empty: same-origin only (Origin's host must equal the Host header).
     allowed_origins: tuple[str, ...] = ()
     shutdown_grace_s: float = 10.0
+    # On SIGTERM, clients are closed with 1012 this many at a time, one batch per interval, so
+    # they reconnect to other workers spread out instead of all in the same instant.
+    drain_batch: int = 500
+    drain_interval_s: float = 0.2
     log_format: str = "text"
     log_level: str = "info"
 
@@ -145,6 +149,8 @@ class Settings:
             ping_timeout_s=env.number("HARBOR_PING_TIMEOUT_S", cls.ping_timeout_s),
             allowed_origins=env.words("HARBOR_ALLOWED_ORIGINS"),
             shutdown_grace_s=env.number("HARBOR_SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
+            drain_batch=env.integer("HARBOR_DRAIN_BATCH", cls.drain_batch, 1),
+            drain_interval_s=env.number("HARBOR_DRAIN_INTERVAL_S", cls.drain_interval_s),
             log_format=env.choice("HARBOR_LOG_FORMAT", cls.log_format, ("text", "json")),
             log_level=env.choice(
                 "HARBOR_LOG_LEVEL", cls.log_level, ("debug", "info", "warning", "error")

@@ -133,6 +133,26 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
 
+    def shutdown(self) -> None:
+        """uvicorn calls this on every connection at SIGTERM. Chat clients are closed with 1012
+        in batches spread over time (then reconnect elsewhere and resume with `since`); uvicorn
+        waits for them, within HARBOR_SHUTDOWN_GRACE_S, before it stops."""
+        services = self.app_state.get("services")
+        if self.chat is None or services is None:
+            super().shutdown()
+            return
+        services.draining = True
+        settings = services.settings
+        batch = services.drain_scheduled // settings.drain_batch
+        services.drain_scheduled += 1
+        spread = max(0.0, settings.shutdown_grace_s - 2.0)
+        delay = min(batch * settings.drain_interval_s, spread)
+        self.loop.call_later(delay, self._close_for_restart)
+
+    def _close_for_restart(self) -> None:
+        self.stop_keepalive()
+        self.close_now(CloseCode.SERVICE_RESTART, "service restart; reconnect and resume")
+
     def send_receive_event_to_app(self) -> None:
         chat = self.chat
         if chat is None:
