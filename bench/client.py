@@ -161,23 +161,20 @@ async def connect_member(
     """Open a WebSocket to 127.0.0.1:port, join `room`; a few bounded retries on refusal."""
     url = f"ws://127.0.0.1:{port}{adapter.path}"
     for attempt in range(attempts):
-        member: Member | None = None
+        member = Member(adapter, recorder)
         try:
-            _transport, listener = await ws_connect(
-                lambda: Member(adapter, recorder),
+            await ws_connect(
+                lambda: member,  # noqa: B023 - awaited within this iteration
                 url,
                 websocket_handshake_timeout=30,
                 read_buffer_init_size=4096,
                 enable_auto_pong=True,
             )
-            assert isinstance(listener, Member)
-            member = listener
             await adapter.join(member, room)
             member.ready = True
             return member
         except (OSError, TimeoutError, ConnectionError, WSError) as exc:
-            if member is not None:
-                member.close()
+            member.close()
             if attempt == attempts - 1:
                 raise ConnectionError(f"{url} room {room}: {exc!r}") from exc
             await asyncio.sleep(0.2 * (attempt + 1))

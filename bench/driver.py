@@ -410,8 +410,17 @@ async def scenario_slow(ctx: Ctx) -> None:
         m.close()
 
 
+def _reason(exc: BaseException) -> str:
+    """A short, groupable failure reason ('refused', a server error code, ...)."""
+    text = repr(exc.__cause__ or exc)
+    for key in ("ConnectionRefused", "unavailable", "Timeout", "internal", "reset", "1011"):
+        if key.lower() in text.lower():
+            return key
+    return type(exc.__cause__ or exc).__name__
+
+
 async def comeback(
-    ctx: Ctx, member: Member, room: str, deadline: float
+    ctx: Ctx, member: Member, room: str, deadline: float, failures: dict[str, int]
 ) -> tuple[float, int, Member | None]:
     """Wait for the drop, then reconnect and rejoin with capped, jittered exponential backoff
     (what docs/protocol.md asks of clients). Returns (outage seconds, attempts, new member)."""
@@ -422,7 +431,9 @@ async def comeback(
         try:
             new = await connect_member(ctx.adapter, ctx.recorder, ctx.ports[0], room, attempts=1)
             return monotonic() - member.disconnected_at, attempt, new
-        except ConnectionError:
+        except Exception as exc:  # counted by kind, retried until the deadline
+            reason = _reason(exc)
+            failures[reason] = failures.get(reason, 0) + 1
             await asyncio.sleep(random.uniform(0, min(2.0, 0.1 * 2**attempt)))
     return monotonic() - member.disconnected_at, attempt, None
 
@@ -435,8 +446,9 @@ async def scenario_storm(ctx: Ctx) -> None:
     await ctx.settle()
     t0 = monotonic()
     deadline = t0 + 120
+    failures: dict[str, int] = {}
     back = [
-        asyncio.create_task(comeback(ctx, m, r, deadline))
+        asyncio.create_task(comeback(ctx, m, r, deadline, failures))
         for m, r in zip(members, rooms, strict=True)
     ]
     emit({"kind": "control", "action": "restart", "worker": 0})
@@ -463,6 +475,7 @@ async def scenario_storm(ctx: Ctx) -> None:
             "outage_p99_s": round(p99 / 1000, 3),
             "outage_max_s": round(pmax / 1000, 3),
             "attempts": sum(a for _, a, _ in results),
+            "failed_attempts": failures,
             "restart_stop_s": restart["stop_s"],
             "restart_ready_s": restart["ready_s"],
         }

@@ -167,11 +167,12 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
     parts += _section(
         "Reconnect storm: every client of worker 1 dropped by its restart",
         ["peer", "clients", "back", "close codes", "worker down→ready s", "all back s"]
-        + ["outage p50 s", "outage p99 s", "connect attempts"],
+        + ["outage p50 s", "outage p99 s", "connect attempts", "failed attempts by reason"],
         [
             [r["peer"], r["clients"], r["back"], r["close_codes"]]
             + [r["restart_stop_s"] + r["restart_ready_s"], r["all_back_s"]]
             + [r["outage_p50_s"], r["outage_p99_s"], r["attempts"]]
+            + [", ".join(f"{v} {k}" for k, v in r.get("failed_attempts", {}).items()) or "0"]
             for r in _pick(results, kind="storm")
         ],
     )
