@@ -23,6 +23,13 @@ Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` 
 ``+``-separated groups of ``|``-separated concepts; ``concept*2`` needs two distinct terms.
 Scope is ``sentence`` (one clause) or ``message``. Flag ``method``: the rule is evidence of
 method or means detail.
+
+Speed: most chat messages meet lexicon terms ("today", "but", "last night") yet nothing that
+can become a signal. :class:`QuietIndex` compiles, once per lexicon, what lets the classifier
+prove that cheaply: every concept is a bit, every automaton value carries the OR of its
+entry's concept bits (and a bit for "is a signal on its own"), and every rule is a tuple of
+requirement masks. Trigger literals count into fixed-width bit fields of one integer, biased
+so that a field's top bit is set exactly when its pattern's trigger holds.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import reduce
 from importlib import resources
+from operator import add, itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -50,6 +59,10 @@ _VIEWS = frozenset({"raw", "plain", "words", "links"})
 _TERM_FLAGS = frozenset({"idiomatic", "maskable", "exact"})
 _SCOPES = frozenset({"sentence", "message"})
 _MAX_MASK = 3
+SIGNAL_BIT = 1  # in an automaton value's concept bits: the entry is a signal on its own
+_FIELD = 64  # bits per pattern in the trigger counter (see QuietIndex)
+_TOP = 1 << (_FIELD - 1)
+_second = itemgetter(1)
 
 
 class LexiconError(ValueError):
@@ -116,25 +129,81 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class QuietIndex:
+    """Bitmask forms of the concepts, rules and triggers, compiled once per lexicon.
+
+    ``concept_bits`` gives each concept one bit (bit 0 is :data:`SIGNAL_BIT`).
+    ``rules_by_bit`` maps a concept bit to the requirement masks of every rule whose first
+    requirement names that concept; a rule can fire only if each of its masks meets the
+    message's bits. ``pattern_bits`` are each pattern's concepts that some rule requires
+    (patterns never signal on their own, so other concepts cannot make a message loud).
+
+    Triggers: pattern ``i`` owns bits ``[64 i, 64 i + 64)`` of one integer, which starts at
+    ``trigger_bias`` (``2**63 - at_least`` in each field) and gains ``1 << 64 i`` per literal
+    occurrence, so the field's top bit is set exactly when the count reaches ``at_least``
+    (patterns without literals start with it set). A field cannot overflow while the text is
+    shorter than ``count_limit`` (occurrences <= length x literals of the pattern).
+    """
+
+    concept_bits: Mapping[str, int]
+    rules_by_bit: Mapping[int, tuple[tuple[int, ...], ...]]
+    first_bits: int
+    pattern_bits: tuple[int, ...]
+    trigger_bias: int
+    trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
+    count_limit: int
+
+    def can_fire(self, bits: int) -> bool:
+        """Whether some rule has every requirement met by a concept in ``bits``."""
+        first = bits & self.first_bits
+        while first:
+            low = first & -first
+            for masks in self.rules_by_bit[low]:
+                if all(mask & bits for mask in masks):
+                    return True
+            first ^= low
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class Lexicon:
     """Compiled, read-only lexicon. Build it with :func:`load_lexicon`; share it freely."""
 
     version: str
-    automaton: Any
+    automaton: Any  # key -> (length, leading space, trailing space, Entry, concept bits)
     patterns: tuple[Pattern, ...]
     rules: tuple[Rule, ...]
     rules_by_concept: Mapping[str, tuple[Rule, ...]]
     term_count: int
-    triggers: Any  # automaton over the plain view: trigger literal -> pattern indexes
+    triggers: Any  # automaton over the plain view: trigger literal -> counter increment
+    quiet: QuietIndex
 
     def patterns_for(self, plain: str) -> list[Pattern]:
         """The patterns whose trigger holds on ``plain``: one C pass instead of one per pattern."""
+        return [self.patterns[index] for index in self.triggered(plain)]
+
+    def triggered(self, plain: str) -> list[int]:
+        """Indexes, in file order, of the patterns whose trigger holds on ``plain``.
+
+        Summing the literals' counter increments runs in C (``reduce`` over ``map``), where a
+        per-occurrence Python loop cost microseconds on digit-rich text.
+        """
+        index = self.quiet
+        if len(plain) >= index.count_limit:
+            return self._triggered_slowly(plain)
+        total = reduce(add, map(_second, self.triggers.iter(plain)), index.trigger_bias)
+        return [pattern for top, pattern in index.trigger_tops if total & top]
+
+    def _triggered_slowly(self, plain: str) -> list[int]:
+        """Exact per-pattern counts, for texts long enough to overflow a counter field."""
         counts: dict[int, int] = {}
-        for _, indexes in self.triggers.iter(plain):
-            for index in indexes:
-                counts[index] = counts.get(index, 0) + 1
+        for _, increment in self.triggers.iter(plain):
+            for index in range(len(self.patterns)):
+                field = increment >> (_FIELD * index) & (_TOP * 2 - 1)
+                if field:
+                    counts[index] = counts.get(index, 0) + field
         return [
-            pattern
+            index
             for index, pattern in enumerate(self.patterns)
             if not pattern.literals or counts.get(index, 0) >= pattern.at_least
         ]
@@ -175,12 +244,14 @@ def compile_lexicon(
         for key in _keys(term):
             if term not in by_key[key]:
                 by_key[key].append(term)
+    entries = {key: _entry(key, tuple(terms)) for key, terms in by_key.items()}
+    bits = _concept_bits(entries.values(), patterns, rules)
     automaton = ahocorasick.Automaton()
-    for key, entries in by_key.items():
+    for key, entry in entries.items():
         padded = match_key(key)
-        automaton.add_word(
-            padded, (len(padded), padded[0] == " ", padded[-1] == " ", _entry(key, tuple(entries)))
-        )
+        signal = SIGNAL_BIT if entry.signals else 0
+        value = (len(padded), padded[0] == " ", padded[-1] == " ", entry)
+        automaton.add_word(padded, (*value, _mask(entry.concepts, bits) | signal))
     automaton.make_automaton()
     index: dict[str, list[Rule]] = defaultdict(list)
     for rule in rules:
@@ -188,17 +259,63 @@ def compile_lexicon(
             index[concept].append(rule)
     frozen_index = MappingProxyType({key: tuple(value) for key, value in index.items()})
     triggers = _trigger_automaton(patterns)
-    return Lexicon(version, automaton, patterns, rules, frozen_index, len(by_key), triggers)
+    quiet = _quiet_index(bits, patterns, rules)
+    return Lexicon(version, automaton, patterns, rules, frozen_index, len(by_key), triggers, quiet)
+
+
+def _concept_bits(
+    entries: Iterable[Entry], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
+) -> dict[str, int]:
+    """One bit per concept (sorted, so the numbering is reproducible); bit 0 is the signal."""
+    names = {concept for entry in entries for concept in entry.concepts}
+    names |= {concept for pattern in patterns for concept in pattern.entry.concepts}
+    names |= {concept for rule in rules for group in rule.requires for concept in group.concepts}
+    return {name: 1 << number for number, name in enumerate(sorted(names), start=1)}
+
+
+def _mask(concepts: Iterable[str], bits: Mapping[str, int]) -> int:
+    return reduce(int.__or__, (bits[concept] for concept in concepts), 0)
+
+
+def _quiet_index(
+    bits: dict[str, int], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
+) -> QuietIndex:
+    by_bit: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    required = 0
+    for rule in rules:
+        masks = tuple(_mask(group.concepts, bits) for group in rule.requires)
+        required |= _mask((c for group in rule.requires for c in group.concepts), bits)
+        for concept in rule.requires[0].concepts:
+            by_bit[bits[concept]].append(masks)
+    first = _mask((concept for rule in rules for concept in rule.requires[0].concepts), bits)
+    bias = sum(
+        (_TOP - (pattern.at_least if pattern.literals else 0)) << (_FIELD * index)
+        for index, pattern in enumerate(patterns)
+    )
+    tops = tuple((_TOP << (_FIELD * index), index) for index in range(len(patterns)))
+    widest = max((len(pattern.literals) for pattern in patterns), default=1) or 1
+    fits = all(pattern.at_least <= _TOP for pattern in patterns)
+    return QuietIndex(
+        concept_bits=MappingProxyType(bits),
+        rules_by_bit=MappingProxyType({bit: tuple(masks) for bit, masks in by_bit.items()}),
+        first_bits=first,
+        pattern_bits=tuple(_mask(p.entry.concepts, bits) & required for p in patterns),
+        trigger_bias=bias,
+        trigger_tops=tops,
+        count_limit=_TOP // widest if fits else 0,
+    )
 
 
 def _trigger_automaton(patterns: tuple[Pattern, ...]) -> Any:
-    by_literal: dict[str, list[int]] = defaultdict(list)
+    """Trigger literal -> the sum of ``1 << 64 i`` over each pattern ``i`` listing it (a
+    literal listed twice by one pattern counts twice, as each listing is one occurrence)."""
+    by_literal: dict[str, int] = defaultdict(int)
     for index, pattern in enumerate(patterns):
         for literal in pattern.literals:
-            by_literal[literal].append(index)
+            by_literal[literal] += 1 << (_FIELD * index)
     automaton = ahocorasick.Automaton()
-    for literal, indexes in by_literal.items():
-        automaton.add_word(literal, tuple(indexes))
+    for literal, increment in by_literal.items():
+        automaton.add_word(literal, increment)
     if by_literal:
         automaton.make_automaton()
     return automaton

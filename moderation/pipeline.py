@@ -3,11 +3,16 @@
 ``normalize`` -> ``classify`` (match + rules + context) -> ``decide`` (policy). Pure and
 deterministic: the same text, lexicon and policy always give the same verdict, so verdicts can
 be recomputed in tests, in the scan CLI and in the benches exactly as the server sees them.
+
+Most chat carries no signal. :func:`~moderation.classifier.quiet` proves that with one
+automaton pass and integer masks, and such a message gets the verdict ``decide`` gives an
+empty signal list, without hits, clauses or context being built (tests/unit/golden pins
+that both paths decide exactly as before).
 """
 
 from __future__ import annotations
 
-from moderation.classifier import classify
+from moderation.classifier import classify, quiet
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide
@@ -19,4 +24,6 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     normalized = normalize(text)
+    if quiet(normalized, lexicon):
+        return decide(normalized, (), lexicon.version, policy)
     return decide(normalized, classify(normalized, lexicon), lexicon.version, policy)
