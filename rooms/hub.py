@@ -21,6 +21,7 @@ they are dropped to reconnect and resume on their own (they then learn `recovere
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -111,6 +112,8 @@ class LocalHub:
         self._rooms: dict[str, LocalRoom] = {}
         self._lifecycle = anyio.Lock()
         self._to_repair: set[str] = set()
+        # Called once per fanned-out message with seconds since it was published (metrics).
+        self.observe_latency: Callable[[float], None] | None = None
         self._repair_wanted = anyio.Event()
         self.stats = HubStats()
 
@@ -171,6 +174,8 @@ class LocalHub:
         for member in dropped:
             self._forget(local, member)
             stats.slow_members_dropped += 1
+        if self.observe_latency is not None and isinstance(event, Posted):
+            self.observe_latency(time.time() - event.ts / 1000)
 
     def flush_presence(self) -> None:
         """Send one coalesced presence frame per room whose count changed since the last flush."""

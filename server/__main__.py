@@ -3,6 +3,7 @@
 - `harbor serve`: run a worker (or N) with every limit from Settings.
 - `harbor moderators add NAME [--password-stdin]`: create a moderator (or change a password).
 - `harbor moderation scan`: moderate stdin lines into JSON verdicts (see moderation.scan).
+- `harbor check`: validate the configuration and the Redis behind it before a deploy.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shutil
 import sys
+import tempfile
 
 import anyio
 import uvicorn
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     moderator_commands.add_parser("list", help="list moderator names")
     moderation = commands.add_parser("moderation", help="moderation tools")
     moderation.add_argument("rest", nargs=argparse.REMAINDER, help="e.g. scan [--format jsonl]")
+    commands.add_parser("check", help="validate the configuration and Redis before a deploy")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -48,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from moderation.__main__ import main as moderation_main
 
         return moderation_main(args.rest)
+    if args.command == "check":
+        from .check import main as check_main
+
+        return check_main(os.environ, sys.stdout)
     return 2
 
 
@@ -116,6 +124,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"harbor: {exc}", file=sys.stderr)
         return 2
+    metrics_dir = None
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker writes its metrics here; /metrics on any worker sums them up.
+        metrics_dir = tempfile.mkdtemp(prefix="harbor-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if not settings.uses_redis:
         print(
             f"Harbor on http://{settings.host}:{settings.port} (embedded: one process, in-memory"
@@ -141,6 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
         server_header=False,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -117,13 +118,4 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     services = _services(request)
-    stats = services.hub.stats
-    lines = [
-        f"harbor_connections {services.connections}",
-        f"harbor_fanout_messages_total {stats.events_fanned_out}",
-        f"harbor_frames_encoded_total {stats.frames_encoded}",
-        f"harbor_deliveries_total {stats.deliveries}",
-        f"harbor_slow_members_dropped_total {stats.slow_members_dropped}",
-        f"harbor_broker_ready {int(services.broker.ready)}",
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from moderation.flags import SEVERITY_ORDER, FlagState
+
 from .gate import MODERATOR_FEED, announce_flag
 
 if TYPE_CHECKING:
@@ -51,6 +53,23 @@ async def _tick(services: Services) -> None:
     for flag in await store.take_overdue(now):
         await announce_flag(services, "overdue", flag)
     await _refresh_duty(services)
+    await _gauges(services, now)
+
+
+async def _gauges(services: Services, now_ms: int) -> None:
+    metrics = services.metrics
+    metrics.sync_hub(services.hub.stats, getattr(services.broker, "reconnects", 0))
+    metrics.connections.set(services.connections)
+    metrics.rooms.set(sum(1 for room in services.hub.local_counts() if not room.startswith("@")))
+    metrics.broker_ready.set(1 if services.broker.ready else 0)
+    flags = await services.store.list_flags()
+    for severity in SEVERITY_ORDER:
+        waiting = [f for f in flags if f.draft.severity == severity]
+        metrics.flags_open.labels(severity).set(len(waiting))
+        open_ages = [now_ms - f.draft.created_ms for f in waiting if f.state == FlagState.OPEN]
+        metrics.oldest_open_flag.labels(severity).set(max(open_ages, default=0) / 1000)
+    totals = await services.presence.totals([MODERATOR_FEED])
+    metrics.moderators_on_duty.set(totals.get(MODERATOR_FEED, 0))
 
 
 async def _refresh_duty(services: Services) -> None:

@@ -305,7 +305,7 @@ class ChatConnection:
             return
         self.rooms.add(join.room)
         if join.since is not None:
-            self._services.metrics.recoveries[str(history.recovered).lower()] += 1
+            self._services.metrics.recoveries.labels(str(history.recovered).lower()).inc()
         local = hub.room(join.room)
         joined: dict[str, Any] = {
             "type": "joined",
@@ -334,7 +334,7 @@ class ChatConnection:
             return
         wait = self._send_bucket.take(time.monotonic())
         if wait > 0:
-            services.metrics.rate_limited += 1
+            services.metrics.rate_limited.inc()
             self.send(
                 error_event(
                     "rate_limited",
@@ -344,7 +344,7 @@ class ChatConnection:
                 )
             )
             return
-        services.metrics.messages_in += 1
+        services.metrics.messages_in.inc()
         assert self.identity is not None and services.gate is not None
         try:
             if self.moderator is not None:

@@ -72,7 +72,9 @@ class MessageGate:
         """Moderate and route one message. `tell` reaches the writer at once: the support frame
         is sent through it before anything that could fail."""
         services = self._services
+        started = time.perf_counter()
         verdict = moderate(text, services.lexicon)
+        services.metrics.moderation_time.observe(time.perf_counter() - started)
         frames: list[dict[str, Any]] = []
         if verdict.support:
             on_duty = services.on_duty

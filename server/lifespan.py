@@ -28,7 +28,7 @@ from rooms.presence import MemoryPresence, Presence, keep_presence
 
 from .duty import keep_moderation
 from .identity import IdentityIssuer
-from .metrics import Metrics
+from .metrics import Metrics, process_metrics
 from .protocol import CODECS, encode_room_event
 from .settings import Settings
 from .signin_link import SignInLink
@@ -53,7 +53,7 @@ class Services:
     lexicon: Lexicon
     store: ModerationStore
     resources: tuple[Resource, ...]
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=process_metrics)
     connections: int = 0
     on_duty: bool = False  # a moderator is signed in somewhere (refreshed every interval)
     draining: bool = False  # SIGTERM received: not ready, clients being closed in batches
@@ -121,6 +121,7 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
     from .gate import MessageGate
 
     services.gate = MessageGate(services)
+    hub.observe_latency = services.metrics.fanout_latency.observe
     if not settings.uses_redis:
         services.sign_in_link = SignInLink()
     return services

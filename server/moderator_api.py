@@ -138,11 +138,11 @@ async def sign_in(request: Request) -> Response:
     if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64:
         return _error(400, "bad_request", "name and password are required")
     if not _sign_in_allowed(name):
-        services.metrics.sign_ins["throttled"] += 1
+        services.metrics.sign_ins.labels("throttled").inc()
         return _error(429, "too_many_attempts", "too many attempts; wait a minute")
     stored = await services.store.password_hash(name)
     if stored is None or not verify_password(password, stored):
-        services.metrics.sign_ins["refused"] += 1
+        services.metrics.sign_ins.labels("refused").inc()
         await services.store.audit(AuditEntry(_now_ms(), name, "sign_in_refused", "moderator"))
         return _error(401, "wrong_credentials", "that name and password don't match")
     return await _start_session(request, services, name)
@@ -153,7 +153,7 @@ async def _start_session(request: Request, services: Services, name: str) -> Res
     expires = _now_ms() + SESSION_TTL_S * 1000
     await services.store.create_session(session_token_hash(token), name, expires)
     await services.store.audit(AuditEntry(_now_ms(), name, "sign_in", "moderator"))
-    services.metrics.sign_ins["ok"] += 1
+    services.metrics.sign_ins.labels("ok").inc()
     response = JSONResponse({"name": name})
     response.set_cookie(
         MODERATOR_COOKIE,
@@ -236,6 +236,9 @@ async def _flag_or_404(services: Services, request: Request) -> Flag:
 async def _after(
     services: Services, name: str, action: str, flag: Flag, reason: str, **detail: Any
 ) -> None:
+    if action == "claim" and flag.updated_ms >= flag.draft.created_ms:
+        waited = max(0, _now_ms() - flag.draft.created_ms) / 1000
+        services.metrics.time_to_claim.observe(waited)
     await services.store.audit(AuditEntry(_now_ms(), name, action, flag.id, reason, detail))
     await announce_flag(services, action, flag)
 

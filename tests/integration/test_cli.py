@@ -67,3 +67,10 @@ async def test_web_concurrency_workers_share_one_port_and_one_room(
     for client in clients:
         heard = {(await client.expect("message"))["id"] for _ in ids}
         assert heard == set(ids)
+    # /metrics on the shared port sums both workers' figures.
+    wait_until(
+        lambda: "harbor_connections 8.0" in worker.get_text("/metrics"),
+        10,
+        "connections summed across workers in /metrics",
+    )
+    assert "harbor_messages_in_total 8.0" in worker.get_text("/metrics")

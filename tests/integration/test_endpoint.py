@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import HarborFactory
-from tests.harness import Client, HarborProcess, StalledReader, seconds
+from tests.harness import Client, HarborProcess, StalledReader, seconds, wait_until
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ async def test_a_member_that_stops_reading_is_closed_4008_and_others_keep_receiv
             talker.drop_messages()
             listener.drop_messages()
             if n % 100 == 99:
-                dropped = "harbor_slow_members_dropped_total 1" in worker.get_text("/metrics")
+                dropped = "harbor_slow_members_dropped_total 1.0" in worker.get_text("/metrics")
                 if dropped:
                     break
         assert dropped, "the stalled member was never dropped"
@@ -259,3 +259,33 @@ async def test_a_member_that_stops_reading_is_closed_4008_and_others_keep_receiv
         assert code == 4008
     finally:
         slow.close()
+
+
+async def test_metrics_count_messages_fanout_latency_and_flags(worker: HarborProcess) -> None:
+    client = await Client.connect(worker.ws)
+    await client.hello()
+    await client.join("newcomers")
+    await client.say("newcomers", "first week sober, one day at a time", "ok-1")
+    await client.send(
+        {"type": "send", "room": "newcomers", "text": "i want to kill myself", "client_id": "c"}
+    )
+    await client.expect("ack", client_id="c")
+
+    def series(text: str, name: str) -> float:
+        line = next((ln for ln in text.splitlines() if ln.startswith(name + " ")), None)
+        return float(line.split()[-1]) if line else -1.0
+
+    def exposed() -> bool:
+        text = worker.get_text("/metrics")
+        fanned = series(text, "harbor_fanout_messages_total")
+        return (
+            series(text, "harbor_messages_in_total") == 2.0
+            and 'harbor_flags_raised_total{category="suicide"' in text
+            and series(text, "harbor_fanout_latency_seconds_count") == 2.0
+            and series(text, "harbor_moderation_seconds_count") == 2.0
+            # One codec in use: exactly one encode per fanned-out event (messages + presence).
+            and fanned >= 2.0
+            and series(text, "harbor_frames_encoded_total") == fanned
+        )
+
+    await asyncio.to_thread(wait_until, exposed, 10, "metrics to reflect the traffic")
