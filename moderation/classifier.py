@@ -103,7 +103,7 @@ def match(text: Normalized, lexicon: Lexicon) -> tuple[Hit, ...]:
     Clauses end at sentence ends (newlines in the words view) and at ``clause_break`` terms
     ("but", "pero"); shields such as "nothing but" keep those from breaking.
     """
-    found = list(_term_spans(text.words, lexicon))
+    found = _term_spans(text.words, lexicon)
     shields = [span for span in found if "shield" in span[2].concepts]
     if shields:
         found = [span for span in found if not _shielded(span, shields)]
@@ -138,7 +138,7 @@ def quiet(text: Normalized, lexicon: Lexicon) -> bool:
         pattern_bits = index.pattern_bits[number]
         if pattern_bits & ~(bits | found):
             pattern = lexicon.patterns[number]
-            if pattern.regex.search(getattr(text, pattern.view)):
+            if pattern.occurs_in(getattr(text, pattern.view)):
                 found |= pattern_bits
     return not (found and index.can_fire(bits | found))
 
@@ -167,9 +167,13 @@ def _candidates(rules: Iterable[Rule], message: _Scope) -> list[Rule]:
     ]
 
 
-def _term_spans(words: str, lexicon: Lexicon) -> Iterator[tuple[int, int, Entry]]:
-    for last, (length, lead, trail, entry, _) in lexicon.automaton.iter(match_text(words)):
-        yield last - length + lead, last - trail, entry  # match_text adds one leading space
+def _term_spans(words: str, lexicon: Lexicon) -> list[tuple[int, int, Entry]]:
+    """(start, end, entry) of every term occurrence; a list comprehension, not a generator,
+    as it runs once per occurrence (match_text adds one leading space)."""
+    return [
+        (last - length + lead, last - trail, entry)
+        for last, (length, lead, trail, entry, _) in lexicon.automaton.iter(match_text(words))
+    ]
 
 
 def _newlines(words: str) -> Iterator[int]:
@@ -182,6 +186,8 @@ def _newlines(words: str) -> Iterator[int]:
 def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
     for pattern in lexicon.patterns_for(text.plain):
         view = getattr(text, pattern.view)
+        if pattern.guard is not None and pattern.guard.search(view) is None:
+            continue  # the guard is necessary for a match, and far cheaper
         for found in pattern.regex.finditer(view):
             start, end = found.span("span") if "span" in pattern.regex.groupindex else found.span()
             clause = bisect_right(breaks, start) if pattern.view == "words" else MESSAGE
@@ -250,28 +256,30 @@ class _Context:
         self.all_words = [hit for hit in hits if hit.view == "words"]
         self.message = message
         self.clauses = clauses
+        self._negations: list[Hit] | None = None  # the message's, computed on first need
 
     def apply(self, signal: Signal) -> Signal:
-        if self._lowered(signal):
+        hits = signal.hits  # built once per signal: the checks below all walk it
+        clauses = self._clauses_of(hits)
+        if self._lowered(signal, hits, clauses):
             return signal.at(Severity.WATCH, lowered=True)
-        steps = self._raise_by(signal)
+        steps = self._raise_by(signal, hits, clauses)
         if not steps or signal.severity is Severity.WATCH:
             return signal
         return signal.at(signal.severity.raised(steps), lowered=False)
 
-    def _clauses_of(self, signal: Signal) -> list[_Scope]:
-        numbers = {hit.clause for hit in signal.hits if hit.clause != MESSAGE}
+    def _clauses_of(self, hits: tuple[Hit, ...]) -> list[_Scope]:
+        numbers = {hit.clause for hit in hits if hit.clause != MESSAGE}
         return [self.clauses[number] for number in sorted(numbers)]
 
-    def _lowered(self, signal: Signal) -> bool:
-        clauses = self._clauses_of(signal)
+    def _lowered(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[_Scope]) -> bool:
         if clauses and all(self._distanced(clause) for clause in clauses):
             return True
         if clauses and all(self._past(clause) for clause in clauses):
             return True
         if self._negated(signal):
             return True
-        idiomatic = any("idiomatic" in hit.entry.flags for hit in signal.hits)
+        idiomatic = any("idiomatic" in hit.entry.flags for hit in hits)
         return idiomatic and self.message.has("laughter")
 
     def _distanced(self, clause: _Scope) -> bool:
@@ -286,11 +294,13 @@ class _Context:
 
     def _negated(self, signal: Signal) -> bool:
         """True when every hit meeting one of the signal's requirements is negated."""
-        negations = [
-            negation
-            for negation in self.message.by_concept.get("negation", ())
-            if not self._inside_phrase(negation)
-        ]
+        if self._negations is None:  # the same for every signal of the message
+            self._negations = [
+                negation
+                for negation in self.message.by_concept.get("negation", ())
+                if not self._inside_phrase(negation)
+            ]
+        negations = self._negations
         return bool(negations) and any(
             all(self._is_negated(hit, negations) for hit in group) for group in signal.groups
         )
@@ -313,11 +323,11 @@ class _Context:
             for negation in negations
         )
 
-    def _raise_by(self, signal: Signal) -> int:
+    def _raise_by(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[_Scope]) -> int:
         if signal.category not in CRISIS_CATEGORIES:
             return 0
-        steps = 1 if any(clause.has("now") for clause in self._clauses_of(signal)) else 0
-        rests_on_means = any("means" in hit.entry.concepts for hit in signal.hits)
+        steps = 1 if any(clause.has("now") for clause in clauses) else 0
+        rests_on_means = any("means" in hit.entry.concepts for hit in hits)
         if signal.category in _METHOD_CATEGORIES and not rests_on_means:
             steps += 1 if self.message.has("means") else 0
         return steps

@@ -99,13 +99,24 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """A regular expression run on one view when its trigger holds; matches mean ``entry``."""
+    """A regular expression run on one view when its trigger holds; matches mean ``entry``.
+
+    ``guard`` (derived at load, see :func:`span_guard`) is a cheaper regex that matches
+    wherever ``regex`` does, so when it finds nothing ``regex`` need not run.
+    """
 
     regex: re.Pattern[str]
     view: str
     entry: Entry
     literals: tuple[str, ...] = ()
     at_least: int = 1
+    guard: re.Pattern[str] | None = None
+
+    def occurs_in(self, view: str) -> bool:
+        """Whether ``regex`` matches somewhere in ``view`` (the guard first, when there is one)."""
+        if self.guard is not None and self.guard.search(view) is None:
+            return False
+        return self.regex.search(view) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +438,51 @@ def _read_patterns(path: Path) -> Iterator[Pattern]:
         if count and not count.isdigit():
             raise LexiconError(f"{where}: trigger count must be a number")
         found = tuple(part for part in literals.split("|") if part)
-        yield Pattern(regex, row["view"], entry, found, int(count) if count else 1)
+        at_least = int(count) if count else 1
+        yield Pattern(regex, row["view"], entry, found, at_least, span_guard(regex))
+
+
+# Syntax after which a group's text cannot safely be searched alone: back-references, inline
+# flags (scoped or global), atomic groups, possessive quantifiers, conditionals.
+_UNSAFE_ALONE = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux-]|\(\?>|\(\?\(|[*+?}]\+")
+
+
+def span_guard(regex: re.Pattern[str]) -> re.Pattern[str] | None:
+    """The ``span`` group's own regex, compiled alone, or None when that is not safe.
+
+    A match of ``regex`` contains a match of its ``span`` group's sub-expression on the same
+    text (lookarounds and ``\b`` see the same characters), so searching for the group alone
+    is a necessary condition, and a much cheaper one when ``regex`` opens with an
+    alternation the regex engine cannot skip ahead on (``full_name``: ~1.5 us instead of
+    ~10 us on a typical message).
+    """
+    source = regex.pattern
+    start = source.find("(?P<span>")
+    if start < 0 or _UNSAFE_ALONE.search(source):
+        return None
+    depth, index, in_class = 1, start + len("(?P<span>"), False
+    while index < len(source) and depth:
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if source[index + 1 : index + 2] in ("]", "^"):  # "[]...]", "[^...]": skip ahead
+                return None
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        index += 1
+    if depth:
+        return None
+    try:
+        return re.compile(source[start + len("(?P<span>") : index - 1])
+    except re.error:
+        return None
 
 
 def _read_rules(path: Path) -> Iterator[Rule]:
