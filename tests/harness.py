@@ -57,11 +57,12 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 class RedisProcess:
     """A private redis-server on a free port, in its own directory."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (the test command installs it)")
         self.port = port or free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,7 +73,7 @@ class RedisProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
