@@ -238,7 +238,19 @@ def normalize_term(term: str) -> str:
 
 
 def _plain(text: str) -> tuple[str, OffsetMap]:
+    """NFKC-fold, drop invisibles, casefold look-alikes, lowercase (see the module docstring).
+
+    Most non-ASCII chat (accents, "ñ", emoji) folds each character to one ASCII character or
+    to itself: lengths stay, the offset map is the identity, and a ``str.replace`` per
+    distinct character (in C) gives what ``rewrite`` would, without a Python step per match.
+    """
     if text.isascii():
+        return text.lower(), IDENTITY
+    folds = [(char, _fold_char(char)) for char in set(text) if not char.isascii()]
+    if all(len(fold) == 1 and (fold == char or fold.isascii()) for char, fold in folds):
+        for char, fold in folds:
+            if fold != char:
+                text = text.replace(char, fold)
         return text.lower(), IDENTITY
     folded, offsets = rewrite(text, _NON_ASCII, lambda match: _fold_char(match.group()))
     return folded.lower(), offsets
