@@ -15,6 +15,14 @@ const ROOMS_REFRESH_MS = 15_000;
 const JOIN_RETRY_MS = 2_000;
 const STORE = { token: "harbor.token", accepted: "harbor.accepted.v1" };
 const GONE_NOTICE = "Some older messages are no longer available.";
+// A volunteer's private check-in room (docs/protocol.md `checkin`): not in the catalog, so the
+// page supplies its title and the words under it.
+const CHECKIN_ROOM = {
+  title: "Private check-in",
+  description: "Just you and a volunteer moderator.",
+  guidelines: "Only you and Harbor's volunteer moderators can read this room.",
+  count: 0,
+};
 const FAILURE_REASONS = {
   muted: "A moderator paused your messages for a while.",
   text_too_long: "This message is too long.",
@@ -93,6 +101,7 @@ class Conversation {
 const state = {
   name: null,
   rooms: new Map(), // id -> room from /api/rooms
+  privateRooms: new Map(), // id -> check-in rooms this person joined (listed first)
   current: null, // room id on screen
   conversations: new Map(),
   outbox: new Map(), // client_id -> {clientId, room, text, status, el, boundId}
@@ -164,15 +173,20 @@ async function loadRooms() {
   for (const room of rooms) state.rooms.set(room.id, room);
   if (fresh !== known) {
     state.rooms = new Map(rooms.map((r) => [r.id, r]));
-    $("room-list").replaceChildren(...rooms.map(render.roomCard));
+    renderRoomList();
   } else {
     for (const room of rooms) setCount(room.id, room.count);
   }
   if (state.current) showRoomHeader(state.current);
 }
 
+function renderRoomList() {
+  const cards = [...state.privateRooms.values(), ...state.rooms.values()].map(render.roomCard);
+  $("room-list").replaceChildren(...cards);
+}
+
 function setCount(roomId, count) {
-  const room = state.rooms.get(roomId);
+  const room = state.rooms.get(roomId) ?? state.privateRooms.get(roomId);
   if (room) room.count = count;
   const node = $("room-list").querySelector(`[data-count-for="${CSS.escape(roomId)}"]`);
   if (node) node.textContent = render.countText(count);
@@ -189,7 +203,7 @@ function conversation(roomId) {
 }
 
 function showRoomHeader(roomId) {
-  const room = state.rooms.get(roomId);
+  const room = state.rooms.get(roomId) ?? state.privateRooms.get(roomId);
   $("room-title").textContent = room ? room.title : roomId;
   $("room-guidelines").textContent = room?.guidelines ?? "";
   $("room-count").textContent = render.countText(room?.count ?? 0);
@@ -482,9 +496,13 @@ function onFrame(frame) {
     case "attention":
     case "warning":
     case "muted":
-    case "checkin":
       // Direct notices from a volunteer moderator (the moderation release).
       showBanner(frame.message ?? frame.text);
+      break;
+    case "checkin":
+      // A volunteer invites this person to their own check-in room: offered, never forced.
+      showBanner(frame.message ?? "A volunteer moderator would like to check in with you.");
+      offerCheckin(frame.room);
       break;
     default:
       break; // "left", and frames a newer server may add
@@ -521,7 +539,33 @@ function onError(frame) {
 function showBanner(text) {
   if (typeof text !== "string" || !text.trim()) return;
   $("banner-text").textContent = text;
+  $("banner-join").hidden = true; // only a check-in invitation offers to join
   $("banner").hidden = false;
+}
+
+function offerCheckin(roomId) {
+  if (typeof roomId !== "string" || !/^checkin-[a-z0-9-]+$/.test(roomId)) return;
+  const join = $("banner-join");
+  join.dataset.room = roomId;
+  join.hidden = false;
+  announce("A volunteer moderator invites you to a private check-in.");
+}
+
+/** Join the check-in: it becomes a room like the others (listed first while this page lives). */
+function joinCheckin() {
+  const roomId = $("banner-join").dataset.room;
+  $("banner").hidden = true;
+  if (!roomId) return;
+  if (!state.privateRooms.has(roomId)) {
+    state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
+    renderRoomList();
+  }
+  if (state.current && state.current !== roomId) {
+    const previous = conversation(state.current);
+    previous.wanted = false;
+    maybeLeave(previous);
+  }
+  if (state.current !== roomId) enterRoom(roomId);
 }
 
 function showDuty(onDuty) {
@@ -580,6 +624,8 @@ function forgetMe() {
   for (const conv of state.conversations.values()) clearTimeout(conv.holdTimer);
   state.outbox.clear();
   state.conversations.clear();
+  state.privateRooms.clear();
+  renderRoomList();
   state.reports = [];
   state.current = null;
   state.name = null;
@@ -645,6 +691,7 @@ function wire() {
   $("banner-close").addEventListener("click", () => {
     $("banner").hidden = true;
   });
+  $("banner-join").addEventListener("click", joinCheckin);
   $("room-list").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-room]");
     if (button) enterRoom(button.dataset.room);

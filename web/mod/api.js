@@ -1,0 +1,62 @@
+// The moderator HTTP API (/mod/api, server/moderator_api.py) as small async functions.
+//
+// The session is an HttpOnly cookie: this page never sees it, the browser sends it with every
+// same-origin request. Every write is JSON (the server refuses anything else, and cross-site
+// writes), so each call sends a JSON body even when it has nothing to say.
+
+export class ApiError extends Error {
+  /** @param {number} status  @param {object} body  the server's {error, message, …} */
+  constructor(status, body) {
+    super(typeof body?.message === "string" ? body.message : `request failed (${status})`);
+    this.status = status;
+    this.code = typeof body?.error === "string" ? body.error : "http_error";
+    this.body = body ?? {};
+  }
+}
+
+/** Called on any 401: the session ended (expired, signed out elsewhere). */
+let onSignedOut = () => {};
+
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
+
+export async function request(method, path, body = undefined) {
+  const options = { method, credentials: "same-origin", cache: "no-store", headers: {} };
+  if (method !== "GET") {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body ?? {});
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new ApiError(0, { error: "network", message: "Harbor can't be reached right now." });
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    // Sign-in's own 401 (wrong password) is an answer, not a lost session.
+    if (response.status === 401 && path !== "/mod/api/session") onSignedOut();
+    throw error;
+  }
+  return data ?? {};
+}
+
+export const api = {
+  me: () => request("GET", "/mod/api/me"),
+  signIn: (name, password) => request("POST", "/mod/api/session", { name, password }),
+  redeemLink: (token) => request("POST", "/mod/api/link", { token }),
+  signOut: () => request("DELETE", "/mod/api/session"),
+  flags: () => request("GET", "/mod/api/flags"),
+  next: () => request("POST", "/mod/api/flags/next"),
+  act: (flagId, action, body = {}) =>
+    request("POST", `/mod/api/flags/${encodeURIComponent(flagId)}/${action}`, body),
+  audit: () => request("GET", "/mod/api/audit"),
+  duty: () => request("GET", "/mod/api/duty"),
+};

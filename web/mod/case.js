@@ -1,0 +1,142 @@
+// The case view: one flag with the conversation around it, the facts a volunteer needs before
+// acting (who holds it, how severe, why it was raised), and which actions make sense now.
+
+import { $, age, el, fullTime, timeElement } from "./dom.js";
+import { categoryWords, highlightPieces, isCrisis } from "./flags.js";
+
+/** The flagged text as text nodes, the classifier's matched words in <mark>. */
+export function highlighted(text, spans) {
+  const node = el("p", "thread-text");
+  for (const piece of highlightPieces(text, spans)) {
+    node.append(piece.match ? el("mark", "", piece.text) : document.createTextNode(piece.text));
+  }
+  return node;
+}
+
+function threadItem(message, className) {
+  const li = el("li", className);
+  const meta = el("p", "thread-meta");
+  meta.append(el("strong", "", String(message.from ?? message.name ?? "")), " ", timeElement(message.ts));
+  li.append(meta);
+  return li;
+}
+
+function fact(list, term, value) {
+  const row = el("div", "fact");
+  row.append(el("dt", "", term), value instanceof Node ? wrap(value) : el("dd", "", value));
+  list.append(row);
+}
+
+function wrap(node) {
+  const dd = el("dd");
+  dd.append(node);
+  return dd;
+}
+
+function sourceText(flag) {
+  if (flag.source === "report") {
+    const extra = flag.reports > 0 ? ` (${flag.reports + 1} reports)` : "";
+    return flag.reason ? `Reported by a member${extra}: “${flag.reason}”` : `Reported by a member${extra}`;
+  }
+  return flag.reports > 0 ? `Classifier, and reported ${flag.reports} time(s)` : "Classifier";
+}
+
+function stateText(flag, me) {
+  if (flag.state === "resolved") return `Resolved: ${String(flag.outcome ?? "").replace("_", " ")}`;
+  if (flag.state === "claimed") return flag.owner === me ? "Claimed by you" : `Claimed by ${flag.owner}`;
+  return "Open: nobody has it yet";
+}
+
+function heldText(flag) {
+  if (!flag.held) return "Delivered to the room";
+  if (flag.released) return "Held, then released to the room";
+  return flag.message_id === null ? "Held from the room" : "Held: the room sees a placeholder";
+}
+
+/**
+ * Fill the case view with `flag`.
+ * @param {object} view  {me, opened: Set of flag ids whose text the volunteer chose to read,
+ *                       hidden: Set of flag ids whose message was hidden here}
+ */
+export function renderCase(flag, view) {
+  $("case-empty").hidden = true;
+  const article = $("case");
+  const changed = article.dataset.flag !== flag.id;
+  article.hidden = false;
+  article.dataset.flag = flag.id;
+  article.dataset.severity = flag.severity;
+  article.dataset.state = flag.state;
+  $("case-title").textContent = `${cap(flag.severity)}: ${categoryWords(flag.categories)}`;
+
+  const facts = $("case-facts");
+  facts.replaceChildren();
+  const severity = el("span", `sev sev-${flag.severity}`, flag.severity);
+  fact(facts, "Severity", severity);
+  fact(facts, "State", stateText(flag, view.me));
+  fact(facts, "Writer", `${flag.name} in ${flag.room}`);
+  fact(facts, "Source", sourceText(flag));
+  fact(facts, "Message", heldText(flag) + (flag.escalated ? " · escalated" : ""));
+  fact(facts, "Raised", `${fullTime(flag.created_ms)} (${age(flag.created_ms)} ago)`);
+  if (flag.note) fact(facts, "Note", flag.note);
+
+  // The conversation, oldest first, ending with the flagged message.
+  const thread = $("case-thread");
+  thread.replaceChildren();
+  for (const message of Array.isArray(flag.context) ? flag.context : []) {
+    const li = threadItem(message, "thread-msg");
+    li.append(el("p", "thread-text", String(message.text ?? "")));
+    thread.append(li);
+  }
+  const own = threadItem({ from: flag.name, ts: flag.created_ms }, "thread-msg flagged");
+  own.append(highlighted(flag.text, flag.spans));
+  thread.append(own);
+
+  // Crisis words are collapsed by default: a volunteer decides when to read them.
+  const crisis = isCrisis(flag);
+  const open = view.opened.has(flag.id) || (!crisis && !view.collapseAll);
+  $("case-warning").textContent = crisis
+    ? "This message may be distressing to read (" + categoryWords(flag.categories) + ")."
+    : "The message and the conversation before it.";
+  setOpen(open);
+
+  const held = flag.held && !flag.released;
+  const mine = flag.state === "claimed" && flag.owner === view.me;
+  const resolved = flag.state === "resolved";
+  enable("claim", flag.state === "open");
+  enable("release", mine);
+  enable("escalate", !resolved && !flag.escalated);
+  enable("checkin", !resolved);
+  enable("hide", flag.message_id !== null && !view.hidden.has(flag.id));
+  enable("release-held", held);
+  for (const form of ["resolve-form", "warn-form", "sanction-form"]) {
+    for (const control of $(form).elements) control.disabled = resolved;
+  }
+  if (changed) {
+    $("case-status").textContent = "";
+    $("resolve-note").value = "";
+    $("warn-text").value = "";
+    $("sanction-reason").value = "";
+  }
+}
+
+export function setOpen(open) {
+  $("case-thread").hidden = !open;
+  const toggle = $("case-toggle");
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = open ? "Collapse message" : "Show message";
+}
+
+function enable(action, on) {
+  const button = $("case").querySelector(`[data-act="${action}"]`);
+  button.disabled = !on;
+}
+
+export function clearCase() {
+  $("case").hidden = true;
+  delete $("case").dataset.flag;
+  $("case-empty").hidden = false;
+}
+
+function cap(word) {
+  return word ? word[0].toUpperCase() + word.slice(1) : "";
+}

@@ -1,0 +1,542 @@
+// Harbor's moderator dashboard: sign in, the live queue, one case at a time, check-ins, who is
+// on duty, and the audit log.
+//
+// The store is the truth (GET /mod/api/flags); the chat socket's `flag` frames only keep this
+// copy fresh between fetches. Frames can be missed while the socket is down, so every (re)connect
+// fetches the whole list again instead of trusting what it heard before.
+
+import { HarborSocket, socketUrl } from "../shared/socket.js";
+import { alertFor, dismiss, setupAlerts } from "./alerts.js";
+import { ApiError, api, whenSignedOut } from "./api.js";
+import { clearCase, renderCase, setOpen } from "./case.js";
+import {
+  closeAllCheckins,
+  connectionLost,
+  onCheckinAck,
+  onCheckinError,
+  onCheckinFrame,
+  openCheckin,
+  rejoinCheckins,
+  setupCheckins,
+} from "./checkin.js";
+import { confirmAction, setupConfirm } from "./confirm.js";
+import { $, age, announce, el, fullTime } from "./dom.js";
+import { categoryWords, compareFlags } from "./flags.js";
+
+const DUTY_REFRESH_MS = 10_000;
+const AUDIT_REFRESH_MS = 20_000;
+const AGE_REFRESH_MS = 30_000;
+
+const state = {
+  me: null,
+  flags: new Map(), // open and claimed flags by id
+  caseFlag: null, // the flag on screen (kept after it is resolved, to show the outcome)
+  opened: new Set(), // flags whose text the volunteer chose to read
+  hidden: new Set(), // flags whose message was hidden from this page
+  alerted: new Set(), // imminent flags already alerted (a refetch must not ring again)
+  loaded: false,
+  socket: null,
+  timers: [],
+};
+
+// ---------- views ----------
+
+function show(view) {
+  for (const name of ["sign-in", "dashboard"]) $(`view-${name}`).hidden = name !== view;
+  document.body.dataset.view = view;
+  $("session-actions").hidden = view !== "dashboard";
+  $("whoami").hidden = view !== "dashboard";
+  $("on-duty").hidden = view !== "dashboard";
+}
+
+function setConnection(name, detail = {}) {
+  const node = $("conn");
+  node.dataset.state = name;
+  const texts = {
+    connecting: "Connecting to the live queue…",
+    online: "Live",
+    waiting: `Live queue lost. Trying again in ${Math.max(1, Math.round((detail.delay ?? 0) / 1000))} s…`,
+    ended: "Live queue disconnected.",
+    idle: "Not connected",
+  };
+  node.textContent = texts[name] ?? "";
+}
+
+// ---------- sign-in ----------
+
+function showSignIn(message = "") {
+  stopDashboard();
+  show("sign-in");
+  const error = $("sign-in-error");
+  error.textContent = message;
+  error.hidden = !message;
+  $("sign-in-heading").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const name = $("name").value.trim();
+  const password = $("password").value;
+  const error = $("sign-in-error");
+  if (!name || !password) {
+    error.textContent = "Enter your moderator name and password.";
+    error.hidden = false;
+    return;
+  }
+  $("sign-in-submit").disabled = true;
+  try {
+    const data = await api.signIn(name, password);
+    $("password").value = "";
+    error.hidden = true;
+    startDashboard(data.name);
+  } catch (failure) {
+    error.textContent = failure.status === 401
+      ? "That name and password don't match."
+      : failure.message;
+    error.hidden = false;
+    $("password").select();
+  } finally {
+    $("sign-in-submit").disabled = false;
+  }
+}
+
+/** The embedded server's one-time link, /mod/#link=TOKEN. The fragment never reaches a server
+ * or a log; it is wiped from the address bar (and history) before it is even used, so it can't
+ * be bookmarked, shared from the screen or reused from Back. */
+function takeLinkToken() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const token = params.get("link");
+  if (token !== null) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return token;
+}
+
+async function signOut() {
+  try {
+    await api.signOut();
+  } catch {
+    // signed out already, or offline: the page forgets the session either way
+  }
+  showSignIn();
+  announce("Signed out.");
+}
+
+// ---------- the dashboard ----------
+
+function startDashboard(name) {
+  state.me = name;
+  $("my-name").textContent = name;
+  show("dashboard");
+  $("queue-heading").focus();
+  stopTimers();
+  state.timers.push(
+    setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
+    setInterval(renderQueue, AGE_REFRESH_MS),
+  );
+  loadDuty();
+  loadAudit();
+  startSocket();
+}
+
+function stopTimers() {
+  for (const timer of state.timers) clearInterval(timer);
+  state.timers = [];
+}
+
+function stopDashboard() {
+  stopTimers();
+  state.socket?.stop();
+  state.socket = null;
+  setConnection("idle");
+  closeAllCheckins();
+  state.me = null;
+  state.flags.clear();
+  state.caseFlag = null;
+  state.opened.clear();
+  state.hidden.clear();
+  state.loaded = false;
+  dismiss();
+  clearCase();
+  $("queue").replaceChildren();
+  $("audit-body").replaceChildren();
+  $("duty-list").replaceChildren();
+  document.body.dataset.caseOpen = "false";
+}
+
+function startSocket() {
+  if (state.socket) return;
+  state.socket = new HarborSocket({
+    url: socketUrl(),
+    hello: () => ({ type: "hello", moderator: true }),
+    onReady: () => {
+      loadFlags();
+      rejoinCheckins();
+    },
+    onDown: connectionLost,
+    onFrame,
+    onStatus: (name, detail) => {
+      setConnection(name, detail);
+      // A refused moderator hello (1008) means the session is gone: find out, don't loop.
+      if (name === "ended") api.me().catch(() => {});
+    },
+  });
+  state.socket.start();
+}
+
+function onFrame(frame) {
+  if (frame.type === "flag") onFlag(frame);
+  else if (frame.type === "ack") onCheckinAck(frame);
+  else if (frame.type === "error") onCheckinError(frame);
+  else if (typeof frame.room === "string") onCheckinFrame(frame);
+}
+
+// ---------- the queue ----------
+
+async function loadFlags() {
+  let data;
+  try {
+    data = await api.flags();
+  } catch (failure) {
+    $("queue-status").textContent = `The queue couldn't load: ${failure.message}`;
+    return;
+  }
+  $("queue-status").textContent = "";
+  const fresh = new Map();
+  for (const flag of Array.isArray(data.flags) ? data.flags : []) fresh.set(flag.id, flag);
+  const firstLoad = !state.loaded;
+  state.loaded = true;
+  // Imminent flags raised while the socket was down still deserve the alarm; at first load the
+  // whole queue is on screen already and one alarm for all of it would only be noise.
+  for (const flag of fresh.values()) {
+    if (!state.flags.has(flag.id) && !firstLoad) raisedAlarm(flag);
+    if (flag.severity === "imminent") state.alerted.add(flag.id);
+  }
+  state.flags = fresh;
+  renderQueue();
+  const shown = state.caseFlag && fresh.get(state.caseFlag.id);
+  if (shown) showCase(shown, { focus: false });
+}
+
+function onFlag(frame) {
+  const flag = frame.flag;
+  if (!flag || typeof flag.id !== "string") return;
+  const known = state.flags.has(flag.id);
+  if (flag.state === "resolved") state.flags.delete(flag.id);
+  else state.flags.set(flag.id, flag);
+  renderQueue();
+  if (state.caseFlag?.id === flag.id) showCase(flag, { focus: false });
+  const where = `in ${flag.room}: ${categoryWords(flag.categories)}`;
+  if (frame.event === "raised" && !known) {
+    announce(`New ${flag.severity} flag ${where}.`);
+    raisedAlarm(flag);
+  } else if (frame.event === "overdue" && flag.state === "open") {
+    alertFor(flag, `Overdue: a ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
+  } else if (frame.event === "reported") {
+    announce(`A flag ${where} was reported again.`);
+  } else if (frame.event === "lapsed") {
+    announce(`A ${flag.severity} flag ${where} is back in the queue.`);
+  }
+}
+
+function raisedAlarm(flag) {
+  if (flag.severity !== "imminent" || flag.state !== "open" || state.alerted.has(flag.id)) return;
+  state.alerted.add(flag.id);
+  alertFor(flag, `Imminent: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`);
+}
+
+function renderQueue() {
+  const flags = [...state.flags.values()].sort(compareFlags);
+  const now = Date.now();
+  const list = $("queue");
+  const focusedId = document.activeElement?.closest?.("#queue [data-flag]")?.dataset.flag;
+  list.replaceChildren(...flags.map((flag) => queueItem(flag, now)));
+  $("queue-count").textContent = flags.length ? `(${flags.length})` : "";
+  $("queue-empty").hidden = flags.length > 0;
+  // Re-rendering must not throw away a keyboard user's place in the list.
+  if (focusedId) list.querySelector(`[data-flag="${CSS.escape(focusedId)}"]`)?.focus();
+}
+
+function queueItem(flag, now) {
+  const li = el("li", `queue-item sev-${flag.severity}`);
+  li.dataset.state = flag.state;
+  const button = el("button", "queue-button");
+  button.type = "button";
+  button.dataset.flag = flag.id;
+  if (state.caseFlag?.id === flag.id) button.setAttribute("aria-current", "true");
+  const top = el("span", "queue-top");
+  top.append(el("span", `sev sev-${flag.severity}`, flag.severity));
+  top.append(el("span", "queue-cats", categoryWords(flag.categories)));
+  const facts = el("span", "queue-facts");
+  facts.append(el("span", "", `${flag.room} · ${flag.name}`));
+  const waited = el("span", "", `waiting ${age(flag.created_ms, now)}`);
+  waited.title = fullTime(flag.created_ms);
+  facts.append(waited);
+  const tags = el("span", "queue-tags");
+  const owner = flag.state === "claimed"
+    ? el("span", flag.owner === state.me ? "tag tag-mine" : "tag tag-owner",
+      flag.owner === state.me ? "yours" : `held by ${flag.owner}`)
+    : el("span", "tag tag-open", "open");
+  owner.dataset.owner = flag.owner ?? "";
+  tags.append(owner);
+  if (flag.state === "open" && flag.due_ms && flag.due_ms < now) tags.append(el("span", "tag tag-overdue", "overdue"));
+  if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
+  if (flag.source === "report") tags.append(el("span", "tag", "reported"));
+  if (flag.escalated) tags.append(el("span", "tag", "escalated"));
+  button.append(top, facts, tags);
+  li.append(button);
+  return li;
+}
+
+// ---------- one case ----------
+
+function showCase(flag, { focus = true } = {}) {
+  state.caseFlag = flag;
+  renderCase(flag, { me: state.me, opened: state.opened, hidden: state.hidden });
+  document.body.dataset.caseOpen = "true";
+  for (const button of $("queue").querySelectorAll("[data-flag]")) {
+    if (button.dataset.flag === flag.id) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+  if (focus) $("case-title").focus();
+}
+
+function openFlag(id) {
+  const flag = state.flags.get(id) ?? (state.caseFlag?.id === id ? state.caseFlag : null);
+  if (flag) showCase(flag);
+}
+
+function backToQueue() {
+  document.body.dataset.caseOpen = "false";
+  const id = state.caseFlag?.id;
+  const button = id ? $("queue").querySelector(`[data-flag="${CSS.escape(id)}"]`) : null;
+  (button ?? $("queue-heading")).focus();
+}
+
+function status(text) {
+  $("case-status").textContent = text;
+}
+
+function remember(flag) {
+  if (!flag?.id) return;
+  if (flag.state === "resolved") state.flags.delete(flag.id);
+  else state.flags.set(flag.id, flag);
+  renderQueue();
+  if (state.caseFlag?.id === flag.id) showCase(flag, { focus: false });
+}
+
+const DONE = {
+  claim: "You have this case. The writer was told a volunteer is looking.",
+  release: "Released back to the queue.",
+  escalate: "Escalated.",
+  hide: "Hidden from the room for everyone.",
+  "release-held": "The held message was released to the room.",
+};
+
+/** Run `action` on the case on screen; every answer, good or bad, is said in words. */
+async function act(action, body = {}) {
+  const flag = state.caseFlag;
+  if (!flag) return null;
+  status("Working…");
+  try {
+    const data = await api.act(flag.id, action, body);
+    if (data.flag) remember(data.flag);
+    if (DONE[action]) status(DONE[action]);
+    if (action === "hide") {
+      state.hidden.add(flag.id);
+      showCase(state.caseFlag, { focus: false });
+    }
+    loadAudit();
+    loadDuty();
+    return data;
+  } catch (failure) {
+    if (failure instanceof ApiError && failure.code === "confirm_required") throw failure;
+    status(`Not done: ${failure.message}`);
+    return null;
+  }
+}
+
+async function resolve(event) {
+  event.preventDefault();
+  const outcome = $("resolve-outcome").value;
+  const data = await act("resolve", { outcome, note: $("resolve-note").value.trim() });
+  if (data) {
+    status(`Resolved as ${outcome.replace("_", " ")}.`);
+    announce("Case resolved.");
+  }
+}
+
+async function warn(event) {
+  event.preventDefault();
+  const text = $("warn-text").value.trim();
+  if (!text) {
+    status("Write the warning first.");
+    $("warn-text").focus();
+    return;
+  }
+  if (await act("warn", { text })) {
+    $("warn-text").value = "";
+    status("Warning sent.");
+  }
+}
+
+/** Mute or ban: the server first answers 409 confirm_required with a summary; only after the
+ * volunteer confirms it in our dialog is the same request sent again with confirm: true. */
+async function sanction(event) {
+  event.preventDefault();
+  const kind = event.submitter?.value === "ban" ? "ban" : "mute";
+  const body = { minutes: Number($("sanction-minutes").value), reason: $("sanction-reason").value.trim() };
+  try {
+    const data = await act(kind, body);
+    if (data) status(`Applied: ${data.applied}.`); // a server that needed no confirmation
+  } catch (failure) {
+    const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${kind} this person`;
+    const yes = await confirmAction(`${cap(summary)}?`, kind === "ban" ? "Ban" : "Mute");
+    if (!yes) {
+      status("Nothing was changed.");
+      return;
+    }
+    const data = await act(kind, { ...body, confirm: true });
+    if (data) status(`Applied: ${data.applied}.`);
+  }
+}
+
+async function checkin() {
+  const flag = state.caseFlag;
+  const data = await act("checkin");
+  if (data?.room) {
+    openCheckin(data.room, flag.name);
+    status(`${flag.name} was invited to a private check-in.`);
+  }
+}
+
+async function takeNext() {
+  $("queue-status").textContent = "";
+  try {
+    const data = await api.next();
+    if (!data.flag) {
+      $("queue-status").textContent = "Nothing is waiting for a volunteer right now.";
+      return;
+    }
+    remember(data.flag);
+    showCase(data.flag);
+    status(DONE.claim);
+  } catch (failure) {
+    $("queue-status").textContent = `Couldn't take one: ${failure.message}`;
+  }
+}
+
+// ---------- duty and audit ----------
+
+async function loadDuty() {
+  let data;
+  try {
+    data = await api.duty();
+  } catch {
+    return;
+  }
+  const names = Array.isArray(data.on_duty) ? data.on_duty : [];
+  const holding = data.holding && typeof data.holding === "object" ? data.holding : {};
+  const counts = {};
+  for (const owner of Object.values(holding)) counts[owner] = (counts[owner] ?? 0) + 1;
+  const items = names.map((name) => {
+    const li = el("li", "", name === state.me ? `${name} (you)` : name);
+    li.dataset.name = name;
+    if (counts[name]) li.append(el("span", "small", ` · holds ${counts[name]} case${counts[name] > 1 ? "s" : ""}`));
+    return li;
+  });
+  if (!items.length) items.push(el("li", "small", "Nobody else right now."));
+  $("duty-list").replaceChildren(...items);
+  $("on-duty").textContent = `On duty: ${names.length}`;
+}
+
+async function loadAudit() {
+  let data;
+  try {
+    data = await api.audit();
+  } catch {
+    return;
+  }
+  const rows = (Array.isArray(data.entries) ? data.entries : []).slice(0, 100).map((entry) => {
+    const tr = el("tr");
+    const when = el("td", "", fullTime(entry.at_ms));
+    tr.append(when, el("td", "", entry.moderator), el("td", "", entry.action));
+    tr.append(el("td", "", entry.target), el("td", "", entry.reason || detailText(entry.detail)));
+    return tr;
+  });
+  $("audit-body").replaceChildren(...rows);
+}
+
+function detailText(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  return Object.entries(detail).filter(([key]) => key !== "until_ms")
+    .map(([key, value]) => `${key}: ${value}`).join(", ");
+}
+
+function cap(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
+// ---------- wiring ----------
+
+async function boot() {
+  const token = takeLinkToken();
+  if (token) {
+    try {
+      const data = await api.redeemLink(token);
+      startDashboard(data.name);
+      return;
+    } catch {
+      // fall through: perhaps already signed in; else say the link is spent
+    }
+  }
+  try {
+    const data = await api.me();
+    startDashboard(data.name);
+  } catch {
+    showSignIn(token ? "This sign-in link was already used or has expired. Sign in with a name and password, or restart Harbor for a new link." : "");
+  }
+}
+
+function wire() {
+  setupAlerts(openFlag);
+  setupConfirm();
+  setupCheckins(() => state.socket);
+  whenSignedOut(() => {
+    if (state.me !== null) showSignIn("Your session ended. Please sign in again.");
+  });
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  $("queue").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-flag]");
+    if (button) openFlag(button.dataset.flag);
+  });
+  $("take-next").addEventListener("click", takeNext);
+  $("case-back").addEventListener("click", backToQueue);
+  $("case-toggle").addEventListener("click", () => {
+    const flag = state.caseFlag;
+    if (!flag) return;
+    const open = $("case-thread").hidden;
+    if (open) state.opened.add(flag.id);
+    else state.opened.delete(flag.id);
+    setOpen(open);
+  });
+  $("case").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-act]");
+    if (!button) return;
+    const action = button.dataset.act;
+    if (action === "checkin") checkin();
+    else if (action === "escalate") act(action, { note: $("resolve-note").value.trim() });
+    else act(action);
+  });
+  $("resolve-form").addEventListener("submit", resolve);
+  $("warn-form").addEventListener("submit", warn);
+  $("sanction-form").addEventListener("submit", sanction);
+  $("audit-refresh").addEventListener("click", loadAudit);
+  document.body.dataset.caseOpen = "false";
+  $("no-js").hidden = true;
+  boot();
+}
+
+wire();
