@@ -271,7 +271,8 @@ def test_tls_certificates_are_explained(tmp_path: Path, start_redis: StartRedis)
 def test_a_cluster_node_is_refused_until_harbor_speaks_cluster(
     tmp_path: Path, start_redis: StartRedis
 ) -> None:
-    redis = start_redis("--cluster-enabled", "yes")
+    # The cluster bus defaults to port + 10000, which may be taken or past 65535: choose it.
+    redis = start_redis("--cluster-enabled", "yes", "--cluster-port", str(free_port()))
     run = run_check(tmp_path, **shared(redis.url))
     assert run.code == 1, run.output
     assert "Redis Cluster node" in run.line("redis")
