@@ -92,7 +92,10 @@ class _Scope:
         return concept in self.by_concept
 
     def meet(self, requirement: Requirement) -> list[Hit] | None:
-        found = [hit for name in requirement.concepts for hit in self.by_concept.get(name, ())]
+        # Concepts in sorted order, not frozenset order (which follows the hash seed), so a
+        # signal's hits come in the same order in every process.
+        names = sorted(requirement.concepts)
+        found = [hit for name in names for hit in self.by_concept.get(name, ())]
         distinct = {hit.entry.key for hit in found}
         return found if len(distinct) >= requirement.count else None
 

@@ -220,12 +220,16 @@ class Lexicon:
         ]
 
     def rules_for(self, concepts: Iterable[str]) -> tuple[Rule, ...]:
-        """Rules whose first requirement one of ``concepts`` can meet, in file order."""
-        found: dict[str, Rule] = {}
-        for concept in concepts:
-            for rule in self.rules_by_concept.get(concept, ()):
-                found.setdefault(rule.name, rule)
-        return tuple(found.values())
+        """Rules whose first requirement one of ``concepts`` can meet, in file order.
+
+        File order, not the order ``concepts`` arrive in: callers pass concepts gathered from
+        ``frozenset`` iteration, whose order follows ``PYTHONHASHSEED``, and the rules' order
+        becomes the order of ``Verdict.reasons``, which must be the same in every process.
+        """
+        found = {
+            rule.name for concept in concepts for rule in self.rules_by_concept.get(concept, ())
+        }
+        return tuple(rule for rule in self.rules if rule.name in found)
 
 
 def default_path() -> Path:

@@ -150,9 +150,11 @@ def _redacted(text: Normalized, signals: list[Signal], policy: RoomPolicy) -> st
 
 
 def _spans(text: Normalized, signals: list[Signal]) -> tuple[Span, ...]:
+    """Distinct spans in text order; the term breaks ties, since two terms can cover the same
+    characters and a set's iteration order (string hashing) differs between processes."""
     spans = {
         Span(*text.raw_span(hit.view, hit.start, hit.end), signal.category, hit.entry.key)
         for signal in signals
         for hit in signal.hits
     }
-    return tuple(sorted(spans, key=lambda span: (span.start, span.end, span.category)))
+    return tuple(sorted(spans, key=lambda span: (span.start, span.end, span.category, span.term)))
