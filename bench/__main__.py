@@ -150,7 +150,11 @@ def main() -> None:
     parser.add_argument(
         "--slow-text-len", type=int, default=2000, help="≤ Harbor's max text (2000 chars)"
     )
-    parser.add_argument("--no-docs", action="store_true", help="don't rewrite docs/ figures")
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="don't rewrite docs/ figures (only a full run of every peer and scenario does)",
+    )
     args = parser.parse_args()
     args.peers = [p for p in args.peers.split(",") if p]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
@@ -178,7 +182,8 @@ def main() -> None:
     print(render_tables(results, meta))
     for rec in results:
         print(json.dumps(rec))
-    if not args.quick and not args.no_docs:
+    complete = set(args.peers) == set(PEERS) and set(args.scenarios) == set(SCENARIOS)
+    if complete and not args.quick and not args.no_docs:
         svg = write_svg(results, REPO / "docs" / "performance-fanout.svg")
         update_docs(results, meta, REPO / "docs" / "performance.md")
         print(f"wrote {svg.relative_to(REPO)} and docs/performance.md", file=sys.stderr)

@@ -23,6 +23,7 @@ class Adapter(Protocol):
 
     name: str
     path: str
+    metrics_lag_s: float
 
     async def join(self, member: Member, room: str) -> None: ...
 
@@ -38,6 +39,7 @@ class FloorAdapter:
 
     name = "floor"
     path = "/"
+    metrics_lag_s = 0.0
 
     async def join(self, member: Member, room: str) -> None:
         member.send_text(room.encode())
@@ -58,6 +60,7 @@ class SocketIOAdapter:
 
     name = "socketio"
     path = "/socket.io/?EIO=4&transport=websocket"
+    metrics_lag_s = 0.0
 
     async def join(self, member: Member, room: str) -> None:
         await member.expect(lambda d: d[:1] == b"0")  # Engine.IO open packet
@@ -83,6 +86,7 @@ class HarborAdapter:
 
     name = "harbor"
     path = "/ws"
+    metrics_lag_s = 1.2  # Harbor copies its hub counters into /metrics once per 1 s tick
 
     async def join(self, member: Member, room: str) -> None:
         member.send_text(b'{"type":"hello"}')

@@ -155,6 +155,8 @@ async def fanout_step(
     expected = sent * receivers
     await drain(ctx, step, expected)
     snap1 = ctx.sampler.snapshot()
+    if m0 and ctx.adapter.metrics_lag_s:
+        await asyncio.sleep(ctx.adapter.metrics_lag_s)
     m1 = ctx.metrics()
     st = ctx.recorder.step(step)
     wall, cpu = CpuSampler.delta(snap0, snap1)
@@ -195,8 +197,9 @@ async def fanout_step(
         encoded = m1.get(enc_key, 0) - m0.get(enc_key, 0)
         rec["frames_encoded"] = encoded
         rec["fanout_messages"] = fanned
-        rec["encodes_per_published"] = round(encoded / max(1, sent), 3)
-        rec["encodes_per_fanout"] = round(encoded / max(1, fanned), 3)
+        if fanned > 0:  # 0 means /metrics did not move: report nothing rather than 0
+            rec["encodes_per_published"] = round(encoded / max(1, sent), 3)
+            rec["encodes_per_fanout"] = round(encoded / fanned, 3)
     del st.lat_us[:]  # free the step's latencies before the next, heavier step
     return rec
 

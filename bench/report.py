@@ -59,6 +59,7 @@ def summary(results: list[Rec]) -> dict[str, dict[str, Any]]:
                 s["p99_50"] = at50[0]["p99_ms"]
                 s["loss_50"] = at50[0]["loss_pct"]
             s["peak"] = max(r["deliveries_per_s"] for r in fan)
+            s["cpu_us_min"] = min(r["server_cpu_us_per_delivery"] for r in fan)
             ok = [r for r in fan if _passes(r)]
             s["sustained"] = max((r["deliveries_per_s"] for r in ok), default=0)
             enc = [r["encodes_per_fanout"] for r in fan if "encodes_per_fanout" in r]
@@ -210,12 +211,16 @@ def targets(summ: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(f"- {mark}: {name} — {detail}")
 
     cpu = h.get("cpu_us_50")
-    if cpu is not None and f and s and "cpu_us_50" in f and "cpu_us_50" in s:
-        ok = cpu <= 1.15 * f["cpu_us_50"] and cpu <= s["cpu_us_50"] / 4
+    if cpu is not None and f and s and "cpu_us_50" in f and "cpu_us_min" in s:
+        # socketio rarely holds the 50 msg/s step; its cheapest measured step is the fair bound
+        # (CPU per delivery falls as a server saturates and batches).
+        s_cpu = s.get("cpu_us_50", s["cpu_us_min"])
+        ok = cpu <= 1.15 * f["cpu_us_50"] and cpu <= s_cpu / 4
         check(
             "CPU/delivery @50 msg/s ≤ 1.15× floor and ≤ ¼ socketio",
             ok,
-            f"{cpu} µs = {cpu / f['cpu_us_50']:.2f}× floor, {cpu / s['cpu_us_50']:.2f}× socketio",
+            f"{cpu} µs = {cpu / f['cpu_us_50']:.2f}× floor, "
+            f"{cpu / s_cpu:.2f}× socketio ({s_cpu} µs)",
         )
     if "p99_50" in h:
         ok = h["loss_50"] <= 0.1 and h["p99_50"] <= 50
@@ -232,7 +237,7 @@ def targets(summ: dict[str, dict[str, Any]]) -> list[str]:
             f"{h['peak']:,} = {h['peak'] / f['peak']:.2f}× floor, "
             f"{h['peak'] / max(1, s['peak']):.2f}× socketio",
         )
-    if "encodes" in h:
+    if "encodes" in h and h["encodes"] > 0:
         check("one encode per message", h["encodes"] <= 1.0, f"{h['encodes']} frames/message")
     if "idle_kb" in h:
         ok = h["idle_kb"] <= 15 and h["idle_alive"] >= 10000
