@@ -5,17 +5,16 @@ two moderators see each other's claims."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.async_api import expect
 
 from tests.conftest import HarborFactory
-from tests.harness import REPO, Client, HarborProcess, RedisProcess
+from tests.harness import Client, HarborProcess, RedisProcess
 
 from .chat import ChatPage, ms
 from .conftest import Chromium, screenshot_path
-from .dashboard import EXPECTED_409, Dashboard, add_moderator, sign_in_link
+from .dashboard import EXPECTED_409, Dashboard, add_moderators, sign_in_link
 from .test_accessibility import serious_violations
 
 CRISIS = "honestly i want to die, i don't see the point of waking up anymore"  # high, delivered
@@ -23,14 +22,12 @@ CRISIS_WITH_MEANS = (  # imminent, held (the room sees a placeholder)
     "i can't do this anymore, the pills are lined up and i'm taking them all tonight"
 )
 SOLICITING = "anyone selling oxy near downtown? dm me, paying cash"  # concern, held
-DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
 ENV = {"HARBOR_SEND_RATE_PER_10S": "200", "HARBOR_SEND_BURST": "50"}
 
 
 @pytest.fixture
 def workers(harbor: HarborFactory, redis_server: RedisProcess) -> tuple[HarborProcess, ...]:
-    add_moderator(redis_server, "alice")
-    add_moderator(redis_server, "bob")
+    add_moderators(redis_server, "alice", "bob")
     return harbor(redis_server, **ENV), harbor(redis_server, **ENV)
 
 
@@ -42,13 +39,8 @@ async def writes(worker: HarborProcess, text: str, room: str = "newcomers") -> s
     await client.send({"type": "send", "room": room, "text": text, "client_id": "w1"})
     await client.expect("ack", client_id="w1")
     assert client.name is not None
+    await client.ws.close()  # the flag is stored; an open socket would only slow shutdown
     return client.name
-
-
-def keep_screenshot(name: str) -> None:
-    """Copy a fresh artifact over the README's copy in docs/screenshots/."""
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(screenshot_path(name), DOCS_SCREENSHOTS / name)
 
 
 async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_the_room(
@@ -73,7 +65,6 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
     await expect(item.locator(".sev")).to_have_text("high")  # in words, not colour alone
     await expect(item).to_contain_text("suicide")
     await expect(mod.page.locator("#announcer")).to_contain_text("New high flag in newcomers")
-    await mod.page.screenshot(path=screenshot_path("mod-queue.png"))
 
     # The case: collapsed until the volunteer chooses to read it; matched words in <mark>.
     case = await mod.open_case(name)
@@ -99,8 +90,6 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
     await expect(hidden).to_have_count(1, timeout=ms(10))
     await expect(reader.message(CRISIS)).to_have_count(0)
     await expect(mod.page.locator("#audit-body")).to_contain_text("hide", timeout=ms(10))
-    for shot in ("mod-queue.png", "mod-case.png"):
-        keep_screenshot(shot)
 
 
 async def test_a_wrong_password_is_refused_and_the_one_time_link_signs_in_once(
@@ -227,6 +216,7 @@ async def test_dashboard_accessibility_alerts_and_phone_width(
     await expect(alert).to_contain_text("someone in newcomers may be in danger", timeout=ms(10))
     await expect(mod.queue_items().first).to_have_class(re.compile(r"\bsev-imminent\b"))
     found["queue with flags"] = await serious_violations(page)
+    await page.screenshot(path=screenshot_path("mod-queue.png"))
     await alert.get_by_role("button", name="Open").click()
     await expect(page.locator("#case-title")).to_have_text("Imminent: suicide")
     await page.get_by_role("button", name="Show message").click()
@@ -253,4 +243,42 @@ async def test_dashboard_accessibility_alerts_and_phone_width(
     assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await phone.get_by_role("button", name="Queue").click()
     await expect(narrow.queue_items().first).to_be_visible()
-    keep_screenshot("mod-phone.png")
+
+
+async def test_highlights_count_code_points_and_the_queue_sorts_by_severity_then_age(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """Span offsets come from Python (code points); an emoji before a match must not shift it."""
+    worker = harbor()
+    page = await chromium.page(worker.http + "/help/")  # any page of ours: same-origin import
+    result = await page.evaluate(
+        """async () => {
+            const f = await import("/mod/flags.js");
+            const pieces = (text, spans) =>
+                f.highlightPieces(text, spans).map((p) => (p.match ? `[${p.text}]` : p.text));
+            const flags = [
+                { id: "a", severity: "watch", created_ms: 1 },
+                { id: "b", severity: "high", created_ms: 5 },
+                { id: "c", severity: "imminent", created_ms: 9 },
+                { id: "d", severity: "high", created_ms: 2 },
+            ];
+            return {
+                emoji: pieces("🙂🙂 i want to die", [{ start: 5, end: 16 }]).join(""),
+                overlap: pieces("anyone selling oxy", [
+                    { start: 0, end: 14 }, { start: 7, end: 14 }, { start: 15, end: 18 },
+                ]).join(""),
+                junk: pieces("<b>hi</b>", [{ start: -3, end: 2 }, { start: 7, end: 99 },
+                    { start: "x", end: 3 }, null]).join(""),
+                order: flags.sort(f.compareFlags).map((x) => x.id).join(""),
+                crisis: [f.isCrisis({ categories: ["relapse"] }),
+                         f.isCrisis({ categories: ["spam"] })],
+            };
+        }"""
+    )
+    assert result == {
+        "emoji": "🙂🙂 i [want to die]",
+        "overlap": "[anyone selling] [oxy]",
+        "junk": "[<b]>hi</[b>]",
+        "order": "cdba",
+        "crisis": [True, False],
+    }

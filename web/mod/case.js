@@ -76,7 +76,7 @@ export function renderCase(flag, view) {
   fact(facts, "Writer", `${flag.name} in ${flag.room}`);
   fact(facts, "Source", sourceText(flag));
   fact(facts, "Message", heldText(flag) + (flag.escalated ? " · escalated" : ""));
-  fact(facts, "Raised", `${fullTime(flag.created_ms)} (${age(flag.created_ms)} ago)`);
+  fact(facts, "Raised", `${fullTime(flag.created_ms)} (waited ${age(flag.created_ms)})`);
   if (flag.note) fact(facts, "Note", flag.note);
 
   // The conversation, oldest first, ending with the flagged message.

@@ -173,6 +173,8 @@ function startSocket() {
     onReady: () => {
       loadFlags();
       rejoinCheckins();
+      // This connection puts us on duty once presence is shared (a moment later): show it.
+      setTimeout(loadDuty, 1500);
     },
     onDown: connectionLost,
     onFrame,
@@ -195,6 +197,7 @@ function onFrame(frame) {
 // ---------- the queue ----------
 
 async function loadFlags() {
+  if (state.me === null) return; // signed out meanwhile
   let data;
   try {
     data = await api.flags();
@@ -430,6 +433,7 @@ async function takeNext() {
 // ---------- duty and audit ----------
 
 async function loadDuty() {
+  if (state.me === null) return; // signed out meanwhile
   let data;
   try {
     data = await api.duty();
@@ -446,12 +450,13 @@ async function loadDuty() {
     if (counts[name]) li.append(el("span", "small", ` · holds ${counts[name]} case${counts[name] > 1 ? "s" : ""}`));
     return li;
   });
-  if (!items.length) items.push(el("li", "small", "Nobody else right now."));
+  if (!items.length) items.push(el("li", "small", "Nobody listed yet; this refreshes every few seconds."));
   $("duty-list").replaceChildren(...items);
   $("on-duty").textContent = `On duty: ${names.length}`;
 }
 
 async function loadAudit() {
+  if (state.me === null) return; // signed out meanwhile
   let data;
   try {
     data = await api.audit();
