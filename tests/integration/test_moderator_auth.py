@@ -14,7 +14,7 @@ from tests.harness import Client, HarborProcess, seconds
 
 ACTIONS = ["claim", "release", "resolve", "escalate", "hide", "release-held", "warn", "mute",
            "ban", "checkin"]  # fmt: skip
-PUBLIC = {("/mod/api/session", "POST"), ("/mod/api/link", "POST")}
+PUBLIC = {("/mod/api/session", "POST"), ("/mod/api/link", "POST"), ("/mod/api/me", "GET")}
 
 
 def concrete(path: str) -> list[str]:
@@ -50,6 +50,8 @@ async def test_every_moderator_route_refuses_without_a_session(worker: HarborPro
                 method, path, json={}, headers={"Cookie": "harbor_mod=not-a-session"}
             )
             assert forged.status_code == 401, (method, path)
+        signed_out = await http.get("/mod/api/me")
+        assert signed_out.status_code == 200 and signed_out.json() == {"name": None}
 
 
 async def test_a_moderator_hello_without_a_session_is_closed(worker: HarborProcess) -> None:
