@@ -49,7 +49,15 @@ export async function request(method, path, body = undefined) {
 }
 
 export const api = {
-  me: () => request("GET", "/mod/api/me"),
+  // {"name": null} means nobody is signed in (the server answers 200, so no console error).
+  me: async () => {
+    const data = await request("GET", "/mod/api/me");
+    if (!data.name) {
+      onSignedOut();
+      throw new ApiError(401, { error: "sign_in_required", message: "Sign in first." });
+    }
+    return data;
+  },
   signIn: (name, password) => request("POST", "/mod/api/session", { name, password }),
   redeemLink: (token) => request("POST", "/mod/api/link", { token }),
   signOut: () => request("DELETE", "/mod/api/session"),
