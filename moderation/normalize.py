@@ -116,9 +116,11 @@ _SHAPE_BYTES = bytes(
 # "1aaaaa": a leading digit, but not "7am", "30mg".
 _LEET_HINTS = (b"a1", b"a2a", b"1aaaaa")
 _SPACED_HINT = b"_a_a_a_"
-# Whitespace that ``\s`` matches in ASCII text besides space and newline; rare in chat, so text
-# without it needs only two substring tests to rule out a whitespace run (see ``_repeats``).
-_RARE_SPACE = re.compile(r"[\t\r\x0b\x0c\x1c-\x1f]")
+# A doubled whitespace character other than space and newline (``\t`` and ``\r`` are gone by
+# the spaced view): rare in chat, so tested last (see ``_has_repeats``).
+_RARE_SPACE_RUN = re.compile(r"([\t\r\x0b\x0c\x1c-\x1f])\1")
+# For the padded spaced-letter test: any non-word character may border a run of single letters.
+_BOUNDARY_BYTES = bytes.maketrans(b"x2", b"__")
 _PUNCTUATION_ENDS = frozenset("\u2026\u3002\u203c\u2047\u2048\u2049")
 
 
@@ -180,13 +182,27 @@ class Normalized:
 
     @cached_property
     def words_map(self) -> MapChain:
-        """Words-view positions back to plain-view positions."""
-        joined, join_map = delete(self.leeted, _separators(self.leeted))
-        return chain(join_map, delete(self.spaced, _repeats(self.spaced))[1])
+        """Words-view positions back to plain-view positions.
+
+        The map replays exactly the stages :func:`normalize` applied, never decides afresh
+        whether they apply: a stage that deleted something shortened its view, and its regex
+        run again on the same input finds the same matches ``sub`` replaced. (Deciding again
+        with other cheap tests once let the map delete a whitespace run, ``"\\x1f\\x1f"``,
+        that the view had kept, and every later span shifted by one.)
+        """
+        join_map = IDENTITY
+        if len(self.spaced) != len(self.leeted):  # the same length through the byte table
+            join_map = delete(self.leeted, _separators(self.leeted))[1]
+        squeeze_map = IDENTITY
+        if len(self.words) != len(self.spaced):
+            squeeze_map = delete(self.spaced, _repeats(self.spaced))[1]
+        return chain(join_map, squeeze_map)
 
     @cached_property
     def _links(self) -> tuple[str, MapChain]:
-        joined, join_map = delete(self.plain, _separators(self.plain))
+        swaps = () if self.plain.isascii() else _stand_in_swaps(self.plain)
+        gaps = _separators(self.plain) if _spaced_hint(_shape(self.plain, swaps)) else ()
+        joined, join_map = delete(self.plain, gaps)
         found = _LINK_GAPS.finditer(joined)
         tight, tight_map = delete(joined, (s for gap in found for s in (gap.span(1), gap.span(3))))
         return tight, chain(join_map, tight_map)
@@ -222,13 +238,23 @@ class Normalized:
 
 
 def normalize(text: str) -> Normalized:
-    """All views of ``text``; pure and deterministic."""
+    """All views of ``text``; pure and deterministic.
+
+    Each costly regex pass (leet, spaced letters, squeezing) is skipped only when a cheap test
+    on the text's shape proves it would change nothing, so every view is exactly what its
+    regex defines, whatever else the message holds.
+    """
     plain, plain_map = _plain(text)
-    shape = plain.encode().translate(_SHAPE_BYTES)
-    leeted = _LEET_TOKEN.sub(_unleet, plain) if _leet_hint(shape) else plain
+    swaps = () if plain.isascii() else _stand_in_swaps(plain)
+    shape = _shape(plain, swaps)
+    leeted = plain
+    if _leet_hint(shape):
+        leeted = _LEET_TOKEN.sub(_unleet, plain)
+        if leeted != plain:  # digits became letters: single letters may have appeared
+            shape = _shape(leeted, swaps)
     joined = _SPACED_LETTERS.sub(_join, leeted) if _spaced_hint(shape) else leeted
     spaced = joined.encode().translate(_WORD_BYTES).decode()
-    words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced) else spaced
+    words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced, swaps) else spaced
     return Normalized(text, plain, plain_map, words, leeted, spaced)
 
 
@@ -256,56 +282,88 @@ def _plain(text: str) -> tuple[str, OffsetMap]:
     return folded.lower(), offsets
 
 
+def _stand_in_swaps(text: str) -> tuple[tuple[str, str], ...]:
+    """For each distinct non-ASCII character of ``text``, an ASCII stand-in of the same regex
+    class (see :func:`_stand_in_char`), so the byte-level tests below also hold for text with
+    Cyrillic letters, ideographs or Unicode spaces."""
+    return tuple((char, _stand_in_char(char)) for char in set(_NON_ASCII.findall(text)))
+
+
+@lru_cache(maxsize=4096)
+def _stand_in_char(char: str) -> str:
+    """``0`` for a digit (``\\d``), ``a`` for another word character (a letter for
+    ``[^\\W\\d_]``), ``\\x1f`` for whitespace, and nothing for anything else (emoji,
+    symbols), which can be neither a letter nor part of a whitespace run. Equal stand-ins of
+    distinct characters only make a test say "maybe"; the regex then decides."""
+    if char.isdecimal():
+        return "0"
+    if char.isalnum():
+        return "a"
+    return "\x1f" if char.isspace() else ""
+
+
+def _shape(text: str, swaps: tuple[tuple[str, str], ...]) -> bytes:
+    """The shape bytes of ``text`` with its non-ASCII characters replaced by stand-ins; here a
+    character with no stand-in keeps its place as ``'`` (shape ``x``): a non-word character
+    may border a run of spaced letters, so removing it could hide one."""
+    for char, stand_in in swaps:
+        text = text.replace(char, stand_in or "'")
+    return text.encode().translate(_SHAPE_BYTES)
+
+
 def _leet_hint(shape: bytes) -> bool:
     """Whether the leet pass can change anything (``shape`` unpadded: no hint involves ``_``)."""
     return any(hint in shape for hint in _LEET_HINTS)
 
 
 def _spaced_hint(shape: bytes) -> bool:
-    """``_SPACED_HINT`` in the shape padded with ``_`` at both ends (without building it)."""
+    """Whether ``_SPACED_LETTERS`` can match: single letters, each next to a separator.
+
+    A match is "letter, separator, letter, separator, letter" (``a_a_a``) with no word
+    character just before or after it; any other character (``x``, ``2``) may stand there,
+    so those count as ``_`` for the padded test (a superset is fine: the regex decides).
+    """
     if b"a_a_a" not in shape:
         return False
-    return _SPACED_HINT in b"_" + shape + b"_"
+    return _SPACED_HINT in b"_" + shape.translate(_BOUNDARY_BYTES) + b"_"
 
 
 def _separators(text: str) -> Iterator[tuple[int, int]]:
-    """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e").
-
-    ASCII text without "letter, separator, letter, separator, letter" in its shape cannot
-    hold a run: then the regex, which costs tens of microseconds, is skipped.
-    """
-    if text.isascii() and b"a_a_a" not in text.encode().translate(_SHAPE_BYTES):
-        return
+    """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e"),
+    exactly those ``_SPACED_LETTERS.sub(_join, text)`` deletes."""
     for match in _SPACED_LETTERS.finditer(text):
         for gap in range(match.start() + 1, match.end(), 2):
             yield gap, gap + 1
 
 
-def _has_repeats(text: str) -> bool:
-    """In C: a doubled space or newline, or three equal bytes in a row (a stretched letter).
+def _has_repeats(text: str, swaps: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Whether ``_REPEATS`` can match ``text``: mostly in C, with no regex on most text.
 
-    Byte ``i`` of ``n ^ (n >> 8)`` is zero where byte ``i`` equals byte ``i - 1``; two zeros
-    in a row from byte 1 on are three equal bytes. (Multi-byte letters such as "ééé" never
-    show three equal bytes; the words view has always left those unsqueezed.)
+    A run is a whitespace character twice, or a letter three times. Non-ASCII characters
+    are replaced by stand-ins (``swaps``) first, as multi-byte letters never show three equal
+    bytes; those without one (emoji, symbols) are dropped, as they are never part of a run,
+    and "😂😂😂" should not cost a regex pass. Then: a doubled space or newline; three equal
+    bytes in a row (byte ``i`` of ``n ^ (n >> 8)`` is zero where byte ``i`` equals byte
+    ``i - 1``, so two zeros in a row from byte 1 on are three equal bytes); or, rarely, a
+    doubled other whitespace character
+    (``\\x0b``, ``\\x1c``..., or a Unicode space's stand-in).
     """
+    for char, stand_in in swaps:
+        text = text.replace(char, stand_in)
     if "  " in text or "\n\n" in text:
         return True
     encoded = text.encode()
-    if len(encoded) < 3:
-        return False
-    number = int.from_bytes(encoded, "big")
-    return (number ^ (number >> 8)).to_bytes(len(encoded), "big").find(b"\x00\x00", 1) >= 0
+    if len(encoded) >= 3:
+        number = int.from_bytes(encoded, "big")
+        if (number ^ (number >> 8)).to_bytes(len(encoded), "big").find(b"\x00\x00", 1) >= 0:
+            return True
+    return _RARE_SPACE_RUN.search(text) is not None
 
 
 def _repeats(text: str) -> Iterator[tuple[int, int]]:
-    """What squeezing deletes: letters after the first of a run of three or more, and every
-    whitespace after the first of a run (doubled letters stay: the lexicon holds both forms).
-
-    ASCII text with no three equal characters in a row, no doubled space or newline and no
-    other whitespace has nothing to squeeze: the regex (tens of microseconds) is skipped.
-    """
-    if text.isascii() and not _has_repeats(text) and not _RARE_SPACE.search(text):
-        return
+    """What squeezing deletes, exactly what ``_REPEATS.sub(_first, text)`` deletes: letters
+    after the first of a run of three or more, and every whitespace after the first of a run
+    (doubled letters stay: the lexicon holds both forms)."""
     for found in _REPEATS.finditer(text):
         yield found.span(2) if found.group(2) else found.span(4)
 
