@@ -17,7 +17,11 @@ Patterns file (TSV): ``pattern concepts view trigger regex`` for what a word lis
 the reported span. Python regexes cost microseconds per message each, so a pattern runs only
 when its ``trigger`` holds on the plain view: ``|``-separated literals of which one must
 occur, or with an ``N~`` prefix, which must occur N times in total ("7~0|1|...|9": seven
-digits). An empty trigger always runs.
+digits). Groups joined by ``&`` must all hold ("\\d&street| st": a digit and a street word).
+A group listing exactly the ten ASCII digits is counted with one C call instead of the
+automaton (digits are the commonest literals); the group ``\\d`` (``N~\\d``) counts decimal
+digits of any script, as the regex ``\\d`` matches them. At most one group of other literals
+may be given. An empty trigger always runs.
 
 Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` is
 ``+``-separated groups of ``|``-separated concepts; ``concept*2`` needs two distinct terms.
@@ -111,6 +115,8 @@ class Pattern:
     literals: tuple[str, ...] = ()
     at_least: int = 1
     guard: re.Pattern[str] | None = None
+    digits: int = 0  # ASCII digits the plain view must hold (a trigger group of the ten digits)
+    decimals: int = 0  # decimal digits of any script it must hold (a ``\\d`` trigger group)
 
     def occurs_in(self, view: str) -> bool:
         """Whether ``regex`` matches somewhere in ``view`` (the guard first, when there is one)."""
@@ -163,6 +169,7 @@ class QuietIndex:
     trigger_bias: int
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
     count_limit: int
+    all_tops: int = 0  # every field's top bit, so one AND tells which triggers hold
 
     def can_fire(self, bits: int) -> bool:
         """Whether some rule has every requirement met by a concept in ``bits``."""
@@ -203,7 +210,26 @@ class Lexicon:
         if len(plain) >= index.count_limit:
             return self._triggered_slowly(plain)
         total = reduce(add, map(_second, self.triggers.iter(plain)), index.trigger_bias)
-        return [pattern for top, pattern in index.trigger_tops if total & top]
+        held = total & index.all_tops  # one big-integer operation, then only the set fields
+        found = []
+        digits = decimals = -1  # counted on first need
+        while held:
+            top = held & -held
+            held ^= top
+            number = (top.bit_length() - 1) // _FIELD
+            pattern = self.patterns[number]
+            if pattern.digits:
+                if digits < 0:
+                    digits = count_digits(plain)
+                if digits < pattern.digits:
+                    continue
+            if pattern.decimals:
+                if decimals < 0:
+                    decimals = count_decimals(plain)
+                if decimals < pattern.decimals:
+                    continue
+            found.append(number)
+        return found
 
     def _triggered_slowly(self, plain: str) -> list[int]:
         """Exact per-pattern counts, for texts long enough to overflow a counter field."""
@@ -213,10 +239,13 @@ class Lexicon:
                 field = increment >> (_FIELD * index) & (_TOP * 2 - 1)
                 if field:
                     counts[index] = counts.get(index, 0) + field
+        digits, decimals = count_digits(plain), count_decimals(plain)
         return [
             index
             for index, pattern in enumerate(self.patterns)
-            if not pattern.literals or counts.get(index, 0) >= pattern.at_least
+            if (not pattern.literals or counts.get(index, 0) >= pattern.at_least)
+            and digits >= pattern.digits
+            and decimals >= pattern.decimals
         ]
 
     def rules_for(self, concepts: Iterable[str]) -> tuple[Rule, ...]:
@@ -230,6 +259,27 @@ class Lexicon:
             rule.name for concept in concepts for rule in self.rules_by_concept.get(concept, ())
         }
         return tuple(rule for rule in self.rules if rule.name in found)
+
+
+_ASCII_DIGITS = b"0123456789"
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def count_digits(text: str) -> int:
+    """How many ASCII digits ``text`` holds (two C calls, whatever the text)."""
+    encoded = text.encode()
+    return len(encoded) - len(encoded.translate(None, _ASCII_DIGITS))
+
+
+def count_decimals(text: str) -> int:
+    """How many characters of ``text`` the regex ``\\d`` matches (decimal digits of any
+    script: NFKC leaves Arabic-Indic or Devanagari digits as they are)."""
+    found = count_digits(text)
+    if not text.isascii():
+        found += sum(char.isdecimal() for char in _NON_ASCII.findall(text))
+    return found
 
 
 def default_path() -> Path:
@@ -318,6 +368,7 @@ def _quiet_index(
         trigger_bias=bias,
         trigger_tops=tops,
         count_limit=_TOP // widest if fits else 0,
+        all_tops=sum(top for top, _ in tops),
     )
 
 
@@ -438,12 +489,23 @@ def _read_patterns(path: Path) -> Iterator[Pattern]:
             raise LexiconError(f"{where}: {error}") from None
         concepts = _split(row["concepts"], ",")
         entry = Entry(row["pattern"], (), concepts, (), frozenset())
-        count, _, literals = row["trigger"].rpartition("~")
-        if count and not count.isdigit():
-            raise LexiconError(f"{where}: trigger count must be a number")
-        found = tuple(part for part in literals.split("|") if part)
-        at_least = int(count) if count else 1
-        yield Pattern(regex, row["view"], entry, found, at_least, span_guard(regex))
+        found: tuple[str, ...] = ()
+        at_least, digits, decimals = 1, 0, 0
+        for group in row["trigger"].split("&"):
+            count, _, literals = group.rpartition("~")
+            if count and not count.isdigit():
+                raise LexiconError(f"{where}: trigger count must be a number")
+            listed = tuple(part for part in literals.split("|") if part)
+            if listed == ("\\d",):
+                decimals = max(decimals, int(count) if count else 1)
+            elif sorted(listed) == sorted(_ASCII_DIGITS.decode()):
+                digits = max(digits, int(count) if count else 1)
+            elif found:
+                raise LexiconError(f"{where}: at most one trigger group besides the digits")
+            else:
+                found, at_least = listed, int(count) if count else 1
+        guard = span_guard(regex)
+        yield Pattern(regex, row["view"], entry, found, at_least, guard, digits, decimals)
 
 
 # Syntax after which a group's text cannot safely be searched alone: back-references, inline

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from moderation import LexiconError, load_lexicon, moderate
+from moderation import Lexicon, LexiconError, load_lexicon, moderate
 from moderation.lexicon import default_path
+
+shipped = cache(load_lexicon)
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -91,3 +96,47 @@ def test_lexicon_is_immutable() -> None:
         lexicon.version = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         lexicon.rules_by_concept["x"] = ()  # type: ignore[index]
+
+
+def _occurrences(text: str, literal: str) -> int:
+    """Overlapping occurrences, as the trigger automaton reports them."""
+    return sum(text.startswith(literal, index) for index in range(len(text)))
+
+
+def _brute_force_triggered(lexicon: Lexicon, plain: str) -> list[int]:
+    decimals = sum(char.isdecimal() for char in plain)
+    digits = sum("0" <= char <= "9" for char in plain)
+    return [
+        index
+        for index, pattern in enumerate(lexicon.patterns)
+        if (
+            not pattern.literals
+            or sum(_occurrences(plain, literal) for literal in pattern.literals) >= pattern.at_least
+        )
+        and digits >= pattern.digits
+        and decimals >= pattern.decimals
+    ]
+
+
+_TRIGGER_TEXT = st.text(
+    st.sampled_from(list("0123456789\u0663\u0967 street st ave is name i'm @$ dot com www.")),
+    max_size=60,
+)
+
+
+@given(st.lists(_TRIGGER_TEXT, max_size=4).map(" ".join))
+def test_triggers_hold_exactly_when_their_definition_does(plain: str) -> None:
+    """the biased counters, the digit counts and the ``&`` groups agree with counting
+    every literal, digit and decimal one by one."""
+    lexicon = shipped()
+    assert lexicon.triggered(plain) == _brute_force_triggered(lexicon, plain)
+    assert lexicon._triggered_slowly(plain) == _brute_force_triggered(lexicon, plain)
+
+
+def test_digit_groups_are_counted_not_matched() -> None:
+    """a trigger group of the ten digits or ``\\d`` is a count, not automaton literals; the
+    other group of an ``&`` trigger stays in the automaton."""
+    patterns = {pattern.entry.key: pattern for pattern in shipped().patterns}
+    assert patterns["phone_number"].digits == 7 and patterns["phone_number"].literals == ()
+    street = patterns["street_address"]
+    assert street.decimals == 1 and "street" in street.literals
