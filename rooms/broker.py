@@ -100,7 +100,7 @@ class HistoryLimits:
     client_ids: int = 64
 
 
-def create_broker(url: str | None, limits: HistoryLimits) -> Broker:
+def create_broker(url: str | None, limits: HistoryLimits, *, max_connections: int = 64) -> Broker:
     """`None` or `memory://` gives the embedded broker; `redis://` / `rediss://` the shared one."""
     if url is None or url.startswith("memory://"):
         from .broker_memory import MemoryBroker
@@ -109,5 +109,5 @@ def create_broker(url: str | None, limits: HistoryLimits) -> Broker:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .broker_redis import RedisBroker
 
-        return RedisBroker(url, limits)
+        return RedisBroker(url, limits, max_connections=max_connections)
     raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]!r}")

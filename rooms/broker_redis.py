@@ -116,9 +116,15 @@ def room_channel(room: str) -> bytes:
 class RedisBroker:
     """Rooms over one Redis, shared by any number of workers on any number of machines."""
 
-    def __init__(self, url: str, limits: HistoryLimits) -> None:
+    def __init__(self, url: str, limits: HistoryLimits, *, max_connections: int = 64) -> None:
         self._limits = limits
-        self._redis: aioredis.Redis = aioredis.from_url(url, health_check_interval=30)
+        # A blocking pool: under a burst, commands wait (up to 5 s) for one of `max_connections`
+        # instead of failing. redis-py's default pool raises "Too many connections" past its cap,
+        # which turned busy moments into refused sends and refused reconnects.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5, health_check_interval=30
+        )
+        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._listen_client: aioredis.Redis = aioredis.from_url(url)
         self._publish = self._redis.register_script(_PUBLISH)
         self._history = self._redis.register_script(_HISTORY)

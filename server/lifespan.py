@@ -90,7 +90,9 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         max_age_s=settings.history_max_age_s,
         client_ids=settings.client_ids_remembered,
     )
-    broker = create_broker(settings.redis_url, limits)
+    broker = create_broker(
+        settings.redis_url, limits, max_connections=settings.redis_max_connections
+    )
     worker_id = secrets.token_hex(6)
     hub = LocalHub(
         broker, encode_room_event, codecs=CODECS, join_buffer=settings.join_buffer_messages

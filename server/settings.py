@@ -37,6 +37,9 @@ class Settings:
     port: int = 8000
     # None: the embedded in-memory broker (one process only).
     redis_url: str | None = None
+    # Redis connections per worker for commands (publish, history, flags); a burst waits for one
+    # rather than failing. Pub/sub uses one more, separate connection.
+    redis_max_connections: int = 64
     # HMAC key for anonymous tokens; generated per process when absent (embedded default only).
     secret: Secret = field(default_factory=lambda: Secret(""))
     secret_generated: bool = False
@@ -116,6 +119,9 @@ class Settings:
                 "PORT", env.integer("HARBOR_PORT", cls.port, 0, 65535), minimum=0, maximum=65535
             ),
             redis_url=redis_url,
+            redis_max_connections=env.integer(
+                "HARBOR_REDIS_MAX_CONNECTIONS", cls.redis_max_connections, 2
+            ),
             secret=Secret(secret or secrets.token_hex(32)),
             secret_generated=not secret,
             workers=workers,
