@@ -21,37 +21,40 @@ Lowered signals keep their category at ``watch``: a human can still see them.
 
 Speed: :func:`quiet` proves, for most chat, that ``classify`` would return nothing, using one
 automaton pass and integer masks instead of hits, clauses and scopes (see its docstring).
+``classify`` reuses that pass (:func:`scan_terms`) and the same masks: a clause or the message
+is the OR of its hits' concept bits, a rule is a tuple of requirement masks, and context
+tests are bit tests. Hit groups are built only for rules whose masks all meet a scope.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import itemgetter, or_
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from moderation.lexicon import SIGNAL_BIT, Entry, Lexicon, Requirement, Rule, match_text
+from moderation.lexicon import SIGNAL_BIT, ContextBits, Entry, Lexicon, match_text
 from moderation.normalize import Normalized
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 MESSAGE = -1  # clause index of hits found in a view without clauses
 NEGATION_REACH = 2  # words allowed between a negation and what it negates
 
-_DISTANCING = frozenset(
-    {"media", "education", "rules_quote", "accident", "resolved", "general_question"}
-)
 _METHOD_CATEGORIES = frozenset({Category.SUICIDE, Category.SELF_HARM})
 _VALUE = itemgetter(1)  # (end, value) from the automaton -> value
 _BITS = itemgetter(4)  # value -> the entry's concept bits
+
+# (end, (length, leading space, trailing space, entry, concept bits)) per term occurrence.
+TermMatches = list[tuple[int, tuple[int, bool, bool, Entry, int]]]
 
 
 class Hit(NamedTuple):
     """One match: ``view[start:end]`` means ``entry``; ``clause`` indexes the words view.
 
     A named tuple, not a dataclass: a message has a dozen hits and they are built per message.
+    ``bits`` are the entry's concept bits (:class:`~moderation.lexicon.QuietIndex`).
     """
 
     view: str
@@ -59,6 +62,7 @@ class Hit(NamedTuple):
     end: int
     clause: int
     entry: Entry
+    bits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,45 +86,42 @@ class Signal:
         return Signal(self.category, severity, self.reason, self.groups, lowered, self.method)
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """Hits grouped by concept for one clause, or for the whole message."""
-
-    by_concept: dict[str, list[Hit]]
-
-    def has(self, concept: str) -> bool:
-        return concept in self.by_concept
-
-    def meet(self, requirement: Requirement) -> list[Hit] | None:
-        # Concepts in sorted order, not frozenset order (which follows the hash seed), so a
-        # signal's hits come in the same order in every process.
-        names = sorted(requirement.concepts)
-        found = [hit for name in names for hit in self.by_concept.get(name, ())]
-        distinct = {hit.entry.key for hit in found}
-        return found if len(distinct) >= requirement.count else None
+def scan_terms(text: Normalized, lexicon: Lexicon) -> TermMatches:
+    """Every term occurrence in the words view: the one automaton pass ``quiet`` and
+    ``classify`` share."""
+    return list(lexicon.automaton.iter(match_text(text.words)))
 
 
-def match(text: Normalized, lexicon: Lexicon) -> tuple[Hit, ...]:
+def match(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) -> tuple[Hit, ...]:
     """All hits in ``text``, with hits inside a shield phrase removed.
 
     Clauses end at sentence ends (newlines in the words view) and at ``clause_break`` terms
     ("but", "pero"); shields such as "nothing but" keep those from breaking.
     """
-    found = _term_spans(text.words, lexicon)
-    shields = [span for span in found if "shield" in span[2].concepts]
-    if shields:
+    bits = lexicon.quiet.context
+    if terms is None:
+        terms = scan_terms(text, lexicon)
+    found = [
+        (last - length + lead, last - trail, entry, concepts)
+        for last, (length, lead, trail, entry, concepts) in terms
+    ]
+    if reduce(or_, map(_BITS, map(_VALUE, terms)), 0) & bits.shield:
+        shields = [span for span in found if span[3] & bits.shield]
         found = [span for span in found if not _shielded(span, shields)]
-    breaks = sorted(
-        [*_newlines(text.words), *(s for s, _, entry in found if "clause_break" in entry.concepts)]
-    )
+    words = text.words
+    breaks = [start for start, _, _, concepts in found if concepts & bits.clause_break]
+    if "\n" in words:
+        breaks.extend(_newlines(words))
+        breaks.sort()
     hits = [
-        Hit("words", start, end, bisect_right(breaks, start), entry) for start, end, entry in found
+        Hit("words", start, end, bisect_right(breaks, start) if breaks else 0, entry, concepts)
+        for start, end, entry, concepts in found
     ]
     hits.extend(_pattern_hits(text, lexicon, breaks))
     return tuple(hits)
 
 
-def quiet(text: Normalized, lexicon: Lexicon) -> bool:
+def quiet(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) -> bool:
     """True only when ``classify(text, lexicon)`` is certainly empty; cheaper than finding out.
 
     Every signal rests on a term that is a signal on its own or on a rule all of whose
@@ -131,8 +132,9 @@ def quiet(text: Normalized, lexicon: Lexicon) -> bool:
     regexes run only when their trigger holds and they could complete a rule. A ``False``
     only means "look properly": the caller then runs ``classify``.
     """
-    values = lexicon.automaton.iter(match_text(text.words))
-    bits: int = reduce(or_, map(_BITS, map(_VALUE, values)), 0)
+    if terms is None:
+        terms = scan_terms(text, lexicon)
+    bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)
     index = lexicon.quiet
     if bits & SIGNAL_BIT or index.can_fire(bits):
         return False
@@ -146,37 +148,30 @@ def quiet(text: Normalized, lexicon: Lexicon) -> bool:
     return not (found and index.can_fire(bits | found))
 
 
-def classify(text: Normalized, lexicon: Lexicon) -> tuple[Signal, ...]:
-    """Signals for every term and rule that fired, with context applied."""
-    hits = match(text, lexicon)
-    message = _scope(hits)
-    rules = _candidates(lexicon.rules_for(message.by_concept), message)
-    found = list(_term_signals(hits))
+def classify(
+    text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None
+) -> tuple[Signal, ...]:
+    """Signals for every term and rule that fired, with context applied.
+
+    ``terms`` is :func:`scan_terms`'s result when the caller has it (the pipeline does).
+    """
+    hits = match(text, lexicon, terms)
+    bits = lexicon.quiet.context
+    message = reduce(or_, [hit.bits for hit in hits], 0)
+    rules = lexicon.quiet.candidates(message)
+    found = list(_term_signals(hits, bits)) if message & SIGNAL_BIT else []
     if not rules and not found:
-        return ()  # the common case: ordinary talk, no clause bookkeeping needed
-    clauses = _clauses(hits)
-    found.extend(_rule_signals(rules, message, clauses))
-    context = _Context(text.words, hits, message, clauses)
+        return ()  # ordinary talk, no clause bookkeeping needed
+    clauses: dict[int, list[Hit]] = {}
+    for hit in hits:
+        if hit.clause != MESSAGE:
+            clauses.setdefault(hit.clause, []).append(hit)
+    clause_bits = {
+        clause: reduce(or_, [hit.bits for hit in members], 0) for clause, members in clauses.items()
+    }
+    found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, bits))
+    context = _Context(text.words, hits, message, clause_bits, bits)
     return tuple(context.apply(signal) for signal in found)
-
-
-def _candidates(rules: Iterable[Rule], message: _Scope) -> list[Rule]:
-    """Rules every requirement of which some hit in the message could meet (a C-level test)."""
-    present = message.by_concept.keys()
-    return [
-        rule
-        for rule in rules
-        if not any(requirement.concepts.isdisjoint(present) for requirement in rule.requires)
-    ]
-
-
-def _term_spans(words: str, lexicon: Lexicon) -> list[tuple[int, int, Entry]]:
-    """(start, end, entry) of every term occurrence; a list comprehension, not a generator,
-    as it runs once per occurrence (match_text adds one leading space)."""
-    return [
-        (last - length + lead, last - trail, entry)
-        for last, (length, lead, trail, entry, _) in lexicon.automaton.iter(match_text(words))
-    ]
 
 
 def _newlines(words: str) -> Iterator[int]:
@@ -187,83 +182,88 @@ def _newlines(words: str) -> Iterator[int]:
 
 
 def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
-    for pattern in lexicon.patterns_for(text.plain):
+    masks = lexicon.quiet.pattern_masks
+    for number in lexicon.triggered(text.plain):
+        pattern = lexicon.patterns[number]
         view = getattr(text, pattern.view)
         if pattern.guard is not None and pattern.guard.search(view) is None:
             continue  # the guard is necessary for a match, and far cheaper
+        spans = "span" in pattern.regex.groupindex
         for found in pattern.regex.finditer(view):
-            start, end = found.span("span") if "span" in pattern.regex.groupindex else found.span()
+            start, end = found.span("span") if spans else found.span()
             clause = bisect_right(breaks, start) if pattern.view == "words" else MESSAGE
-            yield Hit(pattern.view, start, end, clause, pattern.entry)
+            yield Hit(pattern.view, start, end, clause, pattern.entry, masks[number])
 
 
-def _shielded(span: tuple[int, int, Entry], shields: list[tuple[int, int, Entry]]) -> bool:
-    start, end, _ = span
+def _shielded(span: tuple[int, int, Any, int], shields: list[tuple[int, int, Any, int]]) -> bool:
+    start, end = span[0], span[1]
     return any(shield is not span and shield[0] <= start and end <= shield[1] for shield in shields)
 
 
-def _scope(hits: Iterable[Hit]) -> _Scope:
-    by_concept: dict[str, list[Hit]] = defaultdict(list)
+def _term_signals(hits: Sequence[Hit], bits: ContextBits) -> Iterator[Signal]:
     for hit in hits:
-        for concept in hit.entry.concepts:
-            by_concept[concept].append(hit)
-    return _Scope(dict(by_concept))
-
-
-def _clauses(hits: tuple[Hit, ...]) -> dict[int, _Scope]:
-    grouped: dict[int, list[Hit]] = defaultdict(list)
-    for hit in hits:
-        if hit.clause != MESSAGE:
-            grouped[hit.clause].append(hit)
-    return {clause: _scope(members) for clause, members in grouped.items()}
-
-
-def _term_signals(hits: Iterable[Hit]) -> Iterator[Signal]:
-    for hit in hits:
-        for category, severity in hit.entry.signals:
-            method = "means" in hit.entry.concepts
-            yield Signal(category, severity, f"term:{hit.entry.key}", ((hit,),), False, method)
+        if hit.bits & SIGNAL_BIT:
+            method = bool(hit.bits & bits.means)
+            for category, severity in hit.entry.signals:
+                yield Signal(category, severity, f"term:{hit.entry.key}", ((hit,),), False, method)
 
 
 def _rule_signals(
-    rules: Iterable[Rule], message: _Scope, clauses: dict[int, _Scope]
+    lexicon: Lexicon,
+    rules: list[int],
+    hits: Sequence[Hit],
+    message: int,
+    clauses: dict[int, list[Hit]],
+    clause_bits: dict[int, int],
+    bits: ContextBits,
 ) -> Iterator[Signal]:
-    for rule in rules:
-        scopes = (message,) if rule.scope == "message" else tuple(clauses.values())
-        for scope in scopes:
-            groups = _satisfy(rule, scope)
-            if groups is not None:
-                means = any("means" in hit.entry.concepts for group in groups for hit in group)
+    """Rule signals in rules-file order; a sentence rule once per clause that satisfies it."""
+    for number in rules:
+        rule = lexicon.rules[number]
+        masks = lexicon.quiet.rule_masks[number]
+        if rule.scope == "message":
+            scopes: list[tuple[int, Sequence[Hit]]] = [(message, hits)]
+        else:
+            scopes = [(clause_bits[clause], members) for clause, members in clauses.items()]
+        for scope_bits, members in scopes:
+            if not all(mask & scope_bits for mask in masks):
+                continue
+            groups = []
+            for requirement, mask in zip(rule.requires, masks, strict=True):
+                group = tuple(hit for hit in members if hit.bits & mask)
+                if requirement.count > 1 and len({hit.entry.key for hit in group}) < (
+                    requirement.count
+                ):
+                    break
+                groups.append(group)
+            else:
+                means = any(hit.bits & bits.means for group in groups for hit in group)
                 method = rule.method or means
-                yield Signal(rule.category, rule.severity, rule.name, groups, False, method)
-
-
-def _satisfy(rule: Rule, scope: _Scope) -> tuple[tuple[Hit, ...], ...] | None:
-    """For each requirement of ``rule``, the hits meeting it in ``scope``; None if one fails."""
-    groups = []
-    for requirement in rule.requires:
-        hits = scope.meet(requirement)
-        if hits is None:
-            return None
-        groups.append(tuple(hits))
-    return tuple(groups)
+                yield Signal(rule.category, rule.severity, rule.name, tuple(groups), False, method)
 
 
 class _Context:
     """Lowers and raises signals by what surrounds their hits (see the module docstring)."""
 
     def __init__(
-        self, words: str, hits: tuple[Hit, ...], message: _Scope, clauses: dict[int, _Scope]
+        self,
+        words: str,
+        hits: tuple[Hit, ...],
+        message: int,
+        clause_bits: dict[int, int],
+        bits: ContextBits,
     ) -> None:
         self.words = words
-        self.all_words = [hit for hit in hits if hit.view == "words"]
+        self.hits = hits
         self.message = message
-        self.clauses = clauses
+        self.clause_bits = clause_bits
+        self.bits = bits
         self._negations: list[Hit] | None = None  # the message's, computed on first need
 
     def apply(self, signal: Signal) -> Signal:
         hits = signal.hits  # built once per signal: the checks below all walk it
-        clauses = self._clauses_of(hits)
+        numbers = sorted({hit.clause for hit in hits if hit.clause != MESSAGE})
+        clauses = [self.clause_bits[number] for number in numbers]
         if self._lowered(signal, hits, clauses):
             return signal.at(Severity.WATCH, lowered=True)
         steps = self._raise_by(signal, hits, clauses)
@@ -271,52 +271,47 @@ class _Context:
             return signal
         return signal.at(signal.severity.raised(steps), lowered=False)
 
-    def _clauses_of(self, hits: tuple[Hit, ...]) -> list[_Scope]:
-        numbers = {hit.clause for hit in hits if hit.clause != MESSAGE}
-        return [self.clauses[number] for number in sorted(numbers)]
-
-    def _lowered(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[_Scope]) -> bool:
+    def _lowered(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> bool:
         if clauses and all(self._distanced(clause) for clause in clauses):
             return True
         if clauses and all(self._past(clause) for clause in clauses):
             return True
         if self._negated(signal):
             return True
-        idiomatic = any("idiomatic" in hit.entry.flags for hit in hits)
-        return idiomatic and self.message.has("laughter")
-
-    def _distanced(self, clause: _Scope) -> bool:
-        if clause.has("general_question") and self.message.has("self_assert"):
+        if not self.message & self.bits.laughter:
             return False
-        return any(clause.has(name) for name in _DISTANCING)
+        return any("idiomatic" in hit.entry.flags for hit in hits)
 
-    def _past(self, clause: _Scope) -> bool:
-        if clause.has("present"):
+    def _distanced(self, clause: int) -> bool:
+        bits = self.bits
+        if clause & bits.general_question and self.message & bits.self_assert:
             return False
-        return clause.has("past") or (self.message.has("past") and not clause.has("now"))
+        return bool(clause & bits.distancing)
+
+    def _past(self, clause: int) -> bool:
+        bits = self.bits
+        if clause & bits.present:
+            return False
+        return bool(clause & bits.past or (self.message & bits.past and not clause & bits.now))
 
     def _negated(self, signal: Signal) -> bool:
         """True when every hit meeting one of the signal's requirements is negated."""
+        if not self.message & self.bits.negation:
+            return False
         if self._negations is None:  # the same for every signal of the message
+            words = [hit for hit in self.hits if hit.view == "words"]
             self._negations = [
                 negation
-                for negation in self.message.by_concept.get("negation", ())
-                if not self._inside_phrase(negation)
+                for negation in self.hits
+                if negation.bits & self.bits.negation and not _inside_phrase(negation, words)
             ]
         negations = self._negations
         return bool(negations) and any(
             all(self._is_negated(hit, negations) for hit in group) for group in signal.groups
         )
 
-    def _inside_phrase(self, negation: Hit) -> bool:
-        """A negation inside a longer phrase ("can't stop", "won't wake up") negates nothing."""
-        return any(
-            hit.start <= negation.start and negation.end <= hit.end and hit is not negation
-            for hit in self.all_words
-        )
-
     def _is_negated(self, hit: Hit, negations: list[Hit]) -> bool:
-        if hit.view != "words" or hit.entry.concepts & {"now", "present"}:
+        if hit.view != "words" or hit.bits & (self.bits.now | self.bits.present):
             return False
         return any(
             negation.clause == hit.clause
@@ -326,11 +321,20 @@ class _Context:
             for negation in negations
         )
 
-    def _raise_by(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[_Scope]) -> int:
+    def _raise_by(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> int:
         if signal.category not in CRISIS_CATEGORIES:
             return 0
-        steps = 1 if any(clause.has("now") for clause in clauses) else 0
-        rests_on_means = any("means" in hit.entry.concepts for hit in hits)
+        bits = self.bits
+        steps = 1 if any(clause & bits.now for clause in clauses) else 0
+        rests_on_means = any(hit.bits & bits.means for hit in hits)
         if signal.category in _METHOD_CATEGORIES and not rests_on_means:
-            steps += 1 if self.message.has("means") else 0
+            steps += 1 if self.message & bits.means else 0
         return steps
+
+
+def _inside_phrase(negation: Hit, words: list[Hit]) -> bool:
+    """A negation inside a longer phrase ("can't stop", "won't wake up") negates nothing."""
+    return any(
+        hit.start <= negation.start and negation.end <= hit.end and hit is not negation
+        for hit in words
+    )

@@ -145,6 +145,45 @@ class Rule:
     method: bool
 
 
+_DISTANCING = ("media", "education", "rules_quote", "accident", "resolved", "general_question")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBits:
+    """The bits of the concept names the classifier's context rules rely on (see
+    moderation/classifier.py); 0 for a name this lexicon does not use (never present)."""
+
+    shield: int
+    clause_break: int
+    negation: int
+    past: int
+    present: int
+    now: int
+    means: int
+    laughter: int
+    self_assert: int
+    general_question: int
+    distancing: int  # media, education, rules_quote, accident, resolved, general_question
+
+    @classmethod
+    def of(cls, bits: Mapping[str, int]) -> ContextBits:
+        """The context bits under the concept numbering ``bits``."""
+        bit = bits.get
+        return cls(
+            shield=bit("shield", 0),
+            clause_break=bit("clause_break", 0),
+            negation=bit("negation", 0),
+            past=bit("past", 0),
+            present=bit("present", 0),
+            now=bit("now", 0),
+            means=bit("means", 0),
+            laughter=bit("laughter", 0),
+            self_assert=bit("self_assert", 0),
+            general_question=bit("general_question", 0),
+            distancing=_mask((name for name in _DISTANCING if name in bits), bits),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class QuietIndex:
     """Bitmask forms of the concepts, rules and triggers, compiled once per lexicon.
@@ -169,7 +208,26 @@ class QuietIndex:
     trigger_bias: int
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
     count_limit: int
-    all_tops: int = 0  # every field's top bit, so one AND tells which triggers hold
+    all_tops: int  # every field's top bit, so one AND tells which triggers hold
+    # For the classifier (see moderation.classifier): every concept bit of each pattern, each
+    # rule's requirement masks (file order), and per first-requirement bit the rule numbers.
+    pattern_masks: tuple[int, ...]
+    rule_masks: tuple[tuple[int, ...], ...]
+    rule_numbers_by_bit: Mapping[int, tuple[int, ...]]
+    context: ContextBits
+
+    def candidates(self, bits: int) -> list[int]:
+        """File-order numbers of the rules each requirement of which some concept in ``bits``
+        meets (what ``can_fire`` tests, but every such rule)."""
+        first = bits & self.first_bits
+        numbers: set[int] = set()
+        while first:
+            low = first & -first
+            first ^= low
+            for number in self.rule_numbers_by_bit[low]:
+                if number not in numbers and all(mask & bits for mask in self.rule_masks[number]):
+                    numbers.add(number)
+        return sorted(numbers)
 
     def can_fire(self, bits: int) -> bool:
         """Whether some rule has every requirement met by a concept in ``bits``."""
@@ -346,12 +404,14 @@ def _quiet_index(
     bits: dict[str, int], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
 ) -> QuietIndex:
     by_bit: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    numbers_by_bit: dict[int, list[int]] = defaultdict(list)
     required = 0
-    for rule in rules:
+    for number, rule in enumerate(rules):
         masks = tuple(_mask(group.concepts, bits) for group in rule.requires)
         required |= _mask((c for group in rule.requires for c in group.concepts), bits)
         for concept in rule.requires[0].concepts:
             by_bit[bits[concept]].append(masks)
+            numbers_by_bit[bits[concept]].append(number)
     first = _mask((concept for rule in rules for concept in rule.requires[0].concepts), bits)
     bias = sum(
         (_TOP - (pattern.at_least if pattern.literals else 0)) << (_FIELD * index)
@@ -365,6 +425,12 @@ def _quiet_index(
         rules_by_bit=MappingProxyType({bit: tuple(masks) for bit, masks in by_bit.items()}),
         first_bits=first,
         pattern_bits=tuple(_mask(p.entry.concepts, bits) & required for p in patterns),
+        pattern_masks=tuple(_mask(p.entry.concepts, bits) for p in patterns),
+        context=ContextBits.of(bits),
+        rule_masks=tuple(tuple(_mask(g.concepts, bits) for g in rule.requires) for rule in rules),
+        rule_numbers_by_bit=MappingProxyType(
+            {bit: tuple(numbers) for bit, numbers in numbers_by_bit.items()}
+        ),
         trigger_bias=bias,
         trigger_tops=tops,
         count_limit=_TOP // widest if fits else 0,

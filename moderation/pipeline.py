@@ -12,7 +12,7 @@ that both paths decide exactly as before).
 
 from __future__ import annotations
 
-from moderation.classifier import classify, quiet
+from moderation.classifier import classify, quiet, scan_terms
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide
@@ -24,6 +24,7 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     normalized = normalize(text)
-    if quiet(normalized, lexicon):
+    terms = scan_terms(normalized, lexicon)  # one automaton pass, shared by both steps
+    if quiet(normalized, lexicon, terms):
         return decide(normalized, (), lexicon.version, policy)
-    return decide(normalized, classify(normalized, lexicon), lexicon.version, policy)
+    return decide(normalized, classify(normalized, lexicon, terms), lexicon.version, policy)
