@@ -342,7 +342,8 @@ class RedisBroker:
                 next_probe = now + _PROBE_EVERY_S
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        # The pool was passed in explicitly: Redis.aclose() alone would leave its sockets open.
+        await self._redis.aclose(close_connection_pool=True)
         await self._listen_client.aclose()
 
 
