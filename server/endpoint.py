@@ -73,6 +73,7 @@ class ChatConnection:
         "_session_token",
         "_hello_timer",
         "_inbox",
+        "_outbox_bytes",
         "_paused",
         "_send_bucket",
         "_services",
@@ -97,6 +98,7 @@ class ChatConnection:
         self.closed = False
         self._ended = False
         self._inbox: deque[Command | Refusal] = deque()
+        self._outbox_bytes = settings.outbox_bytes
         self._paused = False
         self._task: asyncio.Task[None] | None = None
         self._send_bucket = TokenBucket(
@@ -143,7 +145,7 @@ class ChatConnection:
         if buffered < 0:
             self.closed = True
             return False
-        if buffered > self._services.settings.outbox_bytes:
+        if buffered > self._outbox_bytes:
             self.close(CloseCode.SLOW_CONSUMER, _SLOW)
             return False
         return True
