@@ -94,23 +94,7 @@ def _dicts(data: Mapping[str, Any], name: str) -> tuple[dict[str, Any], ...]:
 
 def draft_to_dict(draft: FlagDraft) -> dict[str, Any]:
     """The draft as a JSON-ready dict (tuples become lists)."""
-    return {
-        "key": draft.key,
-        "room": draft.room,
-        "message_id": draft.message_id,
-        "uid": draft.uid,
-        "name": draft.name,
-        "text": draft.text,
-        "categories": list(draft.categories),
-        "severity": draft.severity,
-        "spans": list(draft.spans),
-        "lexicon_version": draft.lexicon_version,
-        "context": list(draft.context),
-        "source": draft.source,
-        "held": draft.held,
-        "created_ms": draft.created_ms,
-        "reason": draft.reason,
-    }
+    return draft.to_dict()
 
 
 def draft_from_dict(data: Mapping[str, Any]) -> FlagDraft:

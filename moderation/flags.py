@@ -86,6 +86,26 @@ class FlagDraft:
     created_ms: int
     reason: str = ""  # the reporter's words, for reports
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (tuples become lists): the one place drafts are serialised."""
+        return {
+            "key": self.key,
+            "room": self.room,
+            "message_id": self.message_id,
+            "uid": self.uid,
+            "name": self.name,
+            "text": self.text,
+            "categories": list(self.categories),
+            "severity": self.severity,
+            "spans": list(self.spans),
+            "lexicon_version": self.lexicon_version,
+            "context": list(self.context),
+            "source": self.source,
+            "held": self.held,
+            "created_ms": self.created_ms,
+            "reason": self.reason,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Flag:
@@ -109,7 +129,9 @@ class Flag:
         return (SEVERITY_ORDER.index(self.draft.severity), self.draft.created_ms)
 
     def to_json(self) -> dict[str, Any]:
-        draft = self.draft
+        """For moderators: the flag's state and its draft, less the dedupe key and the uid
+        (moderators act on a flag, never on an identity directly)."""
+        shown = {k: v for k, v in self.draft.to_dict().items() if k not in ("key", "uid")}
         return {
             "id": self.id,
             "state": self.state,
@@ -122,19 +144,7 @@ class Flag:
             "updated_ms": self.updated_ms,
             "resolved_ms": self.resolved_ms,
             "reports": self.reports,
-            "room": draft.room,
-            "message_id": draft.message_id,
-            "name": draft.name,
-            "text": draft.text,
-            "categories": list(draft.categories),
-            "severity": draft.severity,
-            "spans": list(draft.spans),
-            "lexicon_version": draft.lexicon_version,
-            "context": list(draft.context),
-            "source": draft.source,
-            "held": draft.held,
-            "created_ms": draft.created_ms,
-            "reason": draft.reason,
+            **shown,
         }
 
 
