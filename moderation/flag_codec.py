@@ -8,7 +8,9 @@ entry per state field, plus `draft` holding the immutable draft as compact JSON.
 are flat because Redis Lua scripts change them with HSET and SQLite queries and indexes them as
 columns; the draft is one opaque JSON string because nothing ever changes or queries inside it
 (and round-tripping it through Lua's cjson would lose empty arrays and number precision).
-`None` is stored as "" (Redis hashes cannot hold null) and booleans as 0/1.
+`None` is stored as "" (Redis hashes cannot hold null) and booleans as 0/1; `released_id`, an
+integer column, stores None as 0 (message ids start at 1). A state field missing from stored
+fields (a flag written before the field existed) reads as its empty value.
 
 `flag_to_dict` / `flag_from_dict` are the nested, JSON-ready form (draft as an object), for export
 and for anything that wants one document per flag. Readers are strict: a malformed document
@@ -47,9 +49,14 @@ STATE_FIELDS = (
     "updated_ms",
     "resolved_ms",
     "reports",
+    "hidden",
+    "released_id",
+    "reopened_ms",
 )
-_INT_FIELDS = ("lease_until_ms", "due_ms", "updated_ms", "resolved_ms", "reports")
-_BOOL_FIELDS = ("escalated", "released")
+_INT_FIELDS = ("lease_until_ms", "due_ms", "updated_ms", "resolved_ms", "reports", "reopened_ms")
+_BOOL_FIELDS = ("escalated", "released", "hidden")
+# Fields added after the first layout: a document without them reads as their default.
+_LATER_FIELDS: dict[str, object] = {"hidden": False, "released_id": None, "reopened_ms": 0}
 
 
 class CodecError(ValueError):
@@ -156,12 +163,17 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
         "updated_ms": flag.updated_ms,
         "resolved_ms": flag.resolved_ms,
         "reports": flag.reports,
+        "hidden": flag.hidden,
+        "released_id": flag.released_id,
+        "reopened_ms": flag.reopened_ms,
         "draft": draft_to_dict(flag.draft),
     }
 
 
 def flag_from_dict(data: Mapping[str, Any]) -> Flag:
-    """The inverse of `flag_to_dict`; raises CodecError on anything malformed."""
+    """The inverse of `flag_to_dict`; raises CodecError on anything malformed. Fields added
+    after the first layout (`hidden`, `released_id`, `reopened_ms`) may be absent."""
+    data = {**_LATER_FIELDS, **data}
     draft = data.get("draft")
     if not isinstance(draft, dict):
         raise CodecError("draft must be an object")
@@ -174,6 +186,11 @@ def flag_from_dict(data: Mapping[str, Any]) -> Flag:
     for name in _BOOL_FIELDS:
         if not isinstance(data.get(name), bool):
             raise CodecError(f"{name} must be a boolean")
+    released_id = data.get("released_id")
+    if released_id is not None and (
+        isinstance(released_id, bool) or not isinstance(released_id, int)
+    ):
+        raise CodecError("released_id must be an integer or null")
     return Flag(
         id=_str(data, "id"),
         draft=draft_from_dict(draft),
@@ -188,6 +205,9 @@ def flag_from_dict(data: Mapping[str, Any]) -> Flag:
         updated_ms=_int(data, "updated_ms"),
         resolved_ms=_int(data, "resolved_ms"),
         reports=_int(data, "reports"),
+        hidden=bool(data["hidden"]),
+        released_id=released_id,
+        reopened_ms=_int(data, "reopened_ms"),
     )
 
 
@@ -227,6 +247,9 @@ def flag_to_fields(flag: Flag) -> dict[str, str | int]:
         "updated_ms": flag.updated_ms,
         "resolved_ms": flag.resolved_ms,
         "reports": flag.reports,
+        "hidden": int(flag.hidden),
+        "released_id": flag.released_id or 0,
+        "reopened_ms": flag.reopened_ms,
     }
 
 
@@ -273,6 +296,9 @@ def flag_from_fields(fields: Mapping[str, str | int | bytes | None]) -> Flag:
         updated_ms=number("updated_ms"),
         resolved_ms=number("resolved_ms"),
         reports=number("reports"),
+        hidden=bool(number("hidden")),
+        released_id=number("released_id") or None,
+        reopened_ms=number("reopened_ms"),
     )
 
 

@@ -10,6 +10,18 @@ dies) the lease runs out and `lapse_expired` returns the flag to open. Every ope
 time by severity; `take_overdue` hands each overdue flag to exactly one caller (across workers)
 and moves its due time on, so it re-alerts everyone once per period until someone claims it.
 
+Reports: every report of one message shares one key, so reports fold into one flag. Into an open
+or claimed flag a report only counts (`reports`). A report of a message whose flag is already
+resolved reopens that flag: back to open (no owner, no outcome), the report counted, due again by
+its severity from the report's time, `reopened_ms` set; the earlier resolution stays in the audit
+log. So a new report always reaches a moderator, and one message is still one case. A classifier
+raise with a resolved flag's key (a resent message) changes nothing.
+
+What a moderator did to the message is recorded on its flag: `released` (a held message was
+published; `released_id` is the id of the published copy) and `hidden` (the message the flag is
+about -- the released copy once released -- was removed from the room). Who did it and when is in
+the audit log, not on the flag.
+
 No flag is ever dropped: raising is idempotent by `key` (a resent message or report never doubles
 a flag), and nothing here expires an unresolved flag. Resolved flags and audit entries are kept
 for a retention period, then removed.
@@ -46,6 +58,15 @@ DUE_AFTER_MS = {
     "concern": 15 * 60_000,
     "watch": 60 * 60_000,
 }
+
+
+class Raised(StrEnum):
+    """What `raise_or_fold` did with a draft."""
+
+    CREATED = "created"  # a new flag
+    EXISTING = "existing"  # the key's flag, unchanged (a resent classifier raise)
+    REPORTED = "reported"  # a report counted into the key's open or claimed flag
+    REOPENED = "reopened"  # a report of a resolved flag's message reopened it
 
 
 class FlagError(Exception):
@@ -122,6 +143,15 @@ class Flag:
     updated_ms: int = 0
     resolved_ms: int = 0
     reports: int = 0  # extra reports of the same message folded into this flag
+    hidden: bool = False  # its message (the released copy, once released) was hidden
+    released_id: int | None = None  # the id the released message was published with
+    reopened_ms: int = 0  # when a report last reopened it after it was resolved; 0: never
+
+    @property
+    def room_message_id(self) -> int | None:
+        """The message in the room that shows this flag's words (or its placeholder): what
+        hiding removes. Once a held message is released, that is the released copy."""
+        return self.released_id if self.released else self.draft.message_id
 
     @property
     def urgency(self) -> tuple[int, int]:
@@ -144,6 +174,9 @@ class Flag:
             "updated_ms": self.updated_ms,
             "resolved_ms": self.resolved_ms,
             "reports": self.reports,
+            "hidden": self.hidden,
+            "released_id": self.released_id,
+            "reopened_ms": self.reopened_ms,
             **shown,
         }
 
@@ -199,7 +232,16 @@ class ModerationStore(Protocol):
     # Flags
     async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
         """Store a flag (idempotent by draft.key). Returns (flag, created). A second raise with the
-        same key returns the existing flag with created=False (reports increment `reports`)."""
+        same key returns the existing flag with created=False (reports increment `reports`, and
+        reopen a resolved flag: see `raise_or_fold`)."""
+        ...
+
+    async def raise_or_fold(self, draft: FlagDraft) -> tuple[Flag, Raised]:
+        """`raise_flag`, saying what happened, atomically: a new flag (CREATED); a report counted
+        into the key's open or claimed flag (REPORTED); a report reopening the key's resolved
+        flag (REOPENED: state open, owner and outcome cleared, reports + 1, due by its severity
+        from `draft.created_ms`, `reopened_ms` = `draft.created_ms`); or nothing changed
+        (EXISTING: a non-report draft whose key has a flag, whatever its state)."""
         ...
 
     async def get_flag(self, flag_id: str) -> Flag | None: ...
@@ -230,8 +272,13 @@ class ModerationStore(Protocol):
         """Mark escalated (stays open/claimed, raised to imminent-due now)."""
         ...
 
-    async def mark_released(self, flag_id: str, now_ms: int) -> Flag:
-        """Record that the held message of this flag was released to its room."""
+    async def mark_released(self, flag_id: str, message_id: int, now_ms: int) -> Flag:
+        """Record that the held message of this flag was released to its room as `message_id`.
+        Clears `hidden`: the room now shows the words in that new message."""
+        ...
+
+    async def mark_hidden(self, flag_id: str, now_ms: int) -> Flag:
+        """Record that the flag's message in the room (`Flag.room_message_id`) was hidden."""
         ...
 
     async def renew_leases(self, moderator: str, now_ms: int, lease_ms: int) -> int:

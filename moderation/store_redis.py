@@ -53,6 +53,7 @@ from moderation.flags import (
     FlagError,
     FlagState,
     Outcome,
+    Raised,
     Sanction,
     new_flag,
 )
@@ -68,21 +69,36 @@ local function fkey(id) return prefix .. 'flag:' .. id end
 local function fields(id) return redis.call('HGETALL', fkey(id)) end
 """
 
+# ARGV[7..10]: a resolved flag a report may reopen, read beforehand (`_reopen_args`): its id, its
+# live score and its next due time (plain, escalated). Scores and due times are Python's to compute;
+# a score depends only on the immutable draft, so a stale read is caught by comparing the id.
 _RAISE = """
-local flagkey, live, due, new_flag = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local flagkey, live, due, new_flag, resolved = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, is_report, created_ms, score, due_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local reopen_id, reopen_score, reopen_due, reopen_due_escalated = ARGV[7], ARGV[8], ARGV[9],
+  ARGV[10]
 local existing = redis.call('GET', flagkey)
 if existing and redis.call('EXISTS', fkey(existing)) == 1 then
-  if is_report == '1' then
-    redis.call('HINCRBY', fkey(existing), 'reports', 1)
-    if tonumber(redis.call('HGET', fkey(existing), 'updated_ms')) < tonumber(created_ms) then
-      redis.call('HSET', fkey(existing), 'updated_ms', created_ms)
-    end
+  if is_report ~= '1' then return {'existing', fields(existing)} end
+  local flag = fkey(existing)
+  local state, escalated = unpack(redis.call('HMGET', flag, 'state', 'escalated'))
+  if state == 'resolved' and existing ~= reopen_id then return {'retry'} end
+  redis.call('HINCRBY', flag, 'reports', 1)
+  if tonumber(redis.call('HGET', flag, 'updated_ms')) < tonumber(created_ms) then
+    redis.call('HSET', flag, 'updated_ms', created_ms)
   end
-  return {'existing', fields(existing)}
+  if state ~= 'resolved' then return {'reported', fields(existing)} end
+  local when = reopen_due
+  if escalated == '1' then when = reopen_due_escalated end
+  redis.call('HSET', flag, 'state', 'open', 'owner', '', 'lease_until_ms', '0', 'outcome', '',
+    'resolved_ms', '0', 'due_ms', when, 'reopened_ms', created_ms)
+  redis.call('ZREM', resolved, existing)
+  redis.call('ZADD', live, reopen_score, existing)
+  redis.call('ZADD', due, when, existing)
+  return {'reopened', fields(existing)}
 end
 if redis.call('EXISTS', new_flag) == 1 then return {'retry'} end
-for i = 7, #ARGV, 2 do redis.call('HSET', new_flag, ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', new_flag, ARGV[i], ARGV[i + 1]) end
 redis.call('SET', flagkey, id)
 redis.call('ZADD', live, score, id)
 redis.call('ZADD', due, due_ms, id)
@@ -150,9 +166,17 @@ return {'ok', fields(id)}
 """
 
 _MARK_RELEASED = """
+local flag, message_id, now_ms = KEYS[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+redis.call('HSET', flag, 'released', '1', 'released_id', message_id, 'hidden', '0',
+  'updated_ms', now_ms)
+return {'ok', fields(redis.call('HGET', flag, 'id'))}
+"""
+
+_MARK_HIDDEN = """
 local flag, now_ms = KEYS[1], ARGV[2]
 if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
-redis.call('HSET', flag, 'released', '1', 'updated_ms', now_ms)
+redis.call('HSET', flag, 'hidden', '1', 'updated_ms', now_ms)
 return {'ok', fields(redis.call('HGET', flag, 'id'))}
 """
 
@@ -333,6 +357,7 @@ class RedisModerationStore:
         self._resolve = register(_PRELUDE + _RESOLVE)
         self._escalate = register(_PRELUDE + _ESCALATE)
         self._mark_released = register(_PRELUDE + _MARK_RELEASED)
+        self._mark_hidden = register(_PRELUDE + _MARK_HIDDEN)
         self._renew = register(_PRELUDE + _RENEW)
         self._lapse = register(_PRELUDE + _LAPSE)
         self._take_overdue = register(_PRELUDE + _TAKE_OVERDUE)
@@ -362,24 +387,48 @@ class RedisModerationStore:
     # Flags
 
     async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
+        flag, raised = await self.raise_or_fold(draft)
+        return flag, raised is Raised.CREATED
+
+    async def raise_or_fold(self, draft: FlagDraft) -> tuple[Flag, Raised]:
         score = urgency_score(draft)
+        is_report = draft.source == "report"
         while True:
+            reopen = await self._reopen_args(draft) if is_report else ("", 0, 0, 0)
             flag = new_flag(secrets.token_hex(8), draft)
             fields = flag_to_fields(flag) | {"key": draft.key, "severity": draft.severity}
             pairs = [item for pair in fields.items() for item in pair]
             reply = await self._run(
                 self._raise,
-                [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id)],
+                [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id), _RESOLVED],
                 flag.id,
-                int(draft.source == "report"),
+                int(is_report),
                 draft.created_ms,
                 score,
                 flag.due_ms,
+                *reopen,
                 *pairs,
             )
             status = _text(reply[0])
-            if status != "retry":  # "retry": a random id collided with an existing flag
-                return _flag(reply[1]), status == "created"
+            # "retry": a random id collided with an existing flag, or the key's flag was resolved
+            # after `_reopen_args` read it
+            if status != "retry":
+                return _flag(reply[1]), Raised(status)
+
+    async def _reopen_args(self, report: FlagDraft) -> tuple[str, int, int, int]:
+        """What the raise script needs to reopen the resolved flag of the report's key, if any:
+        its id, live score, and due time from the report's time (not escalated, escalated)."""
+        flag_id = await self._redis.get(_key(f"flagkey:{report.key}"))
+        flag = None if flag_id is None else await self.get_flag(_text(flag_id))
+        if flag is None or flag.state is not FlagState.RESOLVED:
+            return ("", 0, 0, 0)
+        severity = flag.draft.severity
+        return (
+            flag.id,
+            urgency_score(flag.draft),
+            report.created_ms + realert_after_ms(severity, escalated=False),
+            report.created_ms + realert_after_ms(severity, escalated=True),
+        )
 
     async def get_flag(self, flag_id: str) -> Flag | None:
         fields = await self._redis.hgetall(_flag_key(flag_id))
@@ -423,8 +472,11 @@ class RedisModerationStore:
         A non-empty note replaces the flag's note, so whoever picks it up sees why."""
         return await self._flag_script(self._escalate, flag_id, [_DUE], note, now_ms)
 
-    async def mark_released(self, flag_id: str, now_ms: int) -> Flag:
-        return await self._flag_script(self._mark_released, flag_id, [], now_ms)
+    async def mark_released(self, flag_id: str, message_id: int, now_ms: int) -> Flag:
+        return await self._flag_script(self._mark_released, flag_id, [], message_id, now_ms)
+
+    async def mark_hidden(self, flag_id: str, now_ms: int) -> Flag:
+        return await self._flag_script(self._mark_hidden, flag_id, [], now_ms)
 
     async def renew_leases(self, moderator: str, now_ms: int, lease_ms: int) -> int:
         """Every claim of `moderator` now runs to now+lease (never shortened), including one

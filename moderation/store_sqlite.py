@@ -12,7 +12,8 @@ Why SQLite and why this way:
   a cancellation lands before the write, never after a commit whose result would be lost.
 - Flags keep their state fields as columns (indexed for the queue queries) and the immutable draft
   as JSON; the mapping lives in `flag_codec`, shared with the Redis store.
-- `schema_version` records the layout; a file from a newer Harbor is refused, not misread.
+- `schema_version` records the layout; a file from a newer Harbor is refused, not misread, and a
+  file from an older one is upgraded in place when opened (`_MIGRATIONS`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ from moderation.flags import (
     FlagError,
     FlagState,
     Outcome,
+    Raised,
     Sanction,
     new_flag,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -67,7 +69,10 @@ CREATE TABLE IF NOT EXISTS flags (
     released INTEGER NOT NULL DEFAULT 0,
     updated_ms INTEGER NOT NULL,
     resolved_ms INTEGER NOT NULL DEFAULT 0,
-    reports INTEGER NOT NULL DEFAULT 0
+    reports INTEGER NOT NULL DEFAULT 0,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    released_id INTEGER NOT NULL DEFAULT 0,
+    reopened_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS flags_by_urgency ON flags (state, severity_rank, created_ms, id);
 CREATE INDEX IF NOT EXISTS flags_by_due ON flags (state, due_ms);
@@ -99,6 +104,16 @@ CREATE TABLE IF NOT EXISTS sanctions (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sanctions_by_uid ON sanctions (uid, until_ms);
 """
+
+# Statements that bring a file of schema N-1 to N, by N; each runs once, in the transaction that
+# checks the version.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE flags ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE flags ADD COLUMN released_id INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE flags ADD COLUMN reopened_ms INTEGER NOT NULL DEFAULT 0",
+    ),
+}
 
 _LIVE_ORDER = "ORDER BY severity_rank, created_ms, id"
 _RESOLVED_ORDER = "ORDER BY resolved_ms DESC, id DESC"
@@ -142,6 +157,11 @@ class SqliteModerationStore:
                     f"{self._path} has moderation schema {version}; this Harbor knows up to "
                     f"{SCHEMA_VERSION} (refusing to misread a newer file)"
                 )
+            elif version < SCHEMA_VERSION:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        db.execute(statement)
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -175,19 +195,31 @@ class SqliteModerationStore:
     # Flags
 
     async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
+        flag, raised = await self.raise_or_fold(draft)
+        return flag, raised is Raised.CREATED
+
+    async def raise_or_fold(self, draft: FlagDraft) -> tuple[Flag, Raised]:
         await anyio.lowlevel.checkpoint()
         rank = severity_rank(draft.severity)
         with self._write() as tx:
             existing = tx.flag_by_key(draft.key)
             if existing is not None:
-                if draft.source == "report":
-                    tx.execute(
-                        "UPDATE flags SET reports = reports + 1, "
-                        "updated_ms = max(updated_ms, ?) WHERE id = ?",
-                        (draft.created_ms, existing.id),
-                    )
-                    existing = tx.require(existing.id)
-                return existing, False
+                if draft.source != "report":
+                    return existing, Raised.EXISTING
+                tx.execute(
+                    "UPDATE flags SET reports = reports + 1, "
+                    "updated_ms = max(updated_ms, ?) WHERE id = ?",
+                    (draft.created_ms, existing.id),
+                )
+                if existing.state is not FlagState.RESOLVED:
+                    return tx.require(existing.id), Raised.REPORTED
+                period = realert_after_ms(existing.draft.severity, escalated=existing.escalated)
+                tx.execute(
+                    "UPDATE flags SET state = 'open', owner = '', lease_until_ms = 0, "
+                    "outcome = '', resolved_ms = 0, due_ms = ?, reopened_ms = ? WHERE id = ?",
+                    (draft.created_ms + period, draft.created_ms, existing.id),
+                )
+                return tx.require(existing.id), Raised.REOPENED
             while True:
                 flag = new_flag(secrets.token_hex(8), draft)
                 if tx.flag(flag.id) is None:
@@ -200,7 +232,7 @@ class SqliteModerationStore:
             names = ", ".join(fields)
             marks = ", ".join(f":{name}" for name in fields)
             tx.execute(f"INSERT INTO flags ({names}) VALUES ({marks})", fields)
-            return flag, True
+            return flag, Raised.CREATED
 
     async def get_flag(self, flag_id: str) -> Flag | None:
         await anyio.lowlevel.checkpoint()
@@ -286,12 +318,23 @@ class SqliteModerationStore:
             )
             return tx.require(flag_id)
 
-    async def mark_released(self, flag_id: str, now_ms: int) -> Flag:
+    async def mark_released(self, flag_id: str, message_id: int, now_ms: int) -> Flag:
         await anyio.lowlevel.checkpoint()
         with self._write() as tx:
             tx.require(flag_id)
             tx.execute(
-                "UPDATE flags SET released = 1, updated_ms = ? WHERE id = ?", (now_ms, flag_id)
+                "UPDATE flags SET released = 1, released_id = ?, hidden = 0, updated_ms = ? "
+                "WHERE id = ?",
+                (message_id, now_ms, flag_id),
+            )
+            return tx.require(flag_id)
+
+    async def mark_hidden(self, flag_id: str, now_ms: int) -> Flag:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.require(flag_id)
+            tx.execute(
+                "UPDATE flags SET hidden = 1, updated_ms = ? WHERE id = ?", (now_ms, flag_id)
             )
             return tx.require(flag_id)
 

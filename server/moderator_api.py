@@ -236,8 +236,9 @@ async def _flag_or_404(services: Services, request: Request) -> Flag:
 async def _after(
     services: Services, name: str, action: str, flag: Flag, reason: str, **detail: Any
 ) -> None:
-    if action == "claim" and flag.updated_ms >= flag.draft.created_ms:
-        waited = max(0, _now_ms() - flag.draft.created_ms) / 1000
+    waiting_since = max(flag.draft.created_ms, flag.reopened_ms)
+    if action == "claim" and flag.updated_ms >= waiting_since:
+        waited = max(0, _now_ms() - waiting_since) / 1000
         services.metrics.time_to_claim.observe(waited)
     await services.store.audit(AuditEntry(_now_ms(), name, action, flag.id, reason, detail))
     await announce_flag(services, action, flag)
@@ -297,11 +298,18 @@ async def _escalate(services: Services, name: str, flag: Flag, body: dict[str, A
 
 
 async def _hide(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    if flag.draft.message_id is None:
+    """Hide the flag's message (the released copy, once a held message was released) and
+    record it on the flag, so every dashboard shows it hidden; who and when go to the audit."""
+    message_id = flag.room_message_id
+    if message_id is None:
         raise FlagError("nothing_to_hide", "this message never reached the room")
-    await services.broker.hide(flag.draft.room, flag.draft.message_id)
-    await _after(services, name, "hide", flag, _note(body, "reason"), room=flag.draft.room)
-    return JSONResponse({"hidden": flag.draft.message_id})
+    if flag.hidden:
+        raise FlagError("already_hidden", "this message is already hidden")
+    await services.broker.hide(flag.draft.room, message_id)
+    updated = await services.store.mark_hidden(flag.id, _now_ms())
+    reason = _note(body, "reason")
+    await _after(services, name, "hide", updated, reason, room=flag.draft.room, id=message_id)
+    return JSONResponse({"flag": updated.to_json(), "hidden": message_id})
 
 
 async def _release_held(
@@ -324,7 +332,7 @@ async def _release_held(
     )
     if draft.message_id is not None:
         await services.broker.hide(draft.room, draft.message_id)
-    updated = await services.store.mark_released(flag.id, _now_ms())
+    updated = await services.store.mark_released(flag.id, receipt.id, _now_ms())
     await _after(services, name, "release_held", updated, _note(body, "reason"), id=receipt.id)
     return JSONResponse({"flag": updated.to_json(), "id": receipt.id})
 

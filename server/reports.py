@@ -1,12 +1,16 @@
-"""A member reports a message: it becomes a flag, once per message however many report it."""
+"""A member reports a message: it becomes a flag, once per message however many report it.
+
+A report of a message whose flag was already resolved reopens that flag (the store does it, in
+`raise_or_fold`): a new report always reaches a moderator. The reopening is audited."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
 from moderation import moderate
-from moderation.flags import FlagDraft
+from moderation.flags import AuditEntry, FlagDraft, Raised
 
 from .gate import GateUnavailable, announce_flag
 from .identity import Identity
@@ -14,6 +18,13 @@ from .protocol import Report
 
 if TYPE_CHECKING:
     from .lifespan import Services
+
+
+logger = logging.getLogger("harbor.reports")
+
+# Who the audit log names for what a member's report did (no moderator acted, and never the
+# reporter: reports are anonymous to moderators).
+REPORT_ACTOR = "(member report)"
 
 
 class ReportRefused(Exception):
@@ -51,9 +62,23 @@ async def report_message(services: Services, report: Report, reporter: Identity)
         reason=report.reason,
     )
     try:
-        flag, created = await services.store.raise_flag(draft)
+        flag, raised = await services.store.raise_or_fold(draft)
     except Exception as exc:
         raise GateUnavailable from exc
-    if created:
+    if raised is Raised.CREATED:
         services.metrics.flag_raised(draft.categories or ("reported",), draft.severity)
-    await announce_flag(services, "raised" if created else "reported", flag)
+    if raised is Raised.REOPENED:
+        entry = AuditEntry(
+            draft.created_ms,
+            REPORT_ACTOR,
+            "reopen",
+            flag.id,
+            "reported again after it was resolved",
+            {"reports": flag.reports + 1},
+        )
+        try:
+            await services.store.audit(entry)
+        except Exception as exc:  # the flag is reopened: the report did reach the moderators
+            logger.warning("could not audit reopening flag %s (%s)", flag.id, type(exc).__name__)
+    event = {Raised.CREATED: "raised", Raised.REOPENED: "reopened"}.get(raised, "reported")
+    await announce_flag(services, event, flag)

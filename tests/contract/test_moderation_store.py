@@ -32,6 +32,7 @@ from moderation.flags import (
     FlagState,
     ModerationStore,
     Outcome,
+    Raised,
     Sanction,
 )
 from moderation.store_redis import RedisModerationStore
@@ -169,6 +170,120 @@ async def test_another_report_of_the_same_message_counts_as_an_extra_report(
     assert stored is not None and stored.reports == 2
 
 
+async def test_raise_or_fold_says_what_it_did_with_each_draft(
+    store: ModerationStore, now: int
+) -> None:
+    flag, raised = await store.raise_or_fold(draft(created_ms=now))
+    assert raised is Raised.CREATED
+    again, raised = await store.raise_or_fold(draft(created_ms=now + 1))
+    assert raised is Raised.EXISTING and again == flag
+    report, raised = await store.raise_or_fold(draft("report:m7", created_ms=now, source="report"))
+    assert raised is Raised.CREATED
+    await store.claim(report.id, "ana", now, LEASE)
+    folded, raised = await store.raise_or_fold(
+        draft("report:m7", created_ms=now + 2, source="report")
+    )
+    assert raised is Raised.REPORTED and folded.id == report.id
+    assert folded.reports == 1 and folded.state is FlagState.CLAIMED and folded.owner == "ana"
+    assert folded.reopened_ms == 0
+
+
+async def test_a_report_of_a_resolved_flags_message_reopens_that_flag(
+    store: ModerationStore, now: int
+) -> None:
+    first, _ = await store.raise_flag(
+        draft("report:m7", severity="concern", created_ms=now, source="report")
+    )
+    await store.claim(first.id, "ana", now, LEASE)
+    await store.resolve(first.id, "ana", Outcome.FALSE_ALARM, "banter", now + 5)
+    later = now + HOUR
+    reopened, raised = await store.raise_or_fold(
+        draft("report:m7", severity="concern", created_ms=later, source="report")
+    )
+    assert raised is Raised.REOPENED and reopened.id == first.id
+    assert reopened.state is FlagState.OPEN and reopened.owner is None
+    assert reopened.outcome is None and reopened.resolved_ms == 0
+    assert reopened.lease_until_ms == 0 and reopened.reports == 1
+    assert reopened.reopened_ms == later and reopened.updated_ms == later
+    assert reopened.due_ms == later + DUE_AFTER_MS["concern"]
+    assert reopened.draft == first.draft, "the flag keeps the message it was raised for"
+    assert reopened.note == "banter", "the earlier moderator's note stays as context"
+    assert await store.get_flag(first.id) == reopened
+    # Back in the queue like any open flag: listed, next, due, claimable, resolvable.
+    assert await store.list_flags() == [reopened]
+    assert await store.list_flags(include_resolved=True) == [reopened]
+    assert await store.next_open() == reopened
+    assert await store.take_overdue(later + DUE_AFTER_MS["concern"] - 1) == []
+    overdue = await store.take_overdue(later + DUE_AFTER_MS["concern"])
+    assert [f.id for f in overdue] == [first.id]
+    claimed = await store.claim(first.id, "ben", later + 1, LEASE)
+    assert claimed.owner == "ben"
+    # While it is open again, further reports only count.
+    folded, raised = await store.raise_or_fold(
+        draft("report:m7", created_ms=later + 2, source="report")
+    )
+    assert raised is Raised.REPORTED and folded.reports == 2 and folded.owner == "ben"
+    again = await store.resolve(first.id, "ben", Outcome.SUPPORTED, "", later + 3)
+    assert again.state is FlagState.RESOLVED and again.reopened_ms == later
+    assert await store.list_flags() == []
+
+
+async def test_a_resent_classifier_flag_never_reopens_a_resolved_flag(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    resolved = await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
+    again, raised = await store.raise_or_fold(draft(created_ms=now + 1))
+    assert raised is Raised.EXISTING and again == resolved
+
+
+async def test_a_reopened_escalated_flag_is_due_at_the_imminent_pace(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(
+        draft("report:m7", severity="watch", created_ms=now, source="report")
+    )
+    await store.escalate(flag.id, "ana", "", now)
+    await store.resolve(flag.id, "ana", Outcome.ESCALATED, "", now + 1)
+    reopened, _ = await store.raise_flag(
+        draft("report:m7", severity="watch", created_ms=now + 2, source="report")
+    )
+    assert reopened.escalated and reopened.due_ms == now + 2 + DUE_AFTER_MS["imminent"]
+
+
+async def test_a_reopened_flag_is_never_pruned_however_long_ago_it_was_resolved(
+    store: ModerationStore, now: int
+) -> None:
+    long_ago = now - 90 * DAY
+    flag, _ = await store.raise_flag(draft("report:m7", created_ms=long_ago, source="report"))
+    await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", long_ago)
+    await store.raise_flag(draft("report:m7", created_ms=now, source="report"))
+    assert await store.prune(now, 30 * DAY) == 0
+    kept = await store.get_flag(flag.id)
+    assert kept is not None and kept.state is FlagState.OPEN
+
+
+async def test_two_reports_of_a_resolved_flag_at_once_through_two_stores_reopen_it_once(
+    backend: Backend, now: int
+) -> None:
+    stores = [backend.open(), backend.open()]
+    flag, _ = await stores[0].raise_flag(draft("report:m7", created_ms=now, source="report"))
+    await stores[0].resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
+    results: list[tuple[Flag, Raised]] = []
+
+    async def report(store: ModerationStore, n: int) -> None:
+        results.append(
+            await store.raise_or_fold(draft("report:m7", created_ms=now + n, source="report"))
+        )
+
+    async with anyio.create_task_group() as tg:
+        for n, each in enumerate(stores, start=1):
+            tg.start_soon(report, each, n)
+    assert sorted(raised for _, raised in results) == [Raised.REOPENED, Raised.REPORTED]
+    stored = await stores[1].get_flag(flag.id)
+    assert stored is not None and stored.state is FlagState.OPEN and stored.reports == 2
+
+
 async def test_raising_an_unknown_severity_is_refused(store: ModerationStore, now: int) -> None:
     with pytest.raises(ValueError, match="severity"):
         await store.raise_flag(draft(severity="meh", created_ms=now))
@@ -216,7 +331,8 @@ async def test_unknown_flag_ids_are_not_found(store: ModerationStore, now: int) 
         lambda: store.release("nope", "ana", now),
         lambda: store.resolve("nope", "ana", Outcome.SUPPORTED, "", now),
         lambda: store.escalate("nope", "ana", "", now),
-        lambda: store.mark_released("nope", now),
+        lambda: store.mark_released("nope", 9, now),
+        lambda: store.mark_hidden("nope", now),
     ]
     for attempt in attempts:
         with pytest.raises(FlagError) as caught:
@@ -453,12 +569,39 @@ async def test_mark_released_records_that_the_held_message_reached_the_room(
     store: ModerationStore, now: int
 ) -> None:
     flag, _ = await store.raise_flag(draft(created_ms=now, held=True))
-    assert not flag.released
-    released = await store.mark_released(flag.id, now + 4)
+    assert not flag.released and flag.released_id is None and flag.room_message_id == 7
+    released = await store.mark_released(flag.id, 12, now + 4)
     assert released.released and released.updated_ms == now + 4
+    assert released.released_id == 12 and released.room_message_id == 12
     assert released.state is FlagState.OPEN
     stored = await store.get_flag(flag.id)
-    assert stored is not None and stored.released
+    assert stored is not None and stored.released and stored.released_id == 12
+
+
+async def test_mark_hidden_records_that_the_flags_message_left_the_room(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    assert not flag.hidden
+    hidden = await store.mark_hidden(flag.id, now + 3)
+    assert hidden.hidden and hidden.updated_ms == now + 3
+    assert hidden.state is FlagState.OPEN and hidden.owner is None
+    assert await store.get_flag(flag.id) == hidden
+    assert await store.list_flags() == [hidden]
+    resolved = await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now + 4)
+    assert resolved.hidden, "resolving keeps the record"
+    assert (await store.mark_hidden(flag.id, now + 5)).hidden, "a resolved flag records it too"
+
+
+async def test_releasing_a_hidden_placeholder_leaves_the_released_copy_not_hidden(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now, held=True))
+    await store.mark_hidden(flag.id, now + 1)  # the placeholder went first
+    released = await store.mark_released(flag.id, 12, now + 2)
+    assert released.released and not released.hidden
+    hidden = await store.mark_hidden(flag.id, now + 3)
+    assert hidden.hidden and hidden.released_id == 12
 
 
 # Leases
@@ -706,8 +849,12 @@ async def test_a_store_reopened_on_the_same_data_sees_everything(
     backend: Backend, now: int
 ) -> None:
     store = backend.open()
-    flag, _ = await store.raise_flag(draft(created_ms=now))
+    flag, _ = await store.raise_flag(draft(created_ms=now, held=True))
+    await store.mark_hidden(flag.id, now)
+    await store.mark_released(flag.id, 12, now)
+    await store.mark_hidden(flag.id, now)
     claimed = await store.claim(flag.id, "ana", now, LEASE)
+    assert claimed.hidden and claimed.released_id == 12
     done, _ = await store.raise_flag(draft("done", created_ms=now))
     resolved = await store.resolve(done.id, "ana", Outcome.REFERRED, "hotline", now)
     await store.add_moderator("ana", "scrypt$a")
@@ -741,6 +888,40 @@ async def test_sqlite_refuses_a_file_written_by_a_newer_schema(tmp_path: Path) -
     db.close()
     with pytest.raises(RuntimeError, match="schema 99"):
         SqliteModerationStore(path)
+
+
+async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path, now: int) -> None:
+    """A file written before flags recorded hiding (schema 1) opens, reads, and gains it."""
+    path = tmp_path / "moderation.sqlite3"
+    store = SqliteModerationStore(path)
+    flag, _ = await store.raise_flag(draft("report:m7", created_ms=now, source="report"))
+    resolved = await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
+    await store.aclose()
+    with sqlite3.connect(path) as db:
+        for column in ("hidden", "released_id", "reopened_ms"):
+            db.execute(f"ALTER TABLE flags DROP COLUMN {column}")
+        db.execute("UPDATE schema_version SET version = 1")
+    db.close()
+
+    upgraded = SqliteModerationStore(path)
+    try:
+        assert await upgraded.get_flag(flag.id) == resolved
+        versions = upgraded._conn.execute("SELECT version FROM schema_version").fetchall()
+        assert [tuple(row) for row in versions] == [(2,)]
+        hidden = await upgraded.mark_hidden(flag.id, now + 1)
+        assert hidden.hidden
+        reopened, raised = await upgraded.raise_or_fold(
+            draft("report:m7", created_ms=now + 2, source="report")
+        )
+        assert raised is Raised.REOPENED and reopened.reopened_ms == now + 2
+    finally:
+        await upgraded.aclose()
+    again = SqliteModerationStore(path)  # and opens again as schema 2, without migrating twice
+    try:
+        stored = await again.get_flag(flag.id)
+        assert stored is not None and stored.hidden and stored.state is FlagState.OPEN
+    finally:
+        await again.aclose()
 
 
 async def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
@@ -813,6 +994,7 @@ _OPERATIONS = st.one_of(
     ),
     st.tuples(st.just("escalate"), st.integers(0, 2), st.sampled_from(_MODERATORS)),
     st.tuples(st.just("mark_released"), st.integers(0, 2)),
+    st.tuples(st.just("mark_hidden"), st.integers(0, 2)),
     st.tuples(st.just("renew"), st.sampled_from(_MODERATORS)),
     st.tuples(st.just("lapse")),
     st.tuples(st.just("overdue")),
@@ -846,7 +1028,7 @@ class _Replica:
             if kind == "raise":
                 index, severity, report = args
                 assert isinstance(index, int) and isinstance(severity, str)
-                flag, created = await store.raise_flag(
+                flag, raised = await store.raise_or_fold(
                     draft(
                         f"room:u:{index}",
                         severity=severity,
@@ -855,7 +1037,7 @@ class _Replica:
                     )
                 )
                 self.ids.setdefault(index, flag.id)
-                return [self.named(flag), created]
+                return [self.named(flag), raised]
             if kind in {"tick", "renew", "lapse", "overdue", "next_open", "prune"}:
                 return self.named(await self._no_flag(kind, args, now))
             index = args[0]
@@ -871,8 +1053,10 @@ class _Replica:
                 return self.named(await store.resolve(flag_id, str(args[1]), outcome, "n", now))
             if kind == "escalate":
                 return self.named(await store.escalate(flag_id, str(args[1]), "e", now))
+            if kind == "mark_hidden":
+                return self.named(await store.mark_hidden(flag_id, now))
             assert kind == "mark_released"
-            return self.named(await store.mark_released(flag_id, now))
+            return self.named(await store.mark_released(flag_id, 100 + index, now))
         except ClaimConflict as conflict:
             return ("conflict", conflict.owner, conflict.state)
         except FlagError as error:
@@ -927,6 +1111,21 @@ def shared_redis(tmp_path: Path) -> Iterator[RedisProcess]:
         ("resolve", 1, "ben", Outcome.ESCALATED),
         ("prune", MINUTE),
         ("tick", HOUR),
+        ("prune", MINUTE),
+    ]
+)
+@example(
+    history=[
+        ("raise", 0, "concern", True),
+        ("escalate", 0, "ana"),
+        ("mark_hidden", 0),
+        ("resolve", 0, "ana", Outcome.FALSE_ALARM),
+        ("tick", HOUR),
+        ("raise", 0, "concern", True),
+        ("next_open",),
+        ("overdue",),
+        ("raise", 0, "concern", True),
+        ("resolve", 0, "ben", Outcome.SUPPORTED),
         ("prune", MINUTE),
     ]
 )
