@@ -7,10 +7,11 @@ one is still served one command at a time. The inbox is bounded: past `_INBOX_LI
 commands the socket stops being read (TCP pushes back on the client), so nobody can queue
 unbounded work in a worker.
 
-A `ChatConnection` is also the hub's `Member`: `write` is a direct, non-blocking transport write.
-Its outbox is the transport's own write buffer, bounded by `HARBOR_OUTBOX_BYTES`: a member that
-falls further behind is closed with SLOW_CONSUMER (it resumes with `since`), so its backlog never
-grows the worker's memory and never delays anyone else.
+A `ChatConnection` is also the hub's `Member`: its `outlet` is the transport's own write, which
+the fan-out calls directly. Its outbox is the transport's write buffer, bounded by
+`HARBOR_OUTBOX_BYTES` (the transport's high-water mark): a member that falls further behind is
+told by flow control (`fell_behind`) and closed with SLOW_CONSUMER (it resumes with `since`), so
+its backlog never grows the worker's memory and never delays anyone else.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from moderation.passwords import session_token_hash
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
-from rooms.hub import JoinAborted
+from rooms.hub import JoinAborted, Outlet
 
 from .closecodes import CloseCode
 from .gate import MODERATOR_FEED, GateUnavailable
@@ -73,7 +74,6 @@ class ChatConnection:
         "_session_token",
         "_hello_timer",
         "_inbox",
-        "_outbox_bytes",
         "_paused",
         "_send_bucket",
         "_services",
@@ -98,7 +98,6 @@ class ChatConnection:
         self.closed = False
         self._ended = False
         self._inbox: deque[Command | Refusal] = deque()
-        self._outbox_bytes = settings.outbox_bytes
         self._paused = False
         self._task: asyncio.Task[None] | None = None
         self._send_bucket = TokenBucket(
@@ -136,19 +135,21 @@ class ChatConnection:
             self._hello_timer = None
         self._sink.spawn(self._cleanup(self._task))
 
+    def fell_behind(self) -> None:
+        """The socket's buffer passed the outbox bound (transport flow control)."""
+        self.close(CloseCode.SLOW_CONSUMER, _SLOW, slow=True)
+
     # Member (for the hub)
 
+    @property
+    def outlet(self) -> Outlet:
+        return self._sink.outlet
+
     def write(self, frame: bytes) -> bool:
+        """Write one frame to this member alone (replies, history); False once closing."""
         if self.closed:
             return False
-        buffered = self._sink.write_frame(frame)
-        if buffered < 0:
-            self.closed = True
-            return False
-        if buffered > self._outbox_bytes:
-            self.close(CloseCode.SLOW_CONSUMER, _SLOW)
-            return False
-        return True
+        return self._sink.write_frame(frame)
 
     def evicted(self) -> None:
         self.close(CloseCode.SLOW_CONSUMER, _SLOW)
@@ -156,9 +157,11 @@ class ChatConnection:
     def send(self, frame: dict[str, Any]) -> bool:
         return self.write(encode(frame, self.codec))
 
-    def close(self, code: CloseCode, reason: str) -> None:
+    def close(self, code: CloseCode, reason: str, *, slow: bool = False) -> None:
+        """Send a close frame now. Nothing may follow it, so the hub stops writing here first."""
         if not self.closed:
             self.closed = True
+            self._services.hub.detach(self, slow=slow)
             self._sink.close_now(int(code), reason)
 
     # Command processing, in order

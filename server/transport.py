@@ -8,7 +8,10 @@ while it has commands in flight. An idle member is this object, websockets' pars
 slots. Every other path (HTTP, any other WebSocket) goes through the Starlette app as usual.
 
 The same object is the connection's `FrameSink`: `write_frame` puts an already framed message
-straight on the transport, so the hub's fan-out never awaits or encodes per member. All frames are
+straight on the transport, and `outlet` hands the hub the transport's own `is_closing` and `write`
+so the fan-out calls C directly for each member. The outbox bound is the transport's high-water
+mark: when a reader falls that far behind, the transport calls `pause_writing` and the connection
+closes as slow (4008) -- flow control instead of a buffer check after every write. All frames are
 written whole, from the event loop thread, so they never interleave with uvicorn's pings and closes.
 
 The peer's address is never put in any scope or log: Harbor does not need it.
@@ -23,6 +26,8 @@ from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from rooms.hub import Outlet
+
 from .closecodes import CloseCode
 from .origin import origin_allowed
 from .protocol import MSGPACK, MSGPACK_SUBPROTOCOL, negotiate_codec
@@ -36,8 +41,13 @@ _CLOSE_FLUSH_S = 3.0
 class FrameSink(Protocol):
     """What a chat connection needs from the socket under it."""
 
-    def write_frame(self, frame: bytes) -> int:
-        """Write a prepared frame now; the bytes still buffered after it, or -1 if closed."""
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a prepared frame now; False if the socket is closing (nothing written)."""
+        ...
+
+    @property
+    def outlet(self) -> Outlet:
+        """The socket's `is_closing` and `write`, for the hub's fan-out loop."""
         ...
 
     def close_now(self, code: int, reason: str) -> None:
@@ -123,6 +133,8 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.handshake_complete = True
         from .endpoint import ChatConnection
 
+        # Flow control is the outbox bound: past it the transport calls pause_writing.
+        self.transport.set_write_buffer_limits(high=services.settings.outbox_bytes)
         self.chat = ChatConnection(services, self, codec, moderator_cookie(headers))
         self.start_keepalive()
 
@@ -151,7 +163,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _close_for_restart(self) -> None:
         self.stop_keepalive()
-        self.close_now(CloseCode.SERVICE_RESTART, "service restart; reconnect and resume")
+        self.chat.close(CloseCode.SERVICE_RESTART, "service restart; reconnect and resume")
 
     def send_receive_event_to_app(self) -> None:
         chat = self.chat
@@ -168,7 +180,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         try:
             text = bytes(data).decode()
         except UnicodeDecodeError:
-            self.close_now(CloseCode.INVALID_PAYLOAD, "text frames must be UTF-8")
+            chat.close(CloseCode.INVALID_PAYLOAD, "text frames must be UTF-8")
             return
         chat.on_frame(text)
 
@@ -179,15 +191,27 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
 
     # FrameSink
 
-    def write_frame(self, frame: bytes) -> int:
-        # The fan-out's per-member cost: keep it to two C calls. A lost connection is already
-        # closed for its ChatConnection (connection_lost -> on_closed), and writes to a transport
-        # that is closing are dropped by the transport itself.
-        if self.close_sent:
-            return -1
+    def pause_writing(self) -> None:
+        # The transport's buffer passed the outbox bound (set at the handshake): too slow.
+        if self.chat is not None:
+            self.chat.fell_behind()
+        else:
+            super().pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.chat is None:
+            super().resume_writing()
+
+    def write_frame(self, frame: bytes) -> bool:
+        if self.close_sent or self.transport.is_closing():
+            return False
+        self.transport.write(frame)
+        return True
+
+    @property
+    def outlet(self) -> Outlet:
         transport = self.transport
-        transport.write(frame)
-        return transport.get_write_buffer_size()
+        return transport.is_closing, transport.write
 
     def close_now(self, code: int, reason: str) -> None:
         if self.close_sent or self.disconnected or self.transport.is_closing():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rooms.catalog import Catalog
@@ -24,11 +24,15 @@ class RecordingSink:
         self.resumed = 0
         self.tasks: list[asyncio.Task[None]] = []
 
-    def write_frame(self, frame: bytes) -> int:
+    def write_frame(self, frame: bytes) -> bool:
         length = frame[1] & 0x7F
         offset = 2 if length < 126 else 4 if length == 126 else 10
         self.frames.append(json.loads(frame[offset:]))
-        return 0
+        return True
+
+    @property
+    def outlet(self) -> tuple[Callable[[], bool], Callable[[bytes], object]]:
+        return lambda: bool(self.closes), self.write_frame
 
     def close_now(self, code: int, reason: str) -> None:
         self.closes.append((code, reason))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,17 +25,29 @@ LIMITS = HistoryLimits(max_messages=200, max_age_s=10**9, client_ids=64)
 
 
 class RecordingMember:
-    """A hub member that records every frame; `accept` is what its write() answers."""
+    """A hub member that records every frame written to its outlet.
 
-    def __init__(self, codec: int = JSON, *, accept: bool = True) -> None:
+    `falls_behind`: the hub it belongs to; after its first frame it detaches itself from it
+    during the write, as a connection does when its transport pauses it (flow control)."""
+
+    def __init__(self, codec: int = JSON, *, falls_behind: LocalHub | None = None) -> None:
         self.codec = codec
-        self.accept = accept
+        self.falls_behind = falls_behind
+        self.closing = False
         self.frames: list[bytes] = []
         self.evictions = 0
 
-    def write(self, frame: bytes) -> bool:
+    @property
+    def outlet(self) -> tuple[Callable[[], bool], Callable[[bytes], object]]:
+        return self.is_closing, self.write
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def write(self, frame: bytes) -> None:
         self.frames.append(frame)
-        return self.accept
+        if self.falls_behind is not None:
+            self.falls_behind.detach(self, slow=True)
 
     def evicted(self) -> None:
         self.evictions += 1
@@ -194,12 +206,13 @@ async def test_messages_reach_only_members_of_their_room() -> None:
         assert [f["text"] for f in there.decoded()] == ["over there"]
 
 
-async def test_a_member_whose_write_fails_is_dropped_and_the_others_continue() -> None:
-    """A write returning False drops that member at once; it gets no further frames."""
+async def test_a_member_that_falls_behind_mid_fan_out_is_detached_and_the_others_continue() -> None:
+    """A member detaching itself during its own write (flow control paused its socket) gets
+    no further frames, and every other member still gets every frame, that one included."""
     async with running() as (hub, broker, _):
-        slow = RecordingMember(accept=False)
         fast = [RecordingMember(), RecordingMember(MSGPACK)]
-        for member in [slow, *fast]:
+        slow = RecordingMember(falls_behind=hub)
+        for member in [fast[0], slow, *fast[1:]]:
             await join(hub, member)
 
         await broker.publish(ROOM, draft("one"))
@@ -209,7 +222,36 @@ async def test_a_member_whose_write_fails_is_dropped_and_the_others_continue() -
         assert [[f["text"] for f in m.decoded()] for m in fast] == [["one", "two"]] * 2
         assert hub.stats.slow_members_dropped == 1
         assert hub.local_counts() == {ROOM: 2}
-        assert slow.evictions == 0  # a failed write already told the member; no second close
+        assert slow.evictions == 0  # it closed itself; the hub does not close it again
+
+
+async def test_nothing_is_written_to_a_member_whose_socket_is_closing() -> None:
+    """A socket already closing (its close frame sent) is skipped, not written to."""
+    async with running() as (hub, broker, _):
+        closing, open_ = RecordingMember(), RecordingMember()
+        for member in (closing, open_):
+            await join(hub, member)
+        closing.closing = True
+        await broker.publish(ROOM, draft("one"))
+        assert closing.frames == []
+        assert [f["text"] for f in open_.decoded()] == ["one"]
+
+
+async def test_detach_aborts_a_join_in_progress() -> None:
+    """A member closed while its history is read never becomes a member."""
+    async with running() as (hub, broker, _):
+        joiner = RecordingMember()
+        original = broker.history
+
+        async def history(*args: Any, **kwargs: Any) -> History:
+            hub.detach(joiner)
+            return await original(*args, **kwargs)
+
+        broker.history = history  # type: ignore[method-assign]
+        with pytest.raises(JoinAborted):
+            await join(hub, joiner)
+        assert hub.room(ROOM) is None
+        assert broker.unsubscribes == [ROOM]
 
 
 async def test_a_hidden_event_is_fanned_out_to_members() -> None:
