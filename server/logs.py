@@ -1,8 +1,9 @@
 """Logging that protects people: connection ids only, never message text, tokens or addresses.
 
 uvicorn's access log would record client addresses and query strings, so it is off; its
-per-handshake "WebSocket /ws [accepted]" lines are dropped as noise. JSON lines on request
-(`HARBOR_LOG_FORMAT=json`) for log shippers.
+per-handshake "WebSocket /ws [accepted]" lines are dropped as noise, and websockets' per-socket
+"connection open/closed" lines are kept below WARNING (their cost shows in a reconnect storm).
+JSON lines on request (`HARBOR_LOG_FORMAT=json`) for log shippers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import sys
 
 from .settings import Settings
+from .transport import CONNECTION_LOGGER
 
 
 class _JsonFormatter(logging.Formatter):
@@ -42,6 +44,8 @@ def configure_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     logging.getLogger("uvicorn.access").disabled = True
+    quiet = logging.DEBUG if settings.log_level == "debug" else logging.WARNING
+    logging.getLogger(CONNECTION_LOGGER).setLevel(quiet)
     for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []

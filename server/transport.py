@@ -20,6 +20,7 @@ The peer's address is never put in any scope or log: Harbor does not need it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Protocol
@@ -97,10 +98,17 @@ class _Discard:
 
 _DISCARD = _Discard()
 
+# websockets logs "connection open" / "connection closed" at INFO for every socket: at a
+# reconnect storm's rate that is thousands of lines and ~5 % of the worker's CPU, with nothing in
+# them an operator acts on. Its own logger, which `server/logs.py` keeps at WARNING unless
+# HARBOR_LOG_LEVEL=debug.
+CONNECTION_LOGGER = "harbor.connection"
+
 
 class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.conn.logger = logging.getLogger(CONNECTION_LOGGER)
         self.chat: Any = None  # a ChatConnection once the chat handshake is accepted
 
     def connection_made(self, transport: Any) -> None:

@@ -42,6 +42,31 @@ async def test_two_members_chat_and_the_sender_gets_an_ack_and_its_own_message(
         assert isinstance(message["ts"], int)
 
 
+async def test_the_log_keeps_no_message_text_token_address_or_line_per_socket(
+    worker: HarborProcess,
+) -> None:
+    """Privacy by default: after a chat (crisis words included) and a goodbye, the worker's
+    log holds none of the text, the token, the peer's address, nor websockets' per-socket
+    "connection open/closed" lines (noise that costs CPU in a reconnect storm)."""
+    alice, bob = await Client.connect(worker.ws), await Client.connect(worker.ws)
+    welcome = await alice.hello()
+    await bob.hello()
+    for client in (alice, bob):
+        await client.join("newcomers")
+    ports = [str(client.ws.local_address[1]) for client in (alice, bob)]
+    text = "zq-private-words: I want to die tonight"
+    ack = await alice.say("newcomers", text, "c-private")
+    await bob.expect("message", id=ack["id"])
+    await alice.ws.close()
+    await bob.ws.close()
+    await asyncio.sleep(0.2)
+    log = worker.log()
+    assert "zq-private-words" not in log
+    assert welcome["token"] not in log
+    assert not [port for port in ports if f":{port}" in log or f", {port})" in log]
+    assert "connection open" not in log and "connection closed" not in log
+
+
 async def test_a_returning_token_keeps_its_pseudonym(worker: HarborProcess) -> None:
     first = await Client.connect(worker.ws)
     welcome = await first.hello()
