@@ -10,7 +10,7 @@ finds it with ``bytes.find`` instead of parsing JSON for ~100k frames/s.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.procs import http_get
 
@@ -89,10 +89,27 @@ class HarborAdapter:
     metrics_lag_s = 1.2  # Harbor copies its hub counters into /metrics once per 1 s tick
 
     async def join(self, member: Member, room: str) -> None:
-        member.send_text(b'{"type":"hello"}')
-        await member.expect(lambda d: b'"type":"welcome"' in d)
-        member.send_text(json.dumps({"type": "join", "room": room}).encode())
-        await member.expect(lambda d: b'"type":"joined"' in d)
+        """As the web page does: a returning client presents its token and resumes the room
+        from the last message it saw (`since` + `epoch`), so a reconnect storm costs what it
+        costs in production (token check, sanctions lookup, history read)."""
+        session = member.session
+        hello: dict[str, Any] = {"type": "hello"}
+        if "token" in session:
+            hello["token"] = session["token"]
+        member.send_text(json.dumps(hello).encode())
+        welcome = json.loads(await member.expect(lambda d: b'"type":"welcome"' in d))
+        session["token"] = welcome["token"]
+        join: dict[str, Any] = {"type": "join", "room": room}
+        if "epoch" in session:
+            join.update(since=session["since"], epoch=session["epoch"])
+        member.send_text(json.dumps(join).encode())
+        joined = json.loads(await member.expect(lambda d: b'"type":"joined"' in d))
+        seen = [message["id"] for message in joined["history"]]
+        session.update(
+            epoch=joined["epoch"],
+            since=max([session.get("since", 0), *seen]),
+            recovered=joined["recovered"],
+        )
 
     def publish(self, member: Member, room: str, text: str) -> None:
         member.client_seq += 1

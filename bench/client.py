@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic, monotonic_ns
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
@@ -50,10 +50,15 @@ class Recorder:
 class Member(WSListener):
     """One client connection: handshake frames go to a queue, deliveries to the recorder."""
 
-    def __init__(self, adapter: Adapter, recorder: Recorder) -> None:
+    def __init__(
+        self, adapter: Adapter, recorder: Recorder, session: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.adapter = adapter
         self.recorder = recorder
+        # What a real client keeps across reconnects (Harbor: token, epoch, last id), shared by
+        # the connections that replace this one.
+        self.session: dict[str, Any] = {} if session is None else session
         self.transport: WSTransport | None = None
         self.ready = False
         self.counting = True
@@ -156,12 +161,18 @@ class Member(WSListener):
 
 
 async def connect_member(
-    adapter: Adapter, recorder: Recorder, port: int, room: str, attempts: int = 3
+    adapter: Adapter,
+    recorder: Recorder,
+    port: int,
+    room: str,
+    attempts: int = 3,
+    session: dict[str, Any] | None = None,
 ) -> Member:
-    """Open a WebSocket to 127.0.0.1:port, join `room`; a few bounded retries on refusal."""
+    """Open a WebSocket to 127.0.0.1:port, join `room`; a few bounded retries on refusal.
+    `session`: a dropped member's, so the new connection resumes as a real client would."""
     url = f"ws://127.0.0.1:{port}{adapter.path}"
     for attempt in range(attempts):
-        member = Member(adapter, recorder)
+        member = Member(adapter, recorder, session)
         try:
             await ws_connect(
                 lambda: member,  # noqa: B023 - awaited within this iteration

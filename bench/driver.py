@@ -432,7 +432,9 @@ async def comeback(
     while monotonic() < deadline:
         attempt += 1
         try:
-            new = await connect_member(ctx.adapter, ctx.recorder, ctx.ports[0], room, attempts=1)
+            new = await connect_member(
+                ctx.adapter, ctx.recorder, ctx.ports[0], room, attempts=1, session=member.session
+            )
             return monotonic() - member.disconnected_at, attempt, new
         except Exception as exc:  # counted by kind, retried until the deadline
             reason = _reason(exc)
@@ -470,6 +472,11 @@ async def scenario_storm(ctx: Ctx) -> None:
             "kind": "storm",
             "clients": n,
             "back": len(outages),
+            # Harbor: comebacks whose `joined` said recovered (resumed from `since`, nothing
+            # missed); peers without resume report None.
+            "resumed": sum(1 for _, _, new in results if new and new.session.get("recovered"))
+            if ctx.adapter.name == "harbor"
+            else None,
             "not_back": n - len(outages),
             "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
             "dropped_after_s": round(first_drop - t0, 3),

@@ -28,6 +28,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _dash(v: Any) -> Any:
+    return "-" if v is None else v
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     cells = [head, ["---"] * len(head), *[[_fmt(c) for c in r] for r in rows]]
     return "\n".join("| " + " | ".join(r) + " |" for r in cells)
@@ -77,6 +81,9 @@ def summary(results: list[Rec]) -> dict[str, dict[str, Any]]:
             s["rooms_p50"] = rooms[0]["p50_ms"]
             s["rooms_p99"] = rooms[0]["p99_ms"]
             s["rooms_lost"] = rooms[0]["lost"]
+        storms = _pick(results, peer=peer, kind="storm")
+        if storms:
+            s["storm"] = storms[0]
         phases = {r["phase"]: r for r in _pick(results, peer=peer, kind="slow")}
         if "baseline" in phases and "slow member" in phases:
             base, sl = phases["baseline"], phases["slow member"]
@@ -167,10 +174,11 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
     )
     parts += _section(
         "Reconnect storm: every client of worker 1 dropped by its restart",
-        ["peer", "clients", "back", "close codes", "worker down→ready s", "all back s"]
-        + ["outage p50 s", "outage p99 s", "connect attempts", "failed attempts by reason"],
+        ["peer", "clients", "back", "resumed", "close codes", "worker down→ready s"]
+        + ["all back s", "outage p50 s", "outage p99 s", "connect attempts"]
+        + ["failed attempts by reason"],
         [
-            [r["peer"], r["clients"], r["back"], r["close_codes"]]
+            [r["peer"], r["clients"], r["back"], _dash(r.get("resumed")), r["close_codes"]]
             + [r["restart_stop_s"] + r["restart_ready_s"], r["all_back_s"]]
             + [r["outage_p50_s"], r["outage_p99_s"], r["attempts"]]
             + [", ".join(f"{v} {k}" for k, v in r.get("failed_attempts", {}).items()) or "0"]
@@ -248,6 +256,16 @@ def targets(summ: dict[str, dict[str, Any]]) -> list[str]:
         )
     if "rooms_p99" in h:
         check("rooms of 10 p99 ≤ 10 ms", h["rooms_p99"] <= 10, f"p99 {h['rooms_p99']} ms")
+    if "storm" in h:
+        st = h["storm"]
+        took = st["all_back_s"]
+        ok = took is not None and st["back"] == st["clients"] and st["resumed"] == st["clients"]
+        check(
+            "reconnect storm: all back and resumed in ≤ 10 s",
+            ok and took <= 10,
+            f"{st['back']:,}/{st['clients']:,} back, {st['resumed']:,} resumed, all back in "
+            f"{took} s (worker down→ready {st['restart_stop_s'] + st['restart_ready_s']:.2f} s)",
+        )
     if "slow_p99" in h:
         base, slow = h["slow_p99"]
         ok = (
