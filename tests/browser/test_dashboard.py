@@ -90,6 +90,52 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
     await expect(hidden).to_have_count(1, timeout=ms(10))
     await expect(reader.message(CRISIS)).to_have_count(0)
     await expect(mod.page.locator("#audit-body")).to_contain_text("hide", timeout=ms(10))
+    await expect(mod.action("Hidden")).to_be_disabled()
+
+    # The flag records it: after a reload the case says Hidden, and offers no Hide again.
+    await mod.page.reload()
+    await mod.wait_live()
+    case = await mod.open_case(name)
+    await expect(mod.action("Hidden")).to_be_disabled()
+    await expect(mod.action("Hide message")).to_have_count(0)
+    await expect(case.locator(".case-facts")).to_contain_text("hidden by a moderator")
+    await expect(mod.item(name)).to_contain_text("hidden")
+
+
+async def test_a_report_of_a_resolved_case_puts_it_back_in_the_queue(
+    chromium: Chromium, workers: tuple[HarborProcess, ...]
+) -> None:
+    one, two = workers
+    mod = await Dashboard.signed_in(chromium, two, "alice")
+    writer, reporter = await Client.connect(one.ws), await Client.connect(one.ws)
+    for client in (writer, reporter):
+        await client.hello()
+        await client.join("newcomers")
+    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "r1")
+    assert writer.name is not None
+    report = {"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"}
+    await reporter.send(report)
+    await reporter.expect("reported", id=ack["id"])
+
+    await mod.open_case(writer.name)
+    await mod.page.get_by_label("Outcome").select_option("false_alarm")
+    await mod.page.get_by_role("button", name="Resolve", exact=True).click()
+    await mod.status("Resolved as false alarm.")
+    await expect(mod.item(writer.name)).to_have_count(0)
+
+    await reporter.send(report)
+    await reporter.expect("reported", id=ack["id"])
+    item = mod.item(writer.name)
+    await expect(item).to_have_count(1, timeout=ms(10))
+    await expect(item).to_contain_text("reopened")
+    await expect(mod.page.locator("#announcer")).to_contain_text("back in the queue")
+    case = await mod.open_case(writer.name)
+    facts = case.locator(".case-facts")
+    await expect(facts).to_contain_text("Open again: reported after it was resolved")
+    await expect(facts).to_contain_text("(2 reports)")
+    await expect(mod.action("Claim")).to_be_enabled()
+    for client in (writer, reporter):
+        await client.ws.close()
 
 
 async def test_a_wrong_password_is_refused_and_the_one_time_link_signs_in_once(

@@ -73,6 +73,16 @@ class Moderator:
     async def close(self) -> None:
         await self.http.aclose()
 
+    @classmethod
+    async def signed_in_elsewhere(cls, worker: HarborProcess, name: str) -> list[dict[str, Any]]:
+        """The queue as a moderator signing in afresh on `worker` loads it."""
+        other = cls(worker, name)
+        try:
+            await other.sign_in()
+            return await other.flags()
+        finally:
+            await other.close()
+
 
 @pytest.fixture
 def workers(harbor: HarborFactory, redis_server: RedisProcess) -> tuple[HarborProcess, ...]:
@@ -156,6 +166,16 @@ async def test_a_held_message_reaches_no_member_until_a_moderator_releases_it(
     released = await reader.expect("message", note="released")
     assert released["text"] == CRISIS_WITH_MEANS
     await reader.expect("hidden", id=ack["id"])
+    (stored,) = await moderator.flags()
+    assert stored["released"] is True and stored["released_id"] == released["id"]
+    assert stored["hidden"] is False, "the words are in the room again"
+    # Hiding it now removes the released copy (the placeholder is gone already).
+    response = await moderator.act(flag["id"], "hide", reason="changed my mind")
+    assert response.status_code == 200, response.text
+    assert response.json()["hidden"] == released["id"]
+    await reader.expect("hidden", id=released["id"])
+    (stored,) = await moderator.flags()
+    assert stored["hidden"] is True
     await moderator.close()
 
 
@@ -190,9 +210,57 @@ async def test_a_moderator_hides_a_message_for_members_on_every_worker(
     flag = (await moderator.feed.expect_any(("flag",), within=10, event="raised"))["flag"]
     response = await moderator.act(flag["id"], "hide", reason="insult")
     assert response.status_code == 200
+    assert response.json()["flag"]["hidden"] is True
     await far_reader.expect("hidden", id=ack["id"])
     late = await member(one)
     assert all(item["id"] != ack["id"] for item in late.last_joined["history"])
+    # Recorded on the flag: the feed's frame, and the queue any dashboard loads later, say so.
+    assert moderator.feed is not None
+    frame = await moderator.feed.expect("flag", within=10, event="hide")
+    assert frame["flag"]["id"] == flag["id"] and frame["flag"]["hidden"] is True
+    (stored,) = await Moderator.signed_in_elsewhere(one, "bob")
+    assert stored["id"] == flag["id"] and stored["hidden"] is True
+    again = await moderator.act(flag["id"], "hide", reason="insult")
+    assert again.status_code == 409 and again.json()["error"] == "already_hidden"
+    await moderator.close()
+
+
+async def test_a_report_of_a_message_whose_flag_was_resolved_reopens_it(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    assert moderator.feed is not None
+    writer, first, second = await member(one), await member(one), await member(two)
+    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "r1")
+    await first.send({"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"})
+    await first.expect("reported", id=ack["id"])
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    response = await moderator.act(flag["id"], "resolve", outcome="false_alarm", note="banter")
+    assert response.status_code == 200, response.text
+    assert await moderator.flags() == []
+
+    await second.send({"type": "report", "room": "newcomers", "id": ack["id"], "reason": "again"})
+    await second.expect("reported", id=ack["id"])
+    frame = await moderator.feed.expect("flag", within=10, event="reopened")
+    assert frame["flag"]["id"] == flag["id"] and frame["flag"]["state"] == "open"
+    (stored,) = await moderator.flags()
+    assert stored["id"] == flag["id"] and stored["state"] == "open"
+    assert stored["reports"] == 1 and stored["outcome"] is None and stored["reopened_ms"] > 0
+    audit = (await moderator.http.get("/mod/api/audit")).json()["entries"]
+    assert [(e["action"], e["target"]) for e in audit[:2]] == [
+        ("reopen", flag["id"]),
+        ("resolve", flag["id"]),
+    ]
+    assert audit[0]["detail"] == {"reports": 2}
+
+    # While it is open, one more report only counts.
+    await first.send({"type": "report", "room": "newcomers", "id": ack["id"]})
+    await first.expect("reported", id=ack["id"])
+    frame = await moderator.feed.expect("flag", within=10, event="reported")
+    assert frame["flag"]["reports"] == 2 and frame["flag"]["state"] == "open"
+    for client in (writer, first, second, moderator.feed):
+        await client.ws.close()
     await moderator.close()
 
 

@@ -44,19 +44,28 @@ function sourceText(flag) {
 function stateText(flag, me) {
   if (flag.state === "resolved") return `Resolved: ${String(flag.outcome ?? "").replace("_", " ")}`;
   if (flag.state === "claimed") return flag.owner === me ? "Claimed by you" : `Claimed by ${flag.owner}`;
+  if (flag.reopened_ms) return "Open again: reported after it was resolved";
   return "Open: nobody has it yet";
 }
 
+/** The message the flag is about, in the room: what Hide removes (the released copy, once a
+ * held message was released). Same rule as moderation/flags.py Flag.room_message_id. */
+export function roomMessageId(flag) {
+  const id = flag.released ? flag.released_id : flag.message_id;
+  return id ?? null;
+}
+
 function heldText(flag) {
-  if (!flag.held) return "Delivered to the room";
-  if (flag.released) return "Held, then released to the room";
-  return flag.message_id === null ? "Held from the room" : "Held: the room sees a placeholder";
+  let text;
+  if (!flag.held) text = "Delivered to the room";
+  else if (flag.released) text = "Held, then released to the room";
+  else text = flag.message_id === null ? "Held from the room" : "Held: the room sees a placeholder";
+  return flag.hidden ? `${text}, then hidden by a moderator` : text;
 }
 
 /**
  * Fill the case view with `flag`.
- * @param {object} view  {me, opened: Set of flag ids whose text the volunteer chose to read,
- *                       hidden: Set of flag ids whose message was hidden here}
+ * @param {object} view  {me, opened: Set of flag ids whose text the volunteer chose to read}
  */
 export function renderCase(flag, view) {
   $("case-empty").hidden = true;
@@ -106,7 +115,10 @@ export function renderCase(flag, view) {
   enable("release", mine);
   enable("escalate", !resolved && !flag.escalated);
   enable("checkin", !resolved);
-  enable("hide", flag.message_id !== null && !view.hidden.has(flag.id));
+  // Whether the message was hidden is recorded on the flag (any moderator, any page, any reload).
+  const hide = $("case").querySelector('[data-act="hide"]');
+  hide.textContent = flag.hidden ? "Hidden" : "Hide message";
+  enable("hide", roomMessageId(flag) !== null && !flag.hidden);
   enable("release-held", held);
   for (const form of ["resolve-form", "warn-form", "sanction-form"]) {
     for (const control of $(form).elements) control.disabled = resolved;

@@ -32,7 +32,6 @@ const state = {
   flags: new Map(), // open and claimed flags by id
   caseFlag: null, // the flag on screen (kept after it is resolved, to show the outcome)
   opened: new Set(), // flags whose text the volunteer chose to read
-  hidden: new Set(), // flags whose message was hidden from this page
   alerted: new Set(), // imminent flags already alerted (a refetch must not ring again)
   loaded: false,
   socket: null,
@@ -155,7 +154,6 @@ function stopDashboard() {
   state.flags.clear();
   state.caseFlag = null;
   state.opened.clear();
-  state.hidden.clear();
   state.loaded = false;
   dismiss();
   clearCase();
@@ -238,6 +236,12 @@ function onFlag(frame) {
     alertFor(flag, `Overdue: a ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
   } else if (frame.event === "reported") {
     announce(`A flag ${where} was reported again.`);
+  } else if (frame.event === "reopened") {
+    // A new report of a message whose case was resolved: it needs someone again.
+    announce(`A resolved flag ${where} was reported again and is back in the queue.`);
+    if (flag.severity === "imminent") {
+      alertFor(flag, `Reported again: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`);
+    }
   } else if (frame.event === "lapsed") {
     announce(`A ${flag.severity} flag ${where} is back in the queue.`);
   }
@@ -286,6 +290,8 @@ function queueItem(flag, now) {
   if (flag.state === "open" && flag.due_ms && flag.due_ms < now) tags.append(el("span", "tag tag-overdue", "overdue"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
+  if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
+  if (flag.hidden) tags.append(el("span", "tag", "hidden"));
   if (flag.escalated) tags.append(el("span", "tag", "escalated"));
   button.append(top, facts, tags);
   li.append(button);
@@ -296,7 +302,7 @@ function queueItem(flag, now) {
 
 function showCase(flag, { focus = true } = {}) {
   state.caseFlag = flag;
-  renderCase(flag, { me: state.me, opened: state.opened, hidden: state.hidden });
+  renderCase(flag, { me: state.me, opened: state.opened });
   document.body.dataset.caseOpen = "true";
   for (const button of $("queue").querySelectorAll("[data-flag]")) {
     if (button.dataset.flag === flag.id) button.setAttribute("aria-current", "true");
@@ -346,10 +352,6 @@ async function act(action, body = {}) {
     const data = await api.act(flag.id, action, body);
     if (data.flag) remember(data.flag);
     if (DONE[action]) status(DONE[action]);
-    if (action === "hide") {
-      state.hidden.add(flag.id);
-      showCase(state.caseFlag, { focus: false });
-    }
     loadAudit();
     loadDuty();
     return data;
