@@ -19,11 +19,13 @@ Context concept names the code relies on (every other concept is free for rules 
 
 Lowered signals keep their category at ``watch``: a human can still see them.
 
-Speed: :func:`quiet` proves, for most chat, that ``classify`` would return nothing, using one
-automaton pass and integer masks instead of hits, clauses and scopes (see its docstring).
-``classify`` reuses that pass (:func:`scan_terms`) and the same masks: a clause or the message
-is the OR of its hits' concept bits, a rule is a tuple of requirement masks, and context
-tests are bit tests. Hit groups are built only for rules whose masks all meet a scope.
+Speed: :func:`signals` (what the pipeline calls) first proves, for most chat, that
+``classify`` would return nothing, using one automaton pass and integer masks instead of
+hits, clauses and scopes (see :func:`quiet`); only other messages are classified, reusing
+that pass (:func:`scan_terms`), its concept bits and the patterns whose triggers hold. A
+clause or the message is the OR of its hits' concept bits, a rule is a tuple of requirement
+masks, and context tests are bit tests. Hit groups are built only for rules whose masks all
+meet a scope.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ MESSAGE = -1  # clause index of hits found in a view without clauses
 NEGATION_REACH = 2  # words allowed between a negation and what it negates
 
 _METHOD_CATEGORIES = frozenset({Category.SUICIDE, Category.SELF_HARM})
-_VALUE = itemgetter(1)  # (end, value) from the automaton -> value
-_BITS = itemgetter(4)  # value -> the entry's concept bits
+_VALUE = itemgetter(1)  # (last, value) from the automaton -> value
+_BITS = itemgetter(3)  # value, or a span of ``_match``, -> the entry's concept bits
+_HIT_BITS = itemgetter(5)  # Hit -> its bits
+_WATCH = Severity.WATCH
 
-# (end, (length, leading space, trailing space, entry, concept bits)) per term occurrence.
-TermMatches = list[tuple[int, tuple[int, bool, bool, Entry, int]]]
+# (last, (start back, end back, entry, concept bits)) per term occurrence (see Lexicon).
+TermMatches = list[tuple[int, tuple[int, int, Entry, int]]]
 
 
 class Hit(NamedTuple):
@@ -65,6 +69,9 @@ class Hit(NamedTuple):
     bits: int = 0
 
 
+_hit = tuple.__new__  # builds a Hit from a tuple without NamedTuple's Python-level __new__
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """Evidence that a message belongs to ``category`` at ``severity``, and why (``reason``)."""
@@ -78,8 +85,17 @@ class Signal:
 
     @property
     def hits(self) -> tuple[Hit, ...]:
-        """Every hit the signal rests on, in requirement order."""
-        return tuple(dict.fromkeys(hit for group in self.groups for hit in group))
+        """Every hit the signal rests on, in requirement order (each once).
+
+        Deduplicated by equality, as ``dict.fromkeys`` would, but without hashing: a hit's
+        hash would hash its entry's every term, and a signal rests on a handful of hits.
+        """
+        found: list[Hit] = []
+        for group in self.groups:
+            for hit in group:
+                if hit not in found:
+                    found.append(hit)
+        return tuple(found)
 
     def at(self, severity: Severity, *, lowered: bool) -> Signal:
         """The same evidence at another severity."""
@@ -92,32 +108,35 @@ def scan_terms(text: Normalized, lexicon: Lexicon) -> TermMatches:
     return list(lexicon.automaton.iter(match_text(text.words)))
 
 
+def term_bits(terms: TermMatches) -> int:
+    """The OR of the concept bits of every term occurrence (folded in C)."""
+    return reduce(or_, map(_BITS, map(_VALUE, terms)), 0)
+
+
+def signals(
+    text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None
+) -> tuple[Signal, ...]:
+    """Exactly ``classify(text, lexicon)``, at the cost of :func:`quiet` for quiet messages:
+    the automaton pass, the concept bits and the triggered patterns are computed once."""
+    if terms is None:
+        terms = scan_terms(text, lexicon)
+    bits = term_bits(terms)
+    triggered = lexicon.triggered(text.plain)
+    if not (bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits)):
+        if not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered):
+            return ()
+    return _classify(text, lexicon, terms, bits, triggered)
+
+
 def match(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) -> tuple[Hit, ...]:
     """All hits in ``text``, with hits inside a shield phrase removed.
 
     Clauses end at sentence ends (newlines in the words view) and at ``clause_break`` terms
     ("but", "pero"); shields such as "nothing but" keep those from breaking.
     """
-    bits = lexicon.quiet.context
     if terms is None:
         terms = scan_terms(text, lexicon)
-    found = [
-        (last - length + lead, last - trail, entry, concepts)
-        for last, (length, lead, trail, entry, concepts) in terms
-    ]
-    if reduce(or_, map(_BITS, map(_VALUE, terms)), 0) & bits.shield:
-        shields = [span for span in found if span[3] & bits.shield]
-        found = [span for span in found if not _shielded(span, shields)]
-    words = text.words
-    breaks = [start for start, _, _, concepts in found if concepts & bits.clause_break]
-    if "\n" in words:
-        breaks.extend(_newlines(words))
-        breaks.sort()
-    hits = [
-        Hit("words", start, end, bisect_right(breaks, start) if breaks else 0, entry, concepts)
-        for start, end, entry, concepts in found
-    ]
-    hits.extend(_pattern_hits(text, lexicon, breaks))
+    hits, _ = _match(text, lexicon, terms, term_bits(terms), lexicon.triggered(text.plain))
     return tuple(hits)
 
 
@@ -134,18 +153,35 @@ def quiet(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) 
     """
     if terms is None:
         terms = scan_terms(text, lexicon)
-    bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)
+    bits = term_bits(terms)
+    if bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits):
+        return False
+    triggered = lexicon.triggered(text.plain)
+    return not (triggered and _patterns_complete_a_rule(text, lexicon, bits, triggered))
+
+
+def _patterns_complete_a_rule(
+    text: Normalized, lexicon: Lexicon, bits: int, triggered: list[int]
+) -> bool:
+    """Whether the patterns among ``triggered`` that match let a rule fire with ``bits``.
+
+    If even every triggered pattern matching would not let one fire, no regex runs.
+    """
     index = lexicon.quiet
-    if bits & SIGNAL_BIT or index.can_fire(bits):
+    pattern_bits = index.pattern_bits
+    possible = bits
+    for number in triggered:
+        possible |= pattern_bits[number]
+    if possible == bits or not index.can_fire(possible):
         return False
     found = 0
-    for number in lexicon.triggered(text.plain):
-        pattern_bits = index.pattern_bits[number]
-        if pattern_bits & ~(bits | found):
+    for number in triggered:
+        adds = pattern_bits[number]
+        if adds & ~(bits | found):
             pattern = lexicon.patterns[number]
             if pattern.occurs_in(getattr(text, pattern.view)):
-                found |= pattern_bits
-    return not (found and index.can_fire(bits | found))
+                found |= adds
+    return bool(found) and index.can_fire(bits | found)
 
 
 def classify(
@@ -153,46 +189,85 @@ def classify(
 ) -> tuple[Signal, ...]:
     """Signals for every term and rule that fired, with context applied.
 
-    ``terms`` is :func:`scan_terms`'s result when the caller has it (the pipeline does).
+    ``terms`` is :func:`scan_terms`'s result when the caller has it.
     """
-    hits = match(text, lexicon, terms)
-    bits = lexicon.quiet.context
-    message = reduce(or_, [hit.bits for hit in hits], 0)
+    if terms is None:
+        terms = scan_terms(text, lexicon)
+    return _classify(text, lexicon, terms, term_bits(terms), lexicon.triggered(text.plain))
+
+
+def _classify(
+    text: Normalized, lexicon: Lexicon, terms: TermMatches, bits: int, triggered: list[int]
+) -> tuple[Signal, ...]:
+    hits, message = _match(text, lexicon, terms, bits, triggered)
+    context = lexicon.quiet.context
     rules = lexicon.quiet.candidates(message)
-    found = list(_term_signals(hits, bits)) if message & SIGNAL_BIT else []
+    found = list(_term_signals(hits, context)) if message & SIGNAL_BIT else []
     if not rules and not found:
         return ()  # ordinary talk, no clause bookkeeping needed
     clauses: dict[int, list[Hit]] = {}
     for hit in hits:
-        if hit.clause != MESSAGE:
-            clauses.setdefault(hit.clause, []).append(hit)
+        if hit[3] != MESSAGE:
+            clauses.setdefault(hit[3], []).append(hit)
     clause_bits = {
-        clause: reduce(or_, [hit.bits for hit in members], 0) for clause, members in clauses.items()
+        clause: reduce(or_, map(_HIT_BITS, members), 0) for clause, members in clauses.items()
     }
-    found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, bits))
-    context = _Context(text.words, hits, message, clause_bits, bits)
-    return tuple(context.apply(signal) for signal in found)
+    if rules:
+        found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context))
+    scope = _Context(text.words, hits, message, clause_bits, context)
+    return tuple(scope.apply(signal) for signal in found)
 
 
-def _newlines(words: str) -> Iterator[int]:
+def _match(
+    text: Normalized, lexicon: Lexicon, terms: TermMatches, bits: int, triggered: list[int]
+) -> tuple[list[Hit], int]:
+    """The hits (terms in automaton order, then patterns in file order) and their bits' OR."""
+    context = lexicon.quiet.context
+    found = [
+        (last - back, last - tail, entry, concepts) for last, (back, tail, entry, concepts) in terms
+    ]
+    message = bits
+    if bits & context.shield:
+        shields = [span for span in found if span[3] & context.shield]
+        found = [span for span in found if not _shielded(span, shields)]
+        message = reduce(or_, map(_BITS, found), 0)
+    words = text.words
+    breaks = []
+    if message & context.clause_break:
+        breaks = [start for start, _, _, concepts in found if concepts & context.clause_break]
     position = words.find("\n")
-    while position >= 0:
-        yield position
-        position = words.find("\n", position + 1)
-
-
-def _pattern_hits(text: Normalized, lexicon: Lexicon, breaks: list[int]) -> Iterator[Hit]:
-    masks = lexicon.quiet.pattern_masks
-    for number in lexicon.triggered(text.plain):
-        pattern = lexicon.patterns[number]
-        view = getattr(text, pattern.view)
-        if pattern.guard is not None and pattern.guard.search(view) is None:
-            continue  # the guard is necessary for a match, and far cheaper
-        spans = "span" in pattern.regex.groupindex
-        for found in pattern.regex.finditer(view):
-            start, end = found.span("span") if spans else found.span()
-            clause = bisect_right(breaks, start) if pattern.view == "words" else MESSAGE
-            yield Hit(pattern.view, start, end, clause, pattern.entry, masks[number])
+    if position >= 0:
+        while position >= 0:
+            breaks.append(position)
+            position = words.find("\n", position + 1)
+        breaks.sort()
+    if breaks:
+        hits = [
+            _hit(Hit, ("words", start, end, bisect_right(breaks, start), entry, concepts))
+            for start, end, entry, concepts in found
+        ]
+    else:
+        hits = [
+            _hit(Hit, ("words", start, end, 0, entry, concepts))
+            for start, end, entry, concepts in found
+        ]
+    if triggered:
+        masks = lexicon.quiet.pattern_masks
+        for number in triggered:
+            pattern = lexicon.patterns[number]
+            view = getattr(text, pattern.view)
+            if pattern.guard is not None and pattern.guard.search(view) is None:
+                continue  # the guard is necessary for a match, and far cheaper
+            spans = "span" in pattern.regex.groupindex
+            in_words = pattern.view == "words"
+            for occurrence in pattern.regex.finditer(view):
+                start, end = occurrence.span("span") if spans else occurrence.span()
+                clause = bisect_right(breaks, start) if in_words else MESSAGE
+                hits.append(
+                    _hit(Hit, (pattern.view, start, end, clause, pattern.entry, masks[number]))
+                )
+                message |= masks[number]
+    return hits, message
 
 
 def _shielded(span: tuple[int, int, Any, int], shields: list[tuple[int, int, Any, int]]) -> bool:
@@ -202,7 +277,7 @@ def _shielded(span: tuple[int, int, Any, int], shields: list[tuple[int, int, Any
 
 def _term_signals(hits: Sequence[Hit], bits: ContextBits) -> Iterator[Signal]:
     for hit in hits:
-        if hit.bits & SIGNAL_BIT:
+        if hit[5] & SIGNAL_BIT:
             method = bool(hit.bits & bits.means)
             for category, severity in hit.entry.signals:
                 yield Signal(category, severity, f"term:{hit.entry.key}", ((hit,),), False, method)
@@ -248,7 +323,7 @@ class _Context:
     def __init__(
         self,
         words: str,
-        hits: tuple[Hit, ...],
+        hits: Sequence[Hit],
         message: int,
         clause_bits: dict[int, int],
         bits: ContextBits,

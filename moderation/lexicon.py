@@ -189,10 +189,11 @@ class QuietIndex:
     """Bitmask forms of the concepts, rules and triggers, compiled once per lexicon.
 
     ``concept_bits`` gives each concept one bit (bit 0 is :data:`SIGNAL_BIT`).
-    ``rules_by_bit`` maps a concept bit to the requirement masks of every rule whose first
-    requirement names that concept; a rule can fire only if each of its masks meets the
-    message's bits. ``pattern_bits`` are each pattern's concepts that some rule requires
-    (patterns never signal on their own, so other concepts cannot make a message loud).
+    ``firsts`` maps a concept bit to ``(rule number, masks of the other requirements)`` for
+    every rule whose first requirement names that concept (file order): with that bit
+    present, the rule can fire exactly when each of the other masks meets the message's bits.
+    ``pattern_bits`` are each pattern's concepts that some rule requires (patterns never
+    signal on their own, so other concepts cannot make a message loud).
 
     Triggers: pattern ``i`` owns bits ``[64 i, 64 i + 64)`` of one integer, which starts at
     ``trigger_bias`` (``2**63 - at_least`` in each field) and gains ``1 << 64 i`` per literal
@@ -202,40 +203,41 @@ class QuietIndex:
     """
 
     concept_bits: Mapping[str, int]
-    rules_by_bit: Mapping[int, tuple[tuple[int, ...], ...]]
+    firsts: Mapping[int, tuple[tuple[int, tuple[int, ...]], ...]]
     first_bits: int
     pattern_bits: tuple[int, ...]
     trigger_bias: int
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
     count_limit: int
     all_tops: int  # every field's top bit, so one AND tells which triggers hold
-    # For the classifier (see moderation.classifier): every concept bit of each pattern, each
-    # rule's requirement masks (file order), and per first-requirement bit the rule numbers.
+    # For the classifier (see moderation.classifier): every concept bit of each pattern and
+    # each rule's requirement masks (file order).
     pattern_masks: tuple[int, ...]
     rule_masks: tuple[tuple[int, ...], ...]
-    rule_numbers_by_bit: Mapping[int, tuple[int, ...]]
     context: ContextBits
 
     def candidates(self, bits: int) -> list[int]:
         """File-order numbers of the rules each requirement of which some concept in ``bits``
         meets (what ``can_fire`` tests, but every such rule)."""
         first = bits & self.first_bits
-        numbers: set[int] = set()
+        numbers: list[int] = []
+        meets = bits.__and__
         while first:
             low = first & -first
             first ^= low
-            for number in self.rule_numbers_by_bit[low]:
-                if number not in numbers and all(mask & bits for mask in self.rule_masks[number]):
-                    numbers.add(number)
-        return sorted(numbers)
+            numbers.extend(number for number, rest in self.firsts[low] if all(map(meets, rest)))
+        if len(numbers) > 1:
+            return sorted(set(numbers))
+        return numbers
 
     def can_fire(self, bits: int) -> bool:
         """Whether some rule has every requirement met by a concept in ``bits``."""
         first = bits & self.first_bits
+        meets = bits.__and__
         while first:
             low = first & -first
-            for masks in self.rules_by_bit[low]:
-                if all(mask & bits for mask in masks):
+            for _, rest in self.firsts[low]:
+                if all(map(meets, rest)):
                     return True
             first ^= low
         return False
@@ -246,7 +248,9 @@ class Lexicon:
     """Compiled, read-only lexicon. Build it with :func:`load_lexicon`; share it freely."""
 
     version: str
-    automaton: Any  # key -> (length, leading space, trailing space, Entry, concept bits)
+    # padded key -> (start back, end back, Entry, concept bits): a match whose last character
+    # is at ``last`` of ``match_text(words)`` is ``words[last - start back : last - end back]``
+    automaton: Any
     patterns: tuple[Pattern, ...]
     rules: tuple[Rule, ...]
     rules_by_concept: Mapping[str, tuple[Rule, ...]]
@@ -373,8 +377,8 @@ def compile_lexicon(
     for key, entry in entries.items():
         padded = match_key(key)
         signal = SIGNAL_BIT if entry.signals else 0
-        value = (len(padded), padded[0] == " ", padded[-1] == " ", entry)
-        automaton.add_word(padded, (*value, _mask(entry.concepts, bits) | signal))
+        back = (len(padded) - (padded[0] == " "), int(padded[-1] == " "))
+        automaton.add_word(padded, (*back, entry, _mask(entry.concepts, bits) | signal))
     automaton.make_automaton()
     index: dict[str, list[Rule]] = defaultdict(list)
     for rule in rules:
@@ -403,15 +407,13 @@ def _mask(concepts: Iterable[str], bits: Mapping[str, int]) -> int:
 def _quiet_index(
     bits: dict[str, int], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
 ) -> QuietIndex:
-    by_bit: dict[int, list[tuple[int, ...]]] = defaultdict(list)
-    numbers_by_bit: dict[int, list[int]] = defaultdict(list)
+    firsts: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
     required = 0
     for number, rule in enumerate(rules):
         masks = tuple(_mask(group.concepts, bits) for group in rule.requires)
         required |= _mask((c for group in rule.requires for c in group.concepts), bits)
-        for concept in rule.requires[0].concepts:
-            by_bit[bits[concept]].append(masks)
-            numbers_by_bit[bits[concept]].append(number)
+        for concept in sorted(rule.requires[0].concepts):
+            firsts[bits[concept]].append((number, masks[1:]))
     first = _mask((concept for rule in rules for concept in rule.requires[0].concepts), bits)
     bias = sum(
         (_TOP - (pattern.at_least if pattern.literals else 0)) << (_FIELD * index)
@@ -422,15 +424,12 @@ def _quiet_index(
     fits = all(pattern.at_least <= _TOP for pattern in patterns)
     return QuietIndex(
         concept_bits=MappingProxyType(bits),
-        rules_by_bit=MappingProxyType({bit: tuple(masks) for bit, masks in by_bit.items()}),
+        firsts=MappingProxyType({bit: tuple(entries) for bit, entries in firsts.items()}),
         first_bits=first,
         pattern_bits=tuple(_mask(p.entry.concepts, bits) & required for p in patterns),
         pattern_masks=tuple(_mask(p.entry.concepts, bits) for p in patterns),
         context=ContextBits.of(bits),
         rule_masks=tuple(tuple(_mask(g.concepts, bits) for g in rule.requires) for rule in rules),
-        rule_numbers_by_bit=MappingProxyType(
-            {bit: tuple(numbers) for bit, numbers in numbers_by_bit.items()}
-        ),
         trigger_bias=bias,
         trigger_tops=tops,
         count_limit=_TOP // widest if fits else 0,

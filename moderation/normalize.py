@@ -65,6 +65,10 @@ _LEET_SYMBOLS = str.maketrans("@$!|", "asil")
 _LEET_SYMBOL = re.compile(r"(?<=[a-z0-9])[@$!|](?=[a-z0-9])")
 _SPACED_LETTERS = re.compile(r"(?<!\w)[^\W\d_](?:[ ._-][^\W\d_](?!\w)){2,}")
 _REPEATS = re.compile(r"([^\W\d_])(\1{2,})|(\s)(\3+)")
+# The two halves of ``_REPEATS``, each far cheaper to run alone (see ``_squeeze``).
+_LETTER_RUNS = re.compile(r"([^\W\d_])\1{2,}")
+_SPACE_RUNS = re.compile(r"(\s)\1+")
+_ASCII_BYTES = bytes(range(128))
 _LINK_GAPS = re.compile(r"(\s*)([.:/])(\s*)")
 
 # A one-pass "shape" of the text (letters a, digits 1, leet symbols 2, separators _, else x)
@@ -117,7 +121,7 @@ _SHAPE_BYTES = bytes(
 _LEET_HINTS = (b"a1", b"a2a", b"1aaaaa")
 _SPACED_HINT = b"_a_a_a_"
 # A doubled whitespace character other than space and newline (``\t`` and ``\r`` are gone by
-# the spaced view): rare in chat, so tested last (see ``_has_repeats``).
+# the spaced view): rare in chat, so tested last (see ``_has_rare_space_run``).
 _RARE_SPACE_RUN = re.compile(r"([\t\r\x0b\x0c\x1c-\x1f])\1")
 # For the padded spaced-letter test: any non-word character may border a run of single letters.
 _BOUNDARY_BYTES = bytes.maketrans(b"x2", b"__")
@@ -195,7 +199,8 @@ class Normalized:
             join_map = delete(self.leeted, _separators(self.leeted))[1]
         squeeze_map = IDENTITY
         if len(self.words) != len(self.spaced):
-            squeeze_map = delete(self.spaced, _repeats(self.spaced))[1]
+            deleted = len(self.spaced) - len(self.words)
+            squeeze_map = delete(self.spaced, _repeats(self.spaced, deleted))[1]
         return chain(join_map, squeeze_map)
 
     @cached_property
@@ -228,13 +233,21 @@ class Normalized:
         if view == "raw":
             return start, end
         if view == "words":
-            start, end = self.words_map.source(start), self.words_map.source(end)
+            if len(self.words) != len(self.leeted):  # else every stage kept every character
+                words_map = self.words_map
+                start, end = words_map.source(start), words_map.source(end)
         elif view == "links":
-            start, end = self.links_map.source(start), self.links_map.source(end)
+            links_map = self.links_map
+            start, end = links_map.source(start), links_map.source(end)
         elif view != "plain":
             raise ValueError(f"unknown view {view!r}")
-        raw_start, raw_end = self.plain_map.source(start), self.plain_map.source(end)
-        return raw_start, _past_invisibles(self.raw, max(raw_end, raw_start + 1))
+        if self.plain_map.view_points:
+            start, end = self.plain_map.source(start), self.plain_map.source(end)
+        end = max(end, start + 1)
+        raw = self.raw
+        if end < len(raw) and not raw[end].isascii():
+            end = _past_invisibles(raw, end)
+        return start, end
 
 
 def normalize(text: str) -> Normalized:
@@ -242,11 +255,18 @@ def normalize(text: str) -> Normalized:
 
     Each costly regex pass (leet, spaced letters, squeezing) is skipped only when a cheap test
     on the text's shape proves it would change nothing, so every view is exactly what its
-    regex defines, whatever else the message holds.
+    regex defines, whatever else the message holds. Plain ASCII text with no sign of
+    obfuscation (the common case) costs a handful of C calls: one ``lower``, two byte-table
+    translations, a few substring tests and the squeeze test.
     """
-    plain, plain_map = _plain(text)
-    swaps = () if plain.isascii() else _stand_in_swaps(plain)
-    shape = _shape(plain, swaps)
+    if text.isascii():
+        plain, plain_map = text.lower(), IDENTITY
+        swaps: tuple[tuple[str, str], ...] = ()
+        shape = plain.encode().translate(_SHAPE_BYTES)
+    else:
+        plain, plain_map = _plain(text)
+        swaps = () if plain.isascii() else _stand_in_swaps(plain)
+        shape = _shape(plain, swaps)
     leeted = plain
     if _leet_hint(shape):
         leeted = _LEET_TOKEN.sub(_unleet, plain)
@@ -254,8 +274,27 @@ def normalize(text: str) -> Normalized:
             shape = _shape(leeted, swaps)
     joined = _SPACED_LETTERS.sub(_join, leeted) if _spaced_hint(shape) else leeted
     spaced = joined.encode().translate(_WORD_BYTES).decode()
-    words = _REPEATS.sub(_first, spaced) if _has_repeats(spaced, swaps) else spaced
-    return Normalized(text, plain, plain_map, words, leeted, spaced)
+    return _views(text, plain, plain_map, _squeeze(spaced, swaps), leeted, spaced)
+
+
+_new = object.__new__
+
+
+def _views(
+    raw: str, plain: str, plain_map: OffsetMap, words: str, leeted: str, spaced: str
+) -> Normalized:
+    """``Normalized(raw, plain, plain_map, words, leeted, spaced)``, built as the frozen
+    dataclass's ``__init__`` would (each field in the instance dict) without its six
+    ``object.__setattr__`` calls: a couple of microseconds on every message."""
+    made = _new(Normalized)
+    fields = made.__dict__
+    fields["raw"] = raw
+    fields["plain"] = plain
+    fields["plain_map"] = plain_map
+    fields["words"] = words
+    fields["leeted"] = leeted
+    fields["spaced"] = spaced
+    return made
 
 
 def normalize_term(term: str) -> str:
@@ -272,21 +311,42 @@ def _plain(text: str) -> tuple[str, OffsetMap]:
     """
     if text.isascii():
         return text.lower(), IDENTITY
-    folds = [(char, _fold_char(char)) for char in set(text) if not char.isascii()]
+    replacements = _fold_plan(_distinct_non_ascii(text))
+    if replacements is None:
+        folded, offsets = rewrite(text, _NON_ASCII, lambda match: _fold_char(match.group()))
+        return folded.lower(), offsets
+    for char, fold in replacements:
+        text = text.replace(char, fold)
+    return text.lower(), IDENTITY
+
+
+def _distinct_non_ascii(text: str) -> frozenset[str]:
+    """The distinct non-ASCII characters of ``text``: deleting every ASCII byte of its UTF-8
+    form leaves whole multi-byte sequences, so this is three C calls and a small set."""
+    return frozenset(text.encode().translate(None, _ASCII_BYTES).decode())
+
+
+@lru_cache(maxsize=4096)
+def _fold_plan(chars: frozenset[str]) -> tuple[tuple[str, str], ...] | None:
+    """For these non-ASCII characters, the ``str.replace`` steps folding them, or None when
+    some character folds to nothing, to several characters or to another non-ASCII one (the
+    text then needs :func:`rewrite` and an offset map). Sorted, so equal for every seed."""
+    folds = [(char, _fold_char(char)) for char in sorted(chars)]
     if all(len(fold) == 1 and (fold == char or fold.isascii()) for char, fold in folds):
-        for char, fold in folds:
-            if fold != char:
-                text = text.replace(char, fold)
-        return text.lower(), IDENTITY
-    folded, offsets = rewrite(text, _NON_ASCII, lambda match: _fold_char(match.group()))
-    return folded.lower(), offsets
+        return tuple((char, fold) for char, fold in folds if fold != char)
+    return None
 
 
 def _stand_in_swaps(text: str) -> tuple[tuple[str, str], ...]:
     """For each distinct non-ASCII character of ``text``, an ASCII stand-in of the same regex
     class (see :func:`_stand_in_char`), so the byte-level tests below also hold for text with
     Cyrillic letters, ideographs or Unicode spaces."""
-    return tuple((char, _stand_in_char(char)) for char in set(_NON_ASCII.findall(text)))
+    return _swaps_for(_distinct_non_ascii(text))
+
+
+@lru_cache(maxsize=4096)
+def _swaps_for(chars: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple((char, _stand_in_char(char)) for char in sorted(chars))
 
 
 @lru_cache(maxsize=4096)
@@ -313,7 +373,7 @@ def _shape(text: str, swaps: tuple[tuple[str, str], ...]) -> bytes:
 
 def _leet_hint(shape: bytes) -> bool:
     """Whether the leet pass can change anything (``shape`` unpadded: no hint involves ``_``)."""
-    return any(hint in shape for hint in _LEET_HINTS)
+    return b"a1" in shape or b"a2a" in shape or b"1aaaaa" in shape  # _LEET_HINTS, unrolled
 
 
 def _spaced_hint(shape: bytes) -> bool:
@@ -336,36 +396,67 @@ def _separators(text: str) -> Iterator[tuple[int, int]]:
             yield gap, gap + 1
 
 
-def _has_repeats(text: str, swaps: tuple[tuple[str, str], ...] = ()) -> bool:
-    """Whether ``_REPEATS`` can match ``text``: mostly in C, with no regex on most text.
+def _has_triple(probe: str) -> bool:
+    """Whether ``probe`` holds three equal bytes in a row: byte ``i`` of ``n ^ (n >> 8)`` is
+    zero where byte ``i`` equals byte ``i - 1``, so two zeros in a row from byte 1 on are three
+    equal bytes (a few C calls on big integers, whatever the text)."""
+    encoded = probe.encode()
+    if len(encoded) < 3:
+        return False
+    number = int.from_bytes(encoded, "big")
+    return (number ^ (number >> 8)).to_bytes(len(encoded), "big").find(b"\x00\x00", 1) >= 0
 
-    A run is a whitespace character twice, or a letter three times. Non-ASCII characters
-    are replaced by stand-ins (``swaps``) first, as multi-byte letters never show three equal
-    bytes; those without one (emoji, symbols) are dropped, as they are never part of a run,
-    and "😂😂😂" should not cost a regex pass. Then: a doubled space or newline; three equal
-    bytes in a row (byte ``i`` of ``n ^ (n >> 8)`` is zero where byte ``i`` equals byte
-    ``i - 1``, so two zeros in a row from byte 1 on are three equal bytes); or, rarely, a
-    doubled other whitespace character
-    (``\\x0b``, ``\\x1c``..., or a Unicode space's stand-in).
+
+def _has_rare_space_run(probe: str) -> bool:
+    """A doubled whitespace character other than space and newline (``\\t`` and ``\\r`` are
+    gone by the spaced view; a Unicode space's stand-in is ``\\x1f``): rare in chat, so the
+    regex runs only when the text holds a control character at all."""
+    return not probe.replace("\n", "").isprintable() and _RARE_SPACE_RUN.search(probe) is not None
+
+
+def _squeeze(spaced: str, swaps: tuple[tuple[str, str], ...]) -> str:
+    """Exactly ``_REPEATS.sub(_first, spaced)``, in C for all but rare text.
+
+    Runs of letters and runs of whitespace are disjoint, so they can be squeezed one after
+    the other. Doubled spaces and newlines (common: "?" and "." both end a sentence) are
+    squeezed with ``str.replace``; the letter regex runs only when the text, with non-ASCII
+    characters replaced by stand-ins, holds three equal bytes in a row; and a run of any other
+    whitespace character sends the whole text through ``_REPEATS`` itself.
     """
+    words = spaced
+    if "  " in words:
+        words = _squeeze_pairs(words, " ")
+    if "\n\n" in words:
+        words = _squeeze_pairs(words, "\n")
+    probe = words
     for char, stand_in in swaps:
-        text = text.replace(char, stand_in)
-    if "  " in text or "\n\n" in text:
-        return True
-    encoded = text.encode()
-    if len(encoded) >= 3:
-        number = int.from_bytes(encoded, "big")
-        if (number ^ (number >> 8)).to_bytes(len(encoded), "big").find(b"\x00\x00", 1) >= 0:
-            return True
-    return _RARE_SPACE_RUN.search(text) is not None
+        probe = probe.replace(char, stand_in)
+    if _has_rare_space_run(probe):
+        return _REPEATS.sub(_first, spaced)
+    if _has_triple(probe):
+        words = _LETTER_RUNS.sub(r"\1", words)
+    return words
 
 
-def _repeats(text: str) -> Iterator[tuple[int, int]]:
+def _squeeze_pairs(text: str, char: str) -> str:
+    """``text`` with every run of ``char`` squeezed to one (each pass halves the runs)."""
+    pair = char + char
+    while pair in text:
+        text = text.replace(pair, char)
+    return text
+
+
+def _repeats(text: str, deleted: int) -> list[tuple[int, int]]:
     """What squeezing deletes, exactly what ``_REPEATS.sub(_first, text)`` deletes: letters
     after the first of a run of three or more, and every whitespace after the first of a run
-    (doubled letters stay: the lexicon holds both forms)."""
-    for found in _REPEATS.finditer(text):
-        yield found.span(2) if found.group(2) else found.span(4)
+    (doubled letters stay: the lexicon holds both forms). ``deleted`` is how many characters
+    the squeeze removed: whitespace runs are found first, and letter runs only when those do
+    not account for all of them (two regexes far cheaper than ``_REPEATS``)."""
+    spans = [(found.start() + 1, found.end()) for found in _SPACE_RUNS.finditer(text)]
+    if sum(end - start for start, end in spans) < deleted:
+        spans.extend((found.start() + 1, found.end()) for found in _LETTER_RUNS.finditer(text))
+        spans.sort()
+    return spans
 
 
 def _first(match: re.Match[str]) -> str:

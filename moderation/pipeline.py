@@ -4,18 +4,19 @@
 deterministic: the same text, lexicon and policy always give the same verdict, so verdicts can
 be recomputed in tests, in the scan CLI and in the benches exactly as the server sees them.
 
-Most chat carries no signal. :func:`~moderation.classifier.quiet` proves that with one
-automaton pass and integer masks, and such a message gets the verdict ``decide`` gives an
-empty signal list, without hits, clauses or context being built (tests/unit/golden pins
-that both paths decide exactly as before).
+Most chat carries no signal. :func:`~moderation.classifier.signals` proves that with one
+automaton pass and integer masks (see :func:`~moderation.classifier.quiet`), and such a
+message gets the verdict ``decide`` gives an empty signal list
+(:func:`~moderation.policy.delivered`), without hits, clauses or context being built
+(tests/unit/golden pins that both paths decide exactly as before).
 """
 
 from __future__ import annotations
 
-from moderation.classifier import classify, quiet, scan_terms
+from moderation.classifier import signals
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
-from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide
+from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide, delivered
 from moderation.verdict import Verdict
 
 
@@ -24,7 +25,7 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     normalized = normalize(text)
-    terms = scan_terms(normalized, lexicon)  # one automaton pass, shared by both steps
-    if quiet(normalized, lexicon, terms):
-        return decide(normalized, (), lexicon.version, policy)
-    return decide(normalized, classify(normalized, lexicon, terms), lexicon.version, policy)
+    found = signals(normalized, lexicon)
+    if not found:
+        return delivered(text, lexicon.version)
+    return decide(normalized, found, lexicon.version, policy)

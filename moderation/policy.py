@@ -14,8 +14,9 @@ Principles, each enforced here rather than left to callers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from moderation.classifier import Signal
 from moderation.normalize import Normalized
@@ -59,43 +60,94 @@ class RoomPolicy:
 
 DEFAULT_POLICY = RoomPolicy()
 
+# Enum members looked up once: a class attribute lookup on an enum costs a Python call.
+_WATCH = Severity.WATCH
+_PII = Category.PII
+_DELIVER = Action.DELIVER
+_HOLD = Action.HOLD
+_HOLD_WITH_SUPPORT = Action.HOLD_WITH_SUPPORT
+_RANK = {severity: severity.rank for severity in Severity}
+
 
 def decide(
     text: Normalized, signals: Sequence[Signal], lexicon_version: str, policy: RoomPolicy
 ) -> Verdict:
     """The verdict for ``text`` given its signals; pure."""
     if not signals:
-        return Verdict((), None, Action.DELIVER, (), lexicon_version, False, False, text.raw)
+        return delivered(text.raw, lexicon_version)
     levels = _levels(signals)
-    listed = _ranked(category for category, level in levels.items() if level is not Severity.WATCH)
-    watch = _ranked(category for category, level in levels.items() if level is Severity.WATCH)
+    listed = _ranked(category for category, level in levels.items() if level is not _WATCH)
+    watch = _ranked(category for category, level in levels.items() if level is _WATCH)
     kept = [signal for signal in signals if levels.get(signal.category) is signal.severity]
     crisis = [category for category in listed if category in CRISIS_CATEGORIES]
-    severity = max(levels.values(), key=lambda level: level.rank, default=None)
-    support = any(levels[category].rank >= policy.support_from.rank for category in crisis)
+    severity = max(levels.values(), key=_RANK.__getitem__)
+    support_from = _RANK[policy.support_from]
+    support = any(_RANK[levels[category]] >= support_from for category in crisis)
     method = any(signal.method and signal.category in crisis for signal in kept)
-    held = set(listed) & policy.held_categories
-    action, notice = _action(support, method and policy.hold_method_detail, bool(held))
+    held = not policy.held_categories.isdisjoint(listed)
+    action, notice = _action(support, method and policy.hold_method_detail, held)
     if not support and crisis and method and policy.hold_method_detail:
-        action, notice = Action.HOLD, Notice.HELD_FOR_REVIEW
-    redacted = _redacted(text, kept, policy) if Category.PII in listed else None
-    if action is Action.DELIVER and redacted is not None:
+        action, notice = _HOLD, Notice.HELD_FOR_REVIEW
+    redacted = _redacted(text, kept, policy) if _PII in listed else None
+    if action is _DELIVER and redacted is not None:
         action, notice = Action.REDACT, Notice.PII_REDACTED
     return Verdict(
-        categories=listed,
-        severity=severity,
-        action=action,
-        spans=_spans(text, kept),
-        lexicon_version=lexicon_version,
-        support=support,
-        flag=bool(listed) or any(category in CRISIS_CATEGORIES for category in watch),
-        delivered_text=_delivered(action, text.raw, redacted),
-        watch=watch,
-        method_detail=method,
-        notice=notice,
-        placeholder=policy.crisis_placeholder if action is Action.HOLD_WITH_SUPPORT else None,
-        reasons=tuple(dict.fromkeys(signal.reason for signal in kept)),
+        listed,
+        severity,
+        action,
+        _spans(text, kept),
+        lexicon_version,
+        support,
+        bool(listed) or any(category in CRISIS_CATEGORIES for category in watch),
+        _delivered(action, text.raw, redacted),
+        watch,
+        method,
+        notice,
+        policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None,
+        tuple(dict.fromkeys(signal.reason for signal in kept)),
     )
+
+
+def delivered(raw: str, lexicon_version: str) -> Verdict:
+    """The verdict on a message with no signal, whatever the policy: delivered as written,
+    ``Verdict((), None, Action.DELIVER, (), lexicon_version, False, False, raw)``.
+
+    Most messages end here, so the verdict is filled in through its slots, as the frozen
+    dataclass's ``__init__`` would fill it, without its thirteen ``object.__setattr__``
+    calls (tests/unit/test_moderation_policy.py checks both give equal verdicts).
+    """
+    made: Verdict = _new(Verdict)
+    _set_categories(made, ())
+    _set_severity(made, None)
+    _set_action(made, _DELIVER)
+    _set_spans(made, ())
+    _set_lexicon_version(made, lexicon_version)
+    _set_support(made, False)
+    _set_flag(made, False)
+    _set_delivered_text(made, raw)
+    _set_watch(made, ())
+    _set_method_detail(made, False)
+    _set_notice(made, None)
+    _set_placeholder(made, None)
+    _set_reasons(made, ())
+    return made
+
+
+_new = object.__new__
+_slots: Mapping[str, Any] = vars(Verdict)
+_set_categories = _slots["categories"].__set__
+_set_severity = _slots["severity"].__set__
+_set_action = _slots["action"].__set__
+_set_spans = _slots["spans"].__set__
+_set_lexicon_version = _slots["lexicon_version"].__set__
+_set_support = _slots["support"].__set__
+_set_flag = _slots["flag"].__set__
+_set_delivered_text = _slots["delivered_text"].__set__
+_set_watch = _slots["watch"].__set__
+_set_method_detail = _slots["method_detail"].__set__
+_set_notice = _slots["notice"].__set__
+_set_placeholder = _slots["placeholder"].__set__
+_set_reasons = _slots["reasons"].__set__
 
 
 def _levels(signals: Iterable[Signal]) -> dict[Category, Severity]:
@@ -103,7 +155,7 @@ def _levels(signals: Iterable[Signal]) -> dict[Category, Severity]:
     levels: dict[Category, Severity] = {}
     for signal in signals:
         current = levels.get(signal.category)
-        if current is None or signal.severity.rank > current.rank:
+        if current is None or _RANK[signal.severity] > _RANK[current]:
             levels[signal.category] = signal.severity
     return levels
 
@@ -114,16 +166,16 @@ def _ranked(categories: Iterable[Category]) -> tuple[Category, ...]:
 
 def _action(support: bool, hold_method: bool, held: bool) -> tuple[Action, Notice | None]:
     if support and (hold_method or held):
-        return Action.HOLD_WITH_SUPPORT, Notice.HELD_WITH_SUPPORT
+        return _HOLD_WITH_SUPPORT, Notice.HELD_WITH_SUPPORT
     if held:
-        return Action.HOLD, Notice.HELD_FOR_REVIEW
+        return _HOLD, Notice.HELD_FOR_REVIEW
     if support:
         return Action.DELIVER_WITH_SUPPORT, None
-    return Action.DELIVER, None
+    return _DELIVER, None
 
 
 def _delivered(action: Action, raw: str, redacted: str | None) -> str | None:
-    if action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
+    if action is _HOLD or action is _HOLD_WITH_SUPPORT:
         return None
     return raw if redacted is None else redacted
 
@@ -151,10 +203,19 @@ def _redacted(text: Normalized, signals: list[Signal], policy: RoomPolicy) -> st
 
 def _spans(text: Normalized, signals: list[Signal]) -> tuple[Span, ...]:
     """Distinct spans in text order; the term breaks ties, since two terms can cover the same
-    characters and a set's iteration order (string hashing) differs between processes."""
-    spans = {
-        Span(*text.raw_span(hit.view, hit.start, hit.end), signal.category, hit.entry.key)
-        for signal in signals
-        for hit in signal.hits
-    }
-    return tuple(sorted(spans, key=lambda span: (span.start, span.end, span.category, span.term)))
+    characters and a set's iteration order (string hashing) differs between processes.
+
+    Distinct and sorted as plain tuples (what ``Span`` equality and the sort key compare),
+    then made into spans; a hit shared by several signals of one category maps back once.
+    """
+    found: set[tuple[int, int, Category, str]] = set()
+    mapped: dict[tuple[str, int, int], tuple[int, int]] = {}
+    for signal in signals:
+        category = signal.category
+        for hit in signal.hits:
+            where = (hit.view, hit.start, hit.end)
+            span = mapped.get(where)
+            if span is None:
+                span = mapped[where] = text.raw_span(*where)
+            found.add((*span, category, hit.entry.key))
+    return tuple(Span(*span) for span in sorted(found))
