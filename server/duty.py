@@ -66,7 +66,12 @@ async def _gauges(services: Services, now_ms: int) -> None:
     for severity in SEVERITY_ORDER:
         waiting = [f for f in flags if f.draft.severity == severity]
         metrics.flags_open.labels(severity).set(len(waiting))
-        open_ages = [now_ms - f.draft.created_ms for f in waiting if f.state == FlagState.OPEN]
+        # Waiting since it was raised, or since a report reopened it after a resolution.
+        open_ages = [
+            now_ms - max(f.draft.created_ms, f.reopened_ms)
+            for f in waiting
+            if f.state == FlagState.OPEN
+        ]
         metrics.oldest_open_flag.labels(severity).set(max(open_ages, default=0) / 1000)
     totals = await services.presence.totals([MODERATOR_FEED])
     metrics.moderators_on_duty.set(totals.get(MODERATOR_FEED, 0))
