@@ -8,6 +8,8 @@ expires session and sanction keys by its own clock.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 import sqlite3
 import time
@@ -840,6 +842,22 @@ async def test_active_sanctions_are_the_unexpired_ones_of_that_identity(
     assert await store.active_sanctions("u1", now + HOUR) == [ban]
     assert await store.active_sanctions("u1", now + DAY) == []
     assert await store.active_sanctions("u3", now) == []
+
+
+async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
+    store: ModerationStore, now: int
+) -> None:
+    """Lookups arriving together (a reconnect storm's hellos) may share a round trip; each
+    still gets exactly its own identity's answer, past the batch size too."""
+    banned = Sanction("u-banned", "ban", now + DAY, "ana")
+    muted = Sanction("u-muted", "mute", now + HOUR, "ben")
+    for sanction in (banned, muted):
+        await store.sanction(sanction)
+    uids = [f"u-{i}" for i in range(600)] + ["u-banned", "u-muted"] * 50
+    random.Random(3).shuffle(uids)
+    expected = {"u-banned": [banned], "u-muted": [muted]}
+    answers = await asyncio.gather(*(store.active_sanctions(uid, now) for uid in uids))
+    assert answers == [expected.get(uid, []) for uid in uids]
 
 
 # Restarts
