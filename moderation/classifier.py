@@ -119,8 +119,8 @@ def signals(
     """Exactly ``classify(text, lexicon)``, at the cost of :func:`quiet` for quiet messages:
     the automaton pass, the concept bits and the triggered patterns are computed once."""
     if terms is None:
-        terms = scan_terms(text, lexicon)
-    bits = term_bits(terms)
+        terms = list(lexicon.automaton.iter(match_text(text.words)))  # scan_terms, inlined
+    bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
     triggered = lexicon.triggered(text.plain)
     if not (bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits)):
         if not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered):
@@ -206,12 +206,16 @@ def _classify(
     if not rules and not found:
         return ()  # ordinary talk, no clause bookkeeping needed
     clauses: dict[int, list[Hit]] = {}
+    clause_bits: dict[int, int] = {}
     for hit in hits:
-        if hit[3] != MESSAGE:
-            clauses.setdefault(hit[3], []).append(hit)
-    clause_bits = {
-        clause: reduce(or_, map(_HIT_BITS, members), 0) for clause, members in clauses.items()
-    }
+        clause = hit[3]
+        if clause != MESSAGE:
+            if clause in clauses:
+                clauses[clause].append(hit)
+                clause_bits[clause] |= hit[5]
+            else:
+                clauses[clause] = [hit]
+                clause_bits[clause] = hit[5]
     if rules:
         found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context))
     scope = _Context(text.words, hits, message, clause_bits, context)
@@ -337,37 +341,42 @@ class _Context:
 
     def apply(self, signal: Signal) -> Signal:
         hits = signal.hits  # built once per signal: the checks below all walk it
-        numbers = sorted({hit.clause for hit in hits if hit.clause != MESSAGE})
-        clauses = [self.clause_bits[number] for number in numbers]
+        clause_bits = self.clause_bits
+        numbers = {hit[3] for hit in hits}
+        numbers.discard(MESSAGE)
+        clauses = [clause_bits[number] for number in numbers]
         if self._lowered(signal, hits, clauses):
-            return signal.at(Severity.WATCH, lowered=True)
+            return signal.at(_WATCH, lowered=True)
+        if signal.category not in CRISIS_CATEGORIES or signal.severity is _WATCH:
+            return signal
         steps = self._raise_by(signal, hits, clauses)
-        if not steps or signal.severity is Severity.WATCH:
+        if not steps:
             return signal
         return signal.at(signal.severity.raised(steps), lowered=False)
 
     def _lowered(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> bool:
-        if clauses and all(self._distanced(clause) for clause in clauses):
+        bits = self.bits
+        message = self.message
+        if clauses:
+            distancing = bits.distancing
+            if message & bits.self_assert:  # then a general question is not distancing
+                question = bits.general_question
+                if all(clause & distancing and not clause & question for clause in clauses):
+                    return True
+            elif all(clause & distancing for clause in clauses):
+                return True
+            if message & bits.past:  # (else no clause has it either)
+                past, present, now = bits.past, bits.present, bits.now
+                if all(
+                    not clause & present and (clause & past or not clause & now)
+                    for clause in clauses
+                ):
+                    return True
+        if message & bits.negation and self._negated(signal):
             return True
-        if clauses and all(self._past(clause) for clause in clauses):
-            return True
-        if self._negated(signal):
-            return True
-        if not self.message & self.bits.laughter:
+        if not message & bits.laughter:
             return False
         return any("idiomatic" in hit.entry.flags for hit in hits)
-
-    def _distanced(self, clause: int) -> bool:
-        bits = self.bits
-        if clause & bits.general_question and self.message & bits.self_assert:
-            return False
-        return bool(clause & bits.distancing)
-
-    def _past(self, clause: int) -> bool:
-        bits = self.bits
-        if clause & bits.present:
-            return False
-        return bool(clause & bits.past or (self.message & bits.past and not clause & bits.now))
 
     def _negated(self, signal: Signal) -> bool:
         """True when every hit meeting one of the signal's requirements is negated."""
@@ -397,13 +406,12 @@ class _Context:
         )
 
     def _raise_by(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> int:
-        if signal.category not in CRISIS_CATEGORIES:
-            return 0
+        """Levels a crisis signal rises by (``apply`` asks only for crisis categories)."""
         bits = self.bits
         steps = 1 if any(clause & bits.now for clause in clauses) else 0
-        rests_on_means = any(hit.bits & bits.means for hit in hits)
-        if signal.category in _METHOD_CATEGORIES and not rests_on_means:
-            steps += 1 if self.message & bits.means else 0
+        if signal.category in _METHOD_CATEGORIES and self.message & bits.means:
+            if not any(hit[5] & bits.means for hit in hits):
+                steps += 1
         return steps
 
 

@@ -210,6 +210,12 @@ class QuietIndex:
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
     count_limit: int
     all_tops: int  # every field's top bit, so one AND tells which triggers hold
+    # (top bit, count) of each pattern that also needs that many ASCII digits, or decimals;
+    # and the OR of those top bits, so one AND tells whether to count at all
+    digit_needs: tuple[tuple[int, int], ...]
+    digit_tops: int
+    decimal_needs: tuple[tuple[int, int], ...]
+    decimal_tops: int
     # For the classifier (see moderation.classifier): every concept bit of each pattern and
     # each rule's requirement masks (file order).
     pattern_masks: tuple[int, ...]
@@ -273,24 +279,21 @@ class Lexicon:
             return self._triggered_slowly(plain)
         total = reduce(add, map(_second, self.triggers.iter(plain)), index.trigger_bias)
         held = total & index.all_tops  # one big-integer operation, then only the set fields
+        if held & index.digit_tops:  # some held pattern also needs its digits counted
+            digits = count_digits(plain)
+            for top, needed in index.digit_needs:
+                if digits < needed and held & top:
+                    held ^= top
+        if held & index.decimal_tops:
+            decimals = count_decimals(plain)
+            for top, needed in index.decimal_needs:
+                if decimals < needed and held & top:
+                    held ^= top
         found = []
-        digits = decimals = -1  # counted on first need
         while held:
             top = held & -held
             held ^= top
-            number = (top.bit_length() - 1) // _FIELD
-            pattern = self.patterns[number]
-            if pattern.digits:
-                if digits < 0:
-                    digits = count_digits(plain)
-                if digits < pattern.digits:
-                    continue
-            if pattern.decimals:
-                if decimals < 0:
-                    decimals = count_decimals(plain)
-                if decimals < pattern.decimals:
-                    continue
-            found.append(number)
+            found.append((top.bit_length() - 1) // _FIELD)
         return found
 
     def _triggered_slowly(self, plain: str) -> list[int]:
@@ -421,6 +424,8 @@ def _quiet_index(
     )
     tops = tuple((_TOP << (_FIELD * index), index) for index in range(len(patterns)))
     widest = max((len(pattern.literals) for pattern in patterns), default=1) or 1
+    digit_needs = tuple((tops[i][0], p.digits) for i, p in enumerate(patterns) if p.digits)
+    decimal_needs = tuple((tops[i][0], p.decimals) for i, p in enumerate(patterns) if p.decimals)
     fits = all(pattern.at_least <= _TOP for pattern in patterns)
     return QuietIndex(
         concept_bits=MappingProxyType(bits),
@@ -434,6 +439,10 @@ def _quiet_index(
         trigger_tops=tops,
         count_limit=_TOP // widest if fits else 0,
         all_tops=sum(top for top, _ in tops),
+        digit_needs=digit_needs,
+        digit_tops=sum(top for top, _ in digit_needs),
+        decimal_needs=decimal_needs,
+        decimal_tops=sum(top for top, _ in decimal_needs),
     )
 
 

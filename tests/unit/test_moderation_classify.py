@@ -175,3 +175,39 @@ def test_masked_insults_match() -> None:
 def test_every_verdict_reports_the_lexicon_version() -> None:
     """the version of the data that decided is in every verdict."""
     assert moderate("hello", lexicon()).lexicon_version == lexicon().version
+
+
+# Sentences that reach every classifier path: quiet talk, shields, clause breaks, negation,
+# past, laughter, patterns (names, phones, addresses, links), rules and term signals.
+_PIECES = [
+    "had a rough day but made it to the meeting",
+    "five years ago I overdosed in a parking lot",
+    "this headache is killing me lol 😂",
+    "I'm not going to hurt myself",
+    "My name is Jane Doe, I work at the clinic",
+    "call me at 614 555 0133 or visit www.example.com",
+    "I live at 42 Maple Street",
+    "he hit me again and I'm hiding",
+    "the pills are lined up and everyone is asleep",
+    "k1ll mys3lf",
+    "i w a n t  t o  d i e",
+    "nothing but love here",
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_signals_is_classify_with_quiets_shortcut(seed: int) -> None:
+    """the pipeline's one-pass ``signals`` gives exactly ``classify``'s signals, and a message
+    ``quiet`` calls quiet has none (fast and full paths agree)."""
+    import random
+
+    from moderation.classifier import classify, quiet, signals
+    from moderation.normalize import normalize
+
+    chooser = random.Random(seed)
+    text = ". ".join(chooser.sample(_PIECES, chooser.randint(1, 4)))
+    normalized = normalize(text)
+    full = classify(normalized, lexicon())
+    assert signals(normalized, lexicon()) == full
+    if quiet(normalized, lexicon()):
+        assert full == ()

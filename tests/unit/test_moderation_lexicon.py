@@ -140,3 +140,21 @@ def test_digit_groups_are_counted_not_matched() -> None:
     assert patterns["phone_number"].digits == 7 and patterns["phone_number"].literals == ()
     street = patterns["street_address"]
     assert street.decimals == 1 and "street" in street.literals
+
+
+@given(st.sets(st.integers(0, 400), max_size=12))
+def test_rule_candidates_match_every_rules_masks(numbers: set[int]) -> None:
+    """``candidates`` and ``can_fire`` (indexed by first requirement, other masks tested in C)
+    agree with testing every rule's requirement masks one by one."""
+    index = shipped().quiet
+    concept_bits = sorted(index.concept_bits.values())
+    bits = 0
+    for number in numbers:
+        bits |= concept_bits[number % len(concept_bits)]
+    expected = [
+        number
+        for number, masks in enumerate(index.rule_masks)
+        if all(mask & bits for mask in masks)
+    ]
+    assert index.candidates(bits) == expected
+    assert index.can_fire(bits) == bool(expected)

@@ -16,6 +16,9 @@ from moderation.normalize import (
     _first,
     _fold_char,
     _join,
+    _repeats,
+    _squeeze,
+    _stand_in_swaps,
     delete,
     normalize,
     normalize_term,
@@ -215,3 +218,21 @@ def test_cheap_tests_never_skip_a_stage_that_would_change_the_text(text: str) ->
     spaced = joined.encode().translate(_WORD_BYTES).decode()
     assert normalized.spaced == spaced
     assert normalized.words == _REPEATS.sub(_first, spaced)
+
+
+@given(_STAGE_TEXTS)
+@example("aaa  bbb\n\n\n\x1f\x1f")
+@example("\u54c8\u54c8\u54c8  a\u1680\u1680")
+@example("no way!!! sooo tired. ok?  ")
+def test_squeeze_in_c_is_the_squeeze_regex(text: str) -> None:
+    """the squeeze (pairs by str.replace, letter runs by their own regex, rare whitespace by
+    _REPEATS) and the runs the words map deletes are exactly _REPEATS's, for any text."""
+    spaced = text.encode().translate(_WORD_BYTES).decode()
+    swaps = () if spaced.isascii() else _stand_in_swaps(spaced)
+    expected = _REPEATS.sub(_first, spaced)
+    assert _squeeze(spaced, swaps) == expected
+    reference = [
+        found.span(2) if found.group(2) else found.span(4) for found in _REPEATS.finditer(spaced)
+    ]
+    assert _repeats(spaced, len(spaced) - len(expected)) == reference
+    assert delete(spaced, reference)[0] == expected

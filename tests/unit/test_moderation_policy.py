@@ -139,3 +139,17 @@ def test_moderate_refuses_non_text() -> None:
     """a caller passing bytes gets a TypeError, not a silent verdict."""
     with pytest.raises(TypeError):
         moderate(b"hello", lexicon())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["", "hello", "see you at 6 ✨"])
+def test_delivered_verdict_is_the_plain_construction(raw: str) -> None:
+    """``delivered`` (slots filled directly, for speed) equals the dataclass construction of
+    a verdict with no signal, field by field, and decide gives it for no signals."""
+    from moderation import Verdict
+    from moderation.normalize import normalize
+    from moderation.policy import decide, delivered
+
+    expected = Verdict((), None, Action.DELIVER, (), "v1", False, False, raw)
+    assert delivered(raw, "v1") == expected
+    assert delivered(raw, "v1").to_json() == expected.to_json()
+    assert decide(normalize(raw), (), "v1", DEFAULT_POLICY) == expected
