@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import anyio.lowlevel
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -60,6 +58,7 @@ from moderation.flags import (
     Sanction,
     new_flag,
 )
+from rooms.batching import BatchFailed, TurnBatch
 
 PREFIX = "harbor:{mod}:"
 _SCORE_SPAN = 10**13
@@ -353,7 +352,7 @@ class RedisModerationStore:
     def __init__(self, client: aioredis.Redis, *, owns_client: bool = False) -> None:
         self._redis = client
         self._owns_client = owns_client
-        self._lookups: _SanctionLookups | None = None  # the sanctions batch still open to join
+        self._lookups = TurnBatch(self._sanctions_of)
         register = client.register_script
         self._raise = register(_PRELUDE + _RAISE)
         self._claim = register(_PRELUDE + _CLAIM)
@@ -566,32 +565,15 @@ class RedisModerationStore:
         """Unexpired sanctions of `uid`, the longest-lasting first.
 
         Every returning client's hello asks this, so after a worker restart thousands ask at
-        once. Lookups that arrive in the same event-loop turn share one pipelined round trip
-        (at most `_LOOKUP_BATCH` each): the first caller leads the batch, the others wait for it.
-        """
-        batch = self._lookups
-        if batch is not None and len(batch.uids) < _LOOKUP_BATCH:
-            index = len(batch.uids)
-            batch.uids.append(uid)
-            await batch.done.wait()
-            return batch.answer(index)
-        batch = self._lookups = _SanctionLookups(now_ms, [uid])
-        # Shielded: followers depend on this leader, even if its own hello is abandoned.
-        with anyio.CancelScope(shield=True):
-            try:
-                await anyio.lowlevel.checkpoint()  # the other hellos of this turn join
-                if self._lookups is batch:
-                    self._lookups = None
-                batch.found = await self._sanctions_of(batch.uids, batch.now_ms)
-            except Exception as exc:  # every waiter gets it, as RedisError
-                batch.error = exc
-            finally:
-                batch.done.set()
-        return batch.answer(0)
+        once: lookups of the same event-loop turn share one pipelined round trip."""
+        try:
+            return await self._lookups((uid, now_ms))
+        except BatchFailed as exc:
+            raise RedisError("sanctions lookup failed") from exc.__cause__
 
-    async def _sanctions_of(self, uids: list[str], now_ms: int) -> list[list[Sanction]]:
+    async def _sanctions_of(self, lookups: list[tuple[str, int]]) -> list[list[Sanction]]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for uid in uids:
+            for uid, now_ms in lookups:
                 pipe.zrevrangebyscore(_key(f"sanction:{uid}"), "+inf", f"({now_ms}")
             replies = await pipe.execute()
         return [[sanction_from_json(member) for member in _texts(reply)] for reply in replies]
@@ -646,22 +628,3 @@ def _flag_error(status: str, flag_id: str) -> FlagError:
         "already_resolved": f"flag {flag_id} is already resolved",
     }
     return FlagError(status, messages.get(status, f"flag {flag_id}: {status}"))
-
-
-_LOOKUP_BATCH = 256
-
-
-@dataclass(slots=True, eq=False)
-class _SanctionLookups:
-    """One pipelined batch of `active_sanctions` lookups and its answers."""
-
-    now_ms: int
-    uids: list[str]
-    found: list[list[Sanction]] = field(default_factory=list)
-    error: Exception | None = None
-    done: anyio.Event = field(default_factory=anyio.Event)
-
-    def answer(self, index: int) -> list[Sanction]:
-        if self.error is not None:
-            raise RedisError("sanctions lookup failed") from self.error
-        return self.found[index]

@@ -28,8 +28,9 @@ from typing import Any
 import anyio
 import redis.asyncio as aioredis
 from anyio.abc import TaskStatus
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
+from .batching import BatchFailed, TurnBatch
 from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt
 from .envelope import Draft, EnvelopeError, Posted, hide_body, read_body, wire
 from .history import is_recovered
@@ -129,6 +130,7 @@ class RedisBroker:
         self._publish = self._redis.register_script(_PUBLISH)
         self._history = self._redis.register_script(_HISTORY)
         self._hide = self._redis.register_script(_HIDE)
+        self._history_reads = TurnBatch(self._read_histories)
         self._wanted: dict[bytes, str] = {}  # channel -> room, while the hub has local members
         self._pubsub: Any = None  # the live PubSub session, None while disconnected
         self._confirmations: dict[bytes, list[anyio.Event]] = {}
@@ -193,18 +195,19 @@ class RedisBroker:
     ) -> History:
         keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, "hidden")]
         count = self._limits.max_messages if since is not None else limit
+        args: list[str | int] = [
+            "" if since is None else since,
+            max(count, 1),
+            secrets.token_hex(4),
+            self._limits.max_age_s * 1000,
+        ]
         try:
-            head, epoch, entries, hidden_raw = await self._history(
-                keys=keys,
-                args=[
-                    "" if since is None else since,
-                    max(count, 1),
-                    secrets.token_hex(4),
-                    self._limits.max_age_s * 1000,
-                ],
-            )
-        except RedisError as exc:
-            raise BrokerUnavailable(type(exc).__name__) from exc
+            reply = await self._history_reads((keys, args))
+        except BatchFailed as exc:
+            raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
+        if isinstance(reply, Exception):
+            raise BrokerUnavailable(type(reply).__name__) from reply
+        head, epoch, entries, hidden_raw = reply
         epoch = _text(epoch)
         cutoff = int(time.time() * 1000) - self._limits.max_age_s * 1000
         messages = _decode_entries(room, epoch, entries, cutoff)
@@ -232,6 +235,20 @@ class RedisBroker:
             False,
             recent_history.hidden,
         )
+
+    async def _read_histories(self, reads: list[tuple[list[str], list[str | int]]]) -> list[Any]:
+        """The history script for every join of one event-loop turn, in one pipelined round
+        trip (a reconnect storm's joins). EVALSHA, loading the script once if Redis lost it."""
+        sha = self._history.sha
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in reads:
+                    pipe.evalsha(sha, len(keys), *keys, *args)
+                replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if attempt or not any(isinstance(r, NoScriptError) for r in replies):
+                break
+            await self._redis.script_load(_HISTORY)
+        return replies
 
     async def subscribe(self, room: str) -> None:
         channel = room_channel(room)

@@ -12,7 +12,7 @@ import anyio
 import pytest
 import redis
 
-from rooms.broker import Broker, HistoryLimits, create_broker
+from rooms.broker import Broker, History, HistoryLimits, create_broker
 from rooms.envelope import Draft, Hidden, Posted, PresenceChanged, presence_body, read
 from tests.harness import RedisProcess, seconds
 
@@ -149,6 +149,35 @@ async def test_history_since_an_id_returns_exactly_the_missed_messages(backend: 
         assert caught_up.messages == () and caught_up.recovered
 
 
+async def test_many_concurrent_history_reads_each_get_their_own_rooms_answer(
+    backend: Backend,
+) -> None:
+    """Reads arriving together (a reconnect storm's joins) may share a round trip; each still
+    gets exactly its own room and `since`, past the batch size too."""
+    broker = backend.make(HistoryLimits())
+    async with running(broker):
+        rooms = [f"storm-{n}" for n in range(5)]
+        epochs = {}
+        for n, room in enumerate(rooms):
+            receipts = [await broker.publish(room, draft(f"{room}/{k}")) for k in range(n + 1)]
+            epochs[room] = receipts[0].epoch
+        reads = [(rooms[i % 5], i % 3) for i in range(600)]
+        answers: list[object] = [None] * len(reads)
+
+        async def read(i: int, room: str, since: int) -> None:
+            answers[i] = await broker.history(room, since=since, client_epoch=epochs[room], limit=5)
+
+        async with anyio.create_task_group() as tg:
+            for i, (room, since) in enumerate(reads):
+                tg.start_soon(read, i, room, since)
+        for (room, since), history in zip(reads, answers, strict=True):
+            n = rooms.index(room) + 1
+            assert isinstance(history, History)
+            assert [m.text for m in history.messages] == [
+                f"{room}/{k}" for k in range(n) if k + 1 > since
+            ] or (since > n and not history.recovered)
+
+
 async def test_since_older_than_the_retained_history_is_not_recovered(backend: Backend) -> None:
     broker = backend.make(HistoryLimits(max_messages=5))
     async with running(broker):
@@ -265,3 +294,19 @@ async def test_a_message_note_survives_history_and_live_delivery(backend: Backen
         assert delivered.posted()[0].note == "held"
         history = await broker.history("newcomers", since=None, client_epoch=None, limit=5)
         assert history.messages[0].note == "held"
+
+
+async def test_history_reads_survive_redis_forgetting_its_scripts(tmp_path: Path) -> None:
+    """History is read with EVALSHA in a pipeline; after SCRIPT FLUSH (a Redis restart or
+    failover loses loaded scripts) the broker loads the script again and answers."""
+    server = RedisProcess(tmp_path / "redis").start()
+    try:
+        broker = create_broker(server.url, HistoryLimits())
+        async with running(broker):
+            receipt = await broker.publish("opioids", draft("before"))
+            with redis.Redis.from_url(server.url) as client:
+                client.script_flush()
+            history = await broker.history("opioids", since=0, client_epoch=receipt.epoch, limit=5)
+            assert [m.text for m in history.messages] == ["before"] and history.recovered
+    finally:
+        server.stop()

@@ -1,0 +1,76 @@
+"""rooms.batching.TurnBatch: requests of one event-loop turn share one run."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from rooms.batching import BatchFailed, TurnBatch
+
+
+class Doubler:
+    """A run that records each batch it is given."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.fail = fail
+
+    async def __call__(self, requests: list[int]) -> list[int]:
+        self.batches.append(list(requests))
+        await anyio.sleep(0.01)
+        if self.fail:
+            raise ConnectionError("redis went away")
+        return [2 * r for r in requests]
+
+
+async def test_requests_of_one_turn_share_a_run_and_get_their_own_answers() -> None:
+    run = Doubler()
+    batch = TurnBatch(run, limit=4)
+    answers: dict[int, int] = {}
+
+    async def ask(n: int) -> None:
+        answers[n] = await batch(n)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(10):
+            tg.start_soon(ask, n)
+    assert answers == {n: 2 * n for n in range(10)}
+    assert sorted(n for b in run.batches for n in b) == list(range(10))
+    assert max(len(b) for b in run.batches) == 4 and len(run.batches) == 3
+
+
+async def test_a_failed_run_fails_every_request_in_it() -> None:
+    batch = TurnBatch(Doubler(fail=True))
+    errors: list[BaseException] = []
+
+    async def ask(n: int) -> None:
+        with pytest.raises(BatchFailed) as raised:
+            await batch(n)
+        errors.append(raised.value.__cause__ or raised.value)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(3):
+            tg.start_soon(ask, n)
+    assert [type(e) for e in errors] == [ConnectionError] * 3
+
+
+async def test_followers_get_answers_even_when_the_leaders_caller_is_cancelled() -> None:
+    run = Doubler()
+    batch = TurnBatch(run)
+    answers: list[int] = []
+    leader = anyio.CancelScope()
+
+    async def lead() -> None:
+        with leader:
+            await batch(0)
+
+    async def follow() -> None:
+        answers.append(await batch(5))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lead)
+        tg.start_soon(follow)
+        await anyio.sleep(0.001)  # both are in the batch, its run in flight
+        leader.cancel()
+    assert run.batches == [[0, 5]]
+    assert answers == [10]
