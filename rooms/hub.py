@@ -212,8 +212,7 @@ class LocalHub:
         frame nothing else may follow), and abort a join it has in progress. Room
         subscriptions are released later by `leave`. `slow`: it fell behind (counted)."""
         for local in self._rooms.values():
-            local.discard(member)
-            local.joining.pop(member, None)
+            self._forget(local, member)
         if slow:
             self.stats.slow_members_dropped += 1
 
