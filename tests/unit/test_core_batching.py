@@ -74,3 +74,42 @@ async def test_followers_get_answers_even_when_the_leaders_caller_is_cancelled()
         leader.cancel()
     assert run.batches == [[0, 5]]
     assert answers == [10]
+
+
+async def test_requests_arriving_while_a_run_is_out_wait_and_share_the_next_one() -> None:
+    """A saturated worker reads few requests per turn: batching only within one turn gave
+    batches of 2-3 in a reconnect storm. Later arrivals join the batch behind the one out."""
+    run = Doubler()  # each run takes 10 ms
+    batch = TurnBatch(run)
+    answers: dict[int, int] = {}
+
+    async def ask(n: int) -> None:
+        answers[n] = await batch(n)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask, 0)
+        await anyio.sleep(0.001)  # the first run is out
+        for n in range(1, 6):  # each in a turn of its own
+            tg.start_soon(ask, n)
+            await anyio.sleep(0.001)
+    assert run.batches == [[0], [1, 2, 3, 4, 5]]
+    assert answers == {n: 2 * n for n in range(6)}
+
+
+async def test_in_flight_bounds_the_runs_out_at_once() -> None:
+    out = 0
+    most = 0
+
+    async def run(requests: list[int]) -> list[int]:
+        nonlocal out, most
+        out += 1
+        most = max(most, out)
+        await anyio.sleep(0.005)
+        out -= 1
+        return requests
+
+    batch = TurnBatch(run, limit=1, in_flight=2)
+    async with anyio.create_task_group() as tg:
+        for n in range(6):
+            tg.start_soon(batch, n)
+    assert most == 2
