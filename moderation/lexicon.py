@@ -20,8 +20,13 @@ occur, or with an ``N~`` prefix, which must occur N times in total ("7~0|1|...|9
 digits). Groups joined by ``&`` must all hold ("\\d&street| st": a digit and a street word).
 A group listing exactly the ten ASCII digits is counted with one C call instead of the
 automaton (digits are the commonest literals); the group ``\\d`` (``N~\\d``) counts decimal
-digits of any script, as the regex ``\\d`` matches them. At most one group of other literals
-may be given. An empty trigger always runs.
+digits of any script, as the regex ``\\d`` matches them. A group starting with ``=`` lists
+whole words ("=street|st|ave"), of which one must be a maximal run of ASCII letters, digits
+and underscores in the plain view: a word the regex needs between ``\\s`` or ``\\b`` on both
+sides, where a literal such as " st" also meets "still" and "stress". Such a group is only
+allowed for patterns on the plain view, and tested (one split) only when the rest of the
+trigger holds. At most one group of other literals may be given. An empty trigger always
+runs.
 
 Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` is
 ``+``-separated groups of ``|``-separated concepts; ``concept*2`` needs two distinct terms.
@@ -117,6 +122,7 @@ class Pattern:
     guard: re.Pattern[str] | None = None
     digits: int = 0  # ASCII digits the plain view must hold (a trigger group of the ten digits)
     decimals: int = 0  # decimal digits of any script it must hold (a ``\\d`` trigger group)
+    words: frozenset[bytes] = frozenset()  # one must be a whole word of plain (a ``=`` group)
 
     def occurs_in(self, view: str) -> bool:
         """Whether ``regex`` matches somewhere in ``view`` (the guard first, when there is one)."""
@@ -216,6 +222,9 @@ class QuietIndex:
     digit_tops: int
     decimal_needs: tuple[tuple[int, int], ...]
     decimal_tops: int
+    # (top bit, words) of each pattern with a whole-word group, and the OR of those top bits
+    word_needs: tuple[tuple[int, frozenset[bytes]], ...]
+    word_tops: int
     # For the classifier (see moderation.classifier): every concept bit of each pattern and
     # each rule's requirement masks (file order).
     pattern_masks: tuple[int, ...]
@@ -279,15 +288,27 @@ class Lexicon:
             return self._triggered_slowly(plain)
         total = reduce(add, map(_second, self.triggers.iter(plain)), index.trigger_bias)
         held = total & index.all_tops  # one big-integer operation, then only the set fields
+        digits = -1
         if held & index.digit_tops:  # some held pattern also needs its digits counted
             digits = count_digits(plain)
             for top, needed in index.digit_needs:
                 if digits < needed and held & top:
                     held ^= top
         if held & index.decimal_tops:
-            decimals = count_decimals(plain)
+            # in ASCII text the decimal digits are the ASCII digits: one count serves both
+            if not plain.isascii():
+                decimals = count_decimals(plain)
+            elif digits < 0:
+                decimals = count_digits(plain)
+            else:
+                decimals = digits
             for top, needed in index.decimal_needs:
                 if decimals < needed and held & top:
+                    held ^= top
+        if held & index.word_tops:
+            present = whole_words(plain)
+            for top, words in index.word_needs:
+                if held & top and words.isdisjoint(present):
                     held ^= top
         found = []
         while held:
@@ -305,12 +326,14 @@ class Lexicon:
                 if field:
                     counts[index] = counts.get(index, 0) + field
         digits, decimals = count_digits(plain), count_decimals(plain)
+        present = whole_words(plain)
         return [
             index
             for index, pattern in enumerate(self.patterns)
             if (not pattern.literals or counts.get(index, 0) >= pattern.at_least)
             and digits >= pattern.digits
             and decimals >= pattern.decimals
+            and (not pattern.words or not pattern.words.isdisjoint(present))
         ]
 
     def rules_for(self, concepts: Iterable[str]) -> tuple[Rule, ...]:
@@ -336,6 +359,23 @@ def count_digits(text: str) -> int:
     """How many ASCII digits ``text`` holds (two C calls, whatever the text)."""
     encoded = text.encode()
     return len(encoded) - len(encoded.translate(None, _ASCII_DIGITS))
+
+
+# Every byte but ASCII letters, digits and "_" becomes a space (UTF-8 bytes of other characters
+# too: a separator more only splits a word that could not have been the regex's whole word).
+_NOT_WORD_BYTES = bytes(
+    code if chr(code).isascii() and (chr(code).isalnum() or chr(code) == "_") else ord(" ")
+    for code in range(256)
+)
+
+
+def whole_words(text: str) -> list[bytes]:
+    """The maximal runs of ASCII letters, digits and underscores of ``text``, as bytes.
+
+    A regex word between ``\\s`` (or ``\\b``) and ``\\b`` is one of them: ``\\b`` needs a
+    non-word character or an end beside it, and every such character splits here.
+    """
+    return text.encode().translate(_NOT_WORD_BYTES).split()
 
 
 def count_decimals(text: str) -> int:
@@ -377,8 +417,10 @@ def compile_lexicon(
     entries = {key: _entry(key, tuple(terms)) for key, terms in by_key.items()}
     bits = _concept_bits(entries.values(), patterns, rules)
     automaton = ahocorasick.Automaton()
-    for key, entry in entries.items():
-        padded = match_key(key)
+    # stable sort: keys padding to the same text keep their order (the last one added wins)
+    for padded, entry in sorted(
+        ((match_key(key), entry) for key, entry in entries.items()), key=_common_first
+    ):
         signal = SIGNAL_BIT if entry.signals else 0
         back = (len(padded) - (padded[0] == " "), int(padded[-1] == " "))
         automaton.add_word(padded, (*back, entry, _mask(entry.concepts, bits) | signal))
@@ -426,6 +468,7 @@ def _quiet_index(
     widest = max((len(pattern.literals) for pattern in patterns), default=1) or 1
     digit_needs = tuple((tops[i][0], p.digits) for i, p in enumerate(patterns) if p.digits)
     decimal_needs = tuple((tops[i][0], p.decimals) for i, p in enumerate(patterns) if p.decimals)
+    word_needs = tuple((tops[i][0], p.words) for i, p in enumerate(patterns) if p.words)
     fits = all(pattern.at_least <= _TOP for pattern in patterns)
     return QuietIndex(
         concept_bits=MappingProxyType(bits),
@@ -443,6 +486,8 @@ def _quiet_index(
         digit_tops=sum(top for top, _ in digit_needs),
         decimal_needs=decimal_needs,
         decimal_tops=sum(top for top, _ in decimal_needs),
+        word_needs=word_needs,
+        word_tops=sum(top for top, _ in word_needs),
     )
 
 
@@ -454,11 +499,27 @@ def _trigger_automaton(patterns: tuple[Pattern, ...]) -> Any:
         for literal in pattern.literals:
             by_literal[literal] += 1 << (_FIELD * index)
     automaton = ahocorasick.Automaton()
-    for literal, increment in by_literal.items():
-        automaton.add_word(literal, increment)
+    for literal in sorted(by_literal, key=_common_first):
+        automaton.add_word(literal, by_literal[literal])
     if by_literal:
         automaton.make_automaton()
     return automaton
+
+
+# pyahocorasick finds a node's child by a linear scan of its children in the order they were
+# added, once or more per character of the text. Adding keys in the order of how common their
+# characters are in chat puts the children most text characters take first: the trigger
+# automaton, whose literals start with most letters of the alphabet, runs ~20 % faster.
+# Only the speed changes: an automaton's matches do not depend on the order keys were added.
+_COMMON = " \netaoinsrhldcumfpgwybvk,'.xjqz0123456789"
+_RANK = {char: rank for rank, char in enumerate(_COMMON)}
+
+
+def _common_first(item: str | tuple[str, Any]) -> list[int]:
+    """Sort key: the text's characters by rank in ``_COMMON`` (others after, by code point)."""
+    text = item if isinstance(item, str) else item[0]
+    rank = _RANK.get
+    return [rank(char, len(_COMMON) + ord(char)) for char in text]
 
 
 # Word boundaries cost nothing at match time: the matched text has every word between spaces
@@ -565,7 +626,15 @@ def _read_patterns(path: Path) -> Iterator[Pattern]:
         entry = Entry(row["pattern"], (), concepts, (), frozenset())
         found: tuple[str, ...] = ()
         at_least, digits, decimals = 1, 0, 0
+        words: frozenset[bytes] = frozenset()
         for group in row["trigger"].split("&"):
+            if group.startswith("="):
+                if row["view"] != "plain" or words:
+                    raise LexiconError(f"{where}: one whole-word group, on the plain view only")
+                words = frozenset(word.encode() for word in group[1:].split("|") if word)
+                if not words or any(whole_words(word.decode()) != [word] for word in words):
+                    raise LexiconError(f"{where}: whole words are ASCII letters and digits")
+                continue
             count, _, literals = group.rpartition("~")
             if count and not count.isdigit():
                 raise LexiconError(f"{where}: trigger count must be a number")
@@ -579,7 +648,7 @@ def _read_patterns(path: Path) -> Iterator[Pattern]:
             else:
                 found, at_least = listed, int(count) if count else 1
         guard = span_guard(regex)
-        yield Pattern(regex, row["view"], entry, found, at_least, guard, digits, decimals)
+        yield Pattern(regex, row["view"], entry, found, at_least, guard, digits, decimals, words)
 
 
 # Syntax after which a group's text cannot safely be searched alone: back-references, inline

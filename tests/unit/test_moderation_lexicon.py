@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moderation import Lexicon, LexiconError, load_lexicon, moderate
-from moderation.lexicon import default_path
+from moderation.lexicon import default_path, whole_words
 
 shipped = cache(load_lexicon)
 
@@ -106,6 +106,7 @@ def _occurrences(text: str, literal: str) -> int:
 def _brute_force_triggered(lexicon: Lexicon, plain: str) -> list[int]:
     decimals = sum(char.isdecimal() for char in plain)
     digits = sum("0" <= char <= "9" for char in plain)
+    words = set(re.findall(r"[A-Za-z0-9_]+", plain))
     return [
         index
         for index, pattern in enumerate(lexicon.patterns)
@@ -115,13 +116,17 @@ def _brute_force_triggered(lexicon: Lexicon, plain: str) -> list[int]:
         )
         and digits >= pattern.digits
         and decimals >= pattern.decimals
+        and (not pattern.words or any(word.decode() in words for word in pattern.words))
     ]
 
 
-_TRIGGER_TEXT = st.text(
-    st.sampled_from(list("0123456789\u0663\u0967 street st ave is name i'm @$ dot com www.")),
+_TRIGGER_TEXT = st.lists(
+    st.sampled_from(
+        [*"0123456789\u0663\u0967 street st ave is name i'm @$ dot com www.", "st", "dr", "way"]
+        + ["on ", "\n", "\t", "é", "\u2028", "-", "_", "!", "12 ", "main "]
+    ),
     max_size=60,
-)
+).map("".join)
 
 
 @given(st.lists(_TRIGGER_TEXT, max_size=4).map(" ".join))
@@ -140,6 +145,61 @@ def test_digit_groups_are_counted_not_matched() -> None:
     assert patterns["phone_number"].digits == 7 and patterns["phone_number"].literals == ()
     street = patterns["street_address"]
     assert street.decimals == 1 and "street" in street.literals
+
+
+def _word_groups_hold(plain: str) -> None:
+    present = set(whole_words(plain))
+    for pattern in shipped().patterns:
+        if pattern.words and pattern.regex.search(plain):
+            assert not pattern.words.isdisjoint(present), (pattern.entry.key, plain)
+
+
+@given(_TRIGGER_TEXT)
+def test_whole_word_groups_never_skip_a_pattern_that_matches(plain: str) -> None:
+    """a ``=`` trigger group is a necessary condition for its pattern's regex: whenever the
+    regex matches the plain view, one of the group's words is a whole word of it (so adding
+    the group to a trigger can only skip regexes that would have found nothing)."""
+    _word_groups_hold(plain)
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "12 main st",
+        "12 main st.",
+        "12 main\tst\u2028",
+        "42 oak ridge way, unit 4",
+        "she lives on oak ridge road",
+        "upon a hill dr!",
+        "12 main sté",
+        "12 main stress",
+        "still stressed, 3 drinks in",
+    ],
+)
+def test_whole_word_groups_on_addresses(plain: str) -> None:
+    """the street patterns' word groups hold on every address their regexes find, and the
+    triggers still follow their definition there."""
+    _word_groups_hold(plain)
+    assert shipped().triggered(plain) == _brute_force_triggered(shipped(), plain)
+
+
+def test_whole_word_groups_are_checked() -> None:
+    """the street patterns carry word groups; such a group needs the plain view and words."""
+    patterns = {pattern.entry.key: pattern for pattern in shipped().patterns}
+    assert b"st" in patterns["street_address"].words and b"way" in patterns["street_address"].words
+    assert whole_words("12 Main-St. still\u2028é_x") == [b"12", b"Main", b"St", b"still", b"_x"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "view"),
+    [("=st", "raw"), ("=st&=dr", "plain"), ("=st|a b", "plain"), ("=", "plain")],
+)
+def test_malformed_word_groups_are_refused(tmp_path: Path, trigger: str, view: str) -> None:
+    directory = _copy(tmp_path)
+    with (directory / "patterns.tsv").open("a", encoding="utf-8") as handle:
+        handle.write(f"extra\tx\t{view}\t{trigger}\tabc\n")
+    with pytest.raises(LexiconError, match="whole"):
+        load_lexicon(directory)
 
 
 @given(st.sets(st.integers(0, 400), max_size=12))
