@@ -319,6 +319,13 @@ class LocalHub:
             await self._release_if_empty(local)
 
     async def _enter(self, room_id: str, member: Member) -> LocalRoom:
+        local = self._rooms.get(room_id)
+        if local is not None:
+            # Already subscribed: parking the joiner is synchronous, so no release can run
+            # between the lookup and it (a release deletes the room before it awaits), and the
+            # lock's checkpoint is skipped -- one event-loop turn less per join in a storm.
+            local.joining[member] = []
+            return local
         async with self._lifecycle:
             local = self._rooms.get(room_id)
             if local is None:
