@@ -211,3 +211,29 @@ def test_signals_is_classify_with_quiets_shortcut(seed: int) -> None:
     assert signals(normalized, lexicon()) == full
     if quiet(normalized, lexicon()):
         assert full == ()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_patterns_complete_a_rule_is_every_triggered_pattern_tried(seed: int) -> None:
+    """``_patterns_complete_a_rule`` (which skips patterns adding no new bit, and every regex
+    when even all triggered patterns could not let a rule fire) gives the answer of trying
+    every triggered pattern, now that triggers include whole-word groups."""
+    import random
+
+    from moderation.classifier import _patterns_complete_a_rule, scan_terms, term_bits
+    from moderation.normalize import normalize
+
+    chooser = random.Random(seed)
+    pieces = [*_PIECES, "12 main st", "she lives on oak road", "dm me @sober_sam", "jane dot doe"]
+    text = ". ".join(chooser.sample(pieces, chooser.randint(1, 5)))
+    normalized = normalize(text)
+    index = lexicon().quiet
+    triggered = lexicon().triggered(normalized.plain)
+    for bits in (0, term_bits(scan_terms(normalized, lexicon()))):
+        found = 0
+        for number in triggered:
+            pattern = lexicon().patterns[number]
+            if pattern.occurs_in(getattr(normalized, pattern.view)):
+                found |= index.pattern_bits[number]
+        expected = bool(found & ~bits) and index.can_fire(bits | found)
+        assert _patterns_complete_a_rule(normalized, lexicon(), bits, triggered) == expected

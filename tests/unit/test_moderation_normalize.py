@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from moderation.normalize import (
+    _LEET_HINTS,
     _REPEATS,
     _SPACED_LETTERS,
     _WORD_BYTES,
@@ -16,6 +17,7 @@ from moderation.normalize import (
     _first,
     _fold_char,
     _join,
+    _leet_hint,
     _repeats,
     _squeeze,
     _stand_in_swaps,
@@ -236,3 +238,14 @@ def test_squeeze_in_c_is_the_squeeze_regex(text: str) -> None:
     ]
     assert _repeats(spaced, len(spaced) - len(expected)) == reference
     assert delete(spaced, reference)[0] == expected
+
+
+@given(st.lists(st.sampled_from(["a", "1", "2", "_", "x", "aaaaa"]), max_size=30).map("".join))
+@example("a1")
+@example("a2a")
+@example("1aaaaa")
+@example("aaa_aa")
+def test_leet_hint_is_every_hint_searched(shape: str) -> None:
+    """the one-byte pre-test (every hint holds a 1 or a 2) never changes the leet hint."""
+    encoded = shape.encode()
+    assert _leet_hint(encoded) == any(hint in encoded for hint in _LEET_HINTS)
