@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Coroutine
+from contextlib import suppress
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Protocol
 
@@ -105,6 +107,22 @@ _DISCARD = _Discard()
 CONNECTION_LOGGER = "harbor.connection"
 
 
+def _bound_kernel_buffer(transport: Any, outbox: int) -> None:
+    """Cap the socket's kernel send buffer at the outbox size (Linux doubles it for its own
+    bookkeeping), so a reader that stops reading holds a bounded amount of this server's memory.
+
+    Left to autotuning, the kernel alone queued up to 4 MB (`tcp_wmem`'s maximum) for a stalled
+    reader before the transport buffered a byte, so flow control -- and the 4008 close -- came
+    only after ~40 s of 2,000-character messages at 50/s (the slow-member bench). Chat frames
+    are small; a capped buffer still holds hundreds of them for a reader that is merely slow.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, outbox)
+
+
 class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,7 +160,9 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         from .endpoint import ChatConnection
 
         # Flow control is the outbox bound: past it the transport calls pause_writing.
-        self.transport.set_write_buffer_limits(high=services.settings.outbox_bytes)
+        outbox = services.settings.outbox_bytes
+        self.transport.set_write_buffer_limits(high=outbox)
+        _bound_kernel_buffer(self.transport, outbox)
         self.chat = ChatConnection(services, self, codec, moderator_cookie(headers))
         self.start_keepalive()
 

@@ -296,6 +296,7 @@ class StalledReader:
         while self.protocol.handshake_exc is None and not self._handshake_done():
             self.protocol.receive_data(self.sock.recv(4096))
         self.events: list[Any] = []
+        self.drained_bytes = 0
 
     def _handshake_done(self) -> bool:
         from websockets.protocol import State
@@ -323,8 +324,12 @@ class StalledReader:
         raise TimeoutError("expected frame did not arrive")
 
     def close_code_after_draining(self) -> int | None:
-        """Read everything that is left; the close code the server sent, if any."""
+        """Read everything that is left; the close code the server sent, if any. Counts the
+        bytes of the frames that were still on their way (`drained_bytes`)."""
+        from websockets.frames import Frame
+
         deadline = time.monotonic() + seconds(10)
+        self.drained_bytes = 0
         while time.monotonic() < deadline and self.protocol.close_rcvd is None:
             try:
                 data = self.sock.recv(65536)
@@ -333,7 +338,9 @@ class StalledReader:
             if not data:
                 break
             self.protocol.receive_data(data)
-            self.protocol.events_received()
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame):
+                    self.drained_bytes += len(event.data)
         return self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
 
     def close(self) -> None:
