@@ -129,8 +129,13 @@ class HarborAdapter:
                 member.error_codes[code] = member.error_codes.get(code, 0) + 1
 
     def metrics(self, port: int) -> dict[str, float]:
-        """Sum the per-process counters the fan-out target is judged on."""
-        wanted = ("harbor_frames_encoded_total", "harbor_fanout_messages_total")
+        """Sum the per-process counters the targets are judged on (encodes per message; how
+        many members the worker itself closed for falling behind)."""
+        wanted = (
+            "harbor_frames_encoded_total",
+            "harbor_fanout_messages_total",
+            "harbor_slow_members_dropped_total",
+        )
         out = dict.fromkeys(wanted, 0.0)
         try:
             status, body = http_get(port, "/metrics")

@@ -42,12 +42,17 @@ def _passes(r: Rec) -> bool:
 
 
 def close_text(r: Rec) -> str:
-    """How the slow member ended: a close frame's code, or a dropped TCP connection."""
+    """How the slow member ended: a close frame's code, or a dropped TCP connection, and
+    whether the server says it closed it for falling behind."""
     if r["slow_close_code"] is not None:
-        return f"closed, code {r['slow_close_code']}"
-    if r["slow_disconnected"]:
-        return "dropped, no close frame (1006)"
-    return "not disconnected"
+        seen = f"closed, code {r['slow_close_code']}"
+    elif r["slow_disconnected"]:
+        seen = "dropped, no close frame (1006)"
+    else:
+        seen = "not disconnected"
+    if r.get("server_closed_slow"):
+        return f"server closed it as slow; client saw: {seen}"
+    return seen
 
 
 def summary(results: list[Rec]) -> dict[str, dict[str, Any]]:
