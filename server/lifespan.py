@@ -8,6 +8,7 @@ them and closes the broker.
 from __future__ import annotations
 
 import functools
+import gc
 import secrets
 import sys
 from collections import Counter
@@ -129,6 +130,29 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
     return services
 
 
+# Collections of the youngest generation run after this many new container objects (Python's
+# default is 700); the older generations keep their default ratios (10, 10).
+GC_YOUNG_THRESHOLD = 5000
+
+
+def tune_gc() -> None:
+    """Freeze what startup built and let the youngest generation grow larger before a collection.
+
+    Every connection is cyclic garbage once closed (websockets' parser is a generator holding
+    its protocol), so the collector cannot be switched off; but with Python's defaults it cost
+    17 % of a worker's CPU while 3,000 clients reconnected and resumed, with full collections
+    of ~125 ms each, mostly walking the same long-lived objects -- modules, the compiled
+    lexicon, live connections. Frozen startup objects are never walked again, and a 5,000
+    object young generation runs a seventh as many collections: 10 % of the CPU in the same
+    probe, and full collections 6 times rarer. The older generations keep their default
+    ratios, so garbage that reached them is still reclaimed as before.
+    """
+    gc.collect()  # what startup left as garbage is freed, not frozen
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 async def _listen_direct(services: Services) -> None:
     """Subscribe to direct notices; with Redis down at start, retry in the background."""
     from rooms.broker import BrokerUnavailable
@@ -173,6 +197,7 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                     url = services.sign_in_link.url(settings.host, settings.port)
                     # The one place a secret is printed: an operator asked for exactly this.
                     sys.stderr.write(f"Moderator sign-in link (one use, 1 hour): {url}\n")
+                tune_gc()
                 yield {"services": services}
                 tg.cancel_scope.cancel()
         finally:

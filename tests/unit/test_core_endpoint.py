@@ -111,3 +111,17 @@ async def test_closing_ends_the_connection_once_and_releases_its_count() -> None
     await sink.settle()
     assert shared.connections == 0
     assert not conn.write(b"\x81\x00")
+
+
+def test_a_started_worker_freezes_its_startup_objects_and_widens_the_young_generation() -> None:
+    """In a fresh interpreter (freezing this one would pin the test run's objects)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc; from server.lifespan import GC_YOUNG_THRESHOLD, tune_gc;"
+        "before = gc.get_threshold(); tune_gc(); after = gc.get_threshold();"
+        "print(gc.get_freeze_count() > 1000, after == (GC_YOUNG_THRESHOLD, *before[1:]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
