@@ -198,6 +198,10 @@ class QuietIndex:
     ``firsts`` maps a concept bit to ``(rule number, masks of the other requirements)`` for
     every rule whose first requirement names that concept (file order): with that bit
     present, the rule can fire exactly when each of the other masks meets the message's bits.
+    ``can_fire`` asks only whether one can, and most rules have at most one other
+    requirement, so ``first_pairs`` folds those per concept bit into one mask (all bits set
+    when a rule needs nothing else): with the bit present, some of them fires exactly when
+    that mask meets the message's bits. ``first_longer`` keeps the other masks of the rest.
     ``pattern_bits`` are each pattern's concepts that some rule requires (patterns never
     signal on their own, so other concepts cannot make a message loud).
 
@@ -211,6 +215,8 @@ class QuietIndex:
     concept_bits: Mapping[str, int]
     firsts: Mapping[int, tuple[tuple[int, tuple[int, ...]], ...]]
     first_bits: int
+    first_pairs: Mapping[int, int]
+    first_longer: Mapping[int, tuple[tuple[int, ...], ...]]
     pattern_bits: tuple[int, ...]
     trigger_bias: int
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
@@ -248,10 +254,13 @@ class QuietIndex:
     def can_fire(self, bits: int) -> bool:
         """Whether some rule has every requirement met by a concept in ``bits``."""
         first = bits & self.first_bits
+        pairs = self.first_pairs
         meets = bits.__and__
         while first:
             low = first & -first
-            for _, rest in self.firsts[low]:
+            if bits & pairs[low]:
+                return True
+            for rest in self.first_longer[low]:
                 if all(map(meets, rest)):
                     return True
             first ^= low
@@ -449,6 +458,17 @@ def _mask(concepts: Iterable[str], bits: Mapping[str, int]) -> int:
     return reduce(int.__or__, (bits[concept] for concept in concepts), 0)
 
 
+def _pair_mask(rests: Iterable[tuple[int, ...]]) -> int:
+    """The OR of the masks of rests with one mask; -1 (every bit) if a rest is empty."""
+    found = 0
+    for rest in rests:
+        if not rest:
+            return -1
+        if len(rest) == 1:
+            found |= rest[0]
+    return found
+
+
 def _quiet_index(
     bits: dict[str, int], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
 ) -> QuietIndex:
@@ -474,6 +494,12 @@ def _quiet_index(
         concept_bits=MappingProxyType(bits),
         firsts=MappingProxyType({bit: tuple(entries) for bit, entries in firsts.items()}),
         first_bits=first,
+        first_pairs=MappingProxyType(
+            {bit: _pair_mask(rest for _, rest in entries) for bit, entries in firsts.items()}
+        ),
+        first_longer=MappingProxyType(
+            {bit: tuple(r for _, r in entries if len(r) > 1) for bit, entries in firsts.items()}
+        ),
         pattern_bits=tuple(_mask(p.entry.concepts, bits) & required for p in patterns),
         pattern_masks=tuple(_mask(p.entry.concepts, bits) for p in patterns),
         context=ContextBits.of(bits),
