@@ -91,21 +91,21 @@ def decide(
     redacted = _redacted(text, kept, policy) if _PII in listed else None
     if action is _DELIVER and redacted is not None:
         action, notice = Action.REDACT, Notice.PII_REDACTED
-    return Verdict(
-        listed,
-        severity,
-        action,
-        _spans(text, kept),
-        lexicon_version,
-        support,
-        bool(listed) or any(category in CRISIS_CATEGORIES for category in watch),
-        _delivered(action, text.raw, redacted),
-        watch,
-        method,
-        notice,
-        policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None,
-        tuple(dict.fromkeys(signal.reason for signal in kept)),
-    )
+    made: Verdict = _new(Verdict)  # Verdict(...) field by field, as in ``delivered``
+    _set_categories(made, listed)
+    _set_severity(made, severity)
+    _set_action(made, action)
+    _set_spans(made, _spans(text, kept))
+    _set_lexicon_version(made, lexicon_version)
+    _set_support(made, support)
+    _set_flag(made, bool(listed) or any(category in CRISIS_CATEGORIES for category in watch))
+    _set_delivered_text(made, _delivered(action, text.raw, redacted))
+    _set_watch(made, watch)
+    _set_method_detail(made, method)
+    _set_notice(made, notice)
+    _set_placeholder(made, policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None)
+    _set_reasons(made, tuple(dict.fromkeys(signal.reason for signal in kept)))
+    return made
 
 
 def delivered(raw: str, lexicon_version: str) -> Verdict:
@@ -207,15 +207,37 @@ def _spans(text: Normalized, signals: list[Signal]) -> tuple[Span, ...]:
 
     Distinct and sorted as plain tuples (what ``Span`` equality and the sort key compare),
     then made into spans; a hit shared by several signals of one category maps back once.
+    The set makes walking each signal's groups as good as its deduplicated ``hits``, and
+    spans are filled in through their slots (as in ``delivered``).
     """
     found: set[tuple[int, int, Category, str]] = set()
     mapped: dict[tuple[str, int, int], tuple[int, int]] = {}
+    raw_span = text.raw_span
     for signal in signals:
         category = signal.category
-        for hit in signal.hits:
-            where = (hit.view, hit.start, hit.end)
-            span = mapped.get(where)
-            if span is None:
-                span = mapped[where] = text.raw_span(*where)
-            found.add((*span, category, hit.entry.key))
-    return tuple(Span(*span) for span in sorted(found))
+        for group in signal.groups:
+            for hit in group:
+                where = (hit[0], hit[1], hit[2])  # view, start, end
+                span = mapped.get(where)
+                if span is None:
+                    span = mapped[where] = raw_span(*where)
+                found.add((*span, category, hit[4].key))
+    return tuple(_span(*span) for span in sorted(found))
+
+
+def _span(start: int, end: int, category: Category, term: str) -> Span:
+    """``Span(start, end, category, term)`` without the frozen ``__init__``'s four
+    ``object.__setattr__`` calls."""
+    made: Span = _new(Span)
+    _set_start(made, start)
+    _set_end(made, end)
+    _set_category(made, category)
+    _set_term(made, term)
+    return made
+
+
+_span_slots: Mapping[str, Any] = vars(Span)
+_set_start = _span_slots["start"].__set__
+_set_end = _span_slots["end"].__set__
+_set_category = _span_slots["category"].__set__
+_set_term = _span_slots["term"].__set__

@@ -237,3 +237,28 @@ def test_patterns_complete_a_rule_is_every_triggered_pattern_tried(seed: int) ->
                 found |= index.pattern_bits[number]
         expected = bool(found & ~bits) and index.can_fire(bits | found)
         assert _patterns_complete_a_rule(normalized, lexicon(), bits, triggered) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "five years ago I overdosed in a parking lot",
+        "i'm not going to kill myself, i have the pills but i'm safe",
+        "about to use, the bag is in my hand, someone please talk to me",
+    ],
+)
+def test_signals_built_through_slots_equal_the_plain_construction(text: str) -> None:
+    """Signals (and ``Signal.at``'s) are filled through their slots, for speed: each equals
+    the dataclass construction from the same fields (``replace`` runs ``__init__``)."""
+    from dataclasses import replace
+
+    from moderation.classifier import classify
+    from moderation.normalize import normalize
+
+    found = classify(normalize(text), lexicon())
+    assert found
+    for signal in found:
+        assert signal == replace(signal)
+        assert signal.at(Severity.WATCH, lowered=True) == replace(
+            signal, severity=Severity.WATCH, lowered=True
+        )

@@ -153,3 +153,29 @@ def test_delivered_verdict_is_the_plain_construction(raw: str) -> None:
     assert delivered(raw, "v1") == expected
     assert delivered(raw, "v1").to_json() == expected.to_json()
     assert decide(normalize(raw), (), "v1", DEFAULT_POLICY) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "five years ago I overdosed in a parking lot",
+        "I can't do this anymore, I have the pills lined up and everyone is asleep",
+        "call me at (614) 555-0133 or email me at someone@example.com after the meeting",
+        "selling my leftover percs cheap, dm me if you need some for the weekend",
+        "he hit me again tonight and I'm hiding in the bathroom with my phone",
+    ],
+)
+def test_decided_verdict_and_spans_are_the_plain_construction(raw: str) -> None:
+    """``decide`` fills verdicts and spans through their slots, for speed: each equals the
+    dataclass construction from the same fields (``replace`` runs ``__init__``), so no
+    field is left unset or differs."""
+    from dataclasses import replace
+
+    verdict = moderate(raw, lexicon())
+    assert verdict.categories or verdict.watch
+    assert verdict == replace(verdict)
+    assert verdict.to_json() == replace(verdict).to_json()
+    assert verdict.spans
+    for span in verdict.spans:
+        assert span == replace(span)
+        assert hash(span) == hash(replace(span))
