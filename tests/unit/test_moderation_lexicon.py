@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from moderation import Lexicon, LexiconError, load_lexicon, moderate
-from moderation.lexicon import default_path, whole_words
+from moderation.lexicon import ClassGuard, class_guard, default_path, whole_words
 
 shipped = cache(load_lexicon)
 
@@ -237,3 +237,37 @@ def test_can_fire_agrees_with_every_rules_masks_near_a_rule(data: st.DataObject)
     expected = any(all(mask & bits for mask in each) for each in index.rule_masks)
     assert index.can_fire(bits) == expected
     assert bool(index.candidates(bits)) == expected
+
+
+_GUARD_ALPHABET = "AZMaqz'-_ \t\n\x0b\x1c\x1f.,!7éÉ\xa0\u2003\u0394ß"
+
+
+@given(
+    st.text(alphabet=_GUARD_ALPHABET, max_size=40),
+    st.sampled_from(
+        [
+            "[A-Z][a-z'-]+\\s+[A-Z][a-z'-]{2,}",
+            "\\s[A-Z]",
+            "[a-z'-]{2,3}\\s*[A-Z]?",
+            "[A-Z]{1}[a-z'-]*",
+        ]
+    ),
+)
+def test_class_guard_finds_exactly_what_its_regex_finds(text: str, source: str) -> None:
+    """A ClassGuard (ASCII text searched as class bytes) passes exactly when its regex does,
+    for ASCII text and for text with Unicode spaces and letters (which takes the regex)."""
+    guard = class_guard(re.compile(source))
+    assert guard is not None
+    assert (guard.search(text) is None) == (re.search(source, text) is None)
+    ascii_only = text.encode("ascii", "ignore").decode()
+    assert (guard.search(ascii_only) is None) == (re.search(source, ascii_only) is None)
+
+
+def test_class_guard_is_used_for_full_name_and_refuses_other_syntax() -> None:
+    """The shipped full_name guard becomes a ClassGuard; anything outside the three classes
+    and plain quantifiers (lazy quantifiers, flags, alternation, other classes) stays a
+    regex."""
+    full_name = next(p for p in shipped().patterns if "full_name" in p.entry.concepts)
+    assert isinstance(full_name.guard, ClassGuard)
+    for source in ("[A-Z]+?\\s", "(?i)[A-Z]\\s", "[A-Z]|\\s", "[A-Za-z]\\s", "\\s\\d", ""):
+        assert class_guard(re.compile(source)) is None
