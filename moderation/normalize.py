@@ -374,12 +374,33 @@ def _shape(text: str, swaps: tuple[tuple[str, str], ...]) -> bytes:
 def _leet_hint(shape: bytes) -> bool:
     """Whether the leet pass can change anything (``shape`` unpadded: no hint involves ``_``).
 
-    Every hint holds a ``1`` or a ``2``: a one-byte search (``memchr``) for each rules out
-    most chat first, where a search for "a1" in a shape full of ``a`` costs far more.
+    Every hint holds a ``1`` or a ``2``, few in chat, while ``a`` is most of a shape: a
+    substring search for "a1" steps through every ``a``. So the ``1`` and ``2`` are found
+    with one-byte searches (``memchr``) and the bytes beside each compared; past a few
+    of them (digit-heavy text) the substring tests decide instead.
     """
-    if b"1" not in shape and b"2" not in shape:
-        return False
-    return b"a1" in shape or b"a2a" in shape or b"1aaaaa" in shape  # _LEET_HINTS, unrolled
+    find = shape.find
+    position, left = find(b"1"), _LEET_PROBES
+    while position >= 0:
+        if position and shape[position - 1] == _A or shape.startswith(b"aaaaa", position + 1):
+            return True  # "a1" or "1aaaaa"
+        left -= 1
+        if not left:
+            return b"a1" in shape or b"a2a" in shape or b"1aaaaa" in shape  # _LEET_HINTS
+        position = find(b"1", position + 1)
+    position = find(b"2")
+    while position >= 0:
+        if position and shape[position - 1] == _A and shape.startswith(b"a", position + 1):
+            return True  # "a2a"
+        left -= 1
+        if not left:
+            return b"a2a" in shape
+        position = find(b"2", position + 1)
+    return False
+
+
+_A = ord("a")
+_LEET_PROBES = 8  # ones and twos compared one by one before the substring tests take over
 
 
 def _spaced_hint(shape: bytes) -> bool:

@@ -245,7 +245,11 @@ def test_squeeze_in_c_is_the_squeeze_regex(text: str) -> None:
 @example("a2a")
 @example("1aaaaa")
 @example("aaa_aa")
+@example("1_" * 9 + "a1")
+@example("2_" * 9 + "a2a")
+@example("1_" * 4 + "2_" * 5 + "a2a")
 def test_leet_hint_is_every_hint_searched(shape: str) -> None:
-    """the one-byte pre-test (every hint holds a 1 or a 2) never changes the leet hint."""
+    """the one-byte searches for each 1 and 2 (every hint holds one), and the substring
+    tests past a few of them, never change the leet hint."""
     encoded = shape.encode()
     assert _leet_hint(encoded) == any(hint in encoded for hint in _LEET_HINTS)
