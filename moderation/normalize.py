@@ -123,6 +123,8 @@ _SPACED_HINT = b"_a_a_a_"
 # A doubled whitespace character other than space and newline (``\t`` and ``\r`` are gone by
 # the spaced view): rare in chat, so tested last (see ``_has_rare_space_run``).
 _RARE_SPACE_RUN = re.compile(r"([\t\r\x0b\x0c\x1c-\x1f])\1")
+# The printable ASCII bytes and the newline, deleted to find any other (see _has_rare_space_run).
+_PRINTABLE_OR_NEWLINE = bytes(code for code in range(128) if chr(code).isprintable() or code == 10)
 # For the padded spaced-letter test: any non-word character may border a run of single letters.
 _BOUNDARY_BYTES = bytes.maketrans(b"x2", b"__")
 _PUNCTUATION_ENDS = frozenset("\u2026\u3002\u203c\u2047\u2048\u2049")
@@ -437,8 +439,16 @@ def _has_triple(probe: str) -> bool:
 def _has_rare_space_run(probe: str) -> bool:
     """A doubled whitespace character other than space and newline (``\\t`` and ``\\r`` are
     gone by the spaced view; a Unicode space's stand-in is ``\\x1f``): rare in chat, so the
-    regex runs only when the text holds a control character at all."""
-    return not probe.replace("\n", "").isprintable() and _RARE_SPACE_RUN.search(probe) is not None
+    regex runs only when the text holds a control character at all. For ASCII text (almost
+    every probe: stand-ins are ASCII) that is asked by deleting every printable byte and the
+    newline, one C call where removing newlines and ``isprintable`` take two passes and a copy.
+    """
+    if probe.isascii():
+        if not probe.encode().translate(None, _PRINTABLE_OR_NEWLINE):
+            return False
+    elif probe.replace("\n", "").isprintable():
+        return False
+    return _RARE_SPACE_RUN.search(probe) is not None
 
 
 def _squeeze(spaced: str, swaps: tuple[tuple[str, str], ...]) -> str:

@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 
 from moderation.normalize import (
     _LEET_HINTS,
+    _RARE_SPACE_RUN,
     _REPEATS,
     _SPACED_LETTERS,
     _WORD_BYTES,
     OffsetMap,
     _first,
     _fold_char,
+    _has_rare_space_run,
     _join,
     _leet_hint,
     _repeats,
@@ -253,3 +255,13 @@ def test_leet_hint_is_every_hint_searched(shape: str) -> None:
     tests past a few of them, never change the leet hint."""
     encoded = shape.encode()
     assert _leet_hint(encoded) == any(hint in encoded for hint in _LEET_HINTS)
+
+
+@given(st.text(alphabet="ab \n\t\r\x0b\x0c\x1c\x1f\x7f\x00é\u2003\u200b", max_size=24))
+def test_rare_space_run_test_is_the_two_pass_definition(probe: str) -> None:
+    """the byte deletion asked of ASCII text answers as removing newlines, ``isprintable``
+    and the regex would, for text with and without control and non-ASCII characters."""
+    expected = (
+        not probe.replace("\n", "").isprintable() and _RARE_SPACE_RUN.search(probe) is not None
+    )
+    assert _has_rare_space_run(probe) == expected
