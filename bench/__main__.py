@@ -166,6 +166,7 @@ def main() -> None:
         if name not in SCENARIOS:
             parser.error(f"unknown scenario {name}")
     raise_nofile_limit()
+    core_before = core_speed_us()
     started = time.monotonic()
     busy0, own0 = machine_busy_seconds(), _own_cpu()
     results = run(args)
@@ -178,6 +179,9 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "loadavg_end": [round(x, 2) for x in load],
+        # A virtual machine's core speed drifts (its host shares it): the same pure-Python loop
+        # before and after the run, so absolute figures can be read against it.
+        "core_loop_us_before_after": [core_before, core_speed_us()],
         "quick": args.quick,
     }
     print(render_tables(results, meta))
@@ -188,6 +192,18 @@ def main() -> None:
         svg = write_svg(results, REPO / "docs" / "performance-fanout.svg")
         update_docs(results, meta, REPO / "docs" / "performance.md")
         print(f"wrote {svg.relative_to(REPO)} and docs/performance.md", file=sys.stderr)
+
+
+def core_speed_us() -> float:
+    """CPU microseconds per ``sum(range(1000))``, averaged over 0.1 s of this thread's time
+    (bench/moderation_speed.py prints the same loop; ~10 us on a recent desktop core)."""
+    loops = 0
+    begin = time.thread_time()
+    while time.thread_time() - begin < 0.1:
+        for _ in range(100):
+            sum(range(1000))
+        loops += 100
+    return round((time.thread_time() - begin) / loops * 1e6, 1)
 
 
 if __name__ == "__main__":
