@@ -310,3 +310,18 @@ async def test_history_reads_survive_redis_forgetting_its_scripts(tmp_path: Path
             assert [m.text for m in history.messages] == ["before"] and history.recovered
     finally:
         server.stop()
+
+
+async def test_a_redis_broker_opens_its_connections_before_it_serves(tmp_path: Path) -> None:
+    """Lazily opened pooled connections made the first burst of sends after the joins queue
+    behind connection setup (the rooms-of-10 bench): they are opened when the broker starts."""
+    server = RedisProcess(tmp_path / "redis").start()
+    try:
+        broker = create_broker(server.url, HistoryLimits(), max_connections=64)
+        with redis.Redis.from_url(server.url) as client:
+            before = len(client.client_list())
+            async with running(broker):
+                opened = len(client.client_list()) - before
+        assert opened >= 16, f"only {opened} connections open when the broker started"
+    finally:
+        server.stop()
