@@ -43,8 +43,10 @@ def scenario_config(args: argparse.Namespace) -> dict[str, Any]:
         "idle_counts": [1000, 2000] if quick else [5000, 10000],
         "idle_hold_s": 1.0 if quick else 25.0,  # one server ping interval (20-25 s)
         "slow_rate": 50,
-        # Baseline as long as the slow phase: a p99 is compared over windows of equal length.
+        # Baseline as long as the slow phase (half before, half after): a p99 is compared over
+        # windows of equal length.
         "slow_base_s": 5.0 if quick else 60.0,
+        "slow_window_s": 1.0 if quick else 5.0,
         "slow_hold_s": 5.0 if quick else 60.0,  # 6 MB to the slow member: past kernel buffers
         "slow_text_len": args.slow_text_len,
         "storm_clients": 1000 if quick else 5000,

@@ -35,6 +35,8 @@ class StepStats:
     first_ns: int = 0
     last_ns: int = 0
     lat_us: array[int] = field(default_factory=lambda: array("q"))
+    sent_ns: array[int] = field(default_factory=lambda: array("q"))  # beside lat_us, if kept
+    keep_sent: bool = False
 
 
 class Recorder:
@@ -109,7 +111,10 @@ class Member(WSListener):
             st.received += 1
         else:
             st.dups += 1
-        st.lat_us.append((now - int(ns_s)) // 1000)
+        sent_ns = int(ns_s)
+        st.lat_us.append((now - sent_ns) // 1000)
+        if st.keep_sent:
+            st.sent_ns.append(sent_ns)
         if not st.first_ns:
             st.first_ns = now
         st.last_ns = now

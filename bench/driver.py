@@ -14,6 +14,7 @@ import math
 import random
 import sys
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from time import monotonic, monotonic_ns
@@ -138,8 +139,16 @@ async def fanout_step(
     room: str,
     text_len: int,
     members: Sequence[Member] = (),
+    keep_latencies: array[int] | None = None,
+    window_s: float = 0.0,
 ) -> dict[str, Any]:
-    """One ladder step: pace, drain, then the figures the issue asks for."""
+    """One ladder step: pace, drain, then the figures the issue asks for.
+
+    ``keep_latencies`` collects the step's latencies before they are freed, so phases can be
+    pooled; ``window_s`` adds the p99 of each window of that many seconds of send time, which
+    shows *when* in a long step the tail happened (a slow member's stall, a drift of the VM).
+    """
+    ctx.recorder.step(step).keep_sent = window_s > 0
     acks0 = sum(m.acks for m in publishers)
     rl0 = sum(m.rate_limited for m in publishers)
     err0 = sum(m.errors for m in publishers)
@@ -191,6 +200,9 @@ async def fanout_step(
         "disconnected": sum(m.disconnected for m in members),
         "close_codes": sorted({m.close_code for m in members if m.close_code is not None}),
     }
+    if window_s > 0:
+        rec["p99_ms_by_window"] = windowed_p99(st.lat_us, st.sent_ns, t0, window_s)
+        rec["window_s"] = window_s
     if m1 and m0:
         fan_key, enc_key = "harbor_fanout_messages_total", "harbor_frames_encoded_total"
         fanned = m1.get(fan_key, 0) - m0.get(fan_key, 0)
@@ -200,8 +212,22 @@ async def fanout_step(
         if fanned > 0:  # 0 means /metrics did not move: report nothing rather than 0
             rec["encodes_per_published"] = round(encoded / max(1, sent), 3)
             rec["encodes_per_fanout"] = round(encoded / fanned, 3)
+    if keep_latencies is not None:
+        keep_latencies.extend(st.lat_us)
     del st.lat_us[:]  # free the step's latencies before the next, heavier step
+    del st.sent_ns[:]
     return rec
+
+
+def windowed_p99(
+    lat_us: Sequence[int], sent_ns: Sequence[int], t0_ns: int, window_s: float
+) -> list[float]:
+    """p99 (ms) of the deliveries sent in each ``window_s`` window after ``t0_ns``."""
+    windows: dict[int, list[int]] = {}
+    width = int(window_s * 1e9)
+    for lat, sent in zip(lat_us, sent_ns, strict=True):
+        windows.setdefault(max(0, sent - t0_ns) // width, []).append(lat)
+    return [percentiles(windows.get(i, []), (99,))[0] for i in range(max(windows, default=-1) + 1)]
 
 
 def error_codes(members: Sequence[Member]) -> dict[str, int]:
@@ -347,7 +373,12 @@ SLOW_CLOSED = "harbor_slow_members_dropped_total"
 
 
 async def scenario_slow(ctx: Ctx) -> None:
-    """Same fan-out step twice, the second time with one member that has stopped reading."""
+    """The same fan-out step before, during and after one member stops reading.
+
+    The baseline is split around the slow phase (half before, half after, pooled into one
+    p99 as long as the slow phase): this VM's core speed drifts within minutes, and a baseline
+    taken only before would charge such a drift to the slow member.
+    """
     cfg = ctx.cfg
     n = cfg["members"]
     members = await connect_many(ctx.adapter, ctx.recorder, fanout_members(ctx, n))
@@ -355,8 +386,13 @@ async def scenario_slow(ctx: Ctx) -> None:
     await ctx.settle()
     seqs = [0] * len(publishers)
     rate, hold, tlen = cfg["slow_rate"], cfg["slow_hold_s"], cfg["slow_text_len"]
+    window = cfg["slow_window_s"]
     room = cfg["fanout_room"]
-    base = await fanout_step(ctx, 0, rate, cfg["slow_base_s"], publishers, n, seqs, room, tlen)
+    pooled: array[int] = array("q")
+    half = cfg["slow_base_s"] / 2
+    base = await fanout_step(
+        ctx, 0, rate, half, publishers, n, seqs, room, tlen, keep_latencies=pooled
+    )
     base.update(kind="slow", phase="baseline", step=0, members=n, text_len=tlen)
     emit(base)
     if base["loss_pct"] > 1 or base["p99_ms"] > 5000:  # saturated: no comparison possible
@@ -380,9 +416,11 @@ async def scenario_slow(ctx: Ctx) -> None:
             await asyncio.sleep(0.25)
 
     watcher = asyncio.create_task(watch_rss())
-    # Longer than the baseline: the kernel alone buffers ~4 MB for a non-reading peer (tcp_wmem
-    # autotuning) before the server's own outbox policy is exercised at all.
-    rec = await fanout_step(ctx, 1, rate, hold, publishers, n - 1, seqs, room, tlen)
+    # Long: the kernel alone buffers ~4 MB for a non-reading peer (tcp_wmem autotuning)
+    # before a server that leaves it to autotuning exercises its own outbox policy at all.
+    rec = await fanout_step(
+        ctx, 1, rate, hold, publishers, n - 1, seqs, room, tlen, window_s=window
+    )
     rss_during_end = ctx.sampler.rss(WORKERS)
     slow.resume_reading()
     start = monotonic()
@@ -396,6 +434,12 @@ async def scenario_slow(ctx: Ctx) -> None:
     stop.set()
     await watcher
     closed_after = ctx.metrics().get(SLOW_CLOSED)
+    slow_received = slow.private  # before the phase after, which it may go on receiving
+    after = await fanout_step(
+        ctx, 2, rate, half, publishers, n - 1, seqs, room, tlen, keep_latencies=pooled
+    )
+    after.update(kind="slow", phase="baseline after", step=2, members=n, text_len=tlen)
+    (pooled_p99,) = percentiles(pooled, (99,))
     rec.update(
         kind="slow",
         phase="slow member",
@@ -406,7 +450,7 @@ async def scenario_slow(ctx: Ctx) -> None:
         rss_peak_kb=peak,
         rss_end_of_step_kb=rss_during_end,
         rss_after_kb=ctx.sampler.rss(WORKERS),
-        slow_received=slow.private,
+        slow_received=slow_received,
         slow_expected=rec["sent"],
         slow_mb_offered=round(rec["sent"] * tlen / 1e6, 2),
         slow_disconnected=slow.disconnected,
@@ -416,9 +460,11 @@ async def scenario_slow(ctx: Ctx) -> None:
         server_closed_slow=None
         if closed_before is None or closed_after is None
         else int(closed_after - closed_before),
-        p99_vs_baseline=round(rec["p99_ms"] / max(0.001, base["p99_ms"]), 2),
+        baseline_p99_ms=pooled_p99,
+        p99_vs_baseline=round(rec["p99_ms"] / max(0.001, pooled_p99), 2),
     )
     emit(rec)
+    emit(after)
     for m in members:
         m.close()
 
