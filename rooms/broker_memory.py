@@ -59,20 +59,19 @@ class MemoryBroker:
         if draft.client_id and draft.client_id in seen:
             return Receipt(seen[draft.client_id], log.epoch, duplicate=True)
         log.head += 1
+        seq = log.head  # the head moves on if another send runs during the checkpoint below
         body = draft.body()
         log.messages.append(
-            Posted(
-                room, log.head, log.epoch, draft.ts, draft.uid, draft.name, draft.text, draft.note
-            )
+            Posted(room, seq, log.epoch, draft.ts, draft.uid, draft.name, draft.text, draft.note)
         )
         self._trim(log, now_ms=draft.ts)
         if draft.client_id:
-            seen[draft.client_id] = log.head
+            seen[draft.client_id] = seq
             while len(seen) > self._limits.client_ids:
                 seen.popitem(last=False)
-        self._send(room, wire(log.head, log.epoch, body))
+        self._send(room, wire(seq, log.epoch, body))
         await anyio.lowlevel.checkpoint()
-        return Receipt(log.head, log.epoch, duplicate=False)
+        return Receipt(seq, log.epoch, duplicate=False)
 
     async def hide(self, room: str, message_id: int) -> None:
         log = self._logs.setdefault(room, _RoomLog())

@@ -12,7 +12,7 @@ import anyio
 import pytest
 import redis
 
-from rooms.broker import Broker, History, HistoryLimits, create_broker
+from rooms.broker import Broker, History, HistoryLimits, Receipt, create_broker
 from rooms.envelope import Draft, Hidden, Posted, PresenceChanged, presence_body, read
 from tests.harness import RedisProcess, seconds
 
@@ -178,6 +178,39 @@ async def test_many_concurrent_history_reads_each_get_their_own_rooms_answer(
             ] or (since > n and not history.recovered)
 
 
+async def test_concurrent_sends_each_get_their_own_receipt_and_are_stored_once(
+    backend: Backend,
+) -> None:
+    """Sends arriving together share a round trip (Redis); each still gets its own id and
+    room, a repeated client_id inside one batch is still a duplicate, and nothing is stored
+    twice."""
+    broker = backend.make(HistoryLimits(max_messages=500))
+    async with running(broker):
+        sends = [(f"busy-{i % 3}", f"c{i // 2}" if i % 2 == 0 else f"solo{i}") for i in range(300)]
+        sends += [(f"busy-{i % 3}", f"c{i // 2}") for i in range(0, 300, 2)]  # repeats
+        receipts: list[object] = [None] * len(sends)
+
+        async def send(i: int, room: str, client_id: str) -> None:
+            text = f"{room}:{client_id}"
+            receipts[i] = await broker.publish(room, draft(text, client_id, uid=client_id))
+
+        async with anyio.create_task_group() as tg:
+            for i, (room, client_id) in enumerate(sends):
+                tg.start_soon(send, i, room, client_id)
+        by_text: dict[str, set[int]] = {}
+        for (room, client_id), receipt in zip(sends, receipts, strict=True):
+            assert isinstance(receipt, Receipt)
+            by_text.setdefault(f"{room}:{client_id}", set()).add(receipt.id)
+        assert all(len(ids) == 1 for ids in by_text.values()), "a repeat got a new id"
+        for n in range(3):
+            room = f"busy-{n}"
+            history = await broker.history(room, since=None, client_epoch=None, limit=500)
+            stored = [m.text for m in history.messages]
+            assert len(stored) == len(set(stored)) == 100
+            assert [m.id for m in history.messages] == list(range(1, 101))
+            assert {by_text[text].pop() for text in stored} == set(range(1, 101))
+
+
 async def test_since_older_than_the_retained_history_is_not_recovered(backend: Backend) -> None:
     broker = backend.make(HistoryLimits(max_messages=5))
     async with running(broker):
@@ -308,6 +341,29 @@ async def test_history_reads_survive_redis_forgetting_its_scripts(tmp_path: Path
                 client.script_flush()
             history = await broker.history("opioids", since=0, client_epoch=receipt.epoch, limit=5)
             assert [m.text for m in history.messages] == ["before"] and history.recovered
+    finally:
+        server.stop()
+
+
+async def test_sends_survive_redis_forgetting_its_scripts_and_are_stored_once(
+    tmp_path: Path,
+) -> None:
+    """A batch of sends after SCRIPT FLUSH is refused with NOSCRIPT; the broker loads the
+    script and runs the refused sends again, each exactly once."""
+    server = RedisProcess(tmp_path / "redis").start()
+    try:
+        broker = create_broker(server.url, HistoryLimits())
+        async with running(broker):
+            await broker.publish("alcohol", draft("before"))
+            with redis.Redis.from_url(server.url) as client:
+                client.script_flush()
+            async with anyio.create_task_group() as tg:
+                for n in range(40):
+                    tg.start_soon(broker.publish, "alcohol", draft(f"after {n}", f"c{n}"))
+            history = await broker.history("alcohol", since=None, client_epoch=None, limit=100)
+            texts = [m.text for m in history.messages]
+            assert sorted(texts) == sorted(["before", *(f"after {n}" for n in range(40))])
+            assert [m.id for m in history.messages] == list(range(1, 42))
     finally:
         server.stop()
 
