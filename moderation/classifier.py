@@ -138,7 +138,9 @@ _set_method = _slots["method"].__set__
 def scan_terms(text: Normalized, lexicon: Lexicon) -> TermMatches:
     """Every term occurrence in the words view: the one automaton pass ``quiet`` and
     ``classify`` share."""
-    return list(lexicon.automaton.iter(match_text(text.words)))
+    words = text.words
+    automaton = lexicon.ascii_automaton if words.isascii() else lexicon.automaton
+    return list(automaton.iter(match_text(words)))
 
 
 def term_bits(terms: TermMatches) -> int:
@@ -151,8 +153,10 @@ def signals(
 ) -> tuple[Signal, ...]:
     """Exactly ``classify(text, lexicon)``, at the cost of :func:`quiet` for quiet messages:
     the automaton pass, the concept bits and the triggered patterns are computed once."""
-    if terms is None:
-        terms = list(lexicon.automaton.iter(match_text(text.words)))  # scan_terms, inlined
+    if terms is None:  # scan_terms, inlined
+        words = text.words
+        automaton = lexicon.ascii_automaton if words.isascii() else lexicon.automaton
+        terms = list(automaton.iter(match_text(words)))
     bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
     triggered = lexicon.triggered(text.plain)
     if not bits & SIGNAL_BIT:

@@ -304,6 +304,12 @@ class Lexicon:
     term_count: int
     triggers: Any  # automaton over the plain view: trigger literal -> counter increment
     quiet: QuietIndex
+    # ``automaton`` without the keys holding a non-ASCII character (emoji), for ASCII text:
+    # pyahocorasick scans a node's children one by one, and the emoji keys are children of
+    # the root, which the automaton returns to at nearly every character of a word. With
+    # the space that starts every other key as the root's only child, a pass over ASCII
+    # text (most chat) runs about a quarter faster and finds exactly the same matches.
+    ascii_automaton: Any
 
     def patterns_for(self, plain: str) -> list[Pattern]:
         """The patterns whose trigger holds on ``plain``: one C pass instead of one per pattern."""
@@ -448,15 +454,24 @@ def compile_lexicon(
                 by_key[key].append(term)
     entries = {key: _entry(key, tuple(terms)) for key, terms in by_key.items()}
     bits = _concept_bits(entries.values(), patterns, rules)
-    automaton = ahocorasick.Automaton()
+    automaton, ascii_automaton = ahocorasick.Automaton(), ahocorasick.Automaton()
     # stable sort: keys padding to the same text keep their order (the last one added wins)
     for padded, entry in sorted(
         ((match_key(key), entry) for key, entry in entries.items()), key=_common_first
     ):
         signal = SIGNAL_BIT if entry.signals else 0
         back = (len(padded) - (padded[0] == " "), int(padded[-1] == " "))
-        automaton.add_word(padded, (*back, entry, _mask(entry.concepts, bits) | signal))
+        value = (*back, entry, _mask(entry.concepts, bits) | signal)
+        automaton.add_word(padded, value)
+        if padded.isascii():
+            ascii_automaton.add_word(padded, value)
     automaton.make_automaton()
+    if len(ascii_automaton) == len(automaton):
+        ascii_automaton = automaton
+    elif len(ascii_automaton):
+        ascii_automaton.make_automaton()
+    else:  # no ASCII key: ASCII text meets none, and an empty automaton cannot search
+        ascii_automaton = automaton
     index: dict[str, list[Rule]] = defaultdict(list)
     for rule in rules:
         for concept in rule.requires[0].concepts:
@@ -464,7 +479,17 @@ def compile_lexicon(
     frozen_index = MappingProxyType({key: tuple(value) for key, value in index.items()})
     triggers = _trigger_automaton(patterns)
     quiet = _quiet_index(bits, patterns, rules)
-    return Lexicon(version, automaton, patterns, rules, frozen_index, len(by_key), triggers, quiet)
+    return Lexicon(
+        version,
+        automaton,
+        patterns,
+        rules,
+        frozen_index,
+        len(by_key),
+        triggers,
+        quiet,
+        ascii_automaton,
+    )
 
 
 def _concept_bits(
