@@ -262,14 +262,21 @@ class QuietIndex:
 
     def candidates(self, bits: int) -> list[int]:
         """File-order numbers of the rules each requirement of which some concept in ``bits``
-        meets (what ``can_fire`` tests, but every such rule)."""
+        meets (what ``can_fire`` tests, but every such rule).
+
+        A first concept's rules are walked only when ``can_fire``'s test for that concept
+        (its folded pair mask, or rules needing two others or more) says one may fire.
+        """
         first = bits & self.first_bits
         numbers: list[int] = []
         meets = bits.__and__
+        pairs = self.first_pairs
+        longer = self.first_longer
         while first:
             low = first & -first
             first ^= low
-            numbers.extend(number for number, rest in self.firsts[low] if all(map(meets, rest)))
+            if bits & pairs[low] or longer[low]:
+                numbers.extend(number for number, rest in self.firsts[low] if all(map(meets, rest)))
         if len(numbers) > 1:
             return sorted(set(numbers))
         return numbers
