@@ -159,12 +159,9 @@ def signals(
         terms = list(automaton.iter(match_text(words)))
     bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
     triggered = lexicon.triggered(text.plain)
-    if not bits & SIGNAL_BIT:
-        if not lexicon.quiet.can_fire(bits) or _sentences_apart(
-            text, lexicon, terms, bits, triggered
-        ):
-            if not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered):
-                return ()
+    if not (bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits)):
+        if not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered):
+            return ()
     return _classify(text, lexicon, terms, bits, triggered)
 
 
@@ -187,58 +184,17 @@ def quiet(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) 
     requirements some hit meets. So the OR of the concept bits of *every* term occurrence
     (before shields remove any: a superset of what ``match`` keeps), plus those of structural
     patterns that actually match, bounds what ``classify`` could see; if that holds no signal
-    bit and lets no rule fire, ``classify`` returns ``()``; nor does it when the only rules
-    those bits let fire are sentence rules whose concepts sit in different sentences
-    (:func:`_sentences_apart`). The fold runs in C; pattern
+    bit and lets no rule fire, ``classify`` returns ``()``. The fold runs in C; pattern
     regexes run only when their trigger holds and they could complete a rule. A ``False``
     only means "look properly": the caller then runs ``classify``.
     """
     if terms is None:
         terms = scan_terms(text, lexicon)
     bits = term_bits(terms)
-    if bits & SIGNAL_BIT:
+    if bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits):
         return False
     triggered = lexicon.triggered(text.plain)
-    if lexicon.quiet.can_fire(bits) and not _sentences_apart(text, lexicon, terms, bits, triggered):
-        return False
     return not (triggered and _patterns_complete_a_rule(text, lexicon, bits, triggered))
-
-
-def _sentences_apart(
-    text: Normalized, lexicon: Lexicon, terms: TermMatches, bits: int, triggered: list[int]
-) -> bool:
-    """Whether the rules the message's bits let fire are all sentence rules, none of which
-    the bits of any one sentence let fire: their concepts met only across sentences.
-
-    Chat often holds the concepts of a sentence rule in different sentences ("I don't drink
-    anymore. Two months today"), and ``classify`` then finds nothing, after building hits,
-    clauses and scopes. Sentences (runs of the words view between newlines) bound clauses,
-    which ``classify`` also cuts at clause-break terms and thins by shields, so a sentence's
-    bits are a superset of each of its clauses'. Pattern hits in the words view join a
-    clause, so their bits are added to every sentence; other pattern hits belong to the
-    message alone, and the caller still asks whether they complete a rule. True means only
-    that no rule fires on the terms; False means "look properly".
-    """
-    index = lexicon.quiet
-    rules = lexicon.rules
-    if any(rules[number].scope != "sentence" for number in index.candidates(bits)):
-        return False
-    newlines = []
-    position = text.words.find("\n")
-    while position >= 0:
-        newlines.append(position)
-        position = text.words.find("\n", position + 1)
-    if not newlines:
-        return False
-    sentences: dict[int, int] = {}
-    for last, (back, _, _, concepts) in terms:
-        sentence = bisect_right(newlines, last - back)
-        sentences[sentence] = sentences.get(sentence, 0) | concepts
-    in_words = 0
-    for number in triggered:
-        if lexicon.patterns[number].view == "words":
-            in_words |= index.pattern_bits[number]
-    return not any(index.can_fire(found | in_words) for found in sentences.values())
 
 
 def _patterns_complete_a_rule(

@@ -213,30 +213,6 @@ def test_signals_is_classify_with_quiets_shortcut(seed: int) -> None:
         assert full == ()
 
 
-@pytest.mark.parametrize(
-    ("text", "apart"),
-    [
-        ("I don't drink wine anymore. Right now I feel calm", True),
-        ("I used to drink wine!\nTonight I feel calm", True),
-        ("I don't drink wine anymore and right now I feel calm", False),
-        ("I drink wine tonight", False),
-        ("I drink wine. Tonight I feel calm, call Jane Doe at 614 555 0133", False),
-    ],
-)
-def test_sentence_rule_concepts_in_different_sentences_are_quiet(text: str, apart: bool) -> None:
-    """A sentence rule whose concepts meet only across sentences is proved quiet without
-    classifying (``quiet`` says so), and ``signals`` still equals ``classify``."""
-    from moderation.classifier import classify, quiet, signals
-    from moderation.normalize import normalize
-
-    normalized = normalize(text)
-    full = classify(normalized, lexicon())
-    assert signals(normalized, lexicon()) == full
-    assert quiet(normalized, lexicon()) is apart
-    if apart:
-        assert full == ()
-
-
 @pytest.mark.parametrize("seed", range(60))
 def test_patterns_complete_a_rule_is_every_triggered_pattern_tried(seed: int) -> None:
     """``_patterns_complete_a_rule`` (which skips patterns adding no new bit, and every regex
