@@ -12,6 +12,10 @@ What is kept from redis-py: the `Connection` itself (URL, TLS, authentication, t
 reply parser) and its error types. A connection whose call failed or was cancelled between
 request and reply is closed, never reused, so a late reply can never answer the next call;
 an error *reply* (e.g. NOSCRIPT) leaves the connection in step and it is reused.
+
+Timeouts: redis-py applies its socket timeout (5 s by default) to the write, through
+`asyncio.wait_for` -- a new Task per command -- and again to the read. Here the connections
+have none, and one deadline covers the whole call (request and reply).
 """
 
 from __future__ import annotations
@@ -26,25 +30,36 @@ from redis.exceptions import ResponseError
 
 
 class DirectConnections:
-    def __init__(self, pool: aioredis.ConnectionPool, limit: int, *, wait_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        pool: aioredis.ConnectionPool,
+        limit: int,
+        *,
+        wait_s: float = 5.0,
+        timeout_s: float = 5.0,
+    ) -> None:
         self._pool = pool
+        self._connection_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
         self._idle: list[Any] = []  # redis.asyncio.Connection, most recently used last
         # asyncio's, not anyio's: acquiring a free asyncio.Semaphore does not yield to the loop,
         # and this is taken once per chat message.
         self._slots = asyncio.Semaphore(limit)
         self._limit = limit
         self._wait_s = wait_s
+        self._timeout_s = timeout_s
 
     async def call(self, *args: bytes | str | int | float) -> Any:
         """Send one command and return its reply; Redis errors are raised as redis-py's, and
-        TimeoutError if every connection stayed busy for `wait_s` (as the pool did)."""
+        TimeoutError if every connection stayed busy for `wait_s` (as the pool did), or the
+        call itself took longer than `timeout_s` (redis-py's default socket timeout)."""
         if self._slots.locked():
-            with anyio.fail_after(self._wait_s):
+            async with asyncio.timeout(self._wait_s):
                 await self._slots.acquire()
         else:
             await self._slots.acquire()  # free: returns without yielding to the loop
         try:
-            return await self._call_on_a_connection(args)
+            async with asyncio.timeout(self._timeout_s):
+                return await self._call_on_a_connection(args)
         finally:
             self._slots.release()
 
@@ -77,8 +92,9 @@ class DirectConnections:
             self._idle.append(conn)
 
     def _new(self) -> Any:
-        """A new, not yet connected redis-py Connection with the pool's settings."""
-        return self._pool.make_connection()  # type: ignore[no-untyped-call]
+        """A new, not yet connected redis-py Connection: the pool's settings, no socket
+        timeout (see the module's docstring)."""
+        return self._pool.connection_class(**self._connection_kwargs)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []

@@ -90,7 +90,7 @@ async def test_a_call_that_finds_every_connection_busy_too_long_times_out(
     server: RedisProcess,
 ) -> None:
     pool = aioredis.ConnectionPool.from_url(server.url)
-    direct = DirectConnections(pool, limit=1, wait_s=0.2)
+    direct = DirectConnections(pool, limit=1, wait_s=0.2, timeout_s=5)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(direct.call, "BLPOP", "nothing", 1)
@@ -98,6 +98,21 @@ async def test_a_call_that_finds_every_connection_busy_too_long_times_out(
             with pytest.raises(TimeoutError):
                 await direct.call("PING")
         assert await direct.call("PING") == b"PONG"
+    finally:
+        await direct.aclose()
+        await pool.aclose()
+
+
+async def test_a_call_whose_reply_does_not_come_in_time_fails_and_its_connection_is_dropped(
+    server: RedisProcess,
+) -> None:
+    pool = aioredis.ConnectionPool.from_url(server.url)
+    direct = DirectConnections(pool, limit=1, timeout_s=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await direct.call("BLPOP", "queue", 2)
+        with anyio.fail_after(seconds(1)):  # not queued behind the BLPOP
+            assert await direct.call("RPUSH", "queue", "item") == 1
     finally:
         await direct.aclose()
         await pool.aclose()
