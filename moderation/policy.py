@@ -75,6 +75,11 @@ def decide(
     """The verdict for ``text`` given its signals; pure."""
     if not signals:
         return delivered(text.raw, lexicon_version)
+    for signal in signals:  # a loop, not all(<generator>): a generator costs more here
+        if signal.severity is not _WATCH:
+            break
+    else:  # context lowered every signal
+        return _watched(text, signals, lexicon_version)
     levels = _levels(signals)
     listed = _ranked(category for category, level in levels.items() if level is not _WATCH)
     watch = _ranked(category for category, level in levels.items() if level is _WATCH)
@@ -105,6 +110,33 @@ def decide(
     _set_notice(made, notice)
     _set_placeholder(made, policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None)
     _set_reasons(made, tuple(dict.fromkeys(signal.reason for signal in kept)))
+    return made
+
+
+def _watched(text: Normalized, signals: Sequence[Signal], lexicon_version: str) -> Verdict:
+    """What ``decide`` gives when context lowered every signal to ``watch``, whatever the
+    policy: delivered as written, every category listed under ``watch`` and flagged when one
+    is a crisis category.
+
+    Most loud chat ends here ("five years ago I overdosed", a past-tense story), and this
+    skips the levels, rankings and policy tests that only a signal above ``watch`` needs
+    (nothing is listed, so nothing is held, supported, redacted or method detail).
+    """
+    watch = _ranked({signal.category: None for signal in signals})
+    made: Verdict = _new(Verdict)
+    _set_categories(made, ())
+    _set_severity(made, _WATCH)
+    _set_action(made, _DELIVER)
+    _set_spans(made, _spans(text, signals))
+    _set_lexicon_version(made, lexicon_version)
+    _set_support(made, False)
+    _set_flag(made, any(category in CRISIS_CATEGORIES for category in watch))
+    _set_delivered_text(made, text.raw)
+    _set_watch(made, watch)
+    _set_method_detail(made, False)
+    _set_notice(made, None)
+    _set_placeholder(made, None)
+    _set_reasons(made, tuple(dict.fromkeys(signal.reason for signal in signals)))
     return made
 
 
@@ -201,15 +233,21 @@ def _redacted(text: Normalized, signals: list[Signal], policy: RoomPolicy) -> st
     return "".join(pieces) + text.raw[copied_to:]
 
 
-def _spans(text: Normalized, signals: list[Signal]) -> tuple[Span, ...]:
+def _spans(text: Normalized, signals: Sequence[Signal]) -> tuple[Span, ...]:
     """Distinct spans in text order; the term breaks ties, since two terms can cover the same
     characters and a set's iteration order (string hashing) differs between processes.
 
     Distinct and sorted as plain tuples (what ``Span`` equality and the sort key compare),
     then made into spans; a hit shared by several signals of one category maps back once.
     The set makes walking each signal's groups as good as its deduplicated ``hits``, and
-    spans are filled in through their slots (as in ``delivered``).
+    spans are filled in through their slots (as in ``delivered``). A lone signal resting on
+    one hit (a single term, the commonest loud message) needs none of that bookkeeping.
     """
+    if len(signals) == 1:
+        signal = signals[0]
+        if len(signal.groups) == 1 and len(signal.groups[0]) == 1:
+            view, start, end, _, entry, _ = signal.groups[0][0]
+            return (_span(*text.raw_span(view, start, end), signal.category, entry.key),)
     found: set[tuple[int, int, Category, str]] = set()
     mapped: dict[tuple[str, int, int], tuple[int, int]] = {}
     raw_span = text.raw_span
