@@ -202,17 +202,40 @@ def _patterns_complete_a_rule(
 ) -> bool:
     """Whether the patterns among ``triggered`` that match let a rule fire with ``bits``.
 
-    If even every triggered pattern matching would not let one fire, no regex runs.
+    If even every triggered pattern matching would not let one fire, no regex runs. Patterns
+    that fire a rule on their own (``alone``: a name is personal data) are tried first, and
+    one of them matching is a yes. When none does, the others often cannot fire a rule
+    without them, and then none of their regexes runs. (Firing only gains from more bits,
+    so deciding before every regex has run changes no answer.)
     """
     index = lexicon.quiet
     pattern_bits = index.pattern_bits
+    alone = index.alone
     possible = bits
+    first = []
     for number in triggered:
         possible |= pattern_bits[number]
-    if possible == bits or not index.can_fire(possible):
+        if alone[number]:
+            first.append(number)
+    if possible == bits or not (first or index.can_fire(possible)):
         return False
+    for number in first:
+        adds = pattern_bits[number]
+        if adds & ~bits:
+            pattern = lexicon.patterns[number]
+            if pattern.occurs_in(getattr(text, pattern.view)):
+                return True
+    if len(first) == len(triggered):
+        return False
+    others = [number for number in triggered if not alone[number]]
+    if first:  # the others now have to fire a rule without them
+        possible = bits
+        for number in others:
+            possible |= pattern_bits[number]
+        if possible == bits or not index.can_fire(possible):
+            return False
     found = 0
-    for number in triggered:
+    for number in others:
         adds = pattern_bits[number]
         if adds & ~(bits | found):
             pattern = lexicon.patterns[number]

@@ -48,7 +48,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from importlib import resources
 from operator import add, itemgetter
@@ -226,7 +226,8 @@ class QuietIndex:
     when a rule needs nothing else): with the bit present, some of them fires exactly when
     that mask meets the message's bits. ``first_longer`` keeps the other masks of the rest.
     ``pattern_bits`` are each pattern's concepts that some rule requires (patterns never
-    signal on their own, so other concepts cannot make a message loud).
+    signal on their own, so other concepts cannot make a message loud); ``alone`` says, per
+    pattern, whether its own bits let a rule fire (a name alone is personal data).
 
     Triggers: pattern ``i`` owns bits ``[64 i, 64 i + 64)`` of one integer, which starts at
     ``trigger_bias`` (``2**63 - at_least`` in each field) and gains ``1 << 64 i`` per literal
@@ -241,6 +242,7 @@ class QuietIndex:
     first_pairs: Mapping[int, int]
     first_longer: Mapping[int, tuple[tuple[int, ...], ...]]
     pattern_bits: tuple[int, ...]
+    alone: tuple[bool, ...]
     trigger_bias: int
     trigger_tops: tuple[tuple[int, int], ...]  # (top bit of the field, pattern index)
     count_limit: int
@@ -545,7 +547,8 @@ def _quiet_index(
     decimal_needs = tuple((tops[i][0], p.decimals) for i, p in enumerate(patterns) if p.decimals)
     word_needs = tuple((tops[i][0], p.words) for i, p in enumerate(patterns) if p.words)
     fits = all(pattern.at_least <= _TOP for pattern in patterns)
-    return QuietIndex(
+    pattern_bits = tuple(_mask(p.entry.concepts, bits) & required for p in patterns)
+    index = QuietIndex(
         concept_bits=MappingProxyType(bits),
         firsts=MappingProxyType({bit: tuple(entries) for bit, entries in firsts.items()}),
         first_bits=first,
@@ -555,7 +558,8 @@ def _quiet_index(
         first_longer=MappingProxyType(
             {bit: tuple(r for _, r in entries if len(r) > 1) for bit, entries in firsts.items()}
         ),
-        pattern_bits=tuple(_mask(p.entry.concepts, bits) & required for p in patterns),
+        pattern_bits=pattern_bits,
+        alone=(),  # filled in below: which patterns fire a rule alone is asked of the index
         pattern_masks=tuple(_mask(p.entry.concepts, bits) for p in patterns),
         context=ContextBits.of(bits),
         rule_masks=tuple(tuple(_mask(g.concepts, bits) for g in rule.requires) for rule in rules),
@@ -570,6 +574,7 @@ def _quiet_index(
         word_needs=word_needs,
         word_tops=sum(top for top, _ in word_needs),
     )
+    return replace(index, alone=tuple(index.can_fire(adds) for adds in pattern_bits))
 
 
 def _trigger_automaton(patterns: tuple[Pattern, ...]) -> Any:
