@@ -89,7 +89,10 @@ class Signal:
 
         Deduplicated by equality, as ``dict.fromkeys`` would, but without hashing: a hit's
         hash would hash its entry's every term, and a signal rests on a handful of hits.
+        A term's signal rests on one hit, which is its own answer.
         """
+        if len(self.groups) == 1 and len(self.groups[0]) == 1:
+            return self.groups[0]
         found: list[Hit] = []
         for group in self.groups:
             for hit in group:
@@ -265,8 +268,14 @@ def _classify(
     found = list(_term_signals(hits, context)) if message & SIGNAL_BIT else []
     if not rules and not found:
         return ()  # ordinary talk, no clause bookkeeping needed
-    clauses: dict[int, list[Hit]] = {}
     clause_bits: dict[int, int] = {}
+    if not rules:  # only term signals: the context needs the clauses' bits alone
+        for hit in hits:  # (MESSAGE gets bits too; ``_Context.apply`` never looks them up)
+            clause = hit[3]
+            clause_bits[clause] = clause_bits.get(clause, 0) | hit[5]
+        scope = _Context(text.words, hits, message, clause_bits, context)
+        return tuple(scope.apply(signal) for signal in found)
+    clauses: dict[int, list[Hit]] = {}
     for hit in hits:
         clause = hit[3]
         if clause != MESSAGE:
@@ -276,8 +285,7 @@ def _classify(
             else:
                 clauses[clause] = [hit]
                 clause_bits[clause] = hit[5]
-    if rules:
-        found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context))
+    found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context))
     scope = _Context(text.words, hits, message, clause_bits, context)
     return tuple(scope.apply(signal) for signal in found)
 
@@ -287,33 +295,40 @@ def _match(
 ) -> tuple[list[Hit], int]:
     """The hits (terms in automaton order, then patterns in file order) and their bits' OR."""
     context = lexicon.quiet.context
-    found = [
-        (last - back, last - tail, entry, concepts) for last, (back, tail, entry, concepts) in terms
-    ]
     message = bits
-    if bits & context.shield:
+    breaks = []
+    shielded = bits & context.shield
+    if shielded:
+        found = [
+            (last - back, last - tail, entry, concepts)
+            for last, (back, tail, entry, concepts) in terms
+        ]
         shields = [span for span in found if span[3] & context.shield]
         found = [span for span in found if not _shielded(span, shields)]
         message = reduce(or_, map(_BITS, found), 0)
+        if message & context.clause_break:
+            breaks = [start for start, _, _, concepts in found if concepts & context.clause_break]
+    elif bits & context.clause_break:  # no shield: every term is a hit
+        breaks = [
+            last - back for last, (back, _, _, concepts) in terms if concepts & context.clause_break
+        ]
     words = text.words
-    breaks = []
-    if message & context.clause_break:
-        breaks = [start for start, _, _, concepts in found if concepts & context.clause_break]
     position = words.find("\n")
     if position >= 0:
         while position >= 0:
             breaks.append(position)
             position = words.find("\n", position + 1)
         breaks.sort()
-    if breaks:
+    if shielded:
         hits = [
             _hit(Hit, ("words", start, end, bisect_right(breaks, start), entry, concepts))
             for start, end, entry, concepts in found
         ]
-    else:
+    else:  # the same hits straight from the automaton's values, with no list of spans between
         hits = [
-            _hit(Hit, ("words", start, end, 0, entry, concepts))
-            for start, end, entry, concepts in found
+            _hit(Hit, ("words", start, last - tail, bisect_right(breaks, start), entry, concepts))
+            for last, (back, tail, entry, concepts) in terms
+            for start in (last - back,)
         ]
     if triggered:
         masks = lexicon.quiet.pattern_masks
@@ -402,9 +417,13 @@ class _Context:
     def apply(self, signal: Signal) -> Signal:
         hits = signal.hits  # built once per signal: the checks below all walk it
         clause_bits = self.clause_bits
-        numbers = {hit[3] for hit in hits}
-        numbers.discard(MESSAGE)
-        clauses = [clause_bits[number] for number in numbers]
+        if len(hits) == 1:  # a term's signal: its clause, if it has one, is the only one
+            number = hits[0][3]
+            clauses = [] if number == MESSAGE else [clause_bits[number]]
+        else:
+            numbers = {hit[3] for hit in hits}
+            numbers.discard(MESSAGE)
+            clauses = [clause_bits[number] for number in numbers]
         if self._lowered(signal, hits, clauses):
             return signal.at(_WATCH, lowered=True)
         if signal.category not in CRISIS_CATEGORIES or signal.severity is _WATCH:

@@ -193,7 +193,11 @@ def _levels(signals: Iterable[Signal]) -> dict[Category, Severity]:
 
 
 def _ranked(categories: Iterable[Category]) -> tuple[Category, ...]:
-    return tuple(sorted(categories, key=CATEGORY_PRIORITY.__getitem__))
+    """The categories by priority (most loud messages have one, which needs no sort)."""
+    found = tuple(categories)
+    if len(found) < 2:
+        return found
+    return tuple(sorted(found, key=CATEGORY_PRIORITY.__getitem__))
 
 
 def _action(support: bool, hold_method: bool, held: bool) -> tuple[Action, Notice | None]:
