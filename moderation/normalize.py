@@ -119,7 +119,10 @@ _SHAPE_BYTES = bytes(
 # costs several microseconds per message; three ``in`` tests cost a fraction of one).
 # "1aaaaa": a leading digit, but not "7am", "30mg".
 _LEET_HINTS = (b"a1", b"a2a", b"1aaaaa")
-_SPACED_HINT = b"_a_a_a_"
+# Searched as a regex, not with ``in``: the needle's two bytes are both common in a shape, so
+# ``bytes.find`` can skip ahead by a byte or two only, where the regex engine's literal-prefix
+# scan (one pass, no skip table) takes about half the time on chat.
+_SPACED_HINT = re.compile(rb"_a_a_a_")
 # A doubled whitespace character other than space and newline (``\t`` and ``\r`` are gone by
 # the spaced view): rare in chat, so tested last (see ``_has_rare_space_run``).
 _RARE_SPACE_RUN = re.compile(r"([\t\r\x0b\x0c\x1c-\x1f])\1")
@@ -415,7 +418,7 @@ def _spaced_hint(shape: bytes) -> bool:
     between two others), and a search for a needle of ``a`` and ``_`` in text that is
     mostly ``a`` compares at nearly every byte, so it cost more than it saved.
     """
-    return _SPACED_HINT in b"_" + shape.translate(_BOUNDARY_BYTES) + b"_"
+    return _SPACED_HINT.search(b"_" + shape.translate(_BOUNDARY_BYTES) + b"_") is not None
 
 
 def _separators(text: str) -> Iterator[tuple[int, int]]:
