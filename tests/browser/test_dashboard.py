@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
+import anyio
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from tests.conftest import HarborFactory
 from tests.harness import Client, HarborProcess, RedisProcess
@@ -159,6 +160,37 @@ async def test_a_wrong_password_is_refused_and_the_one_time_link_signs_in_once(
     chromium.allow_console_error(r"status of 403 \(Forbidden\)")  # the spent link, next
     again = await Dashboard.open(chromium, worker, link)
     await expect(again.page.locator("#sign-in-error")).to_contain_text("already used")
+
+
+async def test_a_flag_raised_while_the_queue_loads_is_not_wiped_by_the_older_list(
+    chromium: Chromium, workers: tuple[HarborProcess, ...]
+) -> None:
+    """The queue list is fetched over HTTP as the feed comes up. If a flag is raised after
+    the server built that list but before it reached the page, its live frame came first
+    and the older list used to replace it: the flag vanished from view until a reload (a CI
+    run caught it). The list's response is held here until the flag's frame is in."""
+    one, two = workers
+    dashboard = await Dashboard.open(chromium, two)
+    fetched = anyio.Event()
+    raised = anyio.Event()
+
+    async def hold_the_first_list(route: Route) -> None:
+        response = await route.fetch()  # built now, before the flag exists
+        if not fetched.is_set():
+            fetched.set()
+            await raised.wait()
+        await route.fulfill(response=response)
+
+    await dashboard.page.route("**/mod/api/flags", hold_the_first_list)
+    await dashboard.sign_in("alice")
+    with anyio.fail_after(10):
+        await fetched.wait()
+    writer = await writes(one, CRISIS)
+    await anyio.sleep(1.0)  # the flag's frame reaches the page while the list is held
+    raised.set()
+    await expect(dashboard.item(writer)).to_have_count(1, timeout=ms(10))
+    await anyio.sleep(0.5)  # and stays after the held list has landed
+    await expect(dashboard.item(writer)).to_have_count(1)
 
 
 async def test_claims_and_resolutions_reach_a_second_moderator_on_another_worker(

@@ -34,6 +34,9 @@ const state = {
   opened: new Set(), // flags whose text the volunteer chose to read
   alerted: new Set(), // imminent flags already alerted (a refetch must not ring again)
   loaded: false,
+  // Flag frames that arrive while the queue is being fetched: the fetched list may predate
+  // them, so they are applied on top of it (else a flag raised meanwhile vanished from view).
+  arriving: null,
   socket: null,
   timers: [],
 };
@@ -196,16 +199,24 @@ function onFrame(frame) {
 
 async function loadFlags() {
   if (state.me === null) return; // signed out meanwhile
+  const arriving = new Map();
+  state.arriving = arriving;
   let data;
   try {
     data = await api.flags();
   } catch (failure) {
     $("queue-status").textContent = `The queue couldn't load: ${failure.message}`;
     return;
+  } finally {
+    if (state.arriving === arriving) state.arriving = null;
   }
   $("queue-status").textContent = "";
   const fresh = new Map();
   for (const flag of Array.isArray(data.flags) ? data.flags : []) fresh.set(flag.id, flag);
+  for (const [id, flag] of arriving) {
+    if (flag.state === "resolved") fresh.delete(id);
+    else fresh.set(id, flag);
+  }
   const firstLoad = !state.loaded;
   state.loaded = true;
   // Imminent flags raised while the socket was down still deserve the alarm; at first load the
@@ -224,6 +235,7 @@ function onFlag(frame) {
   const flag = frame.flag;
   if (!flag || typeof flag.id !== "string") return;
   const known = state.flags.has(flag.id);
+  state.arriving?.set(flag.id, flag);
   if (flag.state === "resolved") state.flags.delete(flag.id);
   else state.flags.set(flag.id, flag);
   renderQueue();
