@@ -60,6 +60,55 @@ class RoomPolicy:
 
 DEFAULT_POLICY = RoomPolicy()
 
+_FLAGS = ("hold_method_detail", "redact_pii")
+_TEXTS = ("redaction_mark", "crisis_placeholder")
+_POLICY_KEYS = frozenset((*_FLAGS, *_TEXTS, "held_categories", "support_from"))
+
+
+def policy_from_json(options: object) -> RoomPolicy:
+    """A room's policy from the ``moderation`` object of its entry in the rooms file.
+
+    Keys left out keep Harbor's defaults. Raises ValueError naming the offending key, so a
+    typo stops the worker at start (and ``harbor check``) instead of silently changing what a
+    room sees; a crisis category is never accepted in ``held_categories``.
+    """
+    if not isinstance(options, dict):
+        raise ValueError("must be an object")
+    unknown = sorted(options.keys() - _POLICY_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_POLICY_KEYS))})")
+    chosen: dict[str, Any] = {}
+    for key in _FLAGS:
+        if key in options:
+            if not isinstance(options[key], bool):
+                raise ValueError(f"{key!r} must be true or false")
+            chosen[key] = options[key]
+    for key in _TEXTS:
+        if key in options:
+            text = options[key]
+            if not isinstance(text, str) or not text.strip() or len(text) > 300:
+                raise ValueError(f"{key!r} must be a non-empty string of at most 300 characters")
+            chosen[key] = text
+    if "held_categories" in options:
+        names = options["held_categories"]
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError("'held_categories' must be a list of category names")
+        known = {str(category) for category in Category if not category.is_crisis}
+        for name in names:
+            if name not in known:
+                raise ValueError(
+                    f"'held_categories': {name!r} is not one of {', '.join(sorted(known))}"
+                    " (crisis messages are never held outright)"
+                )
+        chosen["held_categories"] = frozenset(Category(name) for name in names)
+    if "support_from" in options:
+        allowed = ("concern", "high", "imminent")
+        if options["support_from"] not in allowed:
+            raise ValueError(f"'support_from' must be one of {', '.join(allowed)}")
+        chosen["support_from"] = Severity(options["support_from"])
+    return RoomPolicy(**chosen)
+
+
 # Enum members looked up once: a class attribute lookup on an enum costs a Python call.
 _WATCH = Severity.WATCH
 _PII = Category.PII

@@ -1,7 +1,8 @@
 """The room catalog: which topic rooms exist, read once from a JSON data file.
 
 Rooms are data, not code, so an operator can run a community with its own rooms by pointing
-`HARBOR_ROOMS` at a file of the same shape as the shipped `rooms.json`.
+`HARBOR_ROOMS` at a file of the same shape as the shipped `rooms.json`. An entry's optional
+`moderation` object sets that room's moderation policy (see moderation.policy.policy_from_json).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from moderation.policy import DEFAULT_POLICY, RoomPolicy, policy_from_json
 
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("rooms.json")
 _ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
@@ -26,6 +29,8 @@ class Room:
     title: str
     description: str
     guidelines: str
+    # What moderation does with this room's messages (the entry's optional `moderation` object).
+    policy: RoomPolicy = DEFAULT_POLICY
 
 
 class Catalog:
@@ -75,4 +80,10 @@ def _room(entry: object, index: int) -> Room:
         raise CatalogError(
             f"room #{index}: id {fields['id']!r} must be 1-48 lowercase letters, digits or dashes"
         )
-    return Room(**fields)
+    policy = DEFAULT_POLICY
+    if "moderation" in entry:
+        try:
+            policy = policy_from_json(entry["moderation"])
+        except ValueError as exc:
+            raise CatalogError(f"room #{index} ({fields['id']}): 'moderation' {exc}") from exc
+    return Room(**fields, policy=policy)

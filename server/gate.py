@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from moderation import Action, Verdict, moderate
 from moderation.flags import Flag, FlagDraft
+from moderation.policy import DEFAULT_POLICY
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft, broadcast_body
 
@@ -73,7 +74,9 @@ class MessageGate:
         is sent through it before anything that could fail."""
         services = self._services
         started = time.perf_counter()
-        verdict = moderate(text, services.lexicon)
+        listed = services.catalog.get(room)  # check-in rooms are not listed: Harbor's defaults
+        policy = listed.policy if listed is not None else DEFAULT_POLICY
+        verdict = moderate(text, services.lexicon, policy)
         services.metrics.moderation_time.observe(time.perf_counter() - started)
         frames: list[dict[str, Any]] = []
         if verdict.support:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -377,3 +379,33 @@ async def test_members_hear_when_a_moderator_comes_on_duty(
     moderator = await signed_in(two)
     await person.expect("duty", within=10, on_duty=True)
     await moderator.close()
+
+
+async def test_each_room_follows_its_own_policy_from_the_rooms_file(
+    harbor: HarborFactory, tmp_path: Path
+) -> None:
+    """One worker, two rooms: the shipped default redacts a phone number before delivery; a
+    room whose entry sets `"redact_pii": false` (say, sponsors swapping numbers on purpose)
+    delivers it as written. Its writer still gets no redaction notice there."""
+    rooms = tmp_path / "rooms.json"
+    rooms.write_text(
+        json.dumps(
+            [
+                {"id": "newcomers", "title": "Newcomers"},
+                {"id": "sponsors", "title": "Sponsors", "moderation": {"redact_pii": False}},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    worker = harbor(HARBOR_ROOMS=str(rooms))
+    writer, reader = await member(worker), await member(worker)  # both in newcomers
+    text = "call me at (614) 555-0133 after the meeting"
+    await writer.join("sponsors")
+    await reader.join("sponsors")
+    redacted = await writer.say("newcomers", text, "p1")
+    kept = await writer.say("sponsors", text, "p2")
+    assert redacted.get("notice") == "pii_redacted" and "notice" not in kept
+    seen = await reader.expect("message", id=redacted["id"], room="newcomers")
+    assert "555-0133" not in seen["text"] and "[removed]" in seen["text"]
+    seen = await reader.expect("message", id=kept["id"], room="sponsors")
+    assert seen["text"] == text

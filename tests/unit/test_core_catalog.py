@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from moderation.policy import DEFAULT_POLICY, RoomPolicy
+from moderation.verdict import Category, Severity
 from rooms.catalog import DEFAULT_ROOMS_FILE, Catalog, CatalogError, Room
 
 DEFAULT_IDS = [
@@ -145,3 +147,60 @@ def test_invalid_utf8_raises_catalog_error(tmp_path: Path) -> None:
 def test_catalog_error_is_a_value_error() -> None:
     """Callers catching ValueError also catch catalog errors."""
     assert issubclass(CatalogError, ValueError)
+
+
+def test_a_rooms_moderation_object_sets_its_policy_and_others_keep_the_default(
+    tmp_path: Path,
+) -> None:
+    path = write_rooms(
+        tmp_path,
+        [
+            {"id": "sponsors", "title": "Find a sponsor", "moderation": {"redact_pii": False}},
+            {
+                "id": "teens",
+                "title": "Teens",
+                "moderation": {
+                    "held_categories": ["harassment", "solicitation", "spam", "pii"],
+                    "support_from": "concern",
+                    "crisis_placeholder": "Someone here needs support right now.",
+                },
+            },
+            {"id": "plain", "title": "Plain"},
+        ],
+    )
+    catalog = Catalog.load(path)
+    sponsors, teens, plain = (catalog.get(name) for name in ("sponsors", "teens", "plain"))
+    assert sponsors is not None and teens is not None and plain is not None
+    assert sponsors.policy == RoomPolicy(redact_pii=False)
+    assert teens.policy.held_categories == {
+        Category.HARASSMENT,
+        Category.SOLICITATION,
+        Category.SPAM,
+        Category.PII,
+    }
+    assert teens.policy.support_from is Severity.CONCERN
+    assert teens.policy.crisis_placeholder == "Someone here needs support right now."
+    assert plain.policy is DEFAULT_POLICY
+
+
+@pytest.mark.parametrize(
+    ("moderation", "message"),
+    [
+        pytest.param({"held_categories": ["suicide"]}, "never held outright", id="crisis held"),
+        pytest.param({"hold_method_detail": "no"}, "true or false", id="flag not a bool"),
+        pytest.param({"redact_pii": 0}, "true or false", id="number for a flag"),
+        pytest.param({"held_categories": "spam"}, "list of category names", id="not a list"),
+        pytest.param({"held_categories": ["scam"]}, "'scam' is not one of", id="unknown category"),
+        pytest.param({"support_from": "watch"}, "concern, high, imminent", id="support at watch"),
+        pytest.param({"crisis_placeholder": " "}, "non-empty string", id="blank placeholder"),
+        pytest.param({"redact": False}, "unknown key 'redact'", id="typo in a key"),
+        pytest.param(["redact_pii"], "must be an object", id="not an object"),
+    ],
+)
+def test_a_bad_moderation_object_is_refused_naming_the_room_and_key(
+    tmp_path: Path, moderation: object, message: str
+) -> None:
+    """A typo must stop the worker at start, not silently change what a room sees."""
+    path = write_rooms(tmp_path, [{"id": "ok", "title": "OK", "moderation": moderation}])
+    with pytest.raises(CatalogError, match=rf"room #0 \(ok\): 'moderation' .*{message}"):
+        Catalog.load(path)
