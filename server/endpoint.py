@@ -25,6 +25,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from moderation.passwords import session_token_hash
+from moderation.verdict import Category
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 from rooms.hub import JoinAborted, Outlet
@@ -369,6 +370,8 @@ class ChatConnection:
                     region=self.region,
                 )
                 frames = outgoing.frames
+                if Category.SPAM in outgoing.verdict.categories:
+                    self._send_bucket.hold(time.monotonic(), services.settings.spam_cooldown_s)
         except (BrokerUnavailable, GateUnavailable):
             self.send(
                 error_event(

@@ -18,10 +18,18 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """Spend one token: 0.0 if allowed, else the seconds until one is available."""
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
-        self._updated = now
+        self._refill(now)
         if self._tokens >= 1:
             self._tokens -= 1
             return 0.0
         return (1 - self._tokens) / self._rate
+
+    def hold(self, now: float, seconds: float) -> None:
+        """No token for `seconds` from `now` (a penalty), unless the bucket is emptier still."""
+        self._refill(now)
+        self._tokens = min(self._tokens, 1 - seconds * self._rate)
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+        self._updated = now

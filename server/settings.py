@@ -55,6 +55,9 @@ class Settings:
     # A person types a few messages a minute; 20 per 10 s with a burst of 5 stops floods only.
     send_rate_per_10s: int = 20
     send_burst: int = 5
+    # A message judged spam is held, and its writer's next send waits this long: a spammer is
+    # slowed to one attempt per cooldown, a person misjudged once loses a few seconds.
+    spam_cooldown_s: float = 10.0
     max_rooms_per_connection: int = 10
     hello_timeout_s: float = 10.0
 
@@ -132,6 +135,7 @@ class Settings:
             max_text_chars=env.integer("HARBOR_MAX_TEXT_CHARS", cls.max_text_chars, 1),
             send_rate_per_10s=env.integer("HARBOR_SEND_RATE_PER_10S", cls.send_rate_per_10s, 1),
             send_burst=env.integer("HARBOR_SEND_BURST", cls.send_burst, 1),
+            spam_cooldown_s=env.number("HARBOR_SPAM_COOLDOWN_S", cls.spam_cooldown_s),
             max_rooms_per_connection=env.integer(
                 "HARBOR_MAX_ROOMS_PER_CONNECTION", cls.max_rooms_per_connection, 1
             ),

@@ -409,3 +409,16 @@ async def test_each_room_follows_its_own_policy_from_the_rooms_file(
     assert "555-0133" not in seen["text"] and "[removed]" in seen["text"]
     seen = await reader.expect("message", id=kept["id"], room="sponsors")
     assert seen["text"] == text
+
+
+async def test_spam_is_held_and_its_writer_must_wait_the_cooldown_before_the_next_send(
+    harbor: HarborFactory,
+) -> None:
+    worker = harbor(HARBOR_SPAM_COOLDOWN_S="8")
+    writer = await member(worker)
+    spam = "click here to earn $500 a day from home, visit www.easy-cash.example now"
+    ack = await writer.say("newcomers", spam, "x1")
+    assert ack["held"] is True and ack["notice"] == "held_for_review"
+    await writer.send({"type": "send", "room": "newcomers", "text": "sorry", "client_id": "x2"})
+    refusal = await writer.expect("error", client_id="x2")
+    assert refusal["code"] == "rate_limited" and 7000 <= refusal["retry_after_ms"] <= 8001

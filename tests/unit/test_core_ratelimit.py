@@ -96,3 +96,20 @@ def test_takes_never_exceed_burst_plus_rate_times_elapsed(
         if wait == 0.0:
             allowed += 1
         assert allowed <= burst + rate * now + 1e-6
+
+
+def test_a_hold_allows_no_token_for_its_length_then_the_rate_resumes() -> None:
+    """A spam penalty: a full bucket held for 10 s gives nothing until then, one token at 10 s."""
+    bucket = TokenBucket(rate=2.0, burst=5, now=0.0)
+    bucket.hold(0.0, 10.0)
+    assert bucket.take(0.0) == pytest.approx(10.0)
+    assert bucket.take(9.0) == pytest.approx(1.0)
+    assert bucket.take(10.0) == 0.0
+    assert bucket.take(10.0) == pytest.approx(0.5)
+
+
+def test_a_shorter_hold_never_shortens_a_longer_wait() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1, now=0.0)
+    bucket.hold(0.0, 30.0)
+    bucket.hold(1.0, 5.0)
+    assert bucket.take(1.0) == pytest.approx(29.0)
