@@ -24,6 +24,7 @@ from collections import deque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from moderation import moderate
 from moderation.passwords import session_token_hash
 from moderation.verdict import Category
 from rooms.broker import BrokerUnavailable
@@ -58,6 +59,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("harbor.endpoint")
 
 _INBOX_LIMIT = 32
+# Sends refused by the rate limit (or a spam hold) that are still read for a crisis: one every
+# few seconds, a few in a row. A crisis among them goes through at once (see
+# `_reaches_out_past_limit`); the bound keeps a flood from buying a classifier pass per frame.
+_CRISIS_CHECK_RATE = 0.2
+_CRISIS_CHECK_BURST = 3
 _SLOW = "too far behind; reconnect and resume with since"
 
 
@@ -71,6 +77,7 @@ class ChatConnection:
         "muted_until_ms",
         "region",
         "rooms",
+        "_crisis_checks",
         "_ended",
         "_session_token",
         "_hello_timer",
@@ -104,6 +111,7 @@ class ChatConnection:
         self._send_bucket = TokenBucket(
             rate=settings.send_rate_per_10s / 10, burst=settings.send_burst, now=time.monotonic()
         )
+        self._crisis_checks: TokenBucket | None = None  # made at the first refused send
         loop = asyncio.get_running_loop()
         self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
             settings.hello_timeout_s, self._hello_expired
@@ -342,8 +350,9 @@ class ChatConnection:
         if send.room not in self.rooms:
             self._refuse("not_joined", "join the room first", send.client_id)
             return
-        wait = self._send_bucket.take(time.monotonic())
-        if wait > 0:
+        now = time.monotonic()
+        wait = self._send_bucket.take(now)
+        if wait > 0 and not self._reaches_out_past_limit(send, now):
             services.metrics.rate_limited.inc()
             self.send(
                 error_event(
@@ -384,6 +393,26 @@ class ChatConnection:
             return
         for frame in frames:
             self.send(frame)
+
+    def _reaches_out_past_limit(self, send: Send, now: float) -> bool:
+        """Whether a send the rate limit refused is a crisis, which goes through anyway.
+
+        Someone who flooded the room a minute ago, or whose last line looked like spam, may be
+        the one who now writes that they are about to use: making them wait out a cooldown
+        before they see any help is the silence Harbor must never impose. The check costs a
+        classifier pass, so refused sends are checked at most `_CRISIS_CHECK_RATE` per second
+        (a few in a row): a flood cannot turn refusals into work, and each crisis that does
+        pass still raises a flag a moderator sees.
+        """
+        if self.moderator is not None:
+            return False
+        if self._crisis_checks is None:
+            self._crisis_checks = TokenBucket(
+                rate=_CRISIS_CHECK_RATE, burst=_CRISIS_CHECK_BURST, now=now
+            )
+        if self._crisis_checks.take(now) > 0:
+            return False
+        return moderate(send.text, self._services.lexicon).is_crisis
 
     async def _volunteer_says(self, send: Send) -> dict[str, Any]:
         """Volunteers' words skip the classifier (they ask about risk on purpose)."""
