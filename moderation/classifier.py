@@ -265,16 +265,22 @@ def _classify(
     hits, message = _match(text, lexicon, terms, bits, triggered)
     context = lexicon.quiet.context
     rules = lexicon.quiet.candidates(message)
-    found = list(_term_signals(hits, context)) if message & SIGNAL_BIT else []
-    if not rules and not found:
+    if message & SIGNAL_BIT:
+        signal_hits = [hit for hit in hits if hit[5] & SIGNAL_BIT]
+    elif not rules:
         return ()  # ordinary talk, no clause bookkeeping needed
+    else:
+        signal_hits = []
     clause_bits: dict[int, int] = {}
     if not rules:  # only term signals: the context needs the clauses' bits alone
-        for hit in hits:  # (MESSAGE gets bits too; ``_Context.apply`` never looks them up)
+        for hit in hits:  # (MESSAGE gets bits too; ``_Context`` never looks them up)
             clause = hit[3]
             clause_bits[clause] = clause_bits.get(clause, 0) | hit[5]
         scope = _Context(text.words, hits, message, clause_bits, context)
-        return tuple(scope.apply(signal) for signal in found)
+        found: list[Signal] = []
+        for hit in signal_hits:
+            found.extend(scope.term_signals(hit))
+        return tuple(found)
     clauses: dict[int, list[Hit]] = {}
     for hit in hits:
         clause = hit[3]
@@ -285,9 +291,13 @@ def _classify(
             else:
                 clauses[clause] = [hit]
                 clause_bits[clause] = hit[5]
-    found.extend(_rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context))
     scope = _Context(text.words, hits, message, clause_bits, context)
-    return tuple(scope.apply(signal) for signal in found)
+    found = []
+    for hit in signal_hits:
+        found.extend(scope.term_signals(hit))
+    for signal in _rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context):
+        found.append(scope.apply(signal))
+    return tuple(found)
 
 
 def _match(
@@ -354,14 +364,6 @@ def _shielded(span: tuple[int, int, Any, int], shields: list[tuple[int, int, Any
     return any(shield is not span and shield[0] <= start and end <= shield[1] for shield in shields)
 
 
-def _term_signals(hits: Sequence[Hit], bits: ContextBits) -> Iterator[Signal]:
-    for hit in hits:
-        if hit[5] & SIGNAL_BIT:
-            method = bool(hit.bits & bits.means)
-            for category, severity in hit.entry.signals:
-                yield _signal(category, severity, f"term:{hit.entry.key}", ((hit,),), False, method)
-
-
 def _rule_signals(
     lexicon: Lexicon,
     rules: list[int],
@@ -414,6 +416,32 @@ class _Context:
         self.bits = bits
         self._negations: list[Hit] | None = None  # the message's, computed on first need
 
+    def term_signals(self, hit: Hit) -> list[Signal]:
+        """The signals of a term that is a signal on its own, context applied: what ``apply``
+        gives for each, with the hit's lowering decided once for all of its entry's signals
+        and no unlowered signal built first."""
+        bits = self.bits
+        clause = self.clause_bits[hit[3]]  # a term's hit is in the words view: in a clause
+        group = (hit,)
+        groups = (group,)
+        reason = f"term:{hit[4].key}"
+        method = bool(hit[5] & bits.means)
+        if self._lowered_hits(group, groups, [clause]):
+            return [
+                _signal(category, _WATCH, reason, groups, True, method)
+                for category, _ in hit[4].signals
+            ]
+        found = []
+        for category, severity in hit[4].signals:
+            if category in CRISIS_CATEGORIES and severity is not _WATCH:
+                steps = 1 if clause & bits.now else 0
+                if category in _METHOD_CATEGORIES and self.message & bits.means and not method:
+                    steps += 1
+                if steps:
+                    severity = severity.raised(steps)
+            found.append(_signal(category, severity, reason, groups, False, method))
+        return found
+
     def apply(self, signal: Signal) -> Signal:
         hits = signal.hits  # built once per signal: the checks below all walk it
         clause_bits = self.clause_bits
@@ -424,7 +452,7 @@ class _Context:
             numbers = {hit[3] for hit in hits}
             numbers.discard(MESSAGE)
             clauses = [clause_bits[number] for number in numbers]
-        if self._lowered(signal, hits, clauses):
+        if self._lowered_hits(hits, signal.groups, clauses):
             return signal.at(_WATCH, lowered=True)
         if signal.category not in CRISIS_CATEGORIES or signal.severity is _WATCH:
             return signal
@@ -433,7 +461,11 @@ class _Context:
             return signal
         return signal.at(signal.severity.raised(steps), lowered=False)
 
-    def _lowered(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> bool:
+    def _lowered_hits(
+        self, hits: tuple[Hit, ...], groups: tuple[tuple[Hit, ...], ...], clauses: list[int]
+    ) -> bool:
+        """Whether a signal resting on ``hits`` (``groups``, by requirement), in ``clauses``,
+        is lowered to watch."""
         bits = self.bits
         message = self.message
         if clauses:
@@ -451,13 +483,13 @@ class _Context:
                     for clause in clauses
                 ):
                     return True
-        if message & bits.negation and self._negated(signal):
+        if message & bits.negation and self._negated(groups):
             return True
         if not message & bits.laughter:
             return False
         return any("idiomatic" in hit.entry.flags for hit in hits)
 
-    def _negated(self, signal: Signal) -> bool:
+    def _negated(self, groups: tuple[tuple[Hit, ...], ...]) -> bool:
         """True when every hit meeting one of the signal's requirements is negated."""
         if not self.message & self.bits.negation:
             return False
@@ -470,7 +502,7 @@ class _Context:
             ]
         negations = self._negations
         return bool(negations) and any(
-            all(self._is_negated(hit, negations) for hit in group) for group in signal.groups
+            all(self._is_negated(hit, negations) for hit in group) for group in groups
         )
 
     def _is_negated(self, hit: Hit, negations: list[Hit]) -> bool:

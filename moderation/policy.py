@@ -171,7 +171,15 @@ def _watched(text: Normalized, signals: Sequence[Signal], lexicon_version: str) 
     skips the levels, rankings and policy tests that only a signal above ``watch`` needs
     (nothing is listed, so nothing is held, supported, redacted or method detail).
     """
-    watch = _ranked({signal.category: None for signal in signals})
+    if len(signals) == 1:  # one term lowered by context: nothing to rank or deduplicate
+        signal = signals[0]
+        watch: tuple[Category, ...] = (signal.category,)
+        flag = signal.category in CRISIS_CATEGORIES
+        reasons: tuple[str, ...] = (signal.reason,)
+    else:
+        watch = _ranked({signal.category: None for signal in signals})
+        flag = any(category in CRISIS_CATEGORIES for category in watch)
+        reasons = tuple(dict.fromkeys(signal.reason for signal in signals))
     made: Verdict = _new(Verdict)
     _set_categories(made, ())
     _set_severity(made, _WATCH)
@@ -179,13 +187,13 @@ def _watched(text: Normalized, signals: Sequence[Signal], lexicon_version: str) 
     _set_spans(made, _spans(text, signals))
     _set_lexicon_version(made, lexicon_version)
     _set_support(made, False)
-    _set_flag(made, any(category in CRISIS_CATEGORIES for category in watch))
+    _set_flag(made, flag)
     _set_delivered_text(made, text.raw)
     _set_watch(made, watch)
     _set_method_detail(made, False)
     _set_notice(made, None)
     _set_placeholder(made, None)
-    _set_reasons(made, tuple(dict.fromkeys(signal.reason for signal in signals)))
+    _set_reasons(made, reasons)
     return made
 
 

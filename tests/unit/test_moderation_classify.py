@@ -262,3 +262,36 @@ def test_signals_built_through_slots_equal_the_plain_construction(text: str) -> 
         assert signal.at(Severity.WATCH, lowered=True) == replace(
             signal, severity=Severity.WATCH, lowered=True
         )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
+    """A term's signals are built with context already applied (``_Context.term_signals``):
+    each equals ``apply`` of the signal the term gives before context."""
+    import random
+
+    from moderation.classifier import _Context, _match, _signal, scan_terms, term_bits
+    from moderation.lexicon import SIGNAL_BIT
+    from moderation.normalize import normalize
+
+    chooser = random.Random(seed)
+    pieces = [*_PIECES, "five years ago I overdosed", "lol I could kill myself 😂", "hit me again"]
+    text = ". ".join(chooser.sample(pieces, chooser.randint(1, 4)))
+    normalized = normalize(text)
+    terms = scan_terms(normalized, lexicon())
+    triggered = lexicon().triggered(normalized.plain)
+    hits, message = _match(normalized, lexicon(), terms, term_bits(terms), triggered)
+    clause_bits: dict[int, int] = {}
+    for hit in hits:
+        clause_bits[hit.clause] = clause_bits.get(hit.clause, 0) | hit.bits
+    context = lexicon().quiet.context
+    scope = _Context(normalized.words, hits, message, clause_bits, context)
+    for hit in hits:
+        if hit.bits & SIGNAL_BIT:
+            method = bool(hit.bits & context.means)
+            reason = f"term:{hit.entry.key}"
+            expected = [
+                scope.apply(_signal(category, severity, reason, ((hit,),), False, method))
+                for category, severity in hit.entry.signals
+            ]
+            assert scope.term_signals(hit) == expected
