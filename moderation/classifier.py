@@ -31,13 +31,13 @@ meet a scope.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import itemgetter, or_
 from typing import Any, NamedTuple
 
-from moderation.lexicon import SIGNAL_BIT, ContextBits, Entry, Lexicon, match_text
+from moderation.lexicon import SIGNAL_BIT, ContextBits, Entry, Lexicon, Rule, match_text
 from moderation.normalize import Normalized
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
@@ -271,32 +271,19 @@ def _classify(
         return ()  # ordinary talk, no clause bookkeeping needed
     else:
         signal_hits = []
-    clause_bits: dict[int, int] = {}
-    if not rules:  # only term signals: the context needs the clauses' bits alone
-        for hit in hits:  # (MESSAGE gets bits too; ``_Context`` never looks them up)
-            clause = hit[3]
-            clause_bits[clause] = clause_bits.get(clause, 0) | hit[5]
-        scope = _Context(text.words, hits, message, clause_bits, context)
-        found: list[Signal] = []
-        for hit in signal_hits:
-            found.extend(scope.term_signals(hit))
-        return tuple(found)
-    clauses: dict[int, list[Hit]] = {}
-    for hit in hits:
+    clause_bits: dict[int, int] = {}  # in the order clauses first appear among the hits
+    for hit in hits:  # (MESSAGE gets bits too; nothing looks them up)
         clause = hit[3]
-        if clause != MESSAGE:
-            if clause in clauses:
-                clauses[clause].append(hit)
-                clause_bits[clause] |= hit[5]
-            else:
-                clauses[clause] = [hit]
-                clause_bits[clause] = hit[5]
+        clause_bits[clause] = clause_bits.get(clause, 0) | hit[5]
+    fired = _fired_rules(lexicon, rules, hits, message, clause_bits, context) if rules else []
+    if not (signal_hits or fired):
+        return ()  # candidate rules whose concepts meet only across clauses
     scope = _Context(text.words, hits, message, clause_bits, context)
-    found = []
+    found: list[Signal] = []
     for hit in signal_hits:
         found.extend(scope.term_signals(hit))
-    for signal in _rule_signals(lexicon, rules, hits, message, clauses, clause_bits, context):
-        found.append(scope.apply(signal))
+    for rule, groups, method in fired:
+        found.append(scope.rule_signal(rule, groups, method))
     return tuple(found)
 
 
@@ -364,38 +351,49 @@ def _shielded(span: tuple[int, int, Any, int], shields: list[tuple[int, int, Any
     return any(shield is not span and shield[0] <= start and end <= shield[1] for shield in shields)
 
 
-def _rule_signals(
+def _fired_rules(
     lexicon: Lexicon,
     rules: list[int],
     hits: Sequence[Hit],
     message: int,
-    clauses: dict[int, list[Hit]],
     clause_bits: dict[int, int],
     bits: ContextBits,
-) -> Iterator[Signal]:
-    """Rule signals in rules-file order; a sentence rule once per clause that satisfies it."""
+) -> list[tuple[Rule, tuple[tuple[Hit, ...], ...], bool]]:
+    """``(rule, hit groups, method)`` of each rule that fired, in rules-file order; a sentence
+    rule once per clause that satisfies it.
+
+    Scopes are tested on their bits alone, and a clause's hits are gathered only for a rule
+    it satisfies: most candidate rules of chat meet their concepts in different sentences
+    only ("I don't drink anymore. Two months today"), and then no clause needs its hits.
+    """
+    fired = []
+    clauses: dict[int, list[Hit]] = {}  # a clause's hits, gathered on first need
     for number in rules:
         rule = lexicon.rules[number]
         masks = lexicon.quiet.rule_masks[number]
         if rule.scope == "message":
-            scopes: list[tuple[int, Sequence[Hit]]] = [(message, hits)]
+            scopes: list[Sequence[Hit]] = [hits] if all(map(message.__and__, masks)) else []
         else:
-            scopes = [(clause_bits[clause], members) for clause, members in clauses.items()]
-        for scope_bits, members in scopes:
-            if not all(mask & scope_bits for mask in masks):
-                continue
+            scopes = []
+            for clause, scope_bits in clause_bits.items():
+                if clause != MESSAGE and all(map(scope_bits.__and__, masks)):
+                    gathered = clauses.get(clause)
+                    if gathered is None:
+                        gathered = clauses[clause] = [hit for hit in hits if hit[3] == clause]
+                    scopes.append(gathered)
+        for members in scopes:
             groups = []
             for requirement, mask in zip(rule.requires, masks, strict=True):
-                group = tuple(hit for hit in members if hit.bits & mask)
+                group = tuple(hit for hit in members if hit[5] & mask)
                 if requirement.count > 1 and len({hit.entry.key for hit in group}) < (
                     requirement.count
                 ):
                     break
                 groups.append(group)
             else:
-                means = any(hit.bits & bits.means for group in groups for hit in group)
-                method = rule.method or means
-                yield _signal(rule.category, rule.severity, rule.name, tuple(groups), False, method)
+                means = any(hit[5] & bits.means for group in groups for hit in group)
+                fired.append((rule, tuple(groups), rule.method or means))
+    return fired
 
 
 class _Context:
@@ -441,6 +439,38 @@ class _Context:
                     severity = severity.raised(steps)
             found.append(_signal(category, severity, reason, groups, False, method))
         return found
+
+    def rule_signal(self, rule: Rule, groups: tuple[tuple[Hit, ...], ...], method: bool) -> Signal:
+        """The signal of a rule that fired on ``groups``, context applied: what ``apply``
+        gives for it, without the unlowered signal built first."""
+        hits: tuple[Hit, ...]
+        if len(groups) == 1 and len(groups[0]) == 1:
+            hits = groups[0]
+        else:  # Signal.hits
+            found: list[Hit] = []
+            for group in groups:
+                for hit in group:
+                    if hit not in found:
+                        found.append(hit)
+            hits = tuple(found)
+        clause_bits = self.clause_bits
+        numbers = {hit[3] for hit in hits}
+        numbers.discard(MESSAGE)
+        clauses = [clause_bits[number] for number in numbers]
+        category, severity = rule.category, rule.severity
+        if self._lowered_hits(hits, groups, clauses):
+            return _signal(category, _WATCH, rule.name, groups, True, method)
+        if category in CRISIS_CATEGORIES and severity is not _WATCH:
+            bits = self.bits
+            now = bits.now
+            steps = 1 if any(clause & now for clause in clauses) else 0
+            if category in _METHOD_CATEGORIES and self.message & bits.means:
+                means = bits.means
+                if not any(hit[5] & means for hit in hits):
+                    steps += 1
+            if steps:
+                severity = severity.raised(steps)
+        return _signal(category, severity, rule.name, groups, False, method)
 
     def apply(self, signal: Signal) -> Signal:
         hits = signal.hits  # built once per signal: the checks below all walk it
@@ -493,17 +523,23 @@ class _Context:
         """True when every hit meeting one of the signal's requirements is negated."""
         if not self.message & self.bits.negation:
             return False
-        if self._negations is None:  # the same for every signal of the message
-            words = [hit for hit in self.hits if hit.view == "words"]
-            self._negations = [
-                negation
-                for negation in self.hits
-                if negation.bits & self.bits.negation and not _inside_phrase(negation, words)
-            ]
         negations = self._negations
-        return bool(negations) and any(
-            all(self._is_negated(hit, negations) for hit in group) for group in groups
-        )
+        if negations is None:  # the same for every signal of the message
+            negation_bit = self.bits.negation
+            negations = [hit for hit in self.hits if hit[5] & negation_bit]
+            if negations:
+                words = [hit for hit in self.hits if hit[0] == "words"]
+                negations = [hit for hit in negations if not _inside_phrase(hit, words)]
+            self._negations = negations
+        if not negations:
+            return False
+        for group in groups:
+            for hit in group:
+                if not self._is_negated(hit, negations):
+                    break
+            else:
+                return True
+        return False
 
     def _is_negated(self, hit: Hit, negations: list[Hit]) -> bool:
         if hit.view != "words" or hit.bits & (self.bits.now | self.bits.present):

@@ -130,14 +130,37 @@ def decide(
     else:  # context lowered every signal
         return _watched(text, signals, lexicon_version)
     levels = _levels(signals)
-    listed = _ranked(category for category, level in levels.items() if level is not _WATCH)
-    watch = _ranked(category for category, level in levels.items() if level is _WATCH)
-    kept = [signal for signal in signals if levels.get(signal.category) is signal.severity]
-    crisis = [category for category in listed if category in CRISIS_CATEGORIES]
-    severity = max(levels.values(), key=_RANK.__getitem__)
+    # One walk over the levels gives what needs several: the listed and watch categories,
+    # the listed crisis ones, the top severity (ranks are distinct, so the first of the
+    # highest is ``max``'s) and whether a crisis category reached the support level.
+    listed_found: list[Category] = []
+    watch_found: list[Category] = []
+    crisis: list[Category] = []
     support_from = _RANK[policy.support_from]
-    support = any(_RANK[levels[category]] >= support_from for category in crisis)
-    method = any(signal.method and signal.category in crisis for signal in kept)
+    support = False
+    top = -1
+    severity = _WATCH
+    for category, level in levels.items():
+        rank = _RANK[level]
+        if rank > top:
+            top, severity = rank, level
+        if level is _WATCH:
+            watch_found.append(category)
+        else:
+            listed_found.append(category)
+            if category in CRISIS_CATEGORIES:
+                crisis.append(category)
+                if rank >= support_from:
+                    support = True
+    listed = _ranked(listed_found)
+    watch = _ranked(watch_found)
+    kept = [signal for signal in signals if levels[signal.category] is signal.severity]
+    method = False
+    if crisis:
+        for signal in kept:
+            if signal.method and signal.category in crisis:
+                method = True
+                break
     held = not policy.held_categories.isdisjoint(listed)
     action, notice = _action(support, method and policy.hold_method_detail, held)
     if not support and crisis and method and policy.hold_method_detail:
@@ -152,7 +175,7 @@ def decide(
     _set_spans(made, _spans(text, kept))
     _set_lexicon_version(made, lexicon_version)
     _set_support(made, support)
-    _set_flag(made, bool(listed) or any(category in CRISIS_CATEGORIES for category in watch))
+    _set_flag(made, True)  # a signal above watch lists its category
     _set_delivered_text(made, _delivered(action, text.raw, redacted))
     _set_watch(made, watch)
     _set_method_detail(made, method)

@@ -295,3 +295,30 @@ def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
                 for category, severity in hit.entry.signals
             ]
             assert scope.term_signals(hit) == expected
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rule_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
+    """A fired rule's signal is built with context applied (``_Context.rule_signal``): it
+    equals ``apply`` of the signal the rule gives before context."""
+    import random
+
+    from moderation.classifier import _Context, _fired_rules, _match, _signal, scan_terms, term_bits
+    from moderation.normalize import normalize
+
+    chooser = random.Random(seed)
+    pieces = [*_PIECES, "he hit me again tonight", "not gonna drink today", "took 4 bars with wine"]
+    text = ". ".join(chooser.sample(pieces, chooser.randint(1, 4)))
+    normalized = normalize(text)
+    terms = scan_terms(normalized, lexicon())
+    triggered = lexicon().triggered(normalized.plain)
+    hits, message = _match(normalized, lexicon(), terms, term_bits(terms), triggered)
+    clause_bits: dict[int, int] = {}
+    for hit in hits:
+        clause_bits[hit.clause] = clause_bits.get(hit.clause, 0) | hit.bits
+    context = lexicon().quiet.context
+    rules = lexicon().quiet.candidates(message)
+    scope = _Context(normalized.words, hits, message, clause_bits, context)
+    for rule, groups, method in _fired_rules(lexicon(), rules, hits, message, clause_bits, context):
+        unlowered = _signal(rule.category, rule.severity, rule.name, groups, False, method)
+        assert scope.rule_signal(rule, groups, method) == scope.apply(unlowered)
