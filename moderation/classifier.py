@@ -265,16 +265,16 @@ def _classify(
     hits, message = _match(text, lexicon, terms, bits, triggered)
     context = lexicon.quiet.context
     rules = lexicon.quiet.candidates(message)
-    if message & SIGNAL_BIT:
-        signal_hits = [hit for hit in hits if hit[5] & SIGNAL_BIT]
-    elif not rules:
+    if not (rules or message & SIGNAL_BIT):
         return ()  # ordinary talk, no clause bookkeeping needed
-    else:
-        signal_hits = []
+    signal_hits = []
     clause_bits: dict[int, int] = {}  # in the order clauses first appear among the hits
     for hit in hits:  # (MESSAGE gets bits too; nothing looks them up)
         clause = hit[3]
-        clause_bits[clause] = clause_bits.get(clause, 0) | hit[5]
+        concepts = hit[5]
+        clause_bits[clause] = clause_bits.get(clause, 0) | concepts
+        if concepts & SIGNAL_BIT:
+            signal_hits.append(hit)
     fired = _fired_rules(lexicon, rules, hits, message, clause_bits, context) if rules else []
     if not (signal_hits or fired):
         return ()  # candidate rules whose concepts meet only across clauses
@@ -399,6 +399,8 @@ def _fired_rules(
 class _Context:
     """Lowers and raises signals by what surrounds their hits (see the module docstring)."""
 
+    __slots__ = ("_negations", "bits", "clause_bits", "hits", "message", "words")
+
     def __init__(
         self,
         words: str,
@@ -417,14 +419,27 @@ class _Context:
     def term_signals(self, hit: Hit) -> list[Signal]:
         """The signals of a term that is a signal on its own, context applied: what ``apply``
         gives for each, with the hit's lowering decided once for all of its entry's signals
-        and no unlowered signal built first."""
+        and no unlowered signal built first. A term's hit lies in one clause, so the clause
+        tests of ``_lowered_hits`` are made on its bits directly."""
         bits = self.bits
+        message = self.message
         clause = self.clause_bits[hit[3]]  # a term's hit is in the words view: in a clause
-        group = (hit,)
-        groups = (group,)
+        groups = ((hit,),)
         reason = f"term:{hit[4].key}"
         method = bool(hit[5] & bits.means)
-        if self._lowered_hits(group, groups, [clause]):
+        if clause & bits.distancing and not (
+            message & bits.self_assert and clause & bits.general_question
+        ):
+            lowered = True
+        elif message & bits.past and not clause & bits.present:
+            lowered = bool(clause & bits.past or not clause & bits.now)
+        else:
+            lowered = False
+        if not lowered and message & bits.negation:
+            lowered = self._negated(groups)
+        if not lowered and message & bits.laughter:
+            lowered = "idiomatic" in hit[4].flags
+        if lowered:
             return [
                 _signal(category, _WATCH, reason, groups, True, method)
                 for category, _ in hit[4].signals
@@ -433,7 +448,7 @@ class _Context:
         for category, severity in hit[4].signals:
             if category in CRISIS_CATEGORIES and severity is not _WATCH:
                 steps = 1 if clause & bits.now else 0
-                if category in _METHOD_CATEGORIES and self.message & bits.means and not method:
+                if category in _METHOD_CATEGORIES and message & bits.means and not method:
                     steps += 1
                 if steps:
                     severity = severity.raised(steps)
