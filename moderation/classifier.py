@@ -488,6 +488,8 @@ class _Context:
         return _signal(category, severity, rule.name, groups, False, method)
 
     def apply(self, signal: Signal) -> Signal:
+        """``signal`` lowered or raised by its context: the definition ``term_signals`` and
+        ``rule_signal`` build from directly (the classifier's tests hold them to it)."""
         hits = signal.hits  # built once per signal: the checks below all walk it
         clause_bits = self.clause_bits
         if len(hits) == 1:  # a term's signal: its clause, if it has one, is the only one
