@@ -168,20 +168,22 @@ def decide(
     redacted = _redacted(text, kept, policy) if _PII in listed else None
     if action is _DELIVER and redacted is not None:
         action, notice = Action.REDACT, Notice.PII_REDACTED
-    made: Verdict = _new(Verdict)  # Verdict(...) field by field, as in ``delivered``
-    _set_categories(made, listed)
-    _set_severity(made, severity)
-    _set_action(made, action)
-    _set_spans(made, _spans(text, kept))
-    _set_lexicon_version(made, lexicon_version)
-    _set_support(made, support)
-    _set_flag(made, True)  # a signal above watch lists its category
-    _set_delivered_text(made, _delivered(action, text.raw, redacted))
-    _set_watch(made, watch)
-    _set_method_detail(made, method)
-    _set_notice(made, notice)
-    _set_placeholder(made, policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None)
-    _set_reasons(made, tuple(dict.fromkeys(signal.reason for signal in kept)))
+    made: Verdict = _new(Verdict)  # Verdict(...) in one dict update, as in ``delivered``
+    made.__dict__.update(
+        categories=listed,
+        severity=severity,
+        action=action,
+        spans=_spans(text, kept),
+        lexicon_version=lexicon_version,
+        support=support,
+        flag=True,  # a signal above watch lists its category
+        delivered_text=_delivered(action, text.raw, redacted),
+        watch=watch,
+        method_detail=method,
+        notice=notice,
+        placeholder=policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None,
+        reasons=tuple(dict.fromkeys(signal.reason for signal in kept)),
+    )
     return made
 
 
@@ -204,19 +206,14 @@ def _watched(text: Normalized, signals: Sequence[Signal], lexicon_version: str) 
         flag = any(category in CRISIS_CATEGORIES for category in watch)
         reasons = tuple(dict.fromkeys(signal.reason for signal in signals))
     made: Verdict = _new(Verdict)
-    _set_categories(made, ())
-    _set_severity(made, _WATCH)
-    _set_action(made, _DELIVER)
-    _set_spans(made, _spans(text, signals))
-    _set_lexicon_version(made, lexicon_version)
-    _set_support(made, False)
-    _set_flag(made, flag)
-    _set_delivered_text(made, text.raw)
-    _set_watch(made, watch)
-    _set_method_detail(made, False)
-    _set_notice(made, None)
-    _set_placeholder(made, None)
-    _set_reasons(made, reasons)
+    fields = made.__dict__
+    fields.update(_WATCHED_FIELDS)
+    fields["spans"] = _spans(text, signals)
+    fields["lexicon_version"] = lexicon_version
+    fields["flag"] = flag
+    fields["delivered_text"] = text.raw
+    fields["watch"] = watch
+    fields["reasons"] = reasons
     return made
 
 
@@ -224,42 +221,39 @@ def delivered(raw: str, lexicon_version: str) -> Verdict:
     """The verdict on a message with no signal, whatever the policy: delivered as written,
     ``Verdict((), None, Action.DELIVER, (), lexicon_version, False, False, raw)``.
 
-    Most messages end here, so the verdict is filled in through its slots, as the frozen
-    dataclass's ``__init__`` would fill it, without its thirteen ``object.__setattr__``
-    calls (tests/unit/test_moderation_policy.py checks both give equal verdicts).
+    Most messages end here, so the verdict's fields are copied in from a template in one C
+    call and two stores, where the frozen dataclass's ``__init__`` makes thirteen
+    ``object.__setattr__`` calls, and even filling thirteen slots one by one cost over twice
+    as much (tests/unit/test_moderation_policy.py checks both give equal verdicts).
     """
     made: Verdict = _new(Verdict)
-    _set_categories(made, ())
-    _set_severity(made, None)
-    _set_action(made, _DELIVER)
-    _set_spans(made, ())
-    _set_lexicon_version(made, lexicon_version)
-    _set_support(made, False)
-    _set_flag(made, False)
-    _set_delivered_text(made, raw)
-    _set_watch(made, ())
-    _set_method_detail(made, False)
-    _set_notice(made, None)
-    _set_placeholder(made, None)
-    _set_reasons(made, ())
+    fields = made.__dict__
+    fields.update(_DELIVERED_FIELDS)
+    fields["lexicon_version"] = lexicon_version
+    fields["delivered_text"] = raw
     return made
 
 
 _new = object.__new__
-_slots: Mapping[str, Any] = vars(Verdict)
-_set_categories = _slots["categories"].__set__
-_set_severity = _slots["severity"].__set__
-_set_action = _slots["action"].__set__
-_set_spans = _slots["spans"].__set__
-_set_lexicon_version = _slots["lexicon_version"].__set__
-_set_support = _slots["support"].__set__
-_set_flag = _slots["flag"].__set__
-_set_delivered_text = _slots["delivered_text"].__set__
-_set_watch = _slots["watch"].__set__
-_set_method_detail = _slots["method_detail"].__set__
-_set_notice = _slots["notice"].__set__
-_set_placeholder = _slots["placeholder"].__set__
-_set_reasons = _slots["reasons"].__set__
+# Every field of a delivered verdict with no signal (``lexicon_version`` and ``delivered_text``
+# are set per message). Plain dicts, never mutated: ``dict.update`` copies a dict in C, where
+# a read-only proxy would be copied key by key.
+_DELIVERED_FIELDS: dict[str, Any] = {
+    "categories": (),
+    "severity": None,
+    "action": _DELIVER,
+    "spans": (),
+    "lexicon_version": "",
+    "support": False,
+    "flag": False,
+    "delivered_text": None,
+    "watch": (),
+    "method_detail": False,
+    "notice": None,
+    "placeholder": None,
+    "reasons": (),
+}
+_WATCHED_FIELDS: dict[str, Any] = {**_DELIVERED_FIELDS, "severity": _WATCH}
 
 
 def _levels(signals: Iterable[Signal]) -> dict[Category, Severity]:

@@ -103,7 +103,7 @@ class Span:
         return {"start": self.start, "end": self.end, "category": self.category, "term": self.term}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Verdict:
     """The decision on one message.
 
@@ -111,6 +111,9 @@ class Verdict:
     personal data redacted, or ``None`` when the message is held (the room may then show
     ``placeholder``). ``support`` asks the server to send the writer a support frame;
     ``flag`` asks for a moderator. ``reasons`` names the lexicon rules that fired, never text.
+
+    No ``__slots__``: a verdict lives for one message, and with an instance dict
+    :mod:`moderation.policy` fills its thirteen fields from a template in one C call.
     """
 
     categories: tuple[Category, ...]
