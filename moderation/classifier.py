@@ -141,9 +141,7 @@ _set_method = _slots["method"].__set__
 def scan_terms(text: Normalized, lexicon: Lexicon) -> TermMatches:
     """Every term occurrence in the words view: the one automaton pass ``quiet`` and
     ``classify`` share."""
-    words = text.words
-    automaton = lexicon.ascii_automaton if words.isascii() else lexicon.automaton
-    return list(automaton.iter(match_text(words)))
+    return lexicon.automaton.iter(match_text(text.words))
 
 
 def term_bits(terms: TermMatches) -> int:
@@ -157,9 +155,7 @@ def signals(
     """Exactly ``classify(text, lexicon)``, at the cost of :func:`quiet` for quiet messages:
     the automaton pass, the concept bits and the triggered patterns are computed once."""
     if terms is None:  # scan_terms, inlined
-        words = text.words
-        automaton = lexicon.ascii_automaton if words.isascii() else lexicon.automaton
-        terms = list(automaton.iter(match_text(words)))
+        terms = lexicon.automaton.iter(match_text(text.words))
     bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
     triggered = lexicon.triggered(text.plain)
     if not (bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits)):
