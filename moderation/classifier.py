@@ -154,14 +154,26 @@ def signals(
 ) -> tuple[Signal, ...]:
     """Exactly ``classify(text, lexicon)``, at the cost of :func:`quiet` for quiet messages:
     the automaton pass, the concept bits and the triggered patterns are computed once."""
-    if terms is None:  # scan_terms, inlined
-        terms = lexicon.automaton.iter(match_text(text.words))
-    bits: int = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
-    triggered = lexicon.triggered(text.plain)
-    if not (bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits)):
-        if not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered):
+    if terms is None:  # scan_terms, with (last, value) pairs built only if classify runs
+        automaton = lexicon.automaton
+        found = automaton.find(match_text(text.words))
+        bits: int = reduce(or_, map(_BITS, automaton.values_of(found)), 0)
+        triggered = lexicon.triggered(text.plain)
+        if _proved_quiet(text, lexicon, bits, triggered):
             return ()
+        return _classify(text, lexicon, automaton.pairs(found), bits, triggered)
+    bits = reduce(or_, map(_BITS, map(_VALUE, terms)), 0)  # term_bits, inlined
+    triggered = lexicon.triggered(text.plain)
+    if _proved_quiet(text, lexicon, bits, triggered):
+        return ()
     return _classify(text, lexicon, terms, bits, triggered)
+
+
+def _proved_quiet(text: Normalized, lexicon: Lexicon, bits: int, triggered: list[int]) -> bool:
+    """:func:`quiet`'s proof, given the term bits and triggered patterns already found."""
+    if bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits):
+        return False
+    return not triggered or not _patterns_complete_a_rule(text, lexicon, bits, triggered)
 
 
 def match(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) -> tuple[Hit, ...]:

@@ -327,12 +327,28 @@ class Automaton:
 
     def iter(self, text: str) -> list[tuple[int, Any]]:
         """Every occurrence in ``text``: ``(index of its last character, value)``."""
-        values = self._values
-        return [(end - 1, values[key]) for key, _, end in self._search(text, overlapping=True)]
+        return self.pairs(self.find(text))
 
     def values(self, text: str) -> Iterator[Any]:
         """The value of every occurrence in ``text``, without positions (mapped in C)."""
-        return map(self._values.__getitem__, map(_first, self._search(text, overlapping=True)))
+        return self.values_of(self.find(text))
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Every occurrence in ``text`` as the search gives it: ``(key number, start, end)``.
+
+        With :meth:`values_of` and :meth:`pairs`, a caller that may need positions only
+        sometimes (the classifier, for the few messages that are not quiet) searches once.
+        """
+        return self._search(text, overlapping=True)
+
+    def values_of(self, found: list[tuple[int, int, int]]) -> Iterator[Any]:
+        """The values of occurrences from :meth:`find` (mapped in C)."""
+        return map(self._values.__getitem__, map(_first, found))
+
+    def pairs(self, found: list[tuple[int, int, int]]) -> list[tuple[int, Any]]:
+        """Occurrences from :meth:`find` as :meth:`iter` gives them."""
+        values = self._values
+        return [(end - 1, values[key]) for key, _, end in found]
 
 
 @dataclass(frozen=True, slots=True)
