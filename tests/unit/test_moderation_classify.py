@@ -28,6 +28,7 @@ CRISIS = [
     (C.SUICIDE, "ѕuісіdе is all I think about"),
     (C.SUICIDE, "quiero suicidarme esta noche"),
     (C.SUICIDE, "my sister texted goodbye everyone and now she's not answering"),
+    (C.SUICIDE, "I have 30 pills and tonight is the night"),
     (C.SELF_HARM, "I sliced my arm again last night"),
     (C.SELF_HARM, "can't stop scratching my wrists until they bleed"),
     (C.SELF_HARM, "burning my skin with a cigarette helps me feel something"),
