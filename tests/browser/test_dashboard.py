@@ -186,10 +186,14 @@ async def test_a_flag_raised_while_the_queue_loads_is_not_wiped_by_the_older_lis
     with anyio.fail_after(10):
         await fetched.wait()
     writer = await writes(one, CRISIS)
-    await anyio.sleep(1.0)  # the flag's frame reaches the page while the list is held
-    raised.set()
+    # the flag's frame reaches the page while the list is still held
     await expect(dashboard.item(writer)).to_have_count(1, timeout=ms(10))
-    await anyio.sleep(0.5)  # and stays after the held list has landed
+    await expect(dashboard.page.locator("#queue")).to_have_attribute("aria-busy", "true")
+    raised.set()
+    # and stays once the held (older) list has landed and been applied
+    await expect(dashboard.page.locator("#queue")).not_to_have_attribute(
+        "aria-busy", "true", timeout=ms(10)
+    )
     await expect(dashboard.item(writer)).to_have_count(1)
 
 

@@ -201,11 +201,15 @@ async function loadFlags() {
   if (state.me === null) return; // signed out meanwhile
   const arriving = new Map();
   state.arriving = arriving;
+  // Busy while the list is in flight: assistive technology waits for the whole list rather
+  // than announcing a half-updated one (and tests know when the fetched list has landed).
+  $("queue").setAttribute("aria-busy", "true");
   let data;
   try {
     data = await api.flags();
   } catch (failure) {
     $("queue-status").textContent = `The queue couldn't load: ${failure.message}`;
+    $("queue").removeAttribute("aria-busy");
     return;
   } finally {
     if (state.arriving === arriving) state.arriving = null;
@@ -227,6 +231,7 @@ async function loadFlags() {
   }
   state.flags = fresh;
   renderQueue();
+  $("queue").removeAttribute("aria-busy");
   const shown = state.caseFlag && fresh.get(state.caseFlag.id);
   if (shown) showCase(shown, { focus: false });
 }
