@@ -54,6 +54,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+async def until(condition: Callable[[], bool], within: float, what: str) -> None:
+    """``wait_until`` for async tests: polls without blocking the event loop, so tasks that
+    bring the condition about keep running. (Polling, not an event: the condition is the
+    state of another process, such as Redis's client list.)"""
+    deadline = time.monotonic() + seconds(within)
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 class RedisProcess:
     """A private redis-server on a free port, in its own directory."""
 

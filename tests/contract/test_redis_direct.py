@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -12,21 +11,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from rooms.redis_direct import DirectConnections
-from tests.harness import RedisProcess, seconds
+from tests.harness import RedisProcess, seconds, until
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisProcess]:
-    process = RedisProcess(tmp_path / "redis").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-async def direct(server: RedisProcess) -> AsyncIterator[DirectConnections]:
-    pool = aioredis.ConnectionPool.from_url(server.url)
+async def direct(redis_server: RedisProcess) -> AsyncIterator[DirectConnections]:
+    pool = aioredis.ConnectionPool.from_url(redis_server.url)
     connections = DirectConnections(pool, limit=2)
     try:
         yield connections
@@ -35,9 +25,11 @@ async def direct(server: RedisProcess) -> AsyncIterator[DirectConnections]:
         await pool.aclose()
 
 
-def _clients(server: RedisProcess) -> int:
-    with redis.Redis.from_url(server.url) as client:
-        return len(client.client_list()) - 1  # not this one
+def _clients(redis_server: RedisProcess, command: str | None = None) -> int:
+    """Connections open to the server (besides this one), or those now running ``command``."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        others = client.client_list()[:-1] if command is None else client.client_list()
+        return sum(1 for other in others if command is None or other.get("cmd") == command)
 
 
 async def test_a_call_cancelled_before_its_reply_never_answers_the_next_call(
@@ -53,48 +45,41 @@ async def test_a_call_cancelled_before_its_reply_never_answers_the_next_call(
 
 
 async def test_an_error_reply_is_raised_and_its_connection_stays_in_use(
-    direct: DirectConnections, server: RedisProcess
+    direct: DirectConnections, redis_server: RedisProcess
 ) -> None:
     with pytest.raises(NoScriptError):
         await direct.call("EVALSHA", "0" * 40, 0)
     assert await direct.call("PING") == b"PONG"
     assert await direct.call("SET", "k", b"\x00v") == b"OK"
     assert await direct.call("GET", "k") == b"\x00v"
-    assert _clients(server) == 1
+    assert _clients(redis_server) == 1
 
 
 async def test_concurrent_calls_never_hold_more_connections_than_the_limit(
-    direct: DirectConnections, server: RedisProcess
+    direct: DirectConnections, redis_server: RedisProcess
 ) -> None:
-    most = 0
-
-    async def blocked_call() -> None:
-        await direct.call("BLPOP", "nothing", 0.2)
-
-    async def watch() -> None:
-        nonlocal most
-        while True:
-            most = max(most, _clients(server))
-            await anyio.sleep(0.02)
-
-    async with anyio.create_task_group() as outer:
-        outer.start_soon(watch)
-        async with anyio.create_task_group() as calls:
-            for _ in range(6):
-                calls.start_soon(blocked_call)
-        outer.cancel_scope.cancel()
+    """Six calls that block until released: two run (one per connection), four wait for a
+    connection rather than open a third; once released, all finish on those two."""
+    async with anyio.create_task_group() as calls:
+        for _ in range(6):
+            calls.start_soon(direct.call, "BLPOP", "release", 0)
+        await until(lambda: _clients(redis_server, "blpop") == 2, 5, "two calls blocked")
+        most = _clients(redis_server)
+        with redis.Redis.from_url(redis_server.url) as client:
+            client.rpush("release", *range(6))
+    most = max(most, _clients(redis_server))
     assert most == 2
 
 
 async def test_a_call_that_finds_every_connection_busy_too_long_times_out(
-    server: RedisProcess,
+    redis_server: RedisProcess,
 ) -> None:
-    pool = aioredis.ConnectionPool.from_url(server.url)
+    pool = aioredis.ConnectionPool.from_url(redis_server.url)
     direct = DirectConnections(pool, limit=1, wait_s=0.2, timeout_s=5)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(direct.call, "BLPOP", "nothing", 1)
-            await anyio.sleep(0.05)
+            await until(lambda: _clients(redis_server, "blpop") == 1, 5, "the one connection busy")
             with pytest.raises(TimeoutError):
                 await direct.call("PING")
         assert await direct.call("PING") == b"PONG"
@@ -104,9 +89,9 @@ async def test_a_call_that_finds_every_connection_busy_too_long_times_out(
 
 
 async def test_a_call_whose_reply_does_not_come_in_time_fails_and_its_connection_is_dropped(
-    server: RedisProcess,
+    redis_server: RedisProcess,
 ) -> None:
-    pool = aioredis.ConnectionPool.from_url(server.url)
+    pool = aioredis.ConnectionPool.from_url(redis_server.url)
     direct = DirectConnections(pool, limit=1, timeout_s=0.2)
     try:
         with pytest.raises(TimeoutError):
@@ -119,14 +104,14 @@ async def test_a_call_whose_reply_does_not_come_in_time_fails_and_its_connection
 
 
 async def test_renew_replaces_connections_that_died_with_their_server(
-    direct: DirectConnections, server: RedisProcess
+    direct: DirectConnections, redis_server: RedisProcess
 ) -> None:
     """After a Redis restart every idle connection is dead; renewing (the broker does it
     whenever its listener reconnects) means the next send does not fail on one."""
     await direct.renew(2)
-    assert _clients(server) == 2
-    server.stop()
-    server.start()
+    assert _clients(redis_server) == 2
+    redis_server.stop()
+    redis_server.start()
     await direct.renew(2)
     assert await direct.call("PING") == b"PONG"
     assert await direct.call("PING") == b"PONG"
