@@ -7,6 +7,7 @@ from functools import cache
 import pytest
 
 from moderation import Category, Lexicon, Severity, load_lexicon, moderate
+from moderation.classifier import Hit, _Context
 
 C = Category
 
@@ -265,19 +266,16 @@ def test_signals_built_through_slots_equal_the_plain_construction(text: str) -> 
         )
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
-    """A term's signals are built with context already applied (``_Context.term_signals``):
-    each equals ``apply`` of the signal the term gives before context."""
+def _context_of(seed: int, extra: list[str]) -> tuple[_Context, list[Hit], int, dict[int, int]]:
+    """A message of 1-4 random pieces, and the classifier's context scope, hits, message bits
+    and clause bits for it, as ``_classify`` builds them."""
     import random
 
-    from moderation.classifier import _Context, _match, _signal, scan_terms, term_bits
-    from moderation.lexicon import SIGNAL_BIT
+    from moderation.classifier import _match, scan_terms, term_bits
     from moderation.normalize import normalize
 
     chooser = random.Random(seed)
-    pieces = [*_PIECES, "five years ago I overdosed", "lol I could kill myself 😂", "hit me again"]
-    text = ". ".join(chooser.sample(pieces, chooser.randint(1, 4)))
+    text = ". ".join(chooser.sample([*_PIECES, *extra], chooser.randint(1, 4)))
     normalized = normalize(text)
     terms = scan_terms(normalized, lexicon())
     triggered = lexicon().triggered(normalized.plain)
@@ -285,11 +283,23 @@ def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
     clause_bits: dict[int, int] = {}
     for hit in hits:
         clause_bits[hit.clause] = clause_bits.get(hit.clause, 0) | hit.bits
-    context = lexicon().quiet.context
-    scope = _Context(normalized.words, hits, message, clause_bits, context)
+    scope = _Context(normalized.words, hits, message, clause_bits, lexicon().quiet.context)
+    return scope, hits, message, clause_bits
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
+    """A term's signals are built with context already applied (``_Context.term_signals``):
+    each equals ``apply`` of the signal the term gives before context."""
+    from moderation.classifier import _signal
+    from moderation.lexicon import SIGNAL_BIT
+
+    extra = ["five years ago I overdosed", "lol I could kill myself 😂", "hit me again"]
+    scope, hits, _, _ = _context_of(seed, extra)
+    means = lexicon().quiet.context.means
     for hit in hits:
         if hit.bits & SIGNAL_BIT:
-            method = bool(hit.bits & context.means)
+            method = bool(hit.bits & means)
             reason = f"term:{hit.entry.key}"
             expected = [
                 scope.apply(_signal(category, severity, reason, ((hit,),), False, method))
@@ -302,24 +312,12 @@ def test_term_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
 def test_rule_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
     """A fired rule's signal is built with context applied (``_Context.rule_signal``): it
     equals ``apply`` of the signal the rule gives before context."""
-    import random
+    from moderation.classifier import _fired_rules, _signal
 
-    from moderation.classifier import _Context, _fired_rules, _match, _signal, scan_terms, term_bits
-    from moderation.normalize import normalize
-
-    chooser = random.Random(seed)
-    pieces = [*_PIECES, "he hit me again tonight", "not gonna drink today", "took 4 bars with wine"]
-    text = ". ".join(chooser.sample(pieces, chooser.randint(1, 4)))
-    normalized = normalize(text)
-    terms = scan_terms(normalized, lexicon())
-    triggered = lexicon().triggered(normalized.plain)
-    hits, message = _match(normalized, lexicon(), terms, term_bits(terms), triggered)
-    clause_bits: dict[int, int] = {}
-    for hit in hits:
-        clause_bits[hit.clause] = clause_bits.get(hit.clause, 0) | hit.bits
-    context = lexicon().quiet.context
+    extra = ["he hit me again tonight", "not gonna drink today", "took 4 bars with wine"]
+    scope, hits, message, clause_bits = _context_of(seed, extra)
     rules = lexicon().quiet.candidates(message)
-    scope = _Context(normalized.words, hits, message, clause_bits, context)
+    context = lexicon().quiet.context
     for rule, groups, method in _fired_rules(lexicon(), rules, hits, message, clause_bits, context):
         unlowered = _signal(rule.category, rule.severity, rule.name, groups, False, method)
         assert scope.rule_signal(rule, groups, method) == scope.apply(unlowered)
