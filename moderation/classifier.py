@@ -201,11 +201,7 @@ def quiet(text: Normalized, lexicon: Lexicon, terms: TermMatches | None = None) 
     """
     if terms is None:
         terms = scan_terms(text, lexicon)
-    bits = term_bits(terms)
-    if bits & SIGNAL_BIT or lexicon.quiet.can_fire(bits):
-        return False
-    triggered = lexicon.triggered(text.plain)
-    return not (triggered and _patterns_complete_a_rule(text, lexicon, bits, triggered))
+    return _proved_quiet(text, lexicon, term_bits(terms), lexicon.triggered(text.plain))
 
 
 def _patterns_complete_a_rule(

@@ -322,9 +322,6 @@ class Automaton:
             list(values_by_key), matchkind=MatchKind.Standard, implementation=implementation
         ).find_matches_as_indexes
 
-    def __len__(self) -> int:
-        return len(self._values)
-
     def iter(self, text: str) -> list[tuple[int, Any]]:
         """Every occurrence in ``text``: ``(index of its last character, value)``."""
         return self.pairs(self.find(text))
