@@ -91,14 +91,7 @@ class Signal:
         hash would hash its entry's every term, and a signal rests on a handful of hits.
         A term's signal rests on one hit, which is its own answer.
         """
-        if len(self.groups) == 1 and len(self.groups[0]) == 1:
-            return self.groups[0]
-        found: list[Hit] = []
-        for group in self.groups:
-            for hit in group:
-                if hit not in found:
-                    found.append(hit)
-        return tuple(found)
+        return _distinct_hits(self.groups)
 
     def at(self, severity: Severity, *, lowered: bool) -> Signal:
         """The same evidence at another severity."""
@@ -400,6 +393,30 @@ def _fired_rules(
     return fired
 
 
+def _distinct_hits(groups: tuple[tuple[Hit, ...], ...]) -> tuple[Hit, ...]:
+    """The hits of ``groups`` in order, each once (see :attr:`Signal.hits`)."""
+    if len(groups) == 1 and len(groups[0]) == 1:
+        return groups[0]
+    found: list[Hit] = []
+    for group in groups:
+        for hit in group:
+            if hit not in found:
+                found.append(hit)
+    return tuple(found)
+
+
+def _raised(category: Category, severity: Severity, now: bool, means_elsewhere: bool) -> Severity:
+    """A crisis signal's severity after context raised it: one level when its clause says
+    ``now``, one more for suicide or self-harm when the message names means the signal does
+    not already rest on (``means_elsewhere``). Other signals, and ``watch``, stay."""
+    if category not in CRISIS_CATEGORIES or severity is _WATCH:
+        return severity
+    steps = 1 if now else 0
+    if means_elsewhere and category in _METHOD_CATEGORIES:
+        steps += 1
+    return severity.raised(steps) if steps else severity
+
+
 class _Context:
     """Lowers and raises signals by what surrounds their hits (see the module docstring)."""
 
@@ -448,47 +465,32 @@ class _Context:
                 _signal(category, _WATCH, reason, groups, True, method)
                 for category, _ in hit[4].signals
             ]
-        found = []
-        for category, severity in hit[4].signals:
-            if category in CRISIS_CATEGORIES and severity is not _WATCH:
-                steps = 1 if clause & bits.now else 0
-                if category in _METHOD_CATEGORIES and message & bits.means and not method:
-                    steps += 1
-                if steps:
-                    severity = severity.raised(steps)
-            found.append(_signal(category, severity, reason, groups, False, method))
-        return found
+        now = bool(clause & bits.now)
+        means_elsewhere = bool(message & bits.means) and not method
+        return [
+            _signal(
+                category,
+                _raised(category, severity, now, means_elsewhere),
+                reason,
+                groups,
+                False,
+                method,
+            )
+            for category, severity in hit[4].signals
+        ]
 
     def rule_signal(self, rule: Rule, groups: tuple[tuple[Hit, ...], ...], method: bool) -> Signal:
         """The signal of a rule that fired on ``groups``, context applied: what ``apply``
         gives for it, without the unlowered signal built first."""
-        hits: tuple[Hit, ...]
-        if len(groups) == 1 and len(groups[0]) == 1:
-            hits = groups[0]
-        else:  # Signal.hits
-            found: list[Hit] = []
-            for group in groups:
-                for hit in group:
-                    if hit not in found:
-                        found.append(hit)
-            hits = tuple(found)
+        hits = _distinct_hits(groups)
         clause_bits = self.clause_bits
         numbers = {hit[3] for hit in hits}
         numbers.discard(MESSAGE)
         clauses = [clause_bits[number] for number in numbers]
-        category, severity = rule.category, rule.severity
+        category = rule.category
         if self._lowered_hits(hits, groups, clauses):
             return _signal(category, _WATCH, rule.name, groups, True, method)
-        if category in CRISIS_CATEGORIES and severity is not _WATCH:
-            bits = self.bits
-            now = bits.now
-            steps = 1 if any(clause & now for clause in clauses) else 0
-            if category in _METHOD_CATEGORIES and self.message & bits.means:
-                means = bits.means
-                if not any(hit[5] & means for hit in hits):
-                    steps += 1
-            if steps:
-                severity = severity.raised(steps)
+        severity = self._raise(category, rule.severity, hits, clauses)
         return _signal(category, severity, rule.name, groups, False, method)
 
     def apply(self, signal: Signal) -> Signal:
@@ -505,12 +507,8 @@ class _Context:
             clauses = [clause_bits[number] for number in numbers]
         if self._lowered_hits(hits, signal.groups, clauses):
             return signal.at(_WATCH, lowered=True)
-        if signal.category not in CRISIS_CATEGORIES or signal.severity is _WATCH:
-            return signal
-        steps = self._raise_by(signal, hits, clauses)
-        if not steps:
-            return signal
-        return signal.at(signal.severity.raised(steps), lowered=False)
+        severity = self._raise(signal.category, signal.severity, hits, clauses)
+        return signal if severity is signal.severity else signal.at(severity, lowered=False)
 
     def _lowered_hits(
         self, hits: tuple[Hit, ...], groups: tuple[tuple[Hit, ...], ...], clauses: list[int]
@@ -573,14 +571,17 @@ class _Context:
             for negation in negations
         )
 
-    def _raise_by(self, signal: Signal, hits: tuple[Hit, ...], clauses: list[int]) -> int:
-        """Levels a crisis signal rises by (``apply`` asks only for crisis categories)."""
+    def _raise(
+        self, category: Category, severity: Severity, hits: tuple[Hit, ...], clauses: list[int]
+    ) -> Severity:
+        """``_raised`` for a signal resting on ``hits`` in ``clauses``."""
+        if category not in CRISIS_CATEGORIES or severity is _WATCH:
+            return severity  # (before the clause and means walks below)
         bits = self.bits
-        steps = 1 if any(clause & bits.now for clause in clauses) else 0
-        if signal.category in _METHOD_CATEGORIES and self.message & bits.means:
-            if not any(hit[5] & bits.means for hit in hits):
-                steps += 1
-        return steps
+        now = any(clause & bits.now for clause in clauses)
+        means = bits.means
+        means_elsewhere = bool(self.message & means) and not any(hit[5] & means for hit in hits)
+        return _raised(category, severity, now, means_elsewhere)
 
 
 def _inside_phrase(negation: Hit, words: list[Hit]) -> bool:
