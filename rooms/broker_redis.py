@@ -371,7 +371,7 @@ class RedisBroker:
         finally:
             self._pubsub = None
             with anyio.CancelScope(shield=True):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def _listen(self, pubsub: Any, deliver: Deliver) -> None:
         """Read the subscription's connection directly: a chat message is `[b"message",

@@ -1,0 +1,224 @@
+"""The private internals of uvicorn and redis-py that Harbor builds on, each named and pinned.
+
+Harbor leans on parts of two libraries that are not their public API, for measured reasons
+(server/transport.py, rooms/broker_redis.py, rooms/redis_direct.py, server/logs.py). A release
+may change any of them without notice; the lock file (requirements/) keeps a fresh install on
+the versions these tests passed on, and `bash .ci/test --latest` tries the newest on purpose.
+When a release does change one, the test for it fails here with the name of the internal and
+the module that relies on it, not with an obscure error deep in a socket write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import hiredis
+import pytest
+import redis.asyncio as aioredis
+import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
+from redis.asyncio.client import PubSub
+from redis.asyncio.connection import Connection, ConnectionPool
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from server.logs import UVICORN_HANDSHAKE_LINE
+from server.transport import HarborWebSocketProtocol
+from tests.harness import RedisProcess
+
+
+def _changed(library: str, internal: str, user: str, detail: str) -> str:
+    return (
+        f"{library} {version(library)} changed {internal}, which {user} relies on: {detail}. "
+        "Adapt that module (or keep the lock on the last release this passed on)."
+    )
+
+
+def _parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(function).parameters)
+
+
+# --- uvicorn: server/transport.py subclasses WebSocketsSansIOProtocol --------------------------
+
+# State the subclass reads or replaces on each chat connection.
+_SANSIO_STATE = (
+    "conn",  # websockets' ServerProtocol: accept/reject/send_response/send_close/data_to_send
+    "app_state",  # where the lifespan's services are found
+    "queue",  # replaced by a discard object: chat sockets have no ASGI app
+    "writable",
+    "handshake_initiated",
+    "handshake_complete",
+    "close_sent",
+    "disconnected",
+    "close_timer",
+    "frames",  # the fragments of the message being received
+    "curr_msg_data_type",
+    "loop",
+    "tasks",  # the server's tasks, waited for on graceful shutdown
+    "transport",
+    "client",  # cleared so the peer's address is never kept
+)
+# Methods the subclass overrides (and calls through super()) or calls.
+_SANSIO_METHODS = (
+    "connection_made",
+    "connection_lost",
+    "handle_connect",
+    "send_receive_event_to_app",
+    "shutdown",
+    "pause_writing",
+    "resume_writing",
+    "start_keepalive",
+    "stop_keepalive",
+)
+
+
+def _sansio_protocol() -> sansio.WebSocketsSansIOProtocol:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        return sansio.WebSocketsSansIOProtocol(Config(app=app), ServerState(), {}, _loop=loop)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("attribute", _SANSIO_STATE)
+def test_uvicorn_sansio_protocol_keeps_its_connection_state(attribute: str) -> None:
+    """uvicorn's WebSocketsSansIOProtocol still sets each attribute the chat transport uses."""
+    protocol = _sansio_protocol()
+    assert hasattr(protocol, attribute), _changed(
+        "uvicorn",
+        f"WebSocketsSansIOProtocol.{attribute}",
+        "server/transport.py",
+        "the attribute is gone",
+    )
+
+
+@pytest.mark.parametrize("method", _SANSIO_METHODS)
+def test_uvicorn_sansio_protocol_keeps_its_methods(method: str) -> None:
+    """Each method the chat transport overrides or calls still exists with its arguments."""
+    base = getattr(sansio.WebSocketsSansIOProtocol, method, None)
+    assert callable(base), _changed(
+        "uvicorn", f"WebSocketsSansIOProtocol.{method}", "server/transport.py", "it is gone"
+    )
+    ours = getattr(HarborWebSocketProtocol, method)
+    if ours is not base:
+        expected = list(_parameters(ours))
+        assert list(_parameters(base)) == expected, _changed(
+            "uvicorn",
+            f"WebSocketsSansIOProtocol.{method}",
+            "server/transport.py",
+            f"its parameters are now {list(_parameters(base))}, not {expected}",
+        )
+
+
+def test_uvicorn_handshake_log_lines_keep_their_format() -> None:
+    """uvicorn's handshake log lines start with the client address; server/logs.py drops them by
+    their '"WebSocket %s"' format, so a new wording would put addresses in Harbor's logs."""
+    source = inspect.getsource(sansio)
+    assert UVICORN_HANDSHAKE_LINE in source, _changed(
+        "uvicorn",
+        "the handshake log line format",
+        "server/logs.py (_DropHandshakeLines)",
+        f"no log call contains {UVICORN_HANDSHAKE_LINE!r} any more",
+    )
+
+
+# --- redis-py: rooms/redis_direct.py (DirectConnections) and the broker's listener -----------
+
+
+def test_redis_pool_exposes_its_connection_class_and_arguments() -> None:
+    """DirectConnections builds its own connections from the pool's class and arguments."""
+    pool = ConnectionPool.from_url("redis://127.0.0.1:6379/0")
+    assert isinstance(getattr(pool, "connection_kwargs", None), dict), _changed(
+        "redis", "ConnectionPool.connection_kwargs", "rooms/redis_direct.py", "it is gone"
+    )
+    assert getattr(pool, "connection_class", None) is Connection, _changed(
+        "redis", "ConnectionPool.connection_class", "rooms/redis_direct.py", "it is gone"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "arguments"),
+    [
+        ("send_packed_command", ("command", "check_health")),
+        ("read_response", ("timeout", "disconnect_on_error", "push_request")),
+        ("disconnect", ("nowait",)),
+        ("connect", ()),
+    ],
+)
+def test_redis_connection_keeps_the_calls_harbor_makes(
+    method: str, arguments: tuple[str, ...]
+) -> None:
+    """The redis-py Connection methods DirectConnections and the listener call directly."""
+    function = getattr(Connection, method, None)
+    assert function is not None and inspect.iscoroutinefunction(function), _changed(
+        "redis",
+        f"Connection.{method}",
+        "rooms/redis_direct.py and rooms/broker_redis.py",
+        "it is gone or no longer a coroutine",
+    )
+    missing = [name for name in arguments if name not in _parameters(function)]
+    assert not missing, _changed(
+        "redis",
+        f"Connection.{method}",
+        "rooms/redis_direct.py and rooms/broker_redis.py",
+        f"it no longer takes {missing}",
+    )
+
+
+def test_redis_pubsub_keeps_handle_message_and_its_connection() -> None:
+    """The broker's listener reads `PubSub.connection` itself and hands (un)subscribe replies
+    to the coroutine `PubSub.handle_message`, which keeps redis-py's bookkeeping."""
+    assert inspect.iscoroutinefunction(getattr(PubSub, "handle_message", None)), _changed(
+        "redis",
+        "PubSub.handle_message",
+        "rooms/broker_redis.py (_listen)",
+        "it is gone or no longer a coroutine",
+    )
+    assert "connection" in inspect.getsource(PubSub.__init__), _changed(
+        "redis", "PubSub.connection", "rooms/broker_redis.py (_listen)", "it is gone"
+    )
+
+
+def test_hiredis_packs_a_command_as_redis_expects() -> None:
+    """DirectConnections packs each EVALSHA with hiredis, once, instead of redis-py's packer."""
+    command: Any = ("GET", "k")  # the stub says a 1-tuple, as in rooms/redis_direct.py
+    assert hiredis.pack_command(command) == b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", _changed(
+        "hiredis", "pack_command", "rooms/redis_direct.py", "its output differs"
+    )
+
+
+async def test_redis_listener_read_times_out_with_none(redis_server: RedisProcess) -> None:
+    """On a real subscription, the listener's short read returns None when nothing came (its
+    probe loop relies on that) and a published message as the raw [b"message", channel, body]
+    reply; a read with nothing to read must not raise or drop the connection."""
+    client = aioredis.from_url(redis_server.url)
+    pubsub: Any = client.pubsub()  # as in the broker: handle_message is untyped
+    try:
+        await pubsub.subscribe("internals")
+        read = pubsub.connection.read_response
+        confirmation = await read(timeout=1.0, disconnect_on_error=False, push_request=True)
+        await pubsub.handle_message(confirmation)
+        idle = await read(timeout=0.05, disconnect_on_error=False, push_request=True)
+        assert idle is None, _changed(
+            "redis",
+            "Connection.read_response(timeout=...)",
+            "rooms/broker_redis.py (_listen)",
+            f"an idle read returned {idle!r} instead of None",
+        )
+        await client.publish("internals", b"body")
+        message = await read(timeout=1.0, disconnect_on_error=False, push_request=True)
+        assert message == [b"message", b"internals", b"body"], _changed(
+            "redis",
+            "the raw pub/sub reply",
+            "rooms/broker_redis.py (_listen)",
+            f"a message reads as {message!r}",
+        )
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
