@@ -14,11 +14,19 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.procs import ProcessGroup, raise_nofile_limit, redis_command, start_redis
 from bench.report import render_tables, update_docs, write_svg
-from bench.servers import FANOUT_ROOM, REPO, Workers, restart_worker, start_workers
+from bench.servers import (
+    BASELINE_ENV,
+    FANOUT_ROOM,
+    REPO,
+    Workers,
+    restart_worker,
+    start_workers,
+)
 from bench.stats import machine_busy_seconds
 
 PEERS = ("harbor", "floor", "socketio")
@@ -154,6 +162,12 @@ def main() -> None:
         "--slow-text-len", type=int, default=2000, help="≤ Harbor's max text (2000 chars)"
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another commit, run as peer 'baseline' (e.g. --peers"
+        " harbor,baseline,harbor,baseline) to compare two versions of Harbor in one run",
+    )
+    parser.add_argument(
         "--no-docs",
         action="store_true",
         help="don't rewrite docs/ figures (only a full run of every peer and scenario does)",
@@ -161,8 +175,10 @@ def main() -> None:
     args = parser.parse_args()
     args.peers = [p for p in args.peers.split(",") if p]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
+    if args.baseline is not None:
+        os.environ[BASELINE_ENV] = str(args.baseline.resolve())
     for name in args.peers:
-        if name not in PEERS:
+        if name not in PEERS and not (name == "baseline" and args.baseline is not None):
             parser.error(f"unknown peer {name}")
     for name in args.scenarios:
         if name not in SCENARIOS:

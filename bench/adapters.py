@@ -152,6 +152,7 @@ class HarborAdapter:
 
 ADAPTERS: dict[str, Adapter] = {
     "harbor": HarborAdapter(),
+    "baseline": HarborAdapter(),  # Harbor from another checkout (python -m bench --baseline)
     "socketio": SocketIOAdapter(),
     "floor": FloorAdapter(),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -26,6 +27,10 @@ def room_catalog(path: Path) -> Path:
     ]
     path.write_text(json.dumps(rooms, indent=1))
     return path
+
+
+# The checkout `--baseline` names, for the "baseline" peer.
+BASELINE_ENV = "HARBOR_BENCH_BASELINE"
 
 
 def harbor_command() -> list[str]:
@@ -54,8 +59,12 @@ def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
     """Start 2 workers of `peer` and wait until each answers GET /readyz with 200."""
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env: dict[str, str] = {}
-    if peer == "harbor":
-        base = harbor_command()
+    cwd = REPO
+    if peer == "baseline":  # Harbor from another checkout (--baseline): same bench, older code
+        cwd = Path(os.environ[BASELINE_ENV])
+        env["PYTHONPATH"] = str(cwd)
+    if peer in ("harbor", "baseline"):
+        base = harbor_command() if peer == "harbor" else [sys.executable, "-m", "server", "serve"]
         env["HARBOR_SECRET"] = secrets.token_hex(32)
         env["HARBOR_ROOMS"] = str(room_catalog(group.workdir / "rooms.json"))
         env["HARBOR_DATA_DIR"] = str(group.workdir / "harbor-data")
@@ -65,7 +74,7 @@ def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
     for i in (1, 2):
         port = free_port()
         argv = [*base, "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url]
-        procs.append(group.spawn(f"{peer}-w{i}", argv, port, env=env, cwd=str(REPO)))
+        procs.append(group.spawn(f"{peer}-w{i}", argv, port, env=env, cwd=str(cwd)))
     try:
         for m in procs:
             wait_http_ready(m.port, "/readyz", m.proc, deadline_s=60)

@@ -1,6 +1,6 @@
 """Batch moderation of lines: plain text or JSON objects in, one JSON verdict per line out.
 
-Used by ``python -m moderation scan`` (and later ``harbor moderation scan``). Each input line
+Used by ``python -m moderation scan`` and ``harbor moderation scan``. Each input line
 gives exactly one output line, in order, so outputs can be joined back to inputs by position.
 A bad line (not a JSON object, or ``text`` missing or not a string) yields an ``error``
 object on its line and the run goes on. Fields other than ``text`` (such as ``id``) are

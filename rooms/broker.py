@@ -1,8 +1,8 @@
 """The Broker contract: how a worker publishes to a room, reads its history, and hears it live.
 
 Follows encode/broadcaster's small backend base: one interface, a `MemoryBroker` (the reference
-semantics, one process) and a `RedisBroker` (many workers), chosen by URL in `create_broker`, and
-run through one contract test suite.
+semantics, one process) and a `RedisBroker` (many workers), chosen by URL in
+`broker_url.create_broker`, and run through one contract test suite.
 
 Contract:
 - `publish` numbers the message (ids strictly increase per room and epoch), stores it in history
@@ -98,16 +98,3 @@ class HistoryLimits:
     max_messages: int = 200
     max_age_s: int = 24 * 3600
     client_ids: int = 64
-
-
-def create_broker(url: str | None, limits: HistoryLimits, *, max_connections: int = 64) -> Broker:
-    """`None` or `memory://` gives the embedded broker; `redis://` / `rediss://` the shared one."""
-    if url is None or url.startswith("memory://"):
-        from .broker_memory import MemoryBroker
-
-        return MemoryBroker(limits)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from .broker_redis import RedisBroker
-
-        return RedisBroker(url, limits, max_connections=max_connections)
-    raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]!r}")

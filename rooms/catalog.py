@@ -16,7 +16,9 @@ from pathlib import Path
 from moderation.policy import DEFAULT_POLICY, RoomPolicy, policy_from_json
 
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("rooms.json")
-_ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
+# Every room id, listed or a private check-in: what the wire protocol accepts and the rooms file
+# may use. Starts with a letter or digit, so no room can be taken for a feed ("@...").
+ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 
 
 class CatalogError(ValueError):
@@ -76,7 +78,7 @@ def _room(entry: object, index: int) -> Room:
         if not isinstance(value, str) or (name == "title" and not value.strip()):
             raise CatalogError(f"room #{index}: {name!r} must be a non-empty string")
         fields[name] = value
-    if not _ROOM_ID.fullmatch(fields["id"]):
+    if not ROOM_ID.fullmatch(fields["id"]):
         raise CatalogError(
             f"room #{index}: id {fields['id']!r} must be 1-48 lowercase letters, digits or dashes"
         )

@@ -132,10 +132,18 @@ class HubStats:
 
 class LocalHub:
     def __init__(
-        self, broker: Broker, encode: FrameEncoder, *, codecs: int, join_buffer: int
+        self,
+        broker: Broker,
+        encode: FrameEncoder,
+        *,
+        codecs: int,
+        join_buffer: int,
+        is_feed: Callable[[str], bool] = lambda channel: False,
     ) -> None:
         self._broker = broker
         self._encode = encode
+        # Channels that carry notices rather than a room's numbered history: never repaired.
+        self._is_feed = is_feed
         self._codecs = codecs
         self._join_buffer = join_buffer
         self._rooms: dict[str, LocalRoom] = {}
@@ -261,7 +269,7 @@ class LocalHub:
         """Ask `keep_repaired` to re-read missed messages: for one room (a gap was seen) or for
         every room (the broker reconnected: anything may have been missed). Synchronous, so the
         broker's listener can call it."""
-        rooms = [room_id] if room_id else [r for r in self._rooms if not r.startswith("@")]
+        rooms = [room_id] if room_id else [r for r in self._rooms if not self._is_feed(r)]
         for room in rooms:
             local = self._rooms.get(room)
             if local is not None and local.repairing is None:

@@ -18,8 +18,10 @@ import tempfile
 import anyio
 import uvicorn
 
-from moderation.passwords import hash_password
+from casework.passwords import hash_password
+from moderation.__main__ import main as moderation_main
 
+from .check import main as check_main
 from .lifespan import open_store
 from .settings import ConfigError, Settings
 
@@ -49,12 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "moderators":
         return _moderators(args)
     if args.command == "moderation":
-        from moderation.__main__ import main as moderation_main
-
         return moderation_main(args.rest)
     if args.command == "check":
-        from .check import main as check_main
-
         return check_main(os.environ, sys.stdout)
     return 2
 

@@ -19,9 +19,11 @@ from starlette.websockets import WebSocket
 
 from rooms.catalog import Catalog
 
-from .lifespan import Services, make_lifespan
+from .context import WorkerContext
+from .lifespan import make_lifespan
 from .logs import configure_logging
 from .moderator_api import ROUTES as MODERATOR_ROUTES
+from .registry import Registry
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
@@ -78,16 +80,16 @@ async def chat_needs_harbor_protocol(websocket: WebSocket) -> None:
     await websocket.close(1011)
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.state.services
-    return services
+def _context(request: Request) -> WorkerContext:
+    context: WorkerContext = request.state.context
+    return context
 
 
 async def list_rooms(request: Request) -> Response:
-    services = _services(request)
-    ids = [room.id for room in services.catalog]
+    context = _context(request)
+    ids = [room.id for room in context.catalog]
     try:
-        counts = await services.presence.totals(ids)
+        counts = await context.presence.totals(ids)
     except Exception:  # presence is a nicety: the list must load during a Redis blip
         counts = {}
     rooms = [
@@ -98,7 +100,7 @@ async def list_rooms(request: Request) -> Response:
             "guidelines": room.guidelines,
             "count": counts.get(room.id, 0),
         }
-        for room in services.catalog
+        for room in context.catalog
     ]
     return JSONResponse({"rooms": rooms})
 
@@ -108,14 +110,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    services = _services(request)
-    if services.draining:
+    registry: Registry = request.state.registry
+    if registry.draining:
         return PlainTextResponse("not ready: draining for shutdown", status_code=503)
-    if not services.broker.ready:
+    if not _context(request).broker.ready:
         return PlainTextResponse("not ready: broker unreachable", status_code=503)
     return PlainTextResponse("ready")
 
 
 async def metrics(request: Request) -> Response:
-    services = _services(request)
-    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(_context(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

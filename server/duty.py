@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import anyio
 
-from moderation.flags import SEVERITY_ORDER, FlagState
+from casework.flags import SEVERITY_ORDER, FlagState
 
-from .gate import MODERATOR_FEED, announce_flag
-
-if TYPE_CHECKING:
-    from .lifespan import Services
+from . import feeds
+from .context import WorkerContext
+from .registry import Registry
 
 logger = logging.getLogger("harbor.duty")
 
@@ -29,40 +27,41 @@ RETENTION_MS = 30 * 24 * 3600 * 1000  # resolved flags and audit entries: 30 day
 _PRUNE_EVERY_S = 3600.0
 
 
-async def keep_moderation(services: Services) -> None:
+async def keep_moderation(context: WorkerContext, registry: Registry) -> None:
     pruned_at = 0.0
     while True:
         await anyio.sleep(TICK_S)
         try:
-            await _tick(services)
+            await _tick(context, registry)
             if time.monotonic() - pruned_at > _PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
-                await services.store.prune(_now_ms(), RETENTION_MS)
+                await context.store.prune(context.clock(), RETENTION_MS)
         except Exception as exc:  # a Redis blip must not end the heartbeat
             logger.warning("moderation heartbeat failed (%s); retrying", type(exc).__name__)
 
 
-async def _tick(services: Services) -> None:
-    now = _now_ms()
-    store = services.store
-    lease_ms = int(services.settings.claim_lease_s * 1000)
-    for name in list(services.moderators_here):
+async def _tick(context: WorkerContext, registry: Registry) -> None:
+    now = context.clock()
+    store = context.store
+    lease_ms = int(context.settings.claim_lease_s * 1000)
+    for name in registry.moderators_here():
         await store.renew_leases(name, now, lease_ms)
     for flag in await store.lapse_expired(now):
-        await announce_flag(services, "lapsed", flag)
+        await feeds.announce_flag(context.broker, "lapsed", flag)
     for flag in await store.take_overdue(now):
-        await announce_flag(services, "overdue", flag)
-    await _refresh_duty(services)
-    await _gauges(services, now)
+        await feeds.announce_flag(context.broker, "overdue", flag)
+    await _refresh_duty(context, registry)
+    await _gauges(context, registry, now)
 
 
-async def _gauges(services: Services, now_ms: int) -> None:
-    metrics = services.metrics
-    metrics.sync_hub(services.hub.stats, getattr(services.broker, "reconnects", 0))
-    metrics.connections.set(services.connections)
-    metrics.rooms.set(sum(1 for room in services.hub.local_counts() if not room.startswith("@")))
-    metrics.broker_ready.set(1 if services.broker.ready else 0)
-    flags = await services.store.list_flags()
+async def _gauges(context: WorkerContext, registry: Registry, now_ms: int) -> None:
+    metrics = context.metrics
+    hub = context.hub
+    metrics.sync_hub(hub.stats, getattr(context.broker, "reconnects", 0))
+    metrics.connections.set(registry.open_count)
+    metrics.rooms.set(sum(1 for room in hub.local_counts() if not feeds.is_feed(room)))
+    metrics.broker_ready.set(1 if context.broker.ready else 0)
+    flags = await context.store.list_flags()
     for severity in SEVERITY_ORDER:
         waiting = [f for f in flags if f.draft.severity == severity]
         metrics.flags_open.labels(severity).set(len(waiting))
@@ -73,23 +72,17 @@ async def _gauges(services: Services, now_ms: int) -> None:
             if f.state == FlagState.OPEN
         ]
         metrics.oldest_open_flag.labels(severity).set(max(open_ages, default=0) / 1000)
-    totals = await services.presence.totals([MODERATOR_FEED])
-    metrics.moderators_on_duty.set(totals.get(MODERATOR_FEED, 0))
+    totals = await context.presence.totals([feeds.MODERATORS])
+    metrics.moderators_on_duty.set(totals.get(feeds.MODERATORS, 0))
 
 
-async def _refresh_duty(services: Services) -> None:
-    local = services.hub.room(MODERATOR_FEED)
+async def _refresh_duty(context: WorkerContext, registry: Registry) -> None:
+    local = context.hub.room(feeds.MODERATORS)
     on_duty = local is not None and local.local_count > 0
     if not on_duty:
-        totals = await services.presence.totals([MODERATOR_FEED])
-        on_duty = totals.get(MODERATOR_FEED, 0) > 0
-    if on_duty != services.on_duty:
-        services.on_duty = on_duty
+        totals = await context.presence.totals([feeds.MODERATORS])
+        on_duty = totals.get(feeds.MODERATORS, 0) > 0
+    if registry.set_on_duty(on_duty):
         frame = {"type": "duty", "on_duty": on_duty}
-        for connections in list(services.by_uid.values()):
-            for conn in list(connections):
-                conn.send(frame)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+        for connection in registry.identified_connections():
+            connection.send(frame)

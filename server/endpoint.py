@@ -22,18 +22,17 @@ import time
 import uuid
 from collections import deque
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from moderation import moderate
-from moderation.passwords import session_token_hash
-from moderation.verdict import Category
+from casework.passwords import session_token_hash
 from rooms.broker import BrokerUnavailable
-from rooms.envelope import Draft
 from rooms.hub import JoinAborted, Outlet
 
+from . import feeds
 from .closecodes import CloseCode
-from .gate import MODERATOR_FEED, GateUnavailable
-from .identity import Identity
+from .context import WorkerContext
+from .gate import GateUnavailable, MessageGate, Outcome, ReportRefused
+from .identity import Identity, is_checkin_room
 from .protocol import (
     Close,
     Command,
@@ -50,11 +49,9 @@ from .protocol import (
     parse,
 )
 from .ratelimit import TokenBucket
-from .reports import ReportRefused, report_message
-
-if TYPE_CHECKING:
-    from .lifespan import Services
-    from .transport import FrameSink
+from .registry import Registry
+from .settings import Settings
+from .transport import FrameSink
 
 logger = logging.getLogger("harbor.endpoint")
 
@@ -83,17 +80,27 @@ class ChatConnection:
         "_hello_timer",
         "_inbox",
         "_paused",
+        "_context",
+        "_gate",
+        "_registry",
         "_send_bucket",
-        "_services",
         "_sink",
         "_task",
     )
 
     def __init__(
-        self, services: Services, sink: FrameSink, codec: int, session_token: str | None = None
+        self,
+        context: WorkerContext,
+        registry: Registry,
+        gate: MessageGate,
+        sink: FrameSink,
+        codec: int,
+        session_token: str | None = None,
     ) -> None:
-        settings = services.settings
-        self._services = services
+        settings = context.settings
+        self._context = context
+        self._registry = registry
+        self._gate = gate
         self._sink = sink
         self.codec = codec
         self.id = uuid.uuid4().hex[:12]  # for logs; never tied to an address
@@ -116,14 +123,14 @@ class ChatConnection:
         self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
             settings.hello_timeout_s, self._hello_expired
         )
-        services.connections += 1
+        registry.opened()
 
     # Events from the transport
 
     def on_frame(self, data: str | bytes) -> None:
         if self.closed:
             return
-        outcome = parse(data, self.codec, max_text_chars=self._services.settings.max_text_chars)
+        outcome = parse(data, self.codec, max_text_chars=self._context.settings.max_text_chars)
         if isinstance(outcome, Close):
             self.close(outcome.code, outcome.reason)
             return
@@ -166,11 +173,11 @@ class ChatConnection:
     def send(self, frame: dict[str, Any]) -> bool:
         return self.write(encode(frame, self.codec))
 
-    def close(self, code: CloseCode, reason: str, *, slow: bool = False) -> None:
+    def close(self, code: int, reason: str, *, slow: bool = False) -> None:
         """Send a close frame now. Nothing may follow it, so the hub stops writing here first."""
         if not self.closed:
             self.closed = True
-            self._services.hub.detach(self, slow=slow)
+            self._context.hub.detach(self, slow=slow)
             self._sink.close_now(int(code), reason)
 
     # Command processing, in order
@@ -194,22 +201,14 @@ class ChatConnection:
             running.cancel()
             with suppress(asyncio.CancelledError):
                 await running
-        services = self._services
-        services.connections -= 1
-        if self.identity is not None:
-            peers = services.by_uid.get(self.identity.uid)
-            if peers is not None:
-                peers.discard(self)
-                if not peers:
-                    del services.by_uid[self.identity.uid]
+        hub = self._context.hub
+        uid = self.identity.uid if self.identity is not None and self.moderator is None else None
+        self._registry.closed(self, uid, self.moderator)
         if self.moderator is not None:
-            services.moderators_here[self.moderator] -= 1
-            if services.moderators_here[self.moderator] <= 0:
-                del services.moderators_here[self.moderator]
-            await services.hub.leave(MODERATOR_FEED, self)
-            await services.hub.leave(f"@mod:{self.moderator}", self)
+            await hub.leave(feeds.MODERATORS, self)
+            await hub.leave(feeds.moderator(self.moderator), self)
         for room in tuple(self.rooms):
-            await services.hub.leave(room, self)
+            await hub.leave(room, self)
         self.rooms.clear()
 
     async def _handle(self, item: Command | Refusal) -> None:
@@ -239,68 +238,68 @@ class ChatConnection:
             self.close(CloseCode.POLICY_VIOLATION, "send hello first")
 
     async def _welcome(self, hello: Hello) -> None:
-        services = self._services
+        context = self._context
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None
         if hello.moderator:
             await self._welcome_moderator()
             return
-        identities = services.identities
+        identities = context.identities
         returning = identities.verify(hello.token) if hello.token else None
         identity = returning or identities.issue()
         # Only a returning identity can carry a mute or ban: a fresh one skips the store (one
         # round trip less per newcomer, and per client in a reconnect storm).
         if returning is not None:
-            now_ms = int(time.time() * 1000)
-            for sanction in await services.store.active_sanctions(identity.uid, now_ms):
+            now_ms = context.clock()
+            for sanction in await context.store.active_sanctions(identity.uid, now_ms):
                 if sanction.kind == "ban":
                     self.close(CloseCode.BANNED, "a moderator paused this identity for a while")
                     return
                 self.muted_until_ms = max(self.muted_until_ms, sanction.until_ms)
         self.identity = identity
         self.region = hello.region
-        services.by_uid.setdefault(identity.uid, set()).add(self)
+        self._registry.identified(identity.uid, self)
         self.send(
             {
                 "type": "welcome",
                 "token": identity.token,
                 "name": identity.name,
-                "on_duty": services.on_duty,
+                "on_duty": self._registry.on_duty,
                 "checkin_room": identities.checkin_room(identity.uid),
             }
         )
 
     async def _welcome_moderator(self) -> None:
         """Volunteers sign in over HTTP; the session cookie rides on the WebSocket handshake."""
-        services = self._services
+        context = self._context
         token = self._session_token
         name = None
         if token:
-            name = await services.store.session_owner(session_token_hash(token), _now_ms())
+            name = await context.store.session_owner(session_token_hash(token), context.clock())
         if name is None:
             self.close(CloseCode.POLICY_VIOLATION, "moderator session required")
             return
         self.moderator = name
         self.identity = Identity(uid=f"mod:{name}", token="", name=f"Volunteer {name}")
-        services.moderators_here[name] += 1
-        await services.hub.join(MODERATOR_FEED, self, since=None, epoch=None, limit=0)
-        await services.hub.join(f"@mod:{name}", self, since=None, epoch=None, limit=0)
+        self._registry.moderator_arrived(name)
+        await context.hub.join(feeds.MODERATORS, self, since=None, epoch=None, limit=0)
+        await context.hub.join(feeds.moderator(name), self, since=None, epoch=None, limit=0)
         self.send({"type": "welcome", "token": "", "name": self.identity.name, "moderator": name})
 
     def _refuse(self, code: str, message: str, client_id: str | None = None) -> None:
         self.send(error_event(code, message, client_id=client_id))
 
     def _may_join(self, room: str) -> bool:
-        if room in self._services.catalog:
+        if room in self._context.catalog:
             return True
-        if not room.startswith("checkin-") or self.identity is None:
+        if not is_checkin_room(room) or self.identity is None:
             return False
-        own = self._services.identities.checkin_room(self.identity.uid)
+        own = self._context.identities.checkin_room(self.identity.uid)
         return self.moderator is not None or room == own
 
     async def _join(self, join: Join) -> None:
-        settings = self._services.settings
+        settings = self._context.settings
         if not self._may_join(join.room):
             self._refuse("unknown_room", "no such room")
         elif join.room in self.rooms:
@@ -311,7 +310,7 @@ class ChatConnection:
             await self._enter(join, settings.join_history_messages)
 
     async def _enter(self, join: Join, limit: int) -> None:
-        hub = self._services.hub
+        hub = self._context.hub
         try:
             history = await hub.join(
                 join.room, self, since=join.since, epoch=join.epoch, limit=limit
@@ -323,7 +322,7 @@ class ChatConnection:
             return
         self.rooms.add(join.room)
         if join.since is not None:
-            self._services.metrics.recoveries.labels(str(history.recovered).lower()).inc()
+            self._context.metrics.recoveries.labels(str(history.recovered).lower()).inc()
         local = hub.room(join.room)
         joined: dict[str, Any] = {
             "type": "joined",
@@ -342,18 +341,18 @@ class ChatConnection:
             self._refuse("not_joined", "not in this room")
             return
         self.rooms.discard(leave.room)
-        await self._services.hub.leave(leave.room, self)
+        await self._context.hub.leave(leave.room, self)
         self.send({"type": "left", "room": leave.room})
 
     async def _send_message(self, send: Send) -> None:
-        services = self._services
+        metrics = self._context.metrics
         if send.room not in self.rooms:
             self._refuse("not_joined", "join the room first", send.client_id)
             return
         now = time.monotonic()
         wait = self._send_bucket.take(now)
         if wait > 0 and not self._reaches_out_past_limit(send, now):
-            services.metrics.rate_limited.inc()
+            metrics.rate_limited.inc()
             self.send(
                 error_event(
                     "rate_limited",
@@ -363,24 +362,9 @@ class ChatConnection:
                 )
             )
             return
-        services.metrics.messages_in.inc()
-        assert self.identity is not None and services.gate is not None
+        metrics.messages_in.inc()
         try:
-            if self.moderator is not None:
-                frames: tuple[dict[str, Any], ...] = (await self._volunteer_says(send),)
-            else:
-                outgoing = await services.gate.submit(
-                    self.identity,
-                    send.room,
-                    send.text,
-                    send.client_id,
-                    tell=self.send,
-                    muted=self.muted_until_ms > _now_ms(),
-                    region=self.region,
-                )
-                frames = outgoing.frames
-                if Category.SPAM in outgoing.verdict.categories:
-                    self._send_bucket.hold(time.monotonic(), services.settings.spam_cooldown_s)
+            outcome = await self._submit(send)
         except (BrokerUnavailable, GateUnavailable):
             self.send(
                 error_event(
@@ -391,8 +375,26 @@ class ChatConnection:
                 )
             )
             return
-        for frame in frames:
+        if outcome.cooldown_s > 0:
+            self._send_bucket.hold(time.monotonic(), outcome.cooldown_s)
+        for frame in outcome.frames:
             self.send(frame)
+
+    async def _submit(self, send: Send) -> Outcome:
+        identity = self.identity
+        if identity is None:  # _handle answers nothing but hello before the welcome
+            raise RuntimeError("send before hello")
+        if self.moderator is not None:
+            return await self._gate.submit_volunteer(identity, send.room, send.text, send.client_id)
+        return await self._gate.submit(
+            identity,
+            send.room,
+            send.text,
+            send.client_id,
+            tell=self.send,
+            muted=self.muted_until_ms > self._context.clock(),
+            region=self.region,
+        )
 
     def _reaches_out_past_limit(self, send: Send, now: float) -> bool:
         """Whether a send the rate limit refused is a crisis, which goes through anyway.
@@ -412,33 +414,17 @@ class ChatConnection:
             )
         if self._crisis_checks.take(now) > 0:
             return False
-        return moderate(send.text, self._services.lexicon).is_crisis
-
-    async def _volunteer_says(self, send: Send) -> dict[str, Any]:
-        """Volunteers' words skip the classifier (they ask about risk on purpose)."""
-        assert self.identity is not None
-        draft = Draft(
-            uid=self.identity.uid,
-            name=self.identity.name,
-            text=send.text,
-            ts=_now_ms(),
-            client_id=send.client_id,
-            note="volunteer",
-        )
-        receipt = await self._services.broker.publish(send.room, draft)
-        return {"type": "ack", "client_id": send.client_id, "id": receipt.id}
+        return self._gate.is_crisis(send.room, send.text)
 
     async def _report(self, report: Report) -> None:
-        services = self._services
         if report.room not in self.rooms:
             self._refuse("not_joined", "join the room first")
             return
         if self._send_bucket.take(time.monotonic()) > 0:
             self._refuse("rate_limited", "slow down a little; try reporting again soon")
             return
-        assert self.identity is not None
         try:
-            await report_message(services, report, self.identity)
+            await self._gate.report(report)
         except ReportRefused as refused:
             self._refuse(refused.code, str(refused))
             return
@@ -448,5 +434,26 @@ class ChatConnection:
         self.send({"type": "reported", "room": report.room, "id": report.id})
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+class ChatEntrance:
+    """How the transport (server/transport.py `ChatServer`) opens chat connections: it holds
+    the worker's wiring, so the transport needs nothing from this module."""
+
+    def __init__(self, context: WorkerContext, registry: Registry, gate: MessageGate) -> None:
+        self._context = context
+        self._registry = registry
+        self._gate = gate
+
+    @property
+    def settings(self) -> Settings:
+        return self._context.settings
+
+    def open(self, sink: FrameSink, codec: int, session_token: str | None) -> ChatConnection:
+        return ChatConnection(self._context, self._registry, self._gate, sink, codec, session_token)
+
+    def drain_delay(self) -> float:
+        """When to close one more socket for a restart: in batches of HARBOR_DRAIN_BATCH every
+        HARBOR_DRAIN_INTERVAL_S, all within the shutdown grace (less 2 s to flush)."""
+        settings = self._context.settings
+        batch = self._registry.drain_slot() // settings.drain_batch
+        spread = max(0.0, settings.shutdown_grace_s - 2.0)
+        return min(batch * settings.drain_interval_s, spread)

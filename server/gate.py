@@ -1,10 +1,18 @@
-"""Every chat message passes the gate: verdict -> what the room sees -> who is told what.
+"""Every chat message and every report passes the gate: verdict -> what the room sees -> who is
+told what. The gate is the one place the server calls the moderation core, always with the
+room's own policy, and it returns what the connection must do (frames to send, a cooldown),
+never the verdict itself.
 
 Order matters for safety. The writer's support frame goes out first, before anything that can
-fail. Then the message (or its placeholder) is published, then the flag is stored durably. If the
-flag can't be stored, the writer gets a retryable error instead of an ack: the client resends
-with the same client_id, the publish is de-duplicated, and the flag is raised on the retry. So a
-crisis flag is never silently lost, and a message is never acked that the room did not get.
+fail. Then the message (or its placeholder) is published, then the flag is stored durably, and
+only then is the ack returned. If the flag can't be stored, the writer gets a retryable error
+instead of an ack: the client resends with the same client_id, the publish is de-duplicated,
+and the flag is raised on the retry. So a crisis flag is never silently lost, and a message is
+never acked that the room did not get.
+
+A report becomes a flag once per message however many report it; a report of a message whose
+flag was already resolved reopens it (the store does it, in `raise_or_fold`, and it is audited):
+a new report always reaches a moderator.
 """
 
 from __future__ import annotations
@@ -13,25 +21,27 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from moderation import Action, Verdict, moderate
-from moderation.flags import Flag, FlagDraft
+from casework.flags import AuditEntry, Flag, FlagDraft, Raised
+from moderation import Action, Category, RoomPolicy, Verdict, moderate
 from moderation.policy import DEFAULT_POLICY
 from rooms.broker import BrokerUnavailable
-from rooms.envelope import Draft, broadcast_body
+from rooms.envelope import Draft
 
+from . import feeds
+from .context import WorkerContext
 from .identity import Identity
-from .protocol import error_event
+from .protocol import Report, error_event
+from .registry import Registry
 from .support import support_frame
-
-if TYPE_CHECKING:
-    from .lifespan import Services
 
 logger = logging.getLogger("harbor.gate")
 
-MODERATOR_FEED = "@moderators"
 CONTEXT_MESSAGES = 4
+# Who the audit log names for what a member's report did (no moderator acted, and never the
+# reporter: reports are anonymous to moderators).
+REPORT_ACTOR = "(member report)"
 _NOTICE_TEXT = {
     "held_for_review": "Your message is waiting for a volunteer moderator to look at it.",
     "held_with_support": (
@@ -42,22 +52,47 @@ _NOTICE_TEXT = {
     ),
 }
 
+Tell = Callable[[dict[str, Any]], object]
+
 
 class GateUnavailable(Exception):
     """Storage is unreachable; nothing was acked. Retryable with the same client_id."""
 
 
+class ReportRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True, slots=True)
-class Outgoing:
-    """What the writer should receive, in order."""
+class Outcome:
+    """What the writer's connection does next: send `frames` in order, and wait `cooldown_s`
+    before its next send (spam is held and rate-limited)."""
 
     frames: tuple[dict[str, Any], ...]
-    verdict: Verdict
+    cooldown_s: float = 0.0
 
 
 class MessageGate:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, context: WorkerContext, registry: Registry) -> None:
+        self._context = context
+        self._registry = registry
+
+    def _policy(self, room: str) -> RoomPolicy:
+        listed = self._context.catalog.get(room)  # check-in rooms are not listed: the defaults
+        return listed.policy if listed is not None else DEFAULT_POLICY
+
+    def _moderate(self, room: str, text: str) -> Verdict:
+        context = self._context
+        started = time.perf_counter()
+        verdict = moderate(text, context.lexicon, self._policy(room))
+        context.metrics.moderation_time.observe(time.perf_counter() - started)
+        return verdict
+
+    def is_crisis(self, room: str, text: str) -> bool:
+        """Whether a send the rate limit refused is a crisis, which must go through anyway."""
+        return self._moderate(room, text).is_crisis
 
     async def submit(
         self,
@@ -66,46 +101,45 @@ class MessageGate:
         text: str,
         client_id: str,
         *,
-        tell: Callable[[dict[str, Any]], object],
+        tell: Tell,
         muted: bool = False,
         region: str | None = None,
-    ) -> Outgoing:
-        """Moderate and route one message. `tell` reaches the writer at once: the support frame
-        is sent through it before anything that could fail."""
-        services = self._services
-        started = time.perf_counter()
-        listed = services.catalog.get(room)  # check-in rooms are not listed: Harbor's defaults
-        policy = listed.policy if listed is not None else DEFAULT_POLICY
-        verdict = moderate(text, services.lexicon, policy)
-        services.metrics.moderation_time.observe(time.perf_counter() - started)
-        frames: list[dict[str, Any]] = []
+    ) -> Outcome:
+        """Moderate and route one member's message. `tell` reaches the writer at once: the
+        support frame is sent through it before anything that could fail. Raises
+        BrokerUnavailable or GateUnavailable when nothing was acked (the client retries)."""
+        context = self._context
+        verdict = self._moderate(room, text)
         if verdict.support:
-            on_duty = services.on_duty
-            tell(support_frame(room, services.resources, on_duty=on_duty, region=region))
+            on_duty = self._registry.on_duty
+            tell(support_frame(room, context.resources, on_duty=on_duty, region=region))
+        cooldown = context.settings.spam_cooldown_s if Category.SPAM in verdict.categories else 0
         if muted:
-            return await self._muted(writer, room, text, client_id, verdict, frames)
+            if verdict.flag:
+                await self._flag(writer, room, text, client_id, verdict, None)
+            refusal = error_event(
+                "muted", "a moderator paused your messages for a while", client_id=client_id
+            )
+            return Outcome((refusal,), cooldown)
         published_id = await self._publish(writer, room, client_id, verdict)
         if verdict.flag or verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
             await self._flag(writer, room, text, client_id, verdict, published_id)
-        frames.insert(0, _ack(client_id, published_id, verdict))
-        return Outgoing(tuple(frames), verdict)
+        return Outcome((_ack(client_id, published_id, verdict),), cooldown)
 
-    async def _muted(
-        self,
-        writer: Identity,
-        room: str,
-        text: str,
-        client_id: str,
-        verdict: Verdict,
-        frames: list[dict[str, Any]],
-    ) -> Outgoing:
-        """A muted writer's message reaches no one but, if it is a crisis, still a moderator."""
-        if verdict.flag:
-            await self._flag(writer, room, text, client_id, verdict, None)
-        refusal = error_event(
-            "muted", "a moderator paused your messages for a while", client_id=client_id
+    async def submit_volunteer(
+        self, volunteer: Identity, room: str, text: str, client_id: str
+    ) -> Outcome:
+        """A volunteer's words skip the classifier: they ask about risk on purpose."""
+        draft = Draft(
+            uid=volunteer.uid,
+            name=volunteer.name,
+            text=text,
+            ts=self._context.clock(),
+            client_id=client_id,
+            note="volunteer",
         )
-        return Outgoing((refusal, *frames), verdict)
+        receipt = await self._context.broker.publish(room, draft)
+        return Outcome(({"type": "ack", "client_id": client_id, "id": receipt.id},))
 
     async def _publish(
         self, writer: Identity, room: str, client_id: str, verdict: Verdict
@@ -120,11 +154,11 @@ class MessageGate:
             uid=writer.uid,
             name=writer.name,
             text=text,
-            ts=int(time.time() * 1000),
+            ts=self._context.clock(),
             client_id=client_id,
             note=note,
         )
-        receipt = await self._services.broker.publish(room, draft)
+        receipt = await self._context.broker.publish(room, draft)
         return receipt.id
 
     async def _flag(
@@ -136,37 +170,34 @@ class MessageGate:
         verdict: Verdict,
         message_id: int | None,
     ) -> Flag:
-        services = self._services
-        context = await self._context(room, message_id)
-        draft = FlagDraft(
+        context = self._context
+        draft = flag_draft(
+            verdict,
             key=f"msg:{room}:{writer.uid}:{client_id}",
             room=room,
             message_id=message_id,
             uid=writer.uid,
             name=writer.name,
             text=text,
-            categories=tuple(str(c) for c in (verdict.categories or verdict.watch)),
-            severity=str(verdict.severity or "watch"),
-            spans=tuple(span.to_json() for span in verdict.spans),
-            lexicon_version=verdict.lexicon_version,
-            context=context,
+            created_ms=context.clock(),
             source="classifier",
-            held=verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT),
-            created_ms=int(time.time() * 1000),
+            context=await self._context_messages(room, message_id),
         )
         try:
-            flag, created = await services.store.raise_flag(draft)
+            flag, created = await context.store.raise_flag(draft)
         except Exception as exc:  # any storage failure: refuse the ack, the client retries
             logger.error("could not store a flag (%s); asking the client to retry", type(exc))
             raise GateUnavailable from exc
         if created:
-            services.metrics.flag_raised(draft.categories, draft.severity)
-            await announce_flag(services, "raised", flag)
+            context.metrics.flag_raised(draft.categories, draft.severity)
+            await feeds.announce_flag(context.broker, "raised", flag)
         return flag
 
-    async def _context(self, room: str, message_id: int | None) -> tuple[dict[str, Any], ...]:
+    async def _context_messages(
+        self, room: str, message_id: int | None
+    ) -> tuple[dict[str, Any], ...]:
         try:
-            history = await self._services.broker.history(
+            history = await self._context.broker.history(
                 room, since=None, client_epoch=None, limit=CONTEXT_MESSAGES + 1
             )
         except BrokerUnavailable:
@@ -174,14 +205,95 @@ class MessageGate:
         earlier = [m for m in history.messages if m.id != message_id][-CONTEXT_MESSAGES:]
         return tuple({"id": m.id, "from": m.name, "text": m.text, "ts": m.ts} for m in earlier)
 
+    async def report(self, report: Report) -> None:
+        """Raise (or add to) the flag for message `report.id`. The reported text is re-read
+        from history, so a report can't put words in someone's mouth; a crisis found in it keeps
+        its severity, anything else is a `concern` for a moderator to look at."""
+        context = self._context
+        history = await context.broker.history(
+            report.room, since=max(report.id - 1, 0), client_epoch=None, limit=1
+        )
+        message = next((m for m in history.messages if m.id == report.id), None)
+        if message is None:
+            raise ReportRefused("unknown_message", "that message is no longer in the room")
+        draft = flag_draft(
+            self._moderate(report.room, message.text),
+            key=f"report:{report.room}:{report.id}",
+            room=report.room,
+            message_id=report.id,
+            uid=message.uid,
+            name=message.name,
+            text=message.text,
+            created_ms=context.clock(),
+            source="report",
+            reason=report.reason,
+        )
+        try:
+            flag, raised = await context.store.raise_or_fold(draft)
+        except Exception as exc:
+            raise GateUnavailable from exc
+        if raised is Raised.CREATED:
+            context.metrics.flag_raised(draft.categories or ("reported",), draft.severity)
+        if raised is Raised.REOPENED:
+            await self._audit_reopening(flag, draft.created_ms)
+        event = {Raised.CREATED: "raised", Raised.REOPENED: "reopened"}.get(raised, "reported")
+        await feeds.announce_flag(context.broker, event, flag)
 
-async def announce_flag(services: Services, event: str, flag: Flag) -> None:
-    """Tell every signed-in moderator, on every worker (best effort: the store is the truth)."""
-    frame: dict[str, object] = {"type": "flag", "event": event, "flag": flag.to_json()}
-    try:
-        await services.broker.announce(MODERATOR_FEED, broadcast_body(frame))
-    except BrokerUnavailable:
-        logger.warning("moderator feed unreachable; moderators will see the flag on refresh")
+    async def _audit_reopening(self, flag: Flag, now_ms: int) -> None:
+        entry = AuditEntry(
+            now_ms,
+            REPORT_ACTOR,
+            "reopen",
+            flag.id,
+            "reported again after it was resolved",
+            {"reports": flag.reports + 1},
+        )
+        try:
+            await self._context.store.audit(entry)
+        except Exception as exc:  # the flag is reopened: the report did reach the moderators
+            logger.warning("could not audit reopening flag %s (%s)", flag.id, type(exc).__name__)
+
+
+def flag_draft(
+    verdict: Verdict,
+    *,
+    key: str,
+    room: str,
+    message_id: int | None,
+    uid: str,
+    name: str,
+    text: str,
+    created_ms: int,
+    source: str,
+    context: tuple[dict[str, Any], ...] = (),
+    reason: str = "",
+) -> FlagDraft:
+    """The flag for a message the classifier raised (`source="classifier"`: its categories, or
+    the watch-list ones, at the verdict's severity or `watch`) or a member reported (`"report"`:
+    a crisis keeps its severity, anything else is a `concern`)."""
+    if source == "report":
+        categories = verdict.categories
+        severity = str(verdict.severity) if verdict.is_crisis and verdict.severity else "concern"
+    else:
+        categories = verdict.categories or verdict.watch
+        severity = str(verdict.severity or "watch")
+    return FlagDraft(
+        key=key,
+        room=room,
+        message_id=message_id,
+        uid=uid,
+        name=name,
+        text=text,
+        categories=tuple(str(c) for c in categories),
+        severity=severity,
+        spans=tuple(span.to_json() for span in verdict.spans),
+        lexicon_version=verdict.lexicon_version,
+        context=context,
+        source=source,
+        held=source != "report" and verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT),
+        created_ms=created_ms,
+        reason=reason,
+    )
 
 
 def _ack(client_id: str, message_id: int | None, verdict: Verdict) -> dict[str, Any]:

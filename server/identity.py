@@ -38,6 +38,14 @@ _ID_BYTES = 16
 _MAC_BYTES = 16
 
 
+# Private check-in rooms are named with this prefix; no listed room may use it.
+CHECKIN_PREFIX = "checkin-"
+
+
+def is_checkin_room(room: str) -> bool:
+    return room.startswith(CHECKIN_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a connection is, anonymously. `uid` is internal (bans, dedupe); never shown to peers."""
@@ -77,7 +85,7 @@ class IdentityIssuer:
     def checkin_room(self, uid: str) -> str:
         """The private room where volunteers check in with identity `uid`. Only that identity (and
         moderators) may join it, which any worker can check without storing anything."""
-        return "checkin-" + self._mac(b"checkin", uid.encode()).hex()[:12]
+        return CHECKIN_PREFIX + self._mac(b"checkin", uid.encode()).hex()[:12]
 
     def _identity(self, uid: bytes) -> Identity:
         token = f"{_b64encode(uid)}.{_b64encode(self._mac(b'token', uid))}"

@@ -1,8 +1,11 @@
-"""The lifespan owns every resource of a worker: broker, hub, presence and their tasks.
+"""The composition root: the lifespan builds one worker's parts, wires them, and owns them.
 
-Nothing is created at import time. One anyio task group runs the broker listener (started with
-`tg.start`, so the app serves only once it listens) and the presence heartbeat; shutdown cancels
-them and closes the broker.
+This is the one module that imports the connection (endpoint), the gate, the heartbeat (duty),
+the identity-notice listener (direct), the feeds and the registry, and hands each the others it
+needs; none of them imports this module. Nothing is created at import time. One anyio task
+group runs the broker listener (started with `tg.start`, so the app serves only once it
+listens), the hub's repairs, the identity notices, the moderation heartbeat and the presence
+heartbeat; shutdown cancels them and closes the store and the broker.
 """
 
 from __future__ import annotations
@@ -11,81 +14,70 @@ import functools
 import gc
 import secrets
 import sys
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import anyio
+import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
-from moderation import Lexicon, load_lexicon
-from moderation.flags import ModerationStore
-from rooms.broker import Broker, HistoryLimits, create_broker
+from casework.flags import ModerationStore
+from casework.store_redis import RedisModerationStore
+from casework.store_sqlite import SqliteModerationStore
+from moderation import load_lexicon
+from rooms.broker import Broker, BrokerUnavailable, HistoryLimits
+from rooms.broker_redis import RedisBroker
+from rooms.broker_url import create_broker
 from rooms.catalog import Catalog
 from rooms.hub import LocalHub
 from rooms.presence import MemoryPresence, Presence, keep_presence
+from rooms.presence_redis import RedisPresence
 
+from . import feeds
+from .context import WorkerContext
+from .direct import identity_notice_listener
 from .duty import keep_moderation
+from .endpoint import ChatEntrance
+from .gate import MessageGate
 from .identity import IdentityIssuer
-from .metrics import Metrics, process_metrics
 from .protocol import CODECS, encode_room_event
+from .registry import Registry
 from .settings import Settings
 from .signin_link import SignInLink
-from .support import Resource, load_resources
-
-if TYPE_CHECKING:
-    from .endpoint import ChatConnection
-    from .gate import MessageGate
-
-
-@dataclass(slots=True)
-class Services:
-    """What request handlers need, built once per worker by the lifespan."""
-
-    settings: Settings
-    catalog: Catalog
-    broker: Broker
-    hub: LocalHub
-    presence: Presence
-    identities: IdentityIssuer
-    worker_id: str
-    lexicon: Lexicon
-    store: ModerationStore
-    resources: tuple[Resource, ...]
-    metrics: Metrics = field(default_factory=process_metrics)
-    connections: int = 0
-    on_duty: bool = False  # a moderator is signed in somewhere (refreshed every interval)
-    draining: bool = False  # SIGTERM received: not ready, clients being closed in batches
-    drain_scheduled: int = 0
-    by_uid: dict[str, set[ChatConnection]] = field(default_factory=dict)
-    # Signed-in moderator connections on this worker, by name (their claims are renewed here).
-    moderators_here: Counter[str] = field(default_factory=Counter)
-    gate: MessageGate | None = None
-    sign_in_link: SignInLink | None = None
+from .support import load_resources
 
 
 class State(TypedDict):
-    services: Services
+    """The lifespan state Starlette copies into every request (`request.state.context` ...)
+    and uvicorn hands the chat transport (`app_state["chat"]`)."""
+
+    context: WorkerContext
+    registry: Registry
+    chat: ChatEntrance
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    context: WorkerContext
+    registry: Registry
+    chat: ChatEntrance
+
+    def state(self) -> State:
+        return {"context": self.context, "registry": self.registry, "chat": self.chat}
 
 
 def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
     """Flags, accounts and audit live in Redis when it is configured (run it with append-only
     persistence), else in a SQLite file under the data directory."""
     if settings.uses_redis:
-        import redis.asyncio as aioredis
-
-        from moderation.store_redis import RedisModerationStore
-
         return RedisModerationStore(redis_client or aioredis.from_url(str(settings.redis_url)))
-    from moderation.store_sqlite import SqliteModerationStore
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
 
 
-def build_services(settings: Settings, catalog: Catalog) -> Services:
+def build_worker(settings: Settings, catalog: Catalog) -> Worker:
     limits = HistoryLimits(
         max_messages=settings.history_len,
         max_age_s=settings.history_max_age_s,
@@ -96,20 +88,14 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
     )
     worker_id = secrets.token_hex(6)
     hub = LocalHub(
-        broker, encode_room_event, codecs=CODECS, join_buffer=settings.join_buffer_messages
+        broker,
+        encode_room_event,
+        codecs=CODECS,
+        join_buffer=settings.join_buffer_messages,
+        is_feed=feeds.is_feed,
     )
-    presence: Presence
-    if settings.uses_redis:
-        from rooms.broker_redis import RedisBroker
-        from rooms.presence_redis import RedisPresence
-
-        assert isinstance(broker, RedisBroker)
-        presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
-        store = open_store(settings, broker.client)
-    else:
-        presence = MemoryPresence(broker)
-        store = open_store(settings)
-    services = Services(
+    presence, store = _presence_and_store(settings, broker, worker_id)
+    context = WorkerContext(
         settings=settings,
         catalog=catalog,
         broker=broker,
@@ -120,14 +106,21 @@ def build_services(settings: Settings, catalog: Catalog) -> Services:
         lexicon=load_lexicon(),
         store=store,
         resources=load_resources(settings.resources_file),
+        sign_in_link=None if settings.uses_redis else SignInLink(),
     )
-    from .gate import MessageGate
+    hub.observe_latency = context.metrics.fanout_latency.observe
+    registry = Registry()
+    gate = MessageGate(context, registry)
+    return Worker(context, registry, ChatEntrance(context, registry, gate))
 
-    services.gate = MessageGate(services)
-    hub.observe_latency = services.metrics.fanout_latency.observe
-    if not settings.uses_redis:
-        services.sign_in_link = SignInLink()
-    return services
+
+def _presence_and_store(
+    settings: Settings, broker: Broker, worker_id: str
+) -> tuple[Presence, ModerationStore]:
+    if isinstance(broker, RedisBroker):
+        presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
+        return presence, open_store(settings, broker.client)
+    return MemoryPresence(broker), open_store(settings)
 
 
 # Collections of the youngest generation run after this many new container objects (Python's
@@ -153,15 +146,12 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
-async def _listen_direct(services: Services) -> None:
-    """Subscribe to direct notices; with Redis down at start, retry in the background."""
-    from rooms.broker import BrokerUnavailable
-
-    from .direct import DIRECT_CHANNEL, direct_listener
-
+async def _listen_identity_notices(worker: Worker) -> None:
+    """Subscribe to identity notices; with Redis down at start, retry in the background."""
+    listener = identity_notice_listener(worker.registry)
     while True:
         try:
-            await services.hub.listen(DIRECT_CHANNEL, direct_listener(services))
+            await worker.context.hub.listen(feeds.IDENTITY_NOTICES, listener)
             return
         except BrokerUnavailable:
             await anyio.sleep(1.0)
@@ -170,39 +160,40 @@ async def _listen_direct(services: Services) -> None:
 def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        services = build_services(settings, catalog)
+        worker = build_worker(settings, catalog)
+        context = worker.context
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(
                     functools.partial(
-                        services.broker.run,
-                        services.hub.deliver,
-                        on_reconnect=services.hub.request_repair,
+                        context.broker.run,
+                        context.hub.deliver,
+                        on_reconnect=context.hub.request_repair,
                     )
                 )
                 tg.start_soon(
-                    functools.partial(services.hub.keep_repaired, limit=settings.history_len)
+                    functools.partial(context.hub.keep_repaired, limit=settings.history_len)
                 )
-                tg.start_soon(_listen_direct, services)
-                tg.start_soon(keep_moderation, services)
+                tg.start_soon(_listen_identity_notices, worker)
+                tg.start_soon(keep_moderation, context, worker.registry)
                 tg.start_soon(
                     lambda: keep_presence(
-                        services.hub,
-                        services.presence,
+                        context.hub,
+                        context.presence,
                         interval_s=settings.presence_interval_s,
                         ttl_s=settings.presence_ttl_s,
                     )
                 )
-                if services.sign_in_link is not None:
-                    url = services.sign_in_link.url(settings.host, settings.port)
+                if context.sign_in_link is not None:
+                    url = context.sign_in_link.url(settings.host, settings.port)
                     # The one place a secret is printed: an operator asked for exactly this.
                     sys.stderr.write(f"Moderator sign-in link (one use, 1 hour): {url}\n")
                 tune_gc()
-                yield {"services": services}
+                yield worker.state()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await services.store.aclose()
-                await services.broker.aclose()
+                await context.store.aclose()
+                await context.broker.aclose()
 
     return lifespan

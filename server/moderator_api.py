@@ -16,25 +16,22 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from moderation.flags import AuditEntry, Flag, FlagError, Outcome, Sanction
-from moderation.passwords import new_session_token, session_token_hash, verify_password
+from casework.flags import AuditEntry, Flag, FlagError, Outcome, Sanction
+from casework.passwords import new_session_token, session_token_hash, verify_password
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
-from .direct import notify
-from .gate import announce_flag
+from . import feeds
+from .context import WorkerContext
 from .origin import origin_allowed
 from .ratelimit import TokenBucket
 from .transport import MODERATOR_COOKIE
-
-if TYPE_CHECKING:
-    from .lifespan import Services
 
 logger = logging.getLogger("harbor.moderators")
 
@@ -43,24 +40,20 @@ MAX_SANCTION_MINUTES = 30 * 24 * 60
 _sign_in_buckets: dict[str, TokenBucket] = {}
 _MAX_BUCKETS = 10_000
 
-Handler = Callable[[Request, "Services", str], Awaitable[Response]]
+Handler = Callable[[Request, WorkerContext, str], Awaitable[Response]]
 
 
-def _lease_ms(services: Services) -> int:
-    return int(services.settings.claim_lease_s * 1000)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def _lease_ms(context: WorkerContext) -> int:
+    return int(context.settings.claim_lease_s * 1000)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.state.services
-    return services
+def _context(request: Request) -> WorkerContext:
+    context: WorkerContext = request.state.context
+    return context
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -76,11 +69,11 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _same_origin(request: Request) -> bool:
-    services = _services(request)
+    context = _context(request)
     return origin_allowed(
         request.headers.get("origin"),
         request.headers.get("host"),
-        services.settings.allowed_origins,
+        context.settings.allowed_origins,
     )
 
 
@@ -88,7 +81,8 @@ async def moderator_name(request: Request) -> str | None:
     token = request.cookies.get(MODERATOR_COOKIE)
     if not token:
         return None
-    return await _services(request).store.session_owner(session_token_hash(token), _now_ms())
+    context = _context(request)
+    return await context.store.session_owner(session_token_hash(token), context.clock())
 
 
 def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -101,7 +95,7 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if name is None:
             return _error(401, "sign_in_required", "sign in as a moderator first")
         try:
-            return await handler(request, _services(request), name)
+            return await handler(request, _context(request), name)
         except ValueError as exc:
             return _error(400, "bad_request", str(exc))
         except FlagError as exc:
@@ -127,7 +121,7 @@ def _sign_in_allowed(name: str) -> bool:
 
 
 async def sign_in(request: Request) -> Response:
-    services = _services(request)
+    context = _context(request)
     if not _same_origin(request):
         return _error(403, "cross_origin", "sign in from Harbor's own page")
     try:
@@ -138,22 +132,22 @@ async def sign_in(request: Request) -> Response:
     if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64:
         return _error(400, "bad_request", "name and password are required")
     if not _sign_in_allowed(name):
-        services.metrics.sign_ins.labels("throttled").inc()
+        context.metrics.sign_ins.labels("throttled").inc()
         return _error(429, "too_many_attempts", "too many attempts; wait a minute")
-    stored = await services.store.password_hash(name)
+    stored = await context.store.password_hash(name)
     if stored is None or not verify_password(password, stored):
-        services.metrics.sign_ins.labels("refused").inc()
-        await services.store.audit(AuditEntry(_now_ms(), name, "sign_in_refused", "moderator"))
+        context.metrics.sign_ins.labels("refused").inc()
+        await context.store.audit(AuditEntry(context.clock(), name, "sign_in_refused", "moderator"))
         return _error(401, "wrong_credentials", "that name and password don't match")
-    return await _start_session(request, services, name)
+    return await _start_session(request, context, name)
 
 
-async def _start_session(request: Request, services: Services, name: str) -> Response:
+async def _start_session(request: Request, context: WorkerContext, name: str) -> Response:
     token = new_session_token()
-    expires = _now_ms() + SESSION_TTL_S * 1000
-    await services.store.create_session(session_token_hash(token), name, expires)
-    await services.store.audit(AuditEntry(_now_ms(), name, "sign_in", "moderator"))
-    services.metrics.sign_ins.labels("ok").inc()
+    expires = context.clock() + SESSION_TTL_S * 1000
+    await context.store.create_session(session_token_hash(token), name, expires)
+    await context.store.audit(AuditEntry(context.clock(), name, "sign_in", "moderator"))
+    context.metrics.sign_ins.labels("ok").inc()
     response = JSONResponse({"name": name})
     response.set_cookie(
         MODERATOR_COOKIE,
@@ -170,27 +164,27 @@ async def _start_session(request: Request, services: Services, name: str) -> Res
 async def sign_in_with_link(request: Request) -> Response:
     """The embedded default's one-time sign-in link, printed at start as /mod/#link=TOKEN: the
     token sits in the URL fragment, which browsers never send, and the page posts it here."""
-    services = _services(request)
+    context = _context(request)
     if not _same_origin(request):
         return _error(403, "cross_origin", "sign in from Harbor's own page")
     try:
         token = str((await _body(request)).get("token", ""))
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
-    link = services.sign_in_link
+    link = context.sign_in_link
     if not token or link is None or not link.redeem(token):
         return _error(403, "link_used", "this link is used or unknown; restart for a new one")
-    if await services.store.password_hash(link.name) is None:
-        await services.store.add_moderator(link.name, "link-only")
-    response = await _start_session(request, services, link.name)
+    if await context.store.password_hash(link.name) is None:
+        await context.store.add_moderator(link.name, "link-only")
+    response = await _start_session(request, context, link.name)
     return response
 
 
 @authenticated
-async def sign_out(request: Request, services: Services, name: str) -> Response:
+async def sign_out(request: Request, context: WorkerContext, name: str) -> Response:
     token = request.cookies.get(MODERATOR_COOKIE, "")
-    await services.store.end_session(session_token_hash(token))
-    await services.store.audit(AuditEntry(_now_ms(), name, "sign_out", "moderator"))
+    await context.store.end_session(session_token_hash(token))
+    await context.store.audit(AuditEntry(context.clock(), name, "sign_out", "moderator"))
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(MODERATOR_COOKIE, path="/")
     return response
@@ -205,43 +199,43 @@ async def me(request: Request) -> Response:
 
 
 @authenticated
-async def list_flags(request: Request, services: Services, name: str) -> Response:
+async def list_flags(request: Request, context: WorkerContext, name: str) -> Response:
     resolved = request.query_params.get("resolved") == "1"
-    flags = await services.store.list_flags(include_resolved=resolved)
+    flags = await context.store.list_flags(include_resolved=resolved)
     return JSONResponse({"flags": [flag.to_json() for flag in flags]})
 
 
 @authenticated
-async def claim_next(request: Request, services: Services, name: str) -> Response:
+async def claim_next(request: Request, context: WorkerContext, name: str) -> Response:
     for _ in range(5):  # someone may claim the same one at the same moment: take the next
-        flag = await services.store.next_open()
+        flag = await context.store.next_open()
         if flag is None:
             return JSONResponse({"flag": None})
         try:
-            claimed = await services.store.claim(flag.id, name, _now_ms(), _lease_ms(services))
+            claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
         except FlagError:
             continue
-        await _after(services, name, "claim", claimed, "")
+        await _after(context, name, "claim", claimed, "")
         return JSONResponse({"flag": claimed.to_json()})
     return _error(409, "busy", "every open flag was just taken; try again")
 
 
-async def _flag_or_404(services: Services, request: Request) -> Flag:
-    flag = await services.store.get_flag(request.path_params["flag_id"])
+async def _flag_or_404(context: WorkerContext, request: Request) -> Flag:
+    flag = await context.store.get_flag(request.path_params["flag_id"])
     if flag is None:
         raise FlagError("not_found", "no such flag")
     return flag
 
 
 async def _after(
-    services: Services, name: str, action: str, flag: Flag, reason: str, **detail: Any
+    context: WorkerContext, name: str, action: str, flag: Flag, reason: str, **detail: Any
 ) -> None:
     waiting_since = max(flag.draft.created_ms, flag.reopened_ms)
     if action == "claim" and flag.updated_ms >= waiting_since:
-        waited = max(0, _now_ms() - waiting_since) / 1000
-        services.metrics.time_to_claim.observe(waited)
-    await services.store.audit(AuditEntry(_now_ms(), name, action, flag.id, reason, detail))
-    await announce_flag(services, action, flag)
+        waited = max(0, context.clock() - waiting_since) / 1000
+        context.metrics.time_to_claim.observe(waited)
+    await context.store.audit(AuditEntry(context.clock(), name, action, flag.id, reason, detail))
+    await feeds.announce_flag(context.broker, action, flag)
 
 
 def _note(body: dict[str, Any], key: str = "note") -> str:
@@ -252,52 +246,54 @@ def _note(body: dict[str, Any], key: str = "note") -> str:
 
 
 @authenticated
-async def flag_action(request: Request, services: Services, name: str) -> Response:
+async def flag_action(request: Request, context: WorkerContext, name: str) -> Response:
     action = request.path_params["action"]
     handler = _FLAG_ACTIONS.get(action)
     if handler is None:
         return _error(404, "unknown_action", "no such action")
     body = await _body(request)
-    flag = await _flag_or_404(services, request)
-    return await handler(services, name, flag, body)
+    flag = await _flag_or_404(context, request)
+    return await handler(context, name, flag, body)
 
 
-async def _claim(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    claimed = await services.store.claim(flag.id, name, _now_ms(), _lease_ms(services))
-    await _after(services, name, "claim", claimed, "")
-    await notify(
-        services,
+async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
+    await _after(context, name, "claim", claimed, "")
+    await feeds.notify(
+        context.broker,
         flag.draft.uid,
         {"type": "attention", "message": "A volunteer moderator is looking at your message now."},
     )
     return JSONResponse({"flag": claimed.to_json()})
 
 
-async def _release(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    released = await services.store.release(flag.id, name, _now_ms())
-    await _after(services, name, "release", released, _note(body))
+async def _release(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    released = await context.store.release(flag.id, name, context.clock())
+    await _after(context, name, "release", released, _note(body))
     return JSONResponse({"flag": released.to_json()})
 
 
-async def _resolve(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+async def _resolve(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     try:
         outcome = Outcome(str(body.get("outcome")))
     except ValueError:
         raise ValueError(f"outcome must be one of {', '.join(Outcome)}") from None
     note = _note(body)
-    resolved = await services.store.resolve(flag.id, name, outcome, note, _now_ms())
-    await _after(services, name, "resolve", resolved, note, outcome=str(outcome))
+    resolved = await context.store.resolve(flag.id, name, outcome, note, context.clock())
+    await _after(context, name, "resolve", resolved, note, outcome=str(outcome))
     return JSONResponse({"flag": resolved.to_json()})
 
 
-async def _escalate(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+async def _escalate(
+    context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
+) -> Response:
     note = _note(body)
-    escalated = await services.store.escalate(flag.id, name, note, _now_ms())
-    await _after(services, name, "escalate", escalated, note)
+    escalated = await context.store.escalate(flag.id, name, note, context.clock())
+    await _after(context, name, "escalate", escalated, note)
     return JSONResponse({"flag": escalated.to_json()})
 
 
-async def _hide(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+async def _hide(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     """Hide the flag's message (the released copy, once a held message was released) and
     record it on the flag, so every dashboard shows it hidden; who and when go to the audit."""
     message_id = flag.room_message_id
@@ -305,49 +301,51 @@ async def _hide(services: Services, name: str, flag: Flag, body: dict[str, Any])
         raise FlagError("nothing_to_hide", "this message never reached the room")
     if flag.hidden:
         raise FlagError("already_hidden", "this message is already hidden")
-    await services.broker.hide(flag.draft.room, message_id)
-    updated = await services.store.mark_hidden(flag.id, _now_ms())
+    await context.broker.hide(flag.draft.room, message_id)
+    updated = await context.store.mark_hidden(flag.id, context.clock())
     reason = _note(body, "reason")
-    await _after(services, name, "hide", updated, reason, room=flag.draft.room, id=message_id)
+    await _after(context, name, "hide", updated, reason, room=flag.draft.room, id=message_id)
     return JSONResponse({"flag": updated.to_json(), "hidden": message_id})
 
 
 async def _release_held(
-    services: Services, name: str, flag: Flag, body: dict[str, Any]
+    context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
 ) -> Response:
     """Publish the original words of a held message; the placeholder (if any) is removed."""
     draft = flag.draft
     if not draft.held or flag.released:
         raise FlagError("not_held", "this message is not waiting to be released")
-    receipt = await services.broker.publish(
+    receipt = await context.broker.publish(
         draft.room,
         Draft(
             uid=draft.uid,
             name=draft.name,
             text=draft.text,
-            ts=_now_ms(),
+            ts=context.clock(),
             client_id=f"release:{flag.id}",
             note="released",
         ),
     )
     if draft.message_id is not None:
-        await services.broker.hide(draft.room, draft.message_id)
-    updated = await services.store.mark_released(flag.id, receipt.id, _now_ms())
-    await _after(services, name, "release_held", updated, _note(body, "reason"), id=receipt.id)
+        await context.broker.hide(draft.room, draft.message_id)
+    updated = await context.store.mark_released(flag.id, receipt.id, context.clock())
+    await _after(context, name, "release_held", updated, _note(body, "reason"), id=receipt.id)
     return JSONResponse({"flag": updated.to_json(), "id": receipt.id})
 
 
-async def _warn(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+async def _warn(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     text = _note(body, "text").strip()
     if not text:
         raise ValueError("text is required")
-    await notify(services, flag.draft.uid, {"type": "warning", "text": text})
-    await _after(services, name, "warn", flag, text)
+    await feeds.notify(context.broker, flag.draft.uid, {"type": "warning", "text": text})
+    await _after(context, name, "warn", flag, text)
     return JSONResponse({"warned": True})
 
 
 def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
-    async def apply(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    async def apply(
+        context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
+    ) -> Response:
         minutes = body.get("minutes")
         if isinstance(minutes, bool) or not isinstance(minutes, int):
             raise ValueError("minutes must be a whole number")
@@ -364,32 +362,32 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
                 },
                 status_code=409,
             )
-        until = _now_ms() + minutes * 60_000
-        await services.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
+        until = context.clock() + minutes * 60_000
+        await context.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
         if kind == "ban":
-            await notify(services, flag.draft.uid, None, ban=True)
+            await feeds.notify(context.broker, flag.draft.uid, None, ban=True)
         else:
             notice = {
                 "type": "muted",
                 "until_ms": until,
                 "message": "A moderator paused your messages for a while.",
             }
-            await notify(services, flag.draft.uid, notice, muted_until_ms=until)
-        await _after(services, name, kind, flag, reason, minutes=minutes, until_ms=until)
+            await feeds.notify(context.broker, flag.draft.uid, notice, muted_until_ms=until)
+        await _after(context, name, kind, flag, reason, minutes=minutes, until_ms=until)
         return JSONResponse({"applied": summary, "until_ms": until})
 
     return apply
 
 
-async def _checkin(services: Services, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    room = services.identities.checkin_room(flag.draft.uid)
+async def _checkin(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    room = context.identities.checkin_room(flag.draft.uid)
     invite = {
         "type": "checkin",
         "room": room,
         "message": "A volunteer moderator would like to check in with you privately.",
     }
-    await notify(services, flag.draft.uid, invite)
-    await _after(services, name, "checkin", flag, "", room=room)
+    await feeds.notify(context.broker, flag.draft.uid, invite)
+    await _after(context, name, "checkin", flag, "", room=room)
     return JSONResponse({"room": room})
 
 
@@ -408,18 +406,18 @@ _FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {
 
 
 @authenticated
-async def audit_log(request: Request, services: Services, name: str) -> Response:
-    entries = await services.store.audit_log(limit=200)
+async def audit_log(request: Request, context: WorkerContext, name: str) -> Response:
+    entries = await context.store.audit_log(limit=200)
     return JSONResponse({"entries": [entry.to_json() for entry in entries]})
 
 
 @authenticated
-async def duty(request: Request, services: Services, name: str) -> Response:
+async def duty(request: Request, context: WorkerContext, name: str) -> Response:
     """Who is on duty (any worker) and who holds which case."""
-    names = await services.store.moderator_names()
-    totals = await services.presence.totals([f"@mod:{n}" for n in names])
-    on_duty = [n for n in names if totals.get(f"@mod:{n}", 0) > 0]
-    flags = await services.store.list_flags()
+    names = await context.store.moderator_names()
+    totals = await context.presence.totals([feeds.moderator(n) for n in names])
+    on_duty = [n for n in names if totals.get(feeds.moderator(n), 0) > 0]
+    flags = await context.store.list_flags()
     holding = {f.id: f.owner for f in flags if f.owner}
     return JSONResponse({"on_duty": on_duty, "holding": holding})
 

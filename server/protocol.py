@@ -13,13 +13,13 @@ object to every member's transport.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
+from rooms.catalog import ROOM_ID
 from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
 
 from .closecodes import CloseCode
@@ -31,7 +31,6 @@ MSGPACK_SUBPROTOCOL = "harbor.msgpack"
 
 _OPCODE_TEXT = 0x1
 _OPCODE_BINARY = 0x2
-_ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 _MAX_CLIENT_ID = 64
 _MAX_TOKEN = 64
 _MAX_EPOCH = 16
@@ -177,7 +176,7 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
 
 def _room(obj: dict[Any, Any]) -> str:
     room = obj.get("room")
-    if not isinstance(room, str) or not _ROOM_ID.fullmatch(room):
+    if not isinstance(room, str) or not ROOM_ID.fullmatch(room):
         raise _Invalid("bad_field", "room must be a room id")
     return room
 

@@ -3,7 +3,8 @@
 Measured, not guessed (docs/performance.md): behind ASGI every idle connection costs an app task
 with its coroutine chain, an `asyncio.Queue` and an `Event` -- about 28 KB per connection, against
 15 KB for a bare `websockets` server. So for `/ws` this protocol answers the handshake itself and
-hands each complete message to a `ChatConnection` (server/endpoint.py), which runs a short task only
+hands each complete message to a `ChatSocket` (server/endpoint.py's `ChatConnection`, opened
+through the `ChatServer` the lifespan puts in the app state as "chat"), which runs a short task only
 while it has commands in flight. An idle member is this object, websockets' parser, and a few
 slots. Every other path (HTTP, any other WebSocket) goes through the Starlette app as usual.
 
@@ -34,6 +35,7 @@ from rooms.hub import Outlet
 from .closecodes import CloseCode
 from .origin import origin_allowed
 from .protocol import MSGPACK, MSGPACK_SUBPROTOCOL, negotiate_codec
+from .settings import Settings
 
 CHAT_PATH = "/ws"
 # How long a closing connection may take to flush its close frame before it is cut. Short: a
@@ -63,6 +65,37 @@ class FrameSink(Protocol):
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` as a task the server waits for on graceful shutdown."""
+        ...
+
+
+class ChatSocket(Protocol):
+    """One chat connection, as the transport drives it."""
+
+    def on_frame(self, data: str | bytes) -> None:
+        """A complete client message."""
+        ...
+
+    def on_closed(self) -> None:
+        """The socket is gone (called once)."""
+        ...
+
+    def fell_behind(self) -> None:
+        """The write buffer passed the outbox bound."""
+        ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class ChatServer(Protocol):
+    """What opens chat connections on this worker (the app state's "chat")."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def open(self, sink: FrameSink, codec: int, session_token: str | None) -> ChatSocket: ...
+
+    def drain_delay(self) -> float:
+        """Seconds until this socket is closed for a restart (marks the worker draining)."""
         ...
 
 
@@ -127,15 +160,15 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn.logger = logging.getLogger(CONNECTION_LOGGER)
-        self.chat: Any = None  # a ChatConnection once the chat handshake is accepted
+        self.chat: ChatSocket | None = None  # once the chat handshake is accepted
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.client = None
 
     def handle_connect(self, event: Any) -> None:
-        services = self.app_state.get("services")
-        if services is None or event.path.partition("?")[0] != CHAT_PATH:
+        server: ChatServer | None = self.app_state.get("chat")
+        if server is None or event.path.partition("?")[0] != CHAT_PATH:
             super().handle_connect(event)
             return
         self.queue = _DISCARD  # type: ignore[assignment]
@@ -143,7 +176,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.handshake_initiated = True
         response = self.conn.accept(event)
         headers = event.headers
-        allowed = services.settings.allowed_origins
+        allowed = server.settings.allowed_origins
         if response.status_code == 101 and not origin_allowed(
             headers.get("Origin"), headers.get("Host"), allowed
         ):
@@ -157,13 +190,11 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.send_response(response)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.handshake_complete = True
-        from .endpoint import ChatConnection
-
         # Flow control is the outbox bound: past it the transport calls pause_writing.
-        outbox = services.settings.outbox_bytes
+        outbox = server.settings.outbox_bytes
         self.transport.set_write_buffer_limits(high=outbox)
         _bound_kernel_buffer(self.transport, outbox)
-        self.chat = ChatConnection(services, self, codec, moderator_cookie(headers))
+        self.chat = server.open(self, codec, moderator_cookie(headers))
         self.start_keepalive()
 
     def _refuse_handshake(self, response: Any) -> None:
@@ -177,21 +208,15 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         """uvicorn calls this on every connection at SIGTERM. Chat clients are closed with 1012
         in batches spread over time (then reconnect elsewhere and resume with `since`); uvicorn
         waits for them, within HARBOR_SHUTDOWN_GRACE_S, before it stops."""
-        services = self.app_state.get("services")
-        if self.chat is None or services is None:
+        server: ChatServer | None = self.app_state.get("chat")
+        if self.chat is None or server is None:
             super().shutdown()
             return
-        services.draining = True
-        settings = services.settings
-        batch = services.drain_scheduled // settings.drain_batch
-        services.drain_scheduled += 1
-        spread = max(0.0, settings.shutdown_grace_s - 2.0)
-        delay = min(batch * settings.drain_interval_s, spread)
-        self.loop.call_later(delay, self._close_for_restart)
+        self.loop.call_later(server.drain_delay(), self._close_for_restart, self.chat)
 
-    def _close_for_restart(self) -> None:
+    def _close_for_restart(self, chat: ChatSocket) -> None:
         self.stop_keepalive()
-        self.chat.close(CloseCode.SERVICE_RESTART, "service restart; reconnect and resume")
+        chat.close(CloseCode.SERVICE_RESTART, "service restart; reconnect and resume")
 
     def send_receive_event_to_app(self) -> None:
         chat = self.chat

@@ -46,7 +46,7 @@ def _parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
 # State the subclass reads or replaces on each chat connection.
 _SANSIO_STATE = (
     "conn",  # websockets' ServerProtocol: accept/reject/send_response/send_close/data_to_send
-    "app_state",  # where the lifespan's services are found
+    "app_state",  # where the lifespan puts the chat server ("chat")
     "queue",  # replaced by a discard object: chat sockets have no ASGI app
     "writable",
     "handshake_initiated",

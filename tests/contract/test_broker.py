@@ -12,7 +12,8 @@ import anyio
 import pytest
 import redis
 
-from rooms.broker import Broker, History, HistoryLimits, Receipt, create_broker
+from rooms.broker import Broker, History, HistoryLimits, Receipt
+from rooms.broker_url import create_broker
 from rooms.envelope import Draft, Hidden, Posted, PresenceChanged, presence_body, read
 from tests.harness import RedisProcess, seconds
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rooms.catalog import Catalog
 from server.endpoint import ChatConnection
-from server.lifespan import Services, build_services
+from server.lifespan import Worker, build_worker
 from server.protocol import JSON
 from server.settings import Secret, Settings
 
@@ -53,14 +53,18 @@ class RecordingSink:
             await asyncio.gather(*self.tasks)
 
 
-def services(**overrides: Any) -> Services:
+def worker(**overrides: Any) -> Worker:
     settings = Settings(secret=Secret("unit-test-secret"), **overrides)
-    return build_services(settings, Catalog.load())
+    return build_worker(settings, Catalog.load())
+
+
+def connect(sink: RecordingSink, shared: Worker | None = None, **overrides: Any) -> ChatConnection:
+    return (shared or worker(**overrides)).chat.open(sink, JSON, None)
 
 
 async def test_an_idle_connection_holds_no_task_once_its_commands_are_answered() -> None:
     sink = RecordingSink()
-    conn = ChatConnection(services(), sink, JSON)
+    conn = connect(sink)
     conn.on_frame('{"type": "hello"}')
     conn.on_frame('{"type": "ping"}')
     await sink.settle()
@@ -70,7 +74,7 @@ async def test_an_idle_connection_holds_no_task_once_its_commands_are_answered()
 
 async def test_commands_are_answered_in_arrival_order_including_refusals() -> None:
     sink = RecordingSink()
-    conn = ChatConnection(services(), sink, JSON)
+    conn = connect(sink)
     for frame in ('{"type": "hello"}', "garbage", '{"type": "ping"}', '{"type": "nope"}'):
         conn.on_frame(frame)
     await sink.settle()
@@ -84,7 +88,7 @@ async def test_commands_are_answered_in_arrival_order_including_refusals() -> No
 
 async def test_a_full_inbox_pauses_reading_until_it_drains() -> None:
     sink = RecordingSink()
-    conn = ChatConnection(services(), sink, JSON)
+    conn = connect(sink)
     conn.on_frame('{"type": "hello"}')
     for _ in range(40):
         conn.on_frame('{"type": "ping"}')
@@ -96,20 +100,20 @@ async def test_a_full_inbox_pauses_reading_until_it_drains() -> None:
 
 async def test_no_hello_within_the_timeout_closes_with_policy_violation() -> None:
     sink = RecordingSink()
-    ChatConnection(services(hello_timeout_s=0.01), sink, JSON)
+    connect(sink, hello_timeout_s=0.01)
     await asyncio.sleep(0.05)
     assert sink.closes and sink.closes[0][0] == 1008
 
 
 async def test_closing_ends_the_connection_once_and_releases_its_count() -> None:
-    shared = services()
+    shared = worker()
     sink = RecordingSink()
-    conn = ChatConnection(shared, sink, JSON)
-    assert shared.connections == 1
+    conn = connect(sink, shared)
+    assert shared.registry.open_count == 1
     conn.on_closed()
     conn.on_closed()
     await sink.settle()
-    assert shared.connections == 0
+    assert shared.registry.open_count == 0
     assert not conn.write(b"\x81\x00")
 
 

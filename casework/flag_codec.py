@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from moderation.flags import (
+from casework.flags import (
     DUE_AFTER_MS,
     SEVERITY_ORDER,
     AuditEntry,

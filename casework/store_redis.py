@@ -3,7 +3,7 @@
 Every key shares the hash tag `{mod}` (house style, as `harbor:{room:R}:` in rooms.broker_redis),
 so the whole queue lives in one Redis Cluster slot and a script may touch any flag:
 - `harbor:{mod}:flag:<id>`       hash: `id`, `key`, `severity`, `draft` (JSON), the state fields
-                                  (layout in moderation.flag_codec, shared with the SQLite store)
+                                  (layout in casework.flag_codec, shared with the SQLite store)
 - `harbor:{mod}:flagkey:<key>`   string: the flag id raised with that idempotency key
 - `harbor:{mod}:flags:live`      zset: open and claimed flag ids by urgency score
 - `harbor:{mod}:flags:resolved`  zset: resolved flag ids by resolved_ms
@@ -35,7 +35,7 @@ import anyio.lowlevel
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from moderation.flag_codec import (
+from casework.flag_codec import (
     audit_from_json,
     audit_to_json,
     flag_from_fields,
@@ -45,7 +45,7 @@ from moderation.flag_codec import (
     sanction_to_json,
     severity_rank,
 )
-from moderation.flags import (
+from casework.flags import (
     SEVERITY_ORDER,
     AuditEntry,
     ClaimConflict,
@@ -343,7 +343,7 @@ def urgency_score(draft: FlagDraft) -> int:
 
 
 class RedisModerationStore:
-    """`moderation.flags.ModerationStore` over Redis, for many workers; see the module docstring.
+    """`casework.flags.ModerationStore` over Redis, for many workers; see the module docstring.
 
     `client` is usually the broker's shared command pool, so `aclose` leaves it open unless
     `owns_client` says this store is its only user.

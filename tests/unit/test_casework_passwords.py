@@ -1,4 +1,4 @@
-"""Moderator password hashing and session tokens (moderation.passwords): pure functions."""
+"""Moderator password hashing and session tokens (casework.passwords): pure functions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.passwords import (
+from casework.passwords import (
     hash_password,
     new_session_token,
     session_token_hash,

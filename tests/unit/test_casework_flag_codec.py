@@ -1,4 +1,4 @@
-"""moderation.flag_codec: what moderators did to a flag's message, and when a report reopened it,
+"""casework.flag_codec: what moderators did to a flag's message, and when a report reopened it,
 survive both storage forms and reach the dashboard's JSON."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from moderation.flag_codec import (
+from casework.flag_codec import (
     STATE_FIELDS,
     CodecError,
     flag_from_dict,
@@ -15,7 +15,7 @@ from moderation.flag_codec import (
     flag_to_dict,
     flag_to_fields,
 )
-from moderation.flags import Flag, FlagDraft, FlagState, Outcome, new_flag
+from casework.flags import Flag, FlagDraft, FlagState, Outcome, new_flag
 
 DRAFT = FlagDraft(
     key="report:newcomers:7",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import anyio.lowlevel
 
-from moderation.flag_codec import (
+from casework.flag_codec import (
     audit_from_json,
     audit_to_json,
     flag_from_fields,
@@ -36,7 +36,7 @@ from moderation.flag_codec import (
     sanction_from_dict,
     severity_rank,
 )
-from moderation.flags import (
+from casework.flags import (
     AuditEntry,
     ClaimConflict,
     Flag,
@@ -120,7 +120,7 @@ _RESOLVED_ORDER = "ORDER BY resolved_ms DESC, id DESC"
 
 
 class SqliteModerationStore:
-    """`moderation.flags.ModerationStore` over one SQLite file; see the module docstring."""
+    """`casework.flags.ModerationStore` over one SQLite file; see the module docstring."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

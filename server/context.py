@@ -1,0 +1,51 @@
+"""The wiring of one worker: what every handler needs, built once at start and never changed.
+
+`WorkerContext` holds the long-lived parts (settings, the room catalog, the broker, the local
+hub, presence, the identity issuer, the lexicon, the moderation store, the crisis resources,
+metrics, the one-time sign-in link) and the clock every wall-time read goes through, so tests
+can set the time. It holds no mutable state: what changes while the worker runs -- its live
+connections, who is on duty, draining -- is the `Registry` (server/registry.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from casework.flags import ModerationStore
+from moderation import Lexicon
+from rooms.broker import Broker
+from rooms.catalog import Catalog
+from rooms.hub import LocalHub
+from rooms.presence import Presence
+
+from .identity import IdentityIssuer
+from .metrics import Metrics, process_metrics
+from .settings import Settings
+from .signin_link import SignInLink
+from .support import Resource
+
+# Milliseconds since the epoch: message timestamps, flags, sessions, sanctions.
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    settings: Settings
+    catalog: Catalog
+    broker: Broker
+    hub: LocalHub
+    presence: Presence
+    identities: IdentityIssuer
+    worker_id: str
+    lexicon: Lexicon
+    store: ModerationStore
+    resources: tuple[Resource, ...]
+    metrics: Metrics = field(default_factory=process_metrics)
+    sign_in_link: SignInLink | None = None
+    clock: Clock = wall_clock_ms

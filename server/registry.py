@@ -1,0 +1,96 @@
+"""The live connections of one worker, and the per-worker state that follows from them.
+
+Everything mutable about a worker's sockets lives here, behind methods: how many are open,
+which belong to each anonymous identity (so a notice or a ban reaches all of them), which
+moderators are signed in here (their claims are renewed by this worker), whether anyone is on
+duty (as last seen; members are told when it changes), and whether the worker is draining for a
+restart. The wiring around it (server/context.py) never changes after start.
+
+Typed against `LiveConnection`, the little a notice needs of a socket, so this module imports
+nothing from the rest of the server.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+
+class LiveConnection(Protocol):
+    """What a notice, a mute or a ban needs of one member's socket."""
+
+    muted_until_ms: int
+
+    def send(self, frame: dict[str, Any]) -> bool:
+        """Encode and write `frame` to this member alone; False once closing."""
+        ...
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame now (nothing follows it)."""
+        ...
+
+
+class Registry:
+    __slots__ = ("_by_uid", "_drain_slots", "_moderators", "draining", "on_duty", "open_count")
+
+    def __init__(self) -> None:
+        self.open_count = 0
+        self.on_duty = False  # a moderator is signed in on some worker (refreshed by duty.py)
+        self.draining = False  # SIGTERM received: not ready, clients being closed in batches
+        self._drain_slots = 0
+        self._by_uid: dict[str, set[LiveConnection]] = {}
+        self._moderators: Counter[str] = Counter()
+
+    # Sockets
+
+    def opened(self) -> None:
+        self.open_count += 1
+
+    def identified(self, uid: str, connection: LiveConnection) -> None:
+        self._by_uid.setdefault(uid, set()).add(connection)
+
+    def closed(self, connection: LiveConnection, uid: str | None, moderator: str | None) -> None:
+        """Forget a socket everywhere it was indexed (call once, when it has ended)."""
+        self.open_count -= 1
+        if uid is not None:
+            peers = self._by_uid.get(uid)
+            if peers is not None:
+                peers.discard(connection)
+                if not peers:
+                    del self._by_uid[uid]
+        if moderator is not None:
+            self._moderators[moderator] -= 1
+            if self._moderators[moderator] <= 0:
+                del self._moderators[moderator]
+
+    def of_identity(self, uid: str) -> tuple[LiveConnection, ...]:
+        return tuple(self._by_uid.get(uid, ()))
+
+    def identified_connections(self) -> Iterator[LiveConnection]:
+        """Every socket that said hello, once each (a snapshot: safe to close while iterating)."""
+        for peers in list(self._by_uid.values()):
+            yield from list(peers)
+
+    # Moderators
+
+    def moderator_arrived(self, name: str) -> None:
+        self._moderators[name] += 1
+
+    def moderators_here(self) -> tuple[str, ...]:
+        return tuple(self._moderators)
+
+    def set_on_duty(self, on_duty: bool) -> bool:
+        """Record whether anyone is on duty; True if that changed."""
+        changed = on_duty != self.on_duty
+        self.on_duty = on_duty
+        return changed
+
+    # Restart
+
+    def drain_slot(self) -> int:
+        """Mark the worker draining and give this socket its place in the closing order."""
+        self.draining = True
+        slot = self._drain_slots
+        self._drain_slots += 1
+        return slot
