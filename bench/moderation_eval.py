@@ -1,12 +1,16 @@
-"""Moderation quality on the labelled dev set: prints figures, the confusion table and every miss.
+"""Moderation quality on labelled messages: prints figures, the confusion table and the misses.
 
 Usage (from the repository root)::
 
     python bench/moderation_eval.py [DEV_SET] [--split all|design|holdout]
+    python bench/moderation_eval.py --corpus build      # corpus/build/, misses listed
+    python bench/moderation_eval.py --corpus heldout    # corpus/heldout/, aggregate figures only
 
 DEV_SET defaults to $HARBOR_DEV_SET, else ``../shared/moderation/dev-set.jsonl`` beside the
 repository. ``--split holdout`` scores only every third message (ids divisible by 3), kept
-aside while designing to check that mechanisms generalise rather than memorise.
+aside while designing to check that mechanisms generalise rather than memorise. The corpus's
+held-out part is set aside for the same reason, more strictly: for it this prints counts per
+category and tag, never a message (corpus/README.md).
 
 Counting (see moderation/verdict.py): a category counts when it is in ``verdict.categories``,
 i.e. at severity concern or above; watch-level categories lowered by context do not count.
@@ -28,7 +32,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from moderation import Verdict, load_lexicon, moderate
 from moderation.verdict import CRISIS_CATEGORIES, Category
 
-TARGETS = {"crisis recall": 0.97, "crisis category accuracy": 0.90, "moderate recall": 0.90}
+TARGETS = {"crisis recall": 0.95, "crisis category accuracy": 0.90, "moderate recall": 0.90}
+REPOSITORY = Path(__file__).resolve().parents[1]
 FALSE_ALARM_LIMIT = 0.03
 COMMUNITY = frozenset(Category) - CRISIS_CATEGORIES
 
@@ -56,13 +61,21 @@ class Scored:
 def main(argv: list[str] | None = None) -> int:
     """Score the dev set and print the report; returns 0 when every target is met."""
     args = _parser().parse_args(argv)
-    examples = [e for e in _load(_dev_set_path(args.path)) if _in_split(e, args.split)]
+    if args.corpus:
+        paths = sorted((REPOSITORY / "corpus" / args.corpus).glob("*.jsonl"))
+        examples = [e for path in paths for e in _load(path)]
+        source = f"corpus/{args.corpus}"
+    else:
+        examples = [e for e in _load(_dev_set_path(args.path)) if _in_split(e, args.split)]
+        source = f"dev set, split {args.split}"
     lexicon = load_lexicon()
     scored = [_score(example, moderate(example.text, lexicon)) for example in examples]
-    print(f"lexicon {lexicon.version}, {len(examples)} messages (split: {args.split})")
+    print(f"lexicon {lexicon.version}, {len(examples)} messages ({source})")
     met = _print_figures(scored)
     _print_confusion(scored)
-    _print_misses(scored)
+    _print_miss_counts(scored)
+    if args.corpus != "heldout":
+        _print_misses(scored)
     return 0 if met else 1
 
 
@@ -70,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", help="dev-set JSON lines (default: see module doc)")
     parser.add_argument("--split", choices=("all", "design", "holdout"), default="all")
+    parser.add_argument("--corpus", choices=("build", "heldout"), help="score the team corpus")
     return parser
 
 
@@ -78,8 +92,7 @@ def _dev_set_path(argument: str | None) -> Path:
         return Path(argument)
     if os.environ.get("HARBOR_DEV_SET"):
         return Path(os.environ["HARBOR_DEV_SET"])
-    repository = Path(__file__).resolve().parents[1]
-    return repository.parent / "shared" / "moderation" / "dev-set.jsonl"
+    return REPOSITORY.parent / "shared" / "moderation" / "dev-set.jsonl"
 
 
 def _load(path: Path) -> list[Example]:
@@ -157,6 +170,21 @@ def _print_confusion(scored: list[Scored]) -> None:
         if row in table:
             counts = "".join(f"{table[row][name] or '.':>9}" for name in columns)
             print(f"{row:<14}{counts}")
+
+
+def _print_miss_counts(scored: list[Scored]) -> None:
+    """Misses per expected category and per tag, as counts only."""
+    for key, title in ((lambda e: (e.category,), "category"), (lambda e: e.tags, "tag")):
+        totals: Counter[str] = Counter()
+        misses: Counter[str] = Counter()
+        for s in scored:
+            for name in key(s.example) or ("untagged",):
+                totals[name] += 1
+                misses[name] += bool(s.miss)
+        print(
+            f"\nmisses by {title}: "
+            + ", ".join(f"{n} {misses[n]}/{totals[n]}" for n in sorted(totals))
+        )
 
 
 def _print_misses(scored: list[Scored]) -> None:

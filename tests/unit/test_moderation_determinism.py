@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_moderation_golden import generated
+from tests.unit.test_moderation_golden import corpus_build, generated
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # "0" turns hash randomisation off; the others are arbitrary, fixed so a failure reproduces.
@@ -30,8 +30,9 @@ _MANY_SIGNALS = (
 
 
 def messages() -> list[str]:
-    """A few hundred varied lines: generated mixes and edge cases, and signal-heavy lines."""
-    return [*generated(400, seed=7), *_MANY_SIGNALS]
+    """A few thousand varied lines: generated mixes and edge cases, signal-heavy lines, and the
+    team corpus's build part (where several rules often fire at once)."""
+    return [*generated(400, seed=7), *_MANY_SIGNALS, *(text for _, text in corpus_build())]
 
 
 def _scan(stdin: bytes, hash_seed: str) -> bytes:

@@ -5,6 +5,10 @@ of ~200 generated messages (edge cases and seeded mixes of the fragments below),
 default policy and a relaxed one (so the policy branches are pinned too). Each line stores its
 text, so the test needs nothing outside the repository. Any difference, however small, fails.
 
+``tests/unit/golden/corpus_verdicts.jsonl`` pins the verdict of every message in the team
+corpus's build part (corpus/build/, read from the repository) under both policies, compactly:
+action, severity and categories in the clear, and a digest of the whole verdict JSON.
+
 To rewrite the golden file (only when a verdict change is intended and reviewed)::
 
     HARBOR_WRITE_GOLDEN=1 python -m pytest tests/unit/test_moderation_golden.py
@@ -12,6 +16,7 @@ To rewrite the golden file (only when a verdict change is intended and reviewed)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -24,6 +29,8 @@ import pytest
 from moderation import Lexicon, RoomPolicy, Severity, load_lexicon, moderate
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "moderation_verdicts.jsonl"
+CORPUS_GOLDEN = GOLDEN.with_name("corpus_verdicts.jsonl")
+CORPUS_BUILD = Path(__file__).resolve().parents[2] / "corpus" / "build"
 POLICIES = {
     "default": RoomPolicy(),
     "relaxed": RoomPolicy(
@@ -210,11 +217,43 @@ def current_lines() -> list[dict[str, Any]]:
     return lines
 
 
+def corpus_build() -> list[tuple[str, str]]:
+    """(id, text) of every message in corpus/build/, in file order."""
+    rows = [
+        json.loads(line)
+        for path in sorted(CORPUS_BUILD.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return [(str(row["id"]), str(row["text"])) for row in rows]
+
+
+def compact(verdict: dict[str, Any]) -> str:
+    """action/severity/categories/digest of the whole verdict: readable in a diff, exact."""
+    digest = hashlib.sha256(json.dumps(verdict, sort_keys=True).encode()).hexdigest()[:16]
+    categories = ",".join(verdict["categories"]) or "-"
+    return f"{verdict['action']}/{verdict['severity']}/{categories}/{digest}"
+
+
+def current_corpus_lines() -> list[dict[str, str]]:
+    return [
+        {"id": ident}
+        | {
+            name: compact(pinned(moderate(text, lexicon(), policy).to_json()))
+            for name, policy in POLICIES.items()
+        }
+        for ident, text in corpus_build()
+    ]
+
+
 def _write_golden() -> None:
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     with GOLDEN.open("w", encoding="utf-8") as handle:
         for line in current_lines():
             handle.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+    with CORPUS_GOLDEN.open("w", encoding="utf-8") as handle:
+        for corpus_line in current_corpus_lines():
+            handle.write(json.dumps(corpus_line, sort_keys=True) + "\n")
 
 
 def _golden() -> list[dict[str, Any]]:
@@ -240,6 +279,17 @@ def test_golden_file_covers_the_generated_messages() -> None:
     if os.environ.get("HARBOR_WRITE_GOLDEN") == "1":
         _write_golden()
     assert sum(line["source"] == "generated" for line in _golden()) >= 200
+
+
+def test_corpus_build_verdicts_match_golden() -> None:
+    """every build-corpus message still gets the verdict it was pinned with, under both
+    policies (the golden file covers exactly the corpus's build part)."""
+    lines = CORPUS_GOLDEN.read_text(encoding="utf-8").splitlines()
+    golden = {row["id"]: row for row in map(json.loads, lines)}
+    current = current_corpus_lines()
+    assert len(current) >= 2000 and set(golden) == {row["id"] for row in current}
+    changed = [row["id"] for row in current if row != golden[row["id"]]]
+    assert changed == [], f"{len(changed)} corpus verdicts changed, e.g. {changed[:5]}"
 
 
 @pytest.mark.parametrize("policy_name", sorted(POLICIES))
