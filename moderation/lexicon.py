@@ -58,7 +58,7 @@ from typing import Any
 
 from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 
-from moderation.normalize import normalize_term
+from moderation.normalize import Vocabulary, normalize_term
 from moderation.verdict import Category, Severity
 
 _TERM_COLUMNS = ("term", "concepts", "category", "severity", "lang", "source", "flags")
@@ -362,6 +362,9 @@ class Lexicon:
     term_count: int
     triggers: Automaton  # over the plain view: trigger literal -> counter increment
     quiet: QuietIndex
+    # Every word of every term, and the short words that join them: what a run of letters
+    # spaced one by one is cut into (moderation.normalize).
+    vocabulary: Vocabulary
 
     def patterns_for(self, plain: str) -> list[Pattern]:
         """The patterns whose trigger holds on ``plain``: one C pass instead of one per pattern."""
@@ -522,6 +525,9 @@ def compile_lexicon(
     frozen_index = MappingProxyType({key: tuple(value) for key, value in index.items()})
     triggers = _trigger_automaton(patterns)
     quiet = _quiet_index(bits, patterns, rules)
+    # Words of the terms as written, not of their variants ("killmyself" is a key, not a word).
+    written = {term.text for entries in by_key.values() for term in entries}
+    words = {word for text in written for word in normalize_term(text).split()}
     return Lexicon(
         version,
         automaton,
@@ -531,7 +537,19 @@ def compile_lexicon(
         len(by_key),
         triggers,
         quiet,
+        Vocabulary.of(words | _GLUE_WORDS),
     )
+
+
+# Short words that sit between the lexicon's words in a sentence typed letter by letter
+# ("i w a n t t o d i e"), English and Spanish.
+_GLUE_WORDS = frozenset(
+    "i a am im me my mine to the and or so it its is be was were are will just now all this "
+    "that of in on at for with you u he she we they them him her not no do dont did want "
+    "wanna gonna going go get got have has can cant cannot never ever again still really "
+    "yo me mi mis a la el los las de del que y o no ya voy quiero estoy es un una se lo le "
+    "por para con sin hoy esta este".split()
+)
 
 
 def _concept_bits(
@@ -663,15 +681,69 @@ def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
 
 
 def _keys(term: Term) -> Iterator[str]:
-    """Every normalised form a term should match: itself, without apostrophes, masked."""
+    """Every normalised form a term should match: itself, without apostrophes, with the
+    usual word swaps of chat ("want 2 die", "my self"), run together ("killmyself", which is
+    also what letters spaced or dotted one by one join into), masked, and with doubles single.
+    """
     base = normalize_term(term.text)
     forms = {base}
     if "exact" not in term.flags and "'" in base:
         forms.add(normalize_term(term.text.replace("'", "").replace("\u2019", "")))
+    forms |= {swapped for form in tuple(forms) for swapped in _swapped(form)}
+    forms |= {joined for form in tuple(forms) for joined in _joined(form)}
     if "maskable" in term.flags:
         forms |= {masked for form in tuple(forms) for masked in _masked(form)}
     forms |= {single for form in tuple(forms) for single in _singled(form)}
     yield from (form for form in forms if form)
+
+
+# Words chat writes as a digit or a letter ("2" for "to"), and reflexives written apart.
+# Each swap applies to every occurrence in a term at once, alone and all together.
+_WORD_SWAPS = (
+    ("to", "2"),
+    ("too", "2"),
+    ("for", "4"),
+    ("you", "u"),
+    ("are", "r"),
+    ("before", "b4"),
+    ("tonight", "2nite"),
+    ("tonight", "tonite"),
+    ("myself", "my self"),
+    ("yourself", "your self"),
+    ("himself", "him self"),
+    ("herself", "her self"),
+    ("themselves", "them selves"),
+)
+# Run-together forms shorter than this could be ordinary words ("noone" is fine, "atit" not).
+_MIN_JOINED = 7
+_MIN_PAIR = 5
+
+
+def _swapped(form: str) -> Iterator[str]:
+    words = form.split(" ")
+    all_swaps = list(words)
+    for word, swap in _WORD_SWAPS:
+        if word in words:
+            yield " ".join(swap if w == word else w for w in words)
+            all_swaps = [swap if w == word else w for w in all_swaps]
+    if all_swaps != words:
+        yield " ".join(all_swaps)
+
+
+def _joined(form: str) -> Iterator[str]:
+    """A multi-word term written as one word, or with two neighbouring words run together
+    ("want todie"), where the joined word is long enough to mean only that."""
+    words = form.split(" ")
+    if len(words) < 2 or "\n" in form:
+        return
+    whole = "".join(words)
+    if len(whole) >= _MIN_JOINED and whole.isalnum():
+        yield whole
+    if len(words) > 2:
+        for left in range(len(words) - 1):
+            pair = words[left] + words[left + 1]
+            if len(pair) >= _MIN_PAIR and pair.isalnum():
+                yield " ".join([*words[:left], pair, *words[left + 2 :]])
 
 
 def _singled(form: str) -> Iterator[str]:

@@ -26,21 +26,32 @@ is done only for non-ASCII characters, and is cached.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from importlib.resources import files
 
-# Fillers that render as nothing but are letters or symbols, so a category test misses them.
-_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\u17b4\u17b5")
+# Fillers that render as nothing but are letters or marks, so a category test misses them:
+# dropped, as zero-width characters are.
+_FILLERS = frozenset("\u034f\u180e\u17b4\u17b5")
+# Fillers that render as a blank the width of a letter (Hangul fillers, the blank Braille
+# pattern): a writer puts them where a space would be ("i\u3164want\u3164to\u3164die",
+# "c\u3164u\u3164t"), so they are read as spaces.
+_BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc", "Co", "Cs"})
 _KEEP_CONTROLS = frozenset("\n\t\r")
 
-# Shape look-alikes from Unicode UTS #39 confusables (Cyrillic, Greek, a few Latin variants).
-# Uppercase forms are listed because folding happens before casefolding.
-_CONFUSABLES: dict[str, str] = dict(
+# Look-alike letters and digits, folded to the ASCII they imitate: the whole Unicode
+# confusables data (UTS #39, as the confusable-homoglyphs package ships it) gives about 1,400,
+# from Cherokee and mathematical letters to Roman numerals. It pairs characters by shape alone,
+# whatever their case, so a few letters chat uses as look-alikes are set by hand below,
+# where the data names another case's twin ("І" -> "l") or none ("к", "ь"). Uppercase forms
+# are listed because folding happens before casefolding.
+_BY_HAND = dict(
     zip(
         "АВЕЅІЈКМНОРСТХУҮԚԜӀ"
         + "аеіјоросухѕһԁԛԝӏүɡѵьк"
@@ -55,15 +66,56 @@ _CONFUSABLES: dict[str, str] = dict(
         strict=True,
     )
 )
+
+
+def _unicode_confusables() -> dict[str, str]:
+    """Each single non-ASCII character the data confuses with an ASCII letter or digit, mapped
+    to it (letters before digits, so "О" is "O", not "0")."""
+    # The package's data file, read directly: its Python API imports urllib (sockets).
+    data = files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
+    confusables_data: dict[str, list[dict[str, str]]] = json.loads(data)
+    folds: dict[str, str] = {}
+
+    def order(key: str) -> tuple[bool, bool, str]:
+        return (not (key.isascii() and key.isalpha()), not (key.isascii() and key.isdigit()), key)
+
+    for key in sorted(confusables_data, key=order):
+        for entry in confusables_data[key]:
+            glyph = entry["c"]
+            if key.isascii() and key.isalnum() and len(glyph) == 1 and not glyph.isascii():
+                folds.setdefault(glyph, key)
+            elif len(key) == 1 and not key.isascii() and glyph.isascii() and glyph.isalnum():
+                folds.setdefault(key, glyph)
+    # One step further: a glyph confused with a letter that is itself a look-alike ("ᴋ", a
+    # small capital, with Cyrillic "к").
+    known = {**folds, **_BY_HAND}
+    for key in sorted(confusables_data):
+        if len(key) == 1 and key in known:
+            for entry in confusables_data[key]:
+                glyph = entry["c"]
+                if len(glyph) == 1 and not glyph.isascii() and glyph not in known:
+                    folds.setdefault(glyph, known[key])
+    return folds
+
+
+_CONFUSABLES: dict[str, str] = {**_unicode_confusables(), **_BY_HAND}
 _APOSTROPHES = frozenset("\u2018\u2019\u02bc\u0060\u00b4\u2032")
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LEET_TOKEN = re.compile(r"(?=[a-z0-9@$!|]*[a-z])(?=[a-z0-9@$!|]*[0-9@$!|])[a-z0-9@$!|]+")
-_QUANTITY = re.compile(r"\d+[a-z]{0,4}")
+# A number with a unit, an ordinal or a time ("800mg", "2nd", "7am", "3x"), kept as written:
+# other digit-letter mixes are leetspeak ("3nd" is "end").
+_QUANTITY = re.compile(
+    r"\d+(?:mg|mcg|ug|ml|cc|g|gs|kg|lb|lbs|oz|l|am|pm|h|hr|hrs|min|mins|s|sec|secs|k|m|mo|"
+    r"x|d|y|yo|yr|yrs|wk|wks|day|days|bar|bars|pk|pack)?"
+    r"|\d*(?:1st|2nd|3rd|[04-9]th|1[123]th)"
+)
 _LEET_DIGITS = str.maketrans("013457", "oieast")
 _LEET_SYMBOLS = str.maketrans("@$!|", "asil")
-_LEET_SYMBOL = re.compile(r"(?<=[a-z0-9])[@$!|](?=[a-z0-9])")
-_SPACED_LETTERS = re.compile(r"(?<!\w)[^\W\d_](?:[ ._-][^\W\d_](?!\w)){2,}")
+# A symbol between letters or digits, or a "$" starting a word ("$u1c1d3"; "$50" is money).
+_LEET_SYMBOL = re.compile(r"(?<=[a-z0-9])[@$!|](?=[a-z0-9])|^\$(?=[a-z])")
+# Single letters, each apart from the next by one space, dot, underscore or hyphen.
+_SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W\d_](?:[ ._-][^\W\d_](?![^\W_])){2,}")
 _REPEATS = re.compile(r"([^\W\d_])(\1{2,})|(\s)(\3+)")
 # The two halves of ``_REPEATS``, each far cheaper to run alone (see ``_squeeze``).
 _LETTER_RUNS = re.compile(r"([^\W\d_])\1{2,}")
@@ -118,7 +170,8 @@ _SHAPE_BYTES = bytes(
 # Leet hints, tested as substrings of the shape (a regex alternation with no literal prefix
 # costs several microseconds per message; three ``in`` tests cost a fraction of one).
 # "1aaaaa": a leading digit, but not "7am", "30mg".
-_LEET_HINTS = (b"a1", b"a2a", b"1aaaaa")
+# "2a": a symbol before a letter, inside a word ("h@te") or starting one ("$uicide").
+_LEET_HINTS = (b"a1", b"1aaaaa", b"2a")
 # Searched as a regex, not with ``in``: the needle's two bytes are both common in a shape, so
 # ``bytes.find`` can skip ahead by a byte or two only, where the regex engine's literal-prefix
 # scan (one pass, no skip table) takes about half the time on chat.
@@ -174,6 +227,54 @@ def chain(*maps: OffsetMap) -> MapChain:
     return MapChain(tuple(offsets for offsets in maps if offsets.view_points))
 
 
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The words a run of spaced letters may be cut into ("k i l l m y s e l f" -> "kill
+    myself"): the lexicon's own words (:attr:`moderation.lexicon.Lexicon.vocabulary`)."""
+
+    words: frozenset[str]
+    longest: int
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Vocabulary:
+        chosen = frozenset(word for word in words if word.isalpha())
+        return cls(chosen, max(map(len, chosen), default=0))
+
+
+# Longer runs of spaced letters are joined whole, unsegmented (the cut search is quadratic).
+_MAX_SEGMENTED = 120
+
+
+def _cuts(letters: str, vocabulary: Vocabulary | None) -> tuple[int, ...]:
+    """Where to cut ``letters`` (a joined run) into the fewest vocabulary words, as indexes
+    into it; none when it is a word already or cannot be cut into words only."""
+    if vocabulary is None or len(letters) > _MAX_SEGMENTED:
+        return ()
+    words, longest, size = vocabulary.words, vocabulary.longest, len(letters)
+    if letters in words:
+        return ()
+    best: list[tuple[int, int] | None] = [None] * (size + 1)  # (words so far, last cut)
+    best[0] = (0, -1)
+    for end in range(1, size + 1):
+        for start in range(max(0, end - longest), end):
+            before = best[start]
+            if before is not None and letters[start:end] in words:
+                found = best[end]
+                if found is None or before[0] + 1 < found[0]:
+                    best[end] = (before[0] + 1, start)
+    if best[size] is None:
+        return ()
+    cuts = []
+    position = size
+    while position > 0:
+        step = best[position]
+        assert step is not None
+        position = step[1]
+        if position > 0:
+            cuts.append(position)
+    return tuple(reversed(cuts))
+
+
 @dataclass(frozen=True)
 class Normalized:
     """One message in all its views; see the module docstring for what each view is for.
@@ -188,6 +289,7 @@ class Normalized:
     words: str
     leeted: str  # plain with leetspeak folded (same length): the words view's first stage
     spaced: str  # words before squeezing repeats: the words view's last stage
+    vocabulary: Vocabulary | None = None  # what runs of spaced letters were cut by
 
     @cached_property
     def words_map(self) -> MapChain:
@@ -201,7 +303,7 @@ class Normalized:
         """
         join_map = IDENTITY
         if len(self.spaced) != len(self.leeted):  # the same length through the byte table
-            join_map = delete(self.leeted, _separators(self.leeted))[1]
+            join_map = delete(self.leeted, _separators(self.leeted, self.vocabulary))[1]
         squeeze_map = IDENTITY
         if len(self.words) != len(self.spaced):
             deleted = len(self.spaced) - len(self.words)
@@ -255,8 +357,12 @@ class Normalized:
         return start, end
 
 
-def normalize(text: str) -> Normalized:
+def normalize(text: str, vocabulary: Vocabulary | None = None) -> Normalized:
     """All views of ``text``; pure and deterministic.
+
+    With a ``vocabulary``, a run of spaced letters that spells several of its words is cut
+    into them ("k i l l m y s e l f" -> "kill myself"); without one, or when no cut into its
+    words exists, the run is joined whole ("k i l l" -> "kill").
 
     Each costly regex pass (leet, spaced letters, squeezing) is skipped only when a cheap test
     on the text's shape proves it would change nothing, so every view is exactly what its
@@ -277,19 +383,28 @@ def normalize(text: str) -> Normalized:
         leeted = _LEET_TOKEN.sub(_unleet, plain)
         if leeted != plain:  # digits became letters: single letters may have appeared
             shape = _shape(leeted, swaps)
-    joined = _SPACED_LETTERS.sub(_join, leeted) if _spaced_hint(shape) else leeted
+    joined = leeted
+    if _spaced_hint(shape):
+        joined = _SPACED_LETTERS.sub(lambda run: _join(run, vocabulary), leeted)
     spaced = joined.encode().translate(_WORD_BYTES).decode()
-    return _views(text, plain, plain_map, _squeeze(spaced, swaps), leeted, spaced)
+    words = _squeeze(spaced, swaps)
+    return _views(text, plain, plain_map, words, leeted, spaced, vocabulary)
 
 
 _new = object.__new__
 
 
 def _views(
-    raw: str, plain: str, plain_map: OffsetMap, words: str, leeted: str, spaced: str
+    raw: str,
+    plain: str,
+    plain_map: OffsetMap,
+    words: str,
+    leeted: str,
+    spaced: str,
+    vocabulary: Vocabulary | None,
 ) -> Normalized:
-    """``Normalized(raw, plain, plain_map, words, leeted, spaced)``, built as the frozen
-    dataclass's ``__init__`` would (each field in the instance dict) without its six
+    """``Normalized(raw, plain, plain_map, words, leeted, spaced, vocabulary)``, built as the
+    frozen dataclass's ``__init__`` would (each field in the instance dict) without its seven
     ``object.__setattr__`` calls: a couple of microseconds on every message."""
     made = _new(Normalized)
     fields = made.__dict__
@@ -299,6 +414,7 @@ def _views(
     fields["words"] = words
     fields["leeted"] = leeted
     fields["spaced"] = spaced
+    fields["vocabulary"] = vocabulary
     return made
 
 
@@ -391,15 +507,15 @@ def _leet_hint(shape: bytes) -> bool:
             return True  # "a1" or "1aaaaa"
         left -= 1
         if not left:
-            return b"a1" in shape or b"a2a" in shape or b"1aaaaa" in shape  # _LEET_HINTS
+            return b"a1" in shape or b"1aaaaa" in shape or b"2a" in shape  # _LEET_HINTS
         position = find(b"1", position + 1)
     position = find(b"2")
     while position >= 0:
-        if position and shape[position - 1] == _A and shape.startswith(b"a", position + 1):
-            return True  # "a2a"
+        if shape.startswith(b"a", position + 1):
+            return True  # "2a"
         left -= 1
         if not left:
-            return b"a2a" in shape
+            return b"2a" in shape
         position = find(b"2", position + 1)
     return False
 
@@ -421,12 +537,14 @@ def _spaced_hint(shape: bytes) -> bool:
     return _SPACED_HINT.search(b"_" + shape.translate(_BOUNDARY_BYTES) + b"_") is not None
 
 
-def _separators(text: str) -> Iterator[tuple[int, int]]:
+def _separators(text: str, vocabulary: Vocabulary | None = None) -> Iterator[tuple[int, int]]:
     """The one-character gaps inside runs of single letters ("k i l l", "s.u.i.c.i.d.e"),
-    exactly those ``_SPACED_LETTERS.sub(_join, text)`` deletes."""
+    exactly those ``_join`` deletes (the gaps at the cuts between words stay, as spaces)."""
     for match in _SPACED_LETTERS.finditer(text):
+        kept = {match.start() + 2 * cut - 1 for cut in _cuts(match.group()[::2], vocabulary)}
         for gap in range(match.start() + 1, match.end(), 2):
-            yield gap, gap + 1
+            if gap not in kept:
+                yield gap, gap + 1
 
 
 def _has_triple(probe: str) -> bool:
@@ -504,8 +622,15 @@ def _first(match: re.Match[str]) -> str:
     return match.group(1) or match.group(3)
 
 
-def _join(match: re.Match[str]) -> str:
-    return match.group()[::2]
+def _join(match: re.Match[str], vocabulary: Vocabulary | None) -> str:
+    """A run of spaced letters as one word, or cut into the vocabulary's words (the separator
+    at each cut becomes a space in its place, so offsets map as for the deletions alone)."""
+    letters = match.group()[::2]
+    cuts = _cuts(letters, vocabulary)
+    if not cuts:
+        return letters
+    pieces = [letters[start:end] for start, end in zip((0, *cuts), (*cuts, len(letters)))]
+    return " ".join(pieces)
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -525,6 +650,8 @@ def _fold_char(char: str) -> str:
     """One non-ASCII character folded to what it looks like, or to nothing when invisible."""
     if char in _APOSTROPHES:
         return "'"
+    if char in _BLANK_FILLERS:
+        return " "
     if _is_invisible(char):
         return ""
     compatible = unicodedata.normalize("NFKC", char)
@@ -532,8 +659,21 @@ def _fold_char(char: str) -> str:
         return "." if char in _PUNCTUATION_ENDS else " "  # quotes, dashes, inverted marks
     parts = unicodedata.normalize("NFD", compatible)
     return "".join(
-        _CONFUSABLES.get(part, part).casefold() for part in parts if not _is_invisible(part)
+        _CONFUSABLES.get(part, _small_capital(part)).casefold()
+        for part in parts
+        if not _is_invisible(part)
     )
+
+
+_SMALL_CAPITAL = re.compile(r"LATIN (?:LETTER )?SMALL CAPITAL ([A-Z])")
+
+
+def _small_capital(char: str) -> str:
+    """ "ᴋ" (LATIN LETTER SMALL CAPITAL K) -> "k": small capitals are letters by their names."""
+    if char.isascii():
+        return char
+    found = _SMALL_CAPITAL.fullmatch(unicodedata.name(char, ""))
+    return found.group(1) if found else char
 
 
 def _is_invisible(char: str) -> bool:

@@ -24,7 +24,7 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     """The verdict on one chat message. Raises ``TypeError`` if ``text`` is not a ``str``."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
-    normalized = normalize(text)
+    normalized = normalize(text, lexicon.vocabulary)
     found = signals(normalized, lexicon)
     if not found:
         return delivered(text, lexicon.version)

@@ -47,8 +47,10 @@ class RoomPolicy:
     redact_pii: bool = True
     support_from: Severity = Severity.CONCERN
     redaction_mark: str = "[removed]"
+    # True whether or not a volunteer is online: the writer is always shown where to get help.
     crisis_placeholder: str = (
-        "A member shared something hard. A moderator is with them; you can send kind words."
+        "A member shared something hard and has been shown where to get help right now. "
+        "You can send kind words."
     )
 
     def __post_init__(self) -> None:

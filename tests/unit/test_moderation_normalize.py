@@ -30,8 +30,9 @@ from moderation.normalize import (
 
 EVASIONS = [
     ("zero-width inside a word", "s\u200bu\u200bi\u200bc\u200bi\u200bd\u200be", "suicide"),
-    ("hangul filler", "ki\u3164ll myself", "kill myself"),
-    ("braille blank and word joiner", "ki\u2800l\u2060l myself", "kill myself"),
+    ("hangul fillers for spaces", "i\u3164want\u3164to\u3164die", "i want to die"),
+    ("hangul fillers between letters", "c\u3164u\u3164t\u3164t\u3164i\u3164n\u3164g", "cutting"),
+    ("braille blank and word joiner", "kill\u2800my\u2060self", "kill myself"),
     ("variation selector and tag", "pills\ufe0f\U000e0041 now", "pills now"),
     ("cyrillic look-alikes", "\u0441ut my\u0455elf", "cut myself"),
     ("greek look-alikes", "\u03bfverd\u03bfse", "overdose"),
@@ -218,7 +219,7 @@ def test_cheap_tests_never_skip_a_stage_that_would_change_the_text(text: str) ->
     letter and squeeze passes hold whenever those passes would change something, whatever
     else is in the message (they once depended on an unrelated doubled space)."""
     normalized = normalize(text)
-    joined = _SPACED_LETTERS.sub(_join, normalized.leeted)
+    joined = _SPACED_LETTERS.sub(lambda run: _join(run, None), normalized.leeted)
     spaced = joined.encode().translate(_WORD_BYTES).decode()
     assert normalized.spaced == spaced
     assert normalized.words == _REPEATS.sub(_first, spaced)
