@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 _NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)(\s*;[^\\]*)?")
 
 
 def unbounded_requirements() -> list[str]:
@@ -32,12 +32,13 @@ def unbounded_requirements() -> list[str]:
     return sorted(set(names))
 
 
-def locked() -> dict[str, str]:
+def locked() -> dict[str, tuple[str, bool]]:
+    """Each locked package: its version, and whether it is for some platforms only."""
     pins = {}
     for line in (ROOT / "requirements" / "dev.lock").read_text().splitlines():
         match = _PIN.match(line)
         if match:
-            pins[_canonical(match.group(1))] = match.group(2)
+            pins[_canonical(match.group(1))] = (match.group(2), bool(match.group(3)))
     return pins
 
 
@@ -47,10 +48,12 @@ def _canonical(name: str) -> str:
 
 def compare() -> None:
     moved = []
-    for name, pinned in sorted(locked().items()):
+    for name, (pinned, conditional) in sorted(locked().items()):
         try:
             installed = version(name)
         except PackageNotFoundError:
+            if conditional:  # e.g. only on Windows, or only before Python 3.11.3
+                continue
             installed = "(not installed)"
         if installed != pinned:
             moved.append((name, pinned, installed))

@@ -42,12 +42,23 @@ CONTEXT_MESSAGES = 4
 # Who the audit log names for what a member's report did (no moderator acted, and never the
 # reporter: reports are anonymous to moderators).
 REPORT_ACTOR = "(member report)"
+# What the writer is told about their own message, by (notice, a volunteer is on duty). Never
+# that a volunteer has it when none is online.
 _NOTICE_TEXT = {
-    "held_for_review": "Your message is waiting for a volunteer moderator to look at it.",
-    "held_with_support": (
-        "Your message is with a volunteer moderator; the room sees a short note instead."
+    ("held_for_review", True): "Your message is waiting for a volunteer moderator to look at it.",
+    ("held_for_review", False): (
+        "Your message is waiting for a volunteer moderator. None is online right now, so it may "
+        "be a while."
     ),
-    "pii_redacted": (
+    ("held_with_support", True): (
+        "Only you see your words here; the room sees a short note. A volunteer moderator has "
+        "been alerted."
+    ),
+    ("held_with_support", False): (
+        "Only you see your words here; the room sees a short note. No volunteer moderator is "
+        "online right now: the next one on duty will read them."
+    ),
+    ("pii_redacted", True): (
         "We removed personal details (like a phone number or address) to keep everyone anonymous."
     ),
 }
@@ -124,7 +135,8 @@ class MessageGate:
         published_id = await self._publish(writer, room, client_id, verdict)
         if verdict.flag or verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
             await self._flag(writer, room, text, client_id, verdict, published_id)
-        return Outcome((_ack(client_id, published_id, verdict),), cooldown)
+        ack = _ack(client_id, published_id, verdict, on_duty=self._registry.on_duty)
+        return Outcome((ack,), cooldown)
 
     async def submit_volunteer(
         self, volunteer: Identity, room: str, text: str, client_id: str
@@ -296,11 +308,16 @@ def flag_draft(
     )
 
 
-def _ack(client_id: str, message_id: int | None, verdict: Verdict) -> dict[str, Any]:
+def _ack(
+    client_id: str, message_id: int | None, verdict: Verdict, *, on_duty: bool
+) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "ack", "client_id": client_id, "id": message_id}
     if verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
         frame["held"] = True
     if verdict.notice is not None:
-        frame["notice"] = str(verdict.notice)
-        frame["notice_text"] = _NOTICE_TEXT.get(str(verdict.notice), "")
+        notice = str(verdict.notice)
+        frame["notice"] = notice
+        frame["notice_text"] = _NOTICE_TEXT.get((notice, on_duty)) or _NOTICE_TEXT.get(
+            (notice, True), ""
+        )
     return frame

@@ -30,6 +30,7 @@ from rooms.envelope import Draft
 from . import feeds
 from .context import WorkerContext
 from .origin import origin_allowed
+from .protocol import is_well_formed, well_formed
 from .ratelimit import TokenBucket
 from .transport import MODERATOR_COOKIE
 
@@ -131,6 +132,8 @@ async def sign_in(request: Request) -> Response:
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64:
         return _error(400, "bad_request", "name and password are required")
+    if not is_well_formed(name) or not is_well_formed(password):
+        return _error(400, "bad_request", "name and password must be valid text")
     if not _sign_in_allowed(name):
         context.metrics.sign_ins.labels("throttled").inc()
         return _error(429, "too_many_attempts", "too many attempts; wait a minute")
@@ -242,7 +245,7 @@ def _note(body: dict[str, Any], key: str = "note") -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or len(value) > 1000:
         raise ValueError(f"{key} must be text of at most 1000 characters")
-    return value
+    return well_formed(value)
 
 
 @authenticated

@@ -117,7 +117,9 @@ def parse(data: str | bytes, codec: int, *, max_text_chars: int) -> Command | Re
         if not isinstance(data, bytes):
             return Close(CloseCode.UNSUPPORTED_DATA, "text frames are not msgpack")
         try:
-            obj = msgpack.unpackb(data)
+            # Invalid UTF-8 in a string (a lone surrogate, a cut character) becomes U+FFFD,
+            # as in JSON frames below: the rest of the words still reach the classifier.
+            obj = msgpack.unpackb(data, unicode_errors="replace")
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
             return Refusal("bad_frame", "frame is not valid msgpack")
     if not isinstance(obj, dict):
@@ -136,7 +138,11 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
     kind = obj.get("type")
     client_id = obj.get("client_id")
     client_id = (
-        client_id if isinstance(client_id, str) and len(client_id) <= _MAX_CLIENT_ID else None
+        client_id
+        if isinstance(client_id, str)
+        and len(client_id) <= _MAX_CLIENT_ID
+        and is_well_formed(client_id)
+        else None
     )
     try:
         if kind == "send":
@@ -147,10 +153,14 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             return Join(_room(obj), _optional_id(obj, "since"), _optional_epoch(obj))
         if kind == "hello":
             token = obj.get("token")
-            if token is not None and (not isinstance(token, str) or len(token) > _MAX_TOKEN):
+            if token is not None and (
+                not isinstance(token, str) or len(token) > _MAX_TOKEN or not is_well_formed(token)
+            ):
                 raise _Invalid("bad_field", "token must be a string from a welcome frame")
             region = obj.get("region")
-            if region is not None and (not isinstance(region, str) or len(region) != 2):
+            if region is not None and (
+                not isinstance(region, str) or len(region) != 2 or not region.isascii()
+            ):
                 raise _Invalid("bad_field", "region must be a two-letter country code")
             return Hello(
                 token or None, region.upper() if region else None, obj.get("moderator") is True
@@ -164,7 +174,7 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             message_id = _optional_id(obj, "id")
             if message_id is None:
                 raise _Invalid("bad_field", "id must be the message id")
-            return Report(_room(obj), message_id, reason[:_MAX_REASON])
+            return Report(_room(obj), message_id, well_formed(reason[:_MAX_REASON]))
         if kind == "ping":
             return Ping()
     except _Invalid as invalid:
@@ -183,16 +193,37 @@ def _room(obj: dict[Any, Any]) -> str:
 
 def _string(obj: dict[Any, Any], name: str, limit: int) -> str:
     value = obj.get(name)
-    if not isinstance(value, str) or not 0 < len(value) <= limit:
+    if not isinstance(value, str) or not 0 < len(value) <= limit or not is_well_formed(value):
         raise _Invalid("bad_field", f"{name} must be a string of 1-{limit} characters")
     return value
+
+
+def is_well_formed(value: str) -> bool:
+    """Whether `value` is well-formed Unicode (JSON's "\\ud83d" escape alone is not): an
+    identifier that is not is refused, since it could never be written back to anyone."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def well_formed(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD. Free text is mended, not refused:
+    a crisis message with a broken emoji at its end must still reach the classifier and a
+    moderator (and nothing downstream can encode a lone surrogate)."""
+    if is_well_formed(text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 def _text(obj: dict[Any, Any], max_chars: int) -> str:
     text = obj.get("text")
     if not isinstance(text, str):
         raise _Invalid("bad_field", "text must be a string")
-    text = text.strip()
+    text = well_formed(text).strip()
     if not text:
         raise _Invalid("empty_text", "message is empty")
     if len(text) > max_chars:
@@ -213,7 +244,7 @@ def _optional_epoch(obj: dict[Any, Any]) -> str | None:
     epoch = obj.get("epoch")
     if epoch is None:
         return None
-    if not isinstance(epoch, str) or len(epoch) > _MAX_EPOCH:
+    if not isinstance(epoch, str) or len(epoch) > _MAX_EPOCH or not is_well_formed(epoch):
         raise _Invalid("bad_field", "epoch must be the epoch from a joined frame")
     return epoch
 

@@ -31,9 +31,17 @@ DEFAULT_RESOURCES = (
     Resource("Emergency services", "Call 911 (US/CA), 999 (UK) or 112 (EU)", "tel:112", "INT"),
 )
 
-SUPPORT_MESSAGE = (
-    "Thank you for telling us. You're not alone. If you're in danger right now, please use one "
-    "of these services: they're free and there for you at any hour."
+# What the writer reads first. It never says a volunteer is with them when none is online:
+# then the free 24/7 lines come first and the absence is said plainly.
+SUPPORT_WITH_VOLUNTEER = (
+    "Thank you for telling us. You're not alone. A volunteer moderator has been alerted and will "
+    "check in with you here. If you're in danger right now, these services are free and there "
+    "for you at any hour:"
+)
+SUPPORT_WITHOUT_VOLUNTEER = (
+    "Thank you for telling us. You're not alone. These services are free and answer 24/7: "
+    "please reach out to one now if you're in danger. No volunteer moderator is online here "
+    "right now; the next one on duty will see your message."
 )
 
 
@@ -59,15 +67,10 @@ def support_frame(
 ) -> dict[str, Any]:
     """The writer's region first (when known), then everything else."""
     ordered = sorted(resources, key=lambda r: (r.region not in (region, "INT"), r.region != region))
-    duty = (
-        "A volunteer moderator will check in with you shortly."
-        if on_duty
-        else "A volunteer moderator will check in with you as soon as one is on duty."
-    )
     return {
         "type": "support",
         "room": room,
-        "message": f"{SUPPORT_MESSAGE} {duty}",
+        "message": SUPPORT_WITH_VOLUNTEER if on_duty else SUPPORT_WITHOUT_VOLUNTEER,
         "on_duty": on_duty,
         "resources": [asdict(r) for r in ordered],
     }

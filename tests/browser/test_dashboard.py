@@ -364,3 +364,29 @@ async def test_highlights_count_code_points_and_the_queue_sorts_by_severity_then
         "order": "cdba",
         "crisis": [True, False],
     }
+
+
+async def test_a_high_flag_raises_a_quieter_alert_on_a_dashboard_on_another_worker(
+    chromium: Chromium, workers: tuple[HarborProcess, ...]
+) -> None:
+    """Imminent flags ring loudly; high ones too, more quietly (one soft tone, a silent
+    notification, the same banner); an imminent alert is not replaced by a later high one."""
+    one, two = workers
+    mod = await Dashboard.signed_in(chromium, two, "alice")
+    banner = mod.page.locator("#alert")
+    await expect(banner).to_be_hidden()
+
+    await writes(one, CRISIS)  # high
+    await expect(banner).to_be_visible(timeout=ms(10))
+    await expect(banner).to_have_attribute("data-severity", "high")
+    await expect(banner).to_have_attribute("data-level", "quiet")
+    await expect(mod.page.locator("#alert-text")).to_have_text(
+        re.compile(r"^High: someone in newcomers needs a volunteer soon")
+    )
+
+    await writes(one, CRISIS_WITH_MEANS)  # imminent: the loud alert replaces the quiet one
+    await expect(banner).to_have_attribute("data-level", "loud", timeout=ms(10))
+    await expect(mod.page.locator("#alert-text")).to_have_text(re.compile(r"^Imminent: "))
+    await writes(one, "i want to die, nothing gets better, i'm so tired of all of it")
+    await expect(mod.queue_items()).to_have_count(3, timeout=ms(10))
+    await expect(banner).to_have_attribute("data-level", "loud")  # not replaced by a high one

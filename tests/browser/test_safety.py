@@ -3,6 +3,7 @@ the first-visit welcome and forget me."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -332,3 +333,91 @@ async def test_backoff_is_capped_and_jittered(chromium: Chromium, harbor: Harbor
     assert result["low"] == [250, 500, 1000, 15000, 15000]
     assert result["high"] == [750, 1500, 3000, 45000, 45000]
     assert result["terminal"] == [False] * 7 + [True] * 4
+
+
+async def test_the_support_text_and_the_room_note_are_honest_about_who_is_on_duty(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """With nobody on duty, neither the writer nor the room is told a moderator is with them,
+    and the writer keeps their own words in their own bubble; once a volunteer signs in, the
+    writer is told one has been alerted."""
+    worker = harbor()
+    writer = await ChatPage.open(chromium, worker)
+    reader = await ChatPage.open(chromium, worker)
+    for page in (writer, reader):
+        await page.enter("opioids")
+    words = "I took the whole bottle of pills an hour ago and my lips are going numb"
+    await writer.say(words)
+    panel = writer.page.get_by_role("dialog", name="Get help now")
+    await expect(panel).to_be_visible(timeout=ms(10))
+    message = panel.locator("#help-message")
+    await expect(message).to_contain_text("No volunteer moderator is online here right now")
+    await expect(message).not_to_contain_text("alerted")
+    assert (await message.inner_text()).index("24/7") < (await message.inner_text()).index(
+        "No volunteer"
+    ), "the 24/7 lines come first"
+    await panel.get_by_role("button", name="Close").click()
+    own = await writer.wait_message(words)
+    await expect(own.locator(".msg-status")).to_contain_text("Only you see your words here")
+    await expect(own.locator(".msg-status")).to_contain_text("No volunteer moderator is online")
+    note = reader.messages().last
+    await expect(note.locator(".msg-text")).to_contain_text("shown where to get help")
+    await expect(reader.page.locator("#messages-host")).not_to_contain_text(words)
+    await expect(reader.page.locator("#messages-host")).not_to_contain_text("moderator is with")
+    await expect(writer.page.locator("#duty")).to_have_text("Moderators: none on duty right now")
+
+    # A volunteer signs in (the embedded default's one-time link).
+    chromium.allow_console_error(r"status of 401 \(Unauthorized\)")
+    match = re.search(r"/mod/#link=[\w-]+", worker.log())
+    assert match is not None
+    volunteer = await chromium.page(worker.http + match.group(0))
+    await expect(volunteer.locator("#conn")).to_have_attribute("data-state", "online")
+    await expect(writer.page.locator("#duty")).to_have_text(
+        "Moderators: a volunteer is on duty", timeout=ms(10)
+    )
+    await writer.say("I want to die, I can't do this anymore")
+    await expect(panel).to_be_visible(timeout=ms(10))
+    await expect(message).to_contain_text("A volunteer moderator has been alerted")
+    await expect(message).not_to_contain_text("No volunteer moderator is online")
+
+
+async def test_a_message_that_drops_the_connection_each_time_is_not_resent_in_a_loop(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """If sending one message keeps ending the connection (a server fault), the page resends
+    it after each reconnect only a few times, then marks it not sent for the person to retry."""
+    worker = harbor()
+    sends: list[str] = []
+    closing: list[asyncio.Task[None]] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"poison"' in message:
+                sends.append(message)
+                closing.append(asyncio.create_task(ws.close(code=1011, reason="internal error")))
+                return
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    context = await chromium.context()
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/")
+    page = ChatPage(browser_page)
+    await page.accept()
+    await page.enter("newcomers")
+    await page.say("poison")
+    failed = page.message("poison")
+    await expect(failed).to_have_class(re.compile(r"\bfailed\b"), timeout=ms(30))
+    await expect(failed).to_contain_text("The connection dropped each time this was sent.")
+    count = len(sends)
+    assert count == 3
+    await page.wait_online()
+    await browser_page.wait_for_timeout(2000)  # longer than a reconnect and re-join take
+    assert len(sends) == count, "resent after it was marked not sent"
+    await page.say("an ordinary line still goes through")
+    await page.wait_message("an ordinary line still goes through")

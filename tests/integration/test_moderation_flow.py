@@ -128,6 +128,29 @@ async def test_a_crisis_message_gives_its_writer_support_and_a_moderator_on_anot
     await moderator.close()
 
 
+async def test_a_crisis_ending_in_a_lone_surrogate_still_gets_support_and_a_flag(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """A broken emoji (a JSON "\\ud83d" escape with no pair) once closed the socket with 1011
+    and lost the crisis: now the words are kept, U+FFFD stands in, and the socket stays up."""
+    one, two = workers
+    moderator = await signed_in(two)
+    writer = await member(one)
+    text = "I am going to kill myself tonight \ud83d"
+    frame = {"type": "send", "room": "newcomers", "text": text, "client_id": "s1"}
+    await writer.ws.send(json.dumps(frame, ensure_ascii=True))
+    await writer.expect("support")
+    ack = await writer.expect("ack", client_id="s1")
+    assert isinstance(ack["id"], int)
+    assert moderator.feed is not None
+    raised = await moderator.feed.expect("flag", within=10, event="raised")
+    assert raised["flag"]["text"] == "I am going to kill myself tonight \ufffd"
+    assert "suicide" in raised["flag"]["categories"]
+    await writer.send({"type": "ping"})
+    await writer.expect("pong")  # still open: no 1011
+    await moderator.close()
+
+
 async def test_a_flag_survives_killing_the_worker_that_raised_it(
     workers: tuple[HarborProcess, ...],
 ) -> None:

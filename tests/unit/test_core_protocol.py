@@ -233,7 +233,6 @@ def test_invalid_json_is_refused_as_bad_frame(data: str) -> None:
         b"\xc1",  # never-used msgpack byte
         b"\x92\x01",  # array of 2 with one element
         b"\x81\xa4type\xa4ping\x00",  # a map followed by extra data
-        b"\xa2\xff\xfe",  # str with invalid UTF-8
         b"\x81\x90\x00",  # map with an array as key
         b"\x91" * 5000,  # nested beyond msgpack's stack limit
     ],
@@ -413,3 +412,69 @@ def test_prepare_frames_every_payload_length_per_rfc6455(
     assert frame.fin
     assert not (frame.rsv1 or frame.rsv2 or frame.rsv3)
     assert bytes(frame.data) == payload
+
+
+# Invalid code points: a JSON "\ud83d" escape decodes to a lone surrogate, which nothing
+# downstream can encode; msgpack can carry the same as invalid UTF-8.
+
+LONE = "\ud83d"
+
+
+def _json_with_lone_surrogate(obj: dict[str, Any]) -> str:
+    """`obj` as a JSON frame whose strings keep their lone surrogates as escapes (as a
+    browser's JSON.stringify writes them)."""
+    return json.dumps(obj, ensure_ascii=True)
+
+
+def _msgpack_with_invalid_utf8(obj: dict[str, Any]) -> bytes:
+    def pack(value: object) -> object:
+        return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+
+    packed: bytes = msgpack.packb({k: pack(v) for k, v in obj.items()}, use_bin_type=False)
+    return packed
+
+
+@pytest.mark.parametrize("codec", [JSON, MSGPACK], ids=["json", "msgpack"])
+def test_a_lone_surrogate_in_text_is_mended_so_the_words_still_count(codec: int) -> None:
+    """the crisis words before a broken emoji still reach moderation, with U+FFFD in its place."""
+    obj = {"type": "send", "room": "r1", "text": f"help me{LONE}", "client_id": "c1"}
+    data = _json_with_lone_surrogate(obj) if codec == JSON else _msgpack_with_invalid_utf8(obj)
+    command = parse(data, codec, max_text_chars=MAX_TEXT)
+    assert isinstance(command, Send) and (command.room, command.client_id) == ("r1", "c1")
+    # JSON's escape is one code point; its bytes in msgpack are three invalid UTF-8 bytes.
+    assert command.text in ("help me\ufffd", "help me\ufffd\ufffd\ufffd")
+    command.text.encode()  # encodable: nothing downstream can fail on it
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "send", "room": "r1", "text": "hi", "client_id": f"c{LONE}"}, "bad_field"),
+        ({"type": "hello", "token": f"t{LONE}"}, "bad_field"),
+        ({"type": "hello", "region": f"U{LONE}"}, "bad_field"),
+        ({"type": "join", "room": f"r{LONE}"}, "bad_field"),
+        ({"type": "join", "room": "r1", "since": 1, "epoch": f"e{LONE}"}, "bad_field"),
+        ({"type": "leave", "room": f"r{LONE}"}, "bad_field"),
+        ({"type": f"send{LONE}"}, "unknown_type"),
+    ],
+)
+def test_a_lone_surrogate_in_an_identifier_is_refused_with_an_error_frame(
+    frame: dict[str, Any], code: str
+) -> None:
+    """every other string field is refused politely, never echoed back unencodable."""
+    outcome = parse(_json_with_lone_surrogate(frame), JSON, max_text_chars=MAX_TEXT)
+    assert isinstance(outcome, Refusal) and outcome.code == code
+    assert outcome.client_id is None or outcome.client_id.encode()
+    encode(error_event(outcome.code, outcome.message, client_id=outcome.client_id), JSON)
+
+
+def test_a_lone_surrogate_in_a_report_reason_is_mended() -> None:
+    frame = {"type": "report", "room": "r1", "id": 3, "reason": f"mean{LONE}"}
+    outcome = parse(_json_with_lone_surrogate(frame), JSON, max_text_chars=MAX_TEXT)
+    assert outcome == Report("r1", 3, "mean\ufffd")
+
+
+def test_a_lone_surrogate_as_the_client_id_of_an_unknown_frame_is_not_echoed() -> None:
+    frame = {"type": "dance", "client_id": f"c{LONE}"}
+    outcome = parse(_json_with_lone_surrogate(frame), JSON, max_text_chars=MAX_TEXT)
+    assert isinstance(outcome, Refusal) and outcome.client_id is None

@@ -27,7 +27,11 @@ const FAILURE_REASONS = {
   muted: "A moderator paused your messages for a while.",
   text_too_long: "This message is too long.",
   empty_text: "This message is empty.",
+  dropped: "The connection dropped each time this was sent.",
 };
+// A message in flight when the connection dropped is sent again after the re-join; after this
+// many drops in a row it is marked not sent instead, so nothing is resent in a loop.
+const MAX_DROPS_IN_FLIGHT = 3;
 // Refusals a report can get (they carry no client_id; the server answers in order).
 const REPORT_REFUSALS = {
   unsupported: "Reporting isn't available yet. If someone may be in danger, use Get help now.",
@@ -320,7 +324,9 @@ function unsettled(roomId) {
 
 function send() {
   const box = $("text");
-  const text = box.value.trim();
+  // A lone surrogate (half an emoji, from a cut paste) becomes U+FFFD rather than breaking
+  // the frame: the server would mend it the same way.
+  const text = (box.value.toWellFormed ? box.value.toWellFormed() : box.value).trim();
   const roomId = state.current;
   if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
   const clientId = newClientId();
@@ -331,6 +337,7 @@ function send() {
     status: "queued",
     el: render.pendingElement(text, state.name, clientId),
     boundId: null,
+    drops: 0,
   };
   state.outbox.set(clientId, item);
   conversation(roomId).list.append(item.el);
@@ -377,6 +384,14 @@ function onAck(frame) {
     item.el.classList.remove("pending");
     item.el.classList.add("held");
     render.setNote(item.el, note || "Your message is waiting for a volunteer moderator.");
+  } else if (frame.held === true) {
+    // The room got a short note in place of these words: the writer keeps their own words in
+    // their own bubble, at the note's place, and only the others see the note.
+    conv.list.querySelector(`.msg[data-id="${frame.id}"]`)?.remove();
+    conv.seen.add(frame.id);
+    render.setDelivered(item.el, frame.id, Date.now());
+    render.placeById(conv.list, item.el, frame.id);
+    render.setNote(item.el, note);
   } else if (item.boundId === null && conv.seen.has(frame.id)) {
     item.el.remove(); // already shown from the room's own copy, as the room sees it
     const copy = conv.list.querySelector(`.msg[data-id="${frame.id}"]`);
@@ -422,6 +437,7 @@ function retry(li) {
   const item = state.outbox.get(li.dataset.clientId);
   if (!item || item.status !== "failed") return;
   item.status = "queued";
+  item.drops = 0;
   render.setPendingState(item.el, "sending");
   const conv = conversation(item.room);
   if (conv.state === "out") join(conv);
@@ -600,7 +616,14 @@ function startSocket() {
     onDown: () => {
       for (const conv of state.conversations.values()) conv.state = "out";
       for (const item of state.outbox.values()) {
-        if (item.status === "inflight") item.status = "queued"; // resent after re-join
+        if (item.status !== "inflight") continue;
+        item.drops += 1;
+        if (item.drops >= MAX_DROPS_IN_FLIGHT) {
+          item.status = "failed";
+          render.setPendingState(item.el, "failed", FAILURE_REASONS.dropped);
+        } else {
+          item.status = "queued"; // resent after the re-join
+        }
       }
     },
     onFrame,

@@ -1,4 +1,5 @@
-// Alerts for what must not wait: an imminent flag, or any flag overdue for a claim.
+// Alerts for what must not wait: an imminent flag, or any flag overdue for a claim; and a
+// quieter one for a high flag (one soft tone, a silent notification, the same banner).
 //
 // Three channels, because a volunteer may be looking at another tab or away from the screen:
 // a visible banner on the page (role=alert, spoken by screen readers), a short beep made with
@@ -53,17 +54,23 @@ function render() {
   toggle.textContent = enabled ? "Alerts on" : "Turn on alerts";
 }
 
-/** Two soft tones; short enough not to startle, distinct enough to hear across a room. */
-function beep() {
+const TONES = {
+  loud: { peak: 0.25, tones: [[0, 880], [0.22, 660]] }, // two tones: someone may be in danger
+  quiet: { peak: 0.08, tones: [[0, 660]] }, // one soft tone: someone needs a volunteer soon
+};
+
+/** Soft tones; short enough not to startle, distinct enough to hear across a room. */
+function beep(level) {
   if (!enabled || !audio || audio.state === "closed") return;
   const start = audio.currentTime + 0.01;
-  for (const [offset, frequency] of [[0, 880], [0.22, 660]]) {
+  const { peak, tones } = TONES[level];
+  for (const [offset, frequency] of tones) {
     const osc = audio.createOscillator();
     const gain = audio.createGain();
     osc.type = "sine";
     osc.frequency.value = frequency;
     gain.gain.setValueAtTime(0.0001, start + offset);
-    gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(peak, start + offset + 0.02);
     gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.18);
     osc.connect(gain).connect(audio.destination);
     osc.start(start + offset);
@@ -71,12 +78,16 @@ function beep() {
   }
 }
 
-function notify(text, flagId) {
+function notify(text, flagId, level) {
   if (!enabled || !("Notification" in window) || Notification.permission !== "granted") return;
   try {
     // The notification says *that* something needs a volunteer, never what someone wrote: it
     // may show on a lock screen.
-    const note = new Notification("Harbor: a flag needs a volunteer", { body: text, tag: flagId });
+    const note = new Notification("Harbor: a flag needs a volunteer", {
+      body: text,
+      tag: flagId,
+      silent: level === "quiet",
+    });
     note.addEventListener("click", () => {
       window.focus();
       onOpen(flagId);
@@ -87,17 +98,24 @@ function notify(text, flagId) {
   }
 }
 
-/** Raise the alarm for `flag`; `text` is a short description without message text. */
-export function alertFor(flag, text) {
+/** Raise the alarm for `flag`; `text` is a short description without message text. A high
+ * flag's alert is quieter than an imminent or overdue one (`level` "quiet" or "loud"), and
+ * never replaces a louder banner still showing. */
+export function alertFor(flag, text, level = "loud") {
+  const banner = $("alert");
+  if (level === "quiet" && !banner.hidden && banner.dataset.level === "loud") {
+    beep(level);
+    return;
+  }
   count += 1;
   pendingId = flag.id;
   $("alert-text").textContent = text;
-  const banner = $("alert");
   banner.dataset.count = String(count);
   banner.dataset.severity = flag.severity;
+  banner.dataset.level = level;
   banner.hidden = false;
-  beep();
-  notify(text, flag.id);
+  beep(level);
+  notify(text, flag.id, level);
 }
 
 export function dismiss() {

@@ -32,7 +32,7 @@ const state = {
   flags: new Map(), // open and claimed flags by id
   caseFlag: null, // the flag on screen (kept after it is resolved, to show the outcome)
   opened: new Set(), // flags whose text the volunteer chose to read
-  alerted: new Set(), // imminent flags already alerted (a refetch must not ring again)
+  alerted: new Set(), // imminent and high flags already alerted (a refetch must not ring again)
   loaded: false,
   // Flag frames that arrive while the queue is being fetched: the fetched list may predate
   // them, so they are applied on top of it (else a flag raised meanwhile vanished from view).
@@ -227,7 +227,7 @@ async function loadFlags() {
   // whole queue is on screen already and one alarm for all of it would only be noise.
   for (const flag of fresh.values()) {
     if (!state.flags.has(flag.id) && !firstLoad) raisedAlarm(flag);
-    if (flag.severity === "imminent") state.alerted.add(flag.id);
+    if (ALERTED.has(flag.severity)) state.alerted.add(flag.id);
   }
   state.flags = fresh;
   renderQueue();
@@ -250,24 +250,40 @@ function onFlag(frame) {
     announce(`New ${flag.severity} flag ${where}.`);
     raisedAlarm(flag);
   } else if (frame.event === "overdue" && flag.state === "open") {
-    alertFor(flag, `Overdue: a ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
+    alertFor(flag, `Overdue: ${article(flag.severity)} ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
   } else if (frame.event === "reported") {
     announce(`A flag ${where} was reported again.`);
   } else if (frame.event === "reopened") {
     // A new report of a message whose case was resolved: it needs someone again.
     announce(`A resolved flag ${where} was reported again and is back in the queue.`);
-    if (flag.severity === "imminent") {
-      alertFor(flag, `Reported again: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`);
+    if (ALERTED.has(flag.severity)) {
+      alertFor(
+        flag,
+        `Reported again: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`,
+        flag.severity === "imminent" ? "loud" : "quiet",
+      );
     }
   } else if (frame.event === "lapsed") {
     announce(`A ${flag.severity} flag ${where} is back in the queue.`);
   }
 }
 
+// Severities that ring when raised: imminent loudly, high quietly.
+const ALERTED = new Set(["imminent", "high"]);
+
+function article(word) {
+  return /^[aeiou]/i.test(word) ? "an" : "a";
+}
+
 function raisedAlarm(flag) {
-  if (flag.severity !== "imminent" || flag.state !== "open" || state.alerted.has(flag.id)) return;
+  if (!ALERTED.has(flag.severity) || flag.state !== "open" || state.alerted.has(flag.id)) return;
   state.alerted.add(flag.id);
-  alertFor(flag, `Imminent: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`);
+  const what = categoryWords(flag.categories);
+  if (flag.severity === "imminent") {
+    alertFor(flag, `Imminent: someone in ${flag.room} may be in danger (${what}).`, "loud");
+  } else {
+    alertFor(flag, `High: someone in ${flag.room} needs a volunteer soon (${what}).`, "quiet");
+  }
 }
 
 function renderQueue() {
