@@ -629,7 +629,8 @@ def _join(match: re.Match[str], vocabulary: Vocabulary | None) -> str:
     cuts = _cuts(letters, vocabulary)
     if not cuts:
         return letters
-    pieces = [letters[start:end] for start, end in zip((0, *cuts), (*cuts, len(letters)))]
+    ends = (*cuts, len(letters))
+    pieces = [letters[start:end] for start, end in zip((0, *cuts), ends, strict=True)]
     return " ".join(pieces)
 
 
