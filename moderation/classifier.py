@@ -121,6 +121,15 @@ def _signal(
     return made
 
 
+# The reason of a signal the learned stage added (moderation/blend.py): it rests on no hit.
+LEARNED = "learned"
+
+
+def make_signal(category: Category, severity: Severity, reason: str) -> Signal:
+    """A signal resting on no hit (the learned stage's)."""
+    return _signal(category, severity, reason, (), False, False)
+
+
 _new = object.__new__
 _slots: Mapping[str, Any] = vars(Signal)
 _set_category = _slots["category"].__set__
@@ -140,6 +149,18 @@ def scan_terms(text: Normalized, lexicon: Lexicon) -> TermMatches:
 def term_bits(terms: TermMatches) -> int:
     """The OR of the concept bits of every term occurrence (folded in C)."""
     return reduce(or_, map(_BITS, map(_VALUE, terms)), 0)
+
+
+def signals_and_bits(text: Normalized, lexicon: Lexicon) -> tuple[tuple[Signal, ...], int]:
+    """``signals(text, lexicon)`` and the OR of every term's concept bits (what the learned
+    stage reads: a message with none shows no sign of anything)."""
+    automaton = lexicon.automaton
+    found = automaton.find(match_text(text.words))
+    bits: int = reduce(or_, map(_BITS, automaton.values_of(found)), 0)
+    triggered = lexicon.triggered(text.plain)
+    if _proved_quiet(text, lexicon, bits, triggered):
+        return (), bits
+    return _classify(text, lexicon, automaton.pairs(found), bits, triggered), bits
 
 
 def signals(

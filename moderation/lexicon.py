@@ -58,6 +58,7 @@ from typing import Any
 
 from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 
+from moderation.learned import LearnedModel
 from moderation.normalize import Vocabulary, normalize_term
 from moderation.verdict import Category, Severity
 
@@ -365,6 +366,11 @@ class Lexicon:
     # Every word of every term, and the short words that join them: what a run of letters
     # spaced one by one is cut into (moderation.normalize).
     vocabulary: Vocabulary
+    # The concept named by each bit of the concept masks (index = bit number; bit 0, the
+    # signal bit, names nothing): for the learned stage's features.
+    concept_names: tuple[str, ...]
+    # The learned second stage (moderation/learned.py), when the manifest names one.
+    model: LearnedModel | None = None
 
     def patterns_for(self, plain: str) -> list[Pattern]:
         """The patterns whose trigger holds on ``plain``: one C pass instead of one per pattern."""
@@ -485,8 +491,9 @@ def default_path() -> Path:
     return Path(str(resources.files("moderation") / "lexicon"))
 
 
-def load_lexicon(path: Path | None = None) -> Lexicon:
-    """Read ``path`` (a directory with ``manifest.json``; default: shipped data) and compile it."""
+def load_lexicon(path: Path | None = None, *, learned: bool = True) -> Lexicon:
+    """Read ``path`` (a directory with ``manifest.json``; default: shipped data) and compile it;
+    with the learned model the manifest names, unless ``learned`` is false (for training)."""
     directory = default_path() if path is None else path
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     version = manifest.get("version")
@@ -495,7 +502,22 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
     terms = [term for name in manifest["terms"] for term in _read_terms(directory / name)]
     patterns = tuple(_read_patterns(directory / manifest["patterns"]))
     rules = tuple(_read_rules(directory / manifest["rules"]))
-    return compile_lexicon(version, terms, patterns, rules)
+    lexicon = compile_lexicon(version, terms, patterns, rules)
+    model_file = manifest.get("model")
+    if model_file is None or not learned:
+        return lexicon
+    try:
+        model = LearnedModel.from_json(
+            json.loads((directory / model_file).read_text(encoding="utf-8"))
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LexiconError(f"{model_file}: not a learned model ({exc})") from exc
+    if model.lexicon_version != version:
+        raise LexiconError(
+            f"{model_file} was trained with lexicon {model.lexicon_version}, not {version}:"
+            " retrain it (python -m training)"
+        )
+    return replace(lexicon, model=model)
 
 
 def compile_lexicon(
@@ -538,6 +560,7 @@ def compile_lexicon(
         triggers,
         quiet,
         Vocabulary.of(words | _GLUE_WORDS),
+        ("", *sorted(bits, key=bits.__getitem__)),
     )
 
 

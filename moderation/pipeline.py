@@ -1,6 +1,7 @@
 """The one entry point the server calls: text in, verdict out, no I/O.
 
-``normalize`` -> ``classify`` (match + rules + context) -> ``decide`` (policy). Pure and
+``normalize`` -> ``classify`` (match + rules + context) -> ``blend`` (the learned second
+stage, for every message in which the lexicon found anything) -> ``decide`` (policy). Pure and
 deterministic: the same text, lexicon and policy always give the same verdict, so verdicts can
 be recomputed in tests, in the scan CLI and in the benches exactly as the server sees them.
 
@@ -13,7 +14,8 @@ message gets the verdict ``decide`` gives an empty signal list
 
 from __future__ import annotations
 
-from moderation.classifier import signals
+from moderation.blend import blend
+from moderation.classifier import signals_and_bits
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, RoomPolicy, decide, delivered
@@ -25,7 +27,10 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     normalized = normalize(text, lexicon.vocabulary)
-    found = signals(normalized, lexicon)
+    found, bits = signals_and_bits(normalized, lexicon)
+    model = lexicon.model
+    if model is not None and (bits or found):  # the learned stage reads what shows a sign
+        found = blend(model, normalized.words, bits, lexicon.concept_names, found)
     if not found:
         return delivered(text, lexicon.version)
     return decide(normalized, found, lexicon.version, policy)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from moderation.classifier import Signal
+from moderation.classifier import LEARNED, Signal
 from moderation.normalize import Normalized
 from moderation.verdict import (
     CATEGORY_PRIORITY,
@@ -163,7 +163,10 @@ def decide(
             if signal.method and signal.category in crisis:
                 method = True
                 break
-    held = not policy.held_categories.isdisjoint(listed)
+    # Only rules hold a message: the learned stage's signals (resting on no words) flag it.
+    held = not policy.held_categories.isdisjoint(
+        signal.category for signal in kept if signal.reason != LEARNED
+    )
     action, notice = _action(support, method and policy.hold_method_detail, held)
     if not support and crisis and method and policy.hold_method_detail:
         action, notice = _HOLD, Notice.HELD_FOR_REVIEW

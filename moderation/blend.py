@@ -1,0 +1,65 @@
+"""The rules' signals and the learned model's judgement, made into one list of signals.
+
+Two things the model may do, each bounded so that a crisis is never silenced:
+
+* add: when it finds a message unlikely to be ordinary talk (its risk, the chance that it is
+  not, reaches ``flag``) and its likeliest category is not already among the rules' findings,
+  that category is added as a signal (``concern``, or ``high`` past the ``high`` threshold;
+  ``imminent`` stays the rules' word); a community-harm category only when it is also the
+  likelier reading (at least even odds). Its reason is ``LEARNED``; it rests on no hit, so it
+  marks no span and never holds a message on its own (see ``moderation.policy``);
+* lower: when it is confident the message is ordinary talk (``1 - risk >= quiet``), a rule's
+  crisis signal at ``concern`` goes down to ``watch``, which still flags it for a volunteer
+  (the rules fire on the same words in idioms, stories and films; the model reads the rest of
+  the message); one at ``high`` only past the stricter ``quiet_high``. ``imminent`` signals
+  are never lowered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from moderation.classifier import LEARNED, Signal, make_signal
+from moderation.learned import NONE, LearnedModel, features
+from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
+
+_CONCERN = Severity.CONCERN
+_WATCH = Severity.WATCH
+# A community-harm category is added only when at least this likely (a short line with little
+# to go on spreads its chances thin): a wrong one flags an ordinary member.
+_COMMUNITY_SHARE = 0.5
+_LOWERED = frozenset({Severity.CONCERN})
+_LOWERED_WHEN_SURE = frozenset({Severity.CONCERN, Severity.HIGH})
+
+
+def blend(
+    model: LearnedModel,
+    words: str,
+    bits: int,
+    concept_names: Sequence[str],
+    found: tuple[Signal, ...],
+) -> tuple[Signal, ...]:
+    """``found`` (the rules' signals) with the model's judgement of the message applied."""
+    findings = [(str(signal.category), str(signal.severity)) for signal in found]
+    chances = model.probabilities(features(words, bits, concept_names, findings))
+    risk = 1 - chances[NONE]  # the chance that this is not ordinary talk
+    limits = model.thresholds
+    ordinary = 1 - risk
+    if ordinary >= limits.quiet:
+        lowered = _LOWERED_WHEN_SURE if ordinary >= limits.quiet_high else _LOWERED
+        return tuple(
+            signal.at(_WATCH, lowered=True)
+            if signal.severity in lowered and signal.category in CRISIS_CATEGORIES
+            else signal
+            for signal in found
+        )
+    if risk < limits.flag:
+        return found
+    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
+    category = Category(likeliest)
+    if not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE:
+        return found  # community harm is added only when it is the likelier reading
+    if any(signal.category is category and signal.severity is not _WATCH for signal in found):
+        return found
+    severity = Severity.HIGH if risk >= limits.high else _CONCERN
+    return (*found, make_signal(category, severity, LEARNED))

@@ -1,0 +1,113 @@
+"""The learned second stage: a logistic regression over a message's words and the lexicon's
+own findings, for the crisis wording nobody wrote a rule for.
+
+Rules catch what their authors foresaw; most crisis messages nobody foresaw are plain words
+("bought a rope today", "they'll be better off") whose danger is in the combination. So the
+rules stay the first stage, and this model -- trained in this repository from its own corpus
+(``python -m training``), its weights versioned beside the lexicon in ``model.json`` -- reads
+the same message: its words and word pairs (the ``words`` view, so evasions are already
+undone), the lexicon concepts that matched (method, means, farewell, now, ...), and what the
+rules concluded. It says how likely each category is; :mod:`moderation.blend` turns that into
+signals (the pairing of a keyword filter with a logistic regression, as in the CMD-1 system).
+
+Pure and small: features are strings, weights a dict from feature to one weight per class,
+scores a sum in C (``zip`` and ``sum``). No numpy at run time; training uses scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# A word of the words view: letters and digits of any script, an inner apostrophe kept.
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# Feature names: a word is itself, a pair is "a b", a concept "@c:name", a rule's finding
+# "@r:category:severity" (neither "@" nor a space can occur in a word).
+CONCEPT = "@c:"
+RULE = "@r:"
+NONE = "none"
+
+
+def features(
+    words: str, bits: int, concept_names: Sequence[str], findings: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
+    concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
+    ``findings`` (each rule or term signal's category and severity)."""
+    tokens = _WORD.findall(words)
+    found = [*tokens, *map(" ".join, zip(tokens, tokens[1:], strict=False))]
+    bits &= ~1  # bit 0 is the signal bit, which names no concept
+    while bits:  # one step per concept present, not per bit
+        lowest = bits & -bits
+        found.append(CONCEPT + concept_names[lowest.bit_length() - 1])
+        bits ^= lowest
+    found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Where a probability becomes a decision (chosen by training, see ``training/``).
+
+    ``flag``: the chance that the message is not ordinary talk above which its likeliest
+    category is added as a signal; ``high``: above which that signal is high rather than
+    concern; ``quiet``: the chance of ordinary talk above which a rule's concern-level crisis
+    signal is lowered to ``watch`` (still flagged, never silenced); ``quiet_high``: the same
+    for a rule's high-level one (set higher: a rule's high signal is rarely wrong).
+    """
+
+    flag: float
+    high: float
+    quiet: float
+    quiet_high: float
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedModel:
+    """A multinomial logistic regression: one weight per class for each feature kept."""
+
+    version: str
+    lexicon_version: str  # the rules whose findings it was trained on
+    classes: tuple[str, ...]  # "none" and the category values
+    bias: tuple[float, ...]
+    weights: Mapping[str, tuple[float, ...]]
+    thresholds: Thresholds
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
+        classes = tuple(str(name) for name in data["classes"])
+        if NONE not in classes:
+            raise ValueError("the classes must include 'none'")
+        bias = tuple(float(value) for value in data["bias"])
+        weights = {
+            str(feature): tuple(float(value) for value in row)
+            for feature, row in data["weights"].items()
+        }
+        if len(bias) != len(classes) or any(len(row) != len(classes) for row in weights.values()):
+            raise ValueError("every weight row needs one weight per class")
+        limits = data["thresholds"]
+        return cls(
+            version=str(data["version"]),
+            lexicon_version=str(data["lexicon_version"]),
+            classes=classes,
+            bias=bias,
+            weights=weights,
+            thresholds=Thresholds(
+                float(limits["flag"]),
+                float(limits["high"]),
+                float(limits["quiet"]),
+                float(limits["quiet_high"]),
+            ),
+        )
+
+    def probabilities(self, found: Sequence[str]) -> dict[str, float]:
+        """Each class's probability for a message with features ``found`` (softmax)."""
+        rows = [row for row in map(self.weights.get, found) if row is not None]
+        logits = [sum(column) for column in zip(self.bias, *rows, strict=True)]
+        top = max(logits)
+        exps = [math.exp(logit - top) for logit in logits]
+        total = sum(exps)
+        return {name: value / total for name, value in zip(self.classes, exps, strict=True)}

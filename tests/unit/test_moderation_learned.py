@@ -1,0 +1,152 @@
+"""The learned second stage: its features, its model file, and how blend applies it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from moderation import Action, Category, Severity, load_lexicon, moderate
+from moderation.blend import blend
+from moderation.classifier import LEARNED, make_signal
+from moderation.learned import CONCEPT, NONE, RULE, LearnedModel, features
+from moderation.normalize import normalize
+from moderation.policy import DEFAULT_POLICY, decide
+
+NAMES = ("", "means", "now", "farewell")
+
+
+def toy(
+    weights: dict[str, list[float]],
+    *,
+    flag: float = 0.5,
+    high: float = 0.9,
+    quiet: float = 0.8,
+    quiet_high: float = 0.95,
+) -> LearnedModel:
+    """A model over none / suicide / spam with the given weights and no bias."""
+    return LearnedModel.from_json(
+        {
+            "version": "toy",
+            "lexicon_version": "toy",
+            "classes": [NONE, "spam", "suicide"],
+            "bias": [0.0, 0.0, 0.0],
+            "weights": weights,
+            "thresholds": {
+                "flag": flag,
+                "high": high,
+                "quiet": quiet,
+                "quiet_high": quiet_high,
+            },
+        }
+    )
+
+
+def test_features_are_words_pairs_concepts_and_findings() -> None:
+    found = features("bought a rope\n today", 0b1011, NAMES, [("suicide", "high")])
+    assert found[:4] == ["bought", "a", "rope", "today"]
+    assert "a rope" in found and "rope today" in found
+    assert [f for f in found if f.startswith(CONCEPT)] == [CONCEPT + "means", CONCEPT + "farewell"]
+    assert found[-1] == RULE + "suicide:high"
+
+
+def test_the_signal_bit_names_no_concept() -> None:
+    assert features("hi", 0b1, NAMES, []) == ["hi"]
+
+
+def test_probabilities_are_a_softmax_over_the_classes() -> None:
+    chances = toy({"rope": [0.0, 0.0, 2.0]}).probabilities(["rope", "unknown"])
+    assert sum(chances.values()) == pytest.approx(1.0)
+    assert chances["suicide"] > chances[NONE] == pytest.approx(chances["spam"])
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"classes": ["spam", "suicide"]},  # no "none"
+        {"bias": [0.0]},
+        {"weights": {"rope": [1.0]}},
+    ],
+)
+def test_a_malformed_model_is_refused(broken: dict[str, Any]) -> None:
+    data = {
+        "version": "v",
+        "lexicon_version": "v",
+        "classes": [NONE, "spam", "suicide"],
+        "bias": [0.0, 0.0, 0.0],
+        "weights": {},
+        "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+    } | broken
+    with pytest.raises(ValueError):
+        LearnedModel.from_json(data)
+
+
+def test_blend_adds_the_likeliest_category_the_rules_missed() -> None:
+    added = blend(toy({"rope": [0.0, 0.0, 3.0]}), "bought a rope", 0, NAMES, ())
+    assert [(s.category, s.severity, s.reason) for s in added] == [
+        (Category.SUICIDE, Severity.HIGH, LEARNED)
+    ]
+
+
+def test_blend_adds_at_concern_below_the_high_threshold() -> None:
+    added = blend(toy({"rope": [0.0, 0.0, 1.0]}, flag=0.4), "rope", 0, NAMES, ())
+    assert [(s.category, s.severity) for s in added] == [(Category.SUICIDE, Severity.CONCERN)]
+
+
+def test_blend_adds_nothing_below_the_flag_threshold_or_twice() -> None:
+    weak = toy({"rope": [1.0, 0.0, 0.2]})  # P(none) 0.55: risk below 0.5
+    assert blend(weak, "rope", 0, NAMES, ()) == ()
+    rule = make_signal(Category.SUICIDE, Severity.CONCERN, "some_rule")
+    strong = toy({"rope": [0.0, 0.0, 3.0]})
+    assert blend(strong, "rope", 0, NAMES, (rule,)) == (rule,)
+
+
+def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -> None:
+    ordinary = toy({"coffee": [5.0, 0.0, 0.0]})
+    concern = make_signal(Category.OVERDOSE, Severity.CONCERN, "rule_a")
+    high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
+    imminent = make_signal(Category.ABUSE, Severity.IMMINENT, "rule_c")
+    spam = make_signal(Category.SPAM, Severity.CONCERN, "rule_d")
+    blended = blend(ordinary, "coffee", 0, NAMES, (concern, high, imminent, spam))
+    assert [(s.category, s.severity, s.lowered) for s in blended] == [
+        (Category.OVERDOSE, Severity.WATCH, True),  # still flagged, as watch
+        (Category.SUICIDE, Severity.WATCH, True),
+        (Category.ABUSE, Severity.IMMINENT, False),  # imminent is never lowered
+        (Category.SPAM, Severity.CONCERN, False),  # not a crisis category
+    ]
+
+
+def test_blend_lowers_a_high_signal_only_past_the_stricter_threshold() -> None:
+    fairly_sure = toy({"coffee": [2.5, 0.0, 0.0]})  # P(none) 0.86: past quiet, not quiet_high
+    concern = make_signal(Category.OVERDOSE, Severity.CONCERN, "rule_a")
+    high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
+    blended = blend(fairly_sure, "coffee", 0, NAMES, (concern, high))
+    assert [s.severity for s in blended] == [Severity.WATCH, Severity.HIGH]
+
+
+def test_blend_lowers_nothing_when_not_sure_enough() -> None:
+    unsure = toy({"coffee": [1.0, 0.0, 0.0]})
+    high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
+    assert blend(unsure, "coffee", 0, NAMES, (high,)) == (high,)
+
+
+def test_a_learned_signal_never_holds_a_message_on_its_own() -> None:
+    text = normalize("buy my stuff")
+    learned = make_signal(Category.SPAM, Severity.CONCERN, LEARNED)
+    verdict = decide(text, (learned,), "v", DEFAULT_POLICY)
+    assert verdict.categories == (Category.SPAM,) and verdict.flag
+    assert verdict.action is Action.DELIVER and verdict.spans == ()
+
+
+def test_the_shipped_model_matches_its_lexicon_and_speaks_every_category() -> None:
+    lexicon = load_lexicon()
+    assert lexicon.model is not None
+    assert lexicon.model.lexicon_version == lexicon.version
+    assert set(lexicon.model.classes) == {NONE, *(str(category) for category in Category)}
+
+
+def test_without_the_model_the_rules_alone_decide() -> None:
+    """training loads the lexicon without its model, so the model's own findings never
+    feed back into what it is trained on."""
+    assert load_lexicon(learned=False).model is None
+    assert moderate("hello everyone", load_lexicon(learned=False)).categories == ()

@@ -1,0 +1,186 @@
+"""``python -m training``: train the learned second stage and write moderation/lexicon/model.json.
+
+Reads corpus/build/*.jsonl (never corpus/heldout/), computes each message's features exactly as
+the server does (moderation.learned.features over the lexicon's own findings), fits a
+multinomial logistic regression (scikit-learn, deterministic: lbfgs, fixed folds), chooses the
+thresholds by 5-fold cross-validation on the same corpus, and writes the weights, rounded and
+with negligible ones dropped, sorted, so the same corpus and lexicon give the same file.
+
+    python -m training            # train and write the model, print cross-validated figures
+    python -m training --check    # train and compare with the committed model; exit 1 if it differs
+
+Thresholds, by cross-validation: ``flag`` is the lowest (the most crisis messages found) at
+which false alarms on ordinary messages stay within FALSE_ALARM_BUDGET; ``quiet`` is the lowest
+at which lowering the rules' concern and high signals loses no crisis message found; ``high``
+is fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from moderation.classifier import signals_and_bits
+from moderation.learned import NONE, features
+from moderation.lexicon import Lexicon, load_lexicon
+from moderation.normalize import normalize
+from moderation.verdict import CRISIS_CATEGORIES
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CORPUS = REPOSITORY / "corpus" / "build"
+MODEL = REPOSITORY / "moderation" / "lexicon" / "model.json"
+C = 1.0  # inverse regularisation strength
+FALSE_ALARM_BUDGET = 0.04  # cross-validated share of ordinary messages given a crisis category
+HIGH = 0.85
+QUIET_HIGH = 0.5  # a rule's high signal is lowered only when the model is this sure
+# A feature whose weights are all smaller than this is dropped: it moves no decision, and
+# every feature kept costs a lookup and a row to add per message.
+KEEP_WEIGHT = 0.1
+DIGITS = 3
+CRISIS = {str(category) for category in CRISIS_CATEGORIES}
+
+
+def load_corpus() -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return rows
+
+
+def message_features(text: str, lexicon: Lexicon) -> tuple[Counter[str], list[tuple[str, str]]]:
+    """The features (as counts) and the rules' crisis findings (category, severity) for one
+    message, exactly as the server computes them."""
+    normalized = normalize(text, lexicon.vocabulary)
+    found, bits = signals_and_bits(normalized, lexicon)
+    findings = [(str(signal.category), str(signal.severity)) for signal in found]
+    names = features(normalized.words, bits, lexicon.concept_names, findings)
+    crisis = [(c, s) for c, s in findings if c in CRISIS and s != "watch"]
+    return Counter(names), crisis
+
+
+def decisions(
+    risks: np.ndarray,
+    chances: np.ndarray,
+    classes: list[str],
+    rules: list[list[tuple[str, str]]],
+    flag: float,
+    quiet: float,
+) -> list[set[str]]:
+    """The crisis categories each message ends with, exactly as moderation.blend decides."""
+    out = []
+    for risk, row, found in zip(risks, chances, rules, strict=True):
+        if 1 - risk >= quiet:
+            kept = ("high", "imminent") if 1 - risk < QUIET_HIGH else ("imminent",)
+            listed = {category for category, severity in found if severity in kept}
+        else:
+            listed = {category for category, _ in found}
+            if risk >= flag:
+                others = [(p, name) for p, name in zip(row, classes, strict=True) if name != NONE]
+                listed.add(max(others)[1])
+        out.append(listed & CRISIS)
+    return out
+
+
+def figures(expect: list[str], categories: list[str], decided: list[set[str]]) -> dict[str, float]:
+    crisis = [i for i, e in enumerate(expect) if e == "crisis"]
+    none = [i for i, e in enumerate(expect) if e == "none"]
+    recall = sum(bool(decided[i] & CRISIS) for i in crisis) / len(crisis)
+    accuracy = sum(categories[i] in decided[i] for i in crisis) / len(crisis)
+    alarms = sum(bool(decided[i] & CRISIS) for i in none) / len(none)
+    return {"crisis recall": recall, "category accuracy": accuracy, "false alarms": alarms}
+
+
+def train() -> dict[str, Any]:
+    lexicon = load_lexicon(learned=False)
+    rows = load_corpus()
+    extracted = [message_features(row["text"], lexicon) for row in rows]
+    labels = [row["category"] for row in rows]
+    vectorizer = DictVectorizer()
+    matrix = vectorizer.fit_transform([counts for counts, _ in extracted])
+    model = LogisticRegression(C=C, max_iter=5000)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    chances = cross_val_predict(model, matrix, labels, cv=folds, method="predict_proba")
+    classes = sorted(set(labels))
+    risks = 1 - chances[:, classes.index(NONE)]
+    rules = [found for _, found in extracted]
+    expect = [row["expect"] for row in rows]
+
+    # The pair (flag, quiet) that finds the most crisis messages while false alarms stay
+    # within the budget; among equals, the most cautious flag (the lowest) and quiet (highest).
+    def scored(flag: float, quiet: float) -> dict[str, float]:
+        return figures(expect, labels, decisions(risks, chances, classes, rules, flag, quiet))
+
+    grid = [step / 50 for step in range(1, 50)]
+    candidates = [(flag, quiet) for flag in grid for quiet in [*grid, 1.01] if quiet >= 1 - flag]
+    results = {pair: scored(*pair) for pair in candidates}
+    within = [pair for pair in candidates if results[pair]["false alarms"] <= FALSE_ALARM_BUDGET]
+    flag, quiet = max(
+        within or candidates,
+        key=lambda pair: (results[pair]["crisis recall"], -pair[0], pair[1]),
+    )
+    model.fit(matrix, labels)
+    return _export(model, vectorizer, lexicon, rows, flag, quiet, results[flag, quiet])
+
+
+def _export(
+    model: LogisticRegression,
+    vectorizer: DictVectorizer,
+    lexicon: Lexicon,
+    rows: list[dict[str, Any]],
+    flag: float,
+    quiet: float,
+    cross_validated: dict[str, float],
+) -> dict[str, Any]:
+    coefficients = model.coef_.T  # features x classes
+    weights = {
+        name: [round(float(w), DIGITS) for w in coefficients[index]]
+        for name, index in sorted(vectorizer.vocabulary_.items())
+        if np.abs(coefficients[index]).max() >= KEEP_WEIGHT
+    }
+    digest = hashlib.sha256(
+        json.dumps([[row["id"], row["text"], row["category"]] for row in rows]).encode()
+    ).hexdigest()[:12]
+    return {
+        "version": f"{lexicon.version}+{digest}",
+        "lexicon_version": lexicon.version,
+        "trained_on": f"corpus/build ({len(rows)} messages, sha256 {digest})",
+        "cross_validated": {name: round(value, 3) for name, value in cross_validated.items()},
+        "classes": [str(name) for name in model.classes_],
+        "bias": [round(float(b), DIGITS) for b in model.intercept_],
+        "thresholds": {"flag": flag, "high": HIGH, "quiet": quiet, "quiet_high": QUIET_HIGH},
+        "weights": weights,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="compare with the committed model")
+    args = parser.parse_args(argv)
+    trained = train()
+    text = json.dumps(trained, sort_keys=True, separators=(",", ":")) + "\n"
+    print(
+        f"{trained['version']}: {len(trained['weights'])} features, thresholds "
+        f"{trained['thresholds']}, cross-validated {trained['cross_validated']}",
+        file=sys.stderr,
+    )
+    if args.check:
+        same = MODEL.is_file() and MODEL.read_text(encoding="utf-8") == text
+        print("the committed model is reproduced" if same else "the model differs", file=sys.stderr)
+        return 0 if same else 1
+    MODEL.write_text(text, encoding="utf-8")
+    print(f"wrote {MODEL.relative_to(REPOSITORY)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
