@@ -38,28 +38,32 @@ def blend(
     bits: int,
     concept_names: Sequence[str],
     found: tuple[Signal, ...],
-) -> tuple[Signal, ...]:
-    """``found`` (the rules' signals) with the model's judgement of the message applied."""
+) -> tuple[tuple[Signal, ...], float, Category]:
+    """``found`` (the rules' signals) with the model's judgement of the message applied; and
+    that judgement: the risk (the chance that it is not ordinary talk) and the likeliest
+    category."""
     findings = [(str(signal.category), str(signal.severity)) for signal in found]
     chances = model.probabilities(features(words, bits, concept_names, findings))
     risk = 1 - chances[NONE]  # the chance that this is not ordinary talk
+    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
+    category = Category(likeliest)
     limits = model.thresholds
     ordinary = 1 - risk
     if ordinary >= limits.quiet:
         lowered = _LOWERED_WHEN_SURE if ordinary >= limits.quiet_high else _LOWERED
-        return tuple(
+        kept = tuple(
             signal.at(_WATCH, lowered=True)
             if signal.severity in lowered and signal.category in CRISIS_CATEGORIES
             else signal
             for signal in found
         )
-    if risk < limits.flag:
-        return found
-    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
-    category = Category(likeliest)
-    if not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE:
-        return found  # community harm is added only when it is the likelier reading
-    if any(signal.category is category and signal.severity is not _WATCH for signal in found):
-        return found
-    severity = Severity.HIGH if risk >= limits.high else _CONCERN
-    return (*found, make_signal(category, severity, LEARNED))
+        return kept, risk, category
+    if (
+        risk < limits.flag
+        # community harm is added only when it is the likelier reading
+        or (not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE)
+        or any(signal.category is category and signal.severity is not _WATCH for signal in found)
+    ):
+        return found, risk, category
+    severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
+    return (*found, make_signal(category, severity, LEARNED)), risk, category

@@ -129,6 +129,10 @@ class Verdict:
     notice: Notice | None = None
     placeholder: str | None = None
     reasons: tuple[str, ...] = ()
+    # The learned stage's reading, when it read the message: the chance that it is not
+    # ordinary talk, and its likeliest category (for risk across messages, moderation.context).
+    risk: float | None = None
+    likeliest: Category | None = None
 
     @property
     def is_crisis(self) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 
 from casework.flags import AuditEntry, Flag, FlagDraft, Raised
 from moderation import Action, Category, RoomPolicy, Verdict, moderate
+from moderation.context import raised, rising
 from moderation.policy import DEFAULT_POLICY
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
@@ -34,6 +35,7 @@ from .context import WorkerContext
 from .identity import Identity
 from .protocol import Report, error_event
 from .registry import Registry
+from .risk_memory import RiskMemory
 from .support import support_frame
 
 logger = logging.getLogger("harbor.gate")
@@ -89,6 +91,8 @@ class MessageGate:
     def __init__(self, context: WorkerContext, registry: Registry) -> None:
         self._context = context
         self._registry = registry
+        settings = context.settings
+        self._risks = RiskMemory(window_s=settings.context_window_s, people=settings.context_people)
 
     def _policy(self, room: str) -> RoomPolicy:
         listed = self._context.catalog.get(room)  # check-in rooms are not listed: the defaults
@@ -100,6 +104,24 @@ class MessageGate:
         verdict = moderate(text, context.lexicon, self._policy(room))
         context.metrics.moderation_time.observe(time.perf_counter() - started)
         return verdict
+
+    def _in_context(self, writer: Identity, room: str, verdict: Verdict) -> Verdict:
+        """``verdict`` raised to a crisis when this person's recent messages and this one
+        together reach the learned stage's flag threshold (moderation/context.py)."""
+        model = self._context.lexicon.model
+        if model is None or verdict.risk is None:
+            return verdict
+        now_s = self._context.clock() / 1000
+        recent = self._risks.recent(writer.uid, now_s)
+        category = rising(
+            verdict,
+            recent,
+            now_s=now_s,
+            window_s=self._context.settings.context_window_s,
+            flag=model.thresholds.flag,
+        )
+        self._risks.remember(writer.uid, verdict, now_s)
+        return verdict if category is None else raised(verdict, category, self._policy(room))
 
     def is_crisis(self, room: str, text: str) -> bool:
         """Whether a send the rate limit refused is a crisis, which must go through anyway."""
@@ -120,7 +142,7 @@ class MessageGate:
         support frame is sent through it before anything that could fail. Raises
         BrokerUnavailable or GateUnavailable when nothing was acked (the client retries)."""
         context = self._context
-        verdict = self._moderate(room, text)
+        verdict = self._in_context(writer, room, self._moderate(room, text))
         if verdict.support:
             on_duty = self._registry.on_duty
             tell(support_frame(room, context.resources, on_duty=on_duty, region=region))

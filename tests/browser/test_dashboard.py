@@ -112,7 +112,7 @@ async def test_a_report_of_a_resolved_case_puts_it_back_in_the_queue(
     for client in (writer, reporter):
         await client.hello()
         await client.join("newcomers")
-    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "r1")
+    ack = await writer.say("newcomers", "the coffee at the tuesday meeting is terrible", "r1")
     assert writer.name is not None
     report = {"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"}
     await reporter.send(report)

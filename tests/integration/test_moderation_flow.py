@@ -228,7 +228,7 @@ async def test_a_moderator_hides_a_message_for_members_on_every_worker(
     one, two = workers
     moderator = await signed_in(two)
     writer, far_reader = await member(one), await member(two)
-    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "x1")
+    ack = await writer.say("newcomers", "the coffee at the tuesday meeting is terrible", "x1")
     await writer.send({"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"})
     await writer.expect("reported", id=ack["id"])
     assert moderator.feed is not None
@@ -257,7 +257,7 @@ async def test_a_report_of_a_message_whose_flag_was_resolved_reopens_it(
     moderator = await signed_in(two)
     assert moderator.feed is not None
     writer, first, second = await member(one), await member(one), await member(two)
-    ack = await writer.say("newcomers", "nobody here gets it, you all just talk in circles", "r1")
+    ack = await writer.say("newcomers", "the coffee at the tuesday meeting is terrible", "r1")
     await first.send({"type": "report", "room": "newcomers", "id": ack["id"], "reason": "mean"})
     await first.expect("reported", id=ack["id"])
     flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]

@@ -7,6 +7,7 @@ once the flag is stored -- or, when it can't be, a retryable refusal and no ack 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 
 from casework.flags import Flag, FlagDraft
 from casework.store_sqlite import SqliteModerationStore
-from moderation import load_lexicon
+from moderation import Lexicon, load_lexicon
+from moderation.learned import LearnedModel
 from rooms.broker import History, HistoryLimits, Receipt
 from rooms.broker_memory import MemoryBroker
 from rooms.catalog import Catalog
@@ -72,7 +74,9 @@ class RecordingStore(SqliteModerationStore):
         return flagged
 
 
-def make_gate(tmp_path: Path, *, failing_store: bool = False) -> tuple[MessageGate, list[str]]:
+def make_gate(
+    tmp_path: Path, *, failing_store: bool = False, lexicon: Lexicon | None = None
+) -> tuple[MessageGate, list[str]]:
     log: list[str] = []
     broker = RecordingBroker(log)
     context = WorkerContext(
@@ -83,7 +87,7 @@ def make_gate(tmp_path: Path, *, failing_store: bool = False) -> tuple[MessageGa
         presence=MemoryPresence(broker),
         identities=IdentityIssuer("unit"),
         worker_id="w1",
-        lexicon=load_lexicon(),
+        lexicon=lexicon or load_lexicon(),
         store=RecordingStore(tmp_path / "store.sqlite3", log, failing=failing_store),
         resources=load_resources(None),
         clock=lambda: NOW_MS,
@@ -185,3 +189,40 @@ async def test_timestamps_come_from_the_context_clock(tmp_path: Path) -> None:
     await gate.submit(WRITER, here, ORDINARY, "c7", tell=lambda frame: None)
     history = await gate._context.broker.history(here, since=None, client_epoch=None, limit=5)
     assert [message.ts for message in history.messages] == [NOW_MS]
+
+
+def half_risky_lexicon() -> Lexicon:
+    """The shipped rules with a toy learned stage: "tonight" makes a message an even chance
+    of being about suicide (risk 0.5, under the flag threshold of 0.7)."""
+    toy = LearnedModel.from_json(
+        {
+            "version": "toy",
+            "lexicon_version": "toy",
+            "classes": ["none", "suicide"],
+            "bias": [0.0, 0.0],
+            "weights": {},
+            "thresholds": {"flag": 0.7, "high": 0.9, "quiet": 0.99, "quiet_high": 0.99},
+        }
+    )
+    return replace(load_lexicon(), model=toy)
+
+
+async def test_weaker_signals_from_one_person_close_together_raise_a_crisis(
+    tmp_path: Path,
+) -> None:
+    """the first half-risky message is delivered as it is; the second, from the same person a
+    minute later, gets the support frame and a flag; another person's first one does not."""
+    gate, log = make_gate(tmp_path, lexicon=half_risky_lexicon())
+    here = room()
+    told: list[dict[str, Any]] = []
+    await gate.submit(WRITER, here, "so exhausted tonight", "k1", tell=told.append)
+    assert told == [] and not any(e.startswith("flag:") for e in log)
+    await gate.submit(WRITER, here, "nobody is home tonight", "k2", tell=told.append)
+    assert [frame["type"] for frame in told] == ["support"]
+    assert "flag:concern" in log
+    (flag,) = await gate._context.store.list_flags()
+    assert flag.draft.categories == ("suicide",)
+    other = Identity(uid="u2", token="t", name="Quiet Owl 3")
+    told.clear()
+    await gate.submit(other, here, "so exhausted tonight", "k3", tell=told.append)
+    assert told == []

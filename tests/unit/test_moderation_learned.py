@@ -82,23 +82,24 @@ def test_a_malformed_model_is_refused(broken: dict[str, Any]) -> None:
 
 
 def test_blend_adds_the_likeliest_category_the_rules_missed() -> None:
-    added = blend(toy({"rope": [0.0, 0.0, 3.0]}), "bought a rope", 0, NAMES, ())
+    added, risk, likeliest = blend(toy({"rope": [0.0, 0.0, 3.0]}), "bought a rope", 0, NAMES, ())
+    assert risk > 0.9 and likeliest is Category.SUICIDE
     assert [(s.category, s.severity, s.reason) for s in added] == [
         (Category.SUICIDE, Severity.HIGH, LEARNED)
     ]
 
 
 def test_blend_adds_at_concern_below_the_high_threshold() -> None:
-    added = blend(toy({"rope": [0.0, 0.0, 1.0]}, flag=0.4), "rope", 0, NAMES, ())
+    added, _, _ = blend(toy({"rope": [0.0, 0.0, 1.0]}, flag=0.4), "rope", 0, NAMES, ())
     assert [(s.category, s.severity) for s in added] == [(Category.SUICIDE, Severity.CONCERN)]
 
 
 def test_blend_adds_nothing_below_the_flag_threshold_or_twice() -> None:
     weak = toy({"rope": [1.0, 0.0, 0.2]})  # P(none) 0.55: risk below 0.5
-    assert blend(weak, "rope", 0, NAMES, ()) == ()
+    assert blend(weak, "rope", 0, NAMES, ())[0] == ()
     rule = make_signal(Category.SUICIDE, Severity.CONCERN, "some_rule")
     strong = toy({"rope": [0.0, 0.0, 3.0]})
-    assert blend(strong, "rope", 0, NAMES, (rule,)) == (rule,)
+    assert blend(strong, "rope", 0, NAMES, (rule,))[0] == (rule,)
 
 
 def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -> None:
@@ -107,7 +108,7 @@ def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -
     high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
     imminent = make_signal(Category.ABUSE, Severity.IMMINENT, "rule_c")
     spam = make_signal(Category.SPAM, Severity.CONCERN, "rule_d")
-    blended = blend(ordinary, "coffee", 0, NAMES, (concern, high, imminent, spam))
+    blended, _, _ = blend(ordinary, "coffee", 0, NAMES, (concern, high, imminent, spam))
     assert [(s.category, s.severity, s.lowered) for s in blended] == [
         (Category.OVERDOSE, Severity.WATCH, True),  # still flagged, as watch
         (Category.SUICIDE, Severity.WATCH, True),
@@ -120,14 +121,14 @@ def test_blend_lowers_a_high_signal_only_past_the_stricter_threshold() -> None:
     fairly_sure = toy({"coffee": [2.5, 0.0, 0.0]})  # P(none) 0.86: past quiet, not quiet_high
     concern = make_signal(Category.OVERDOSE, Severity.CONCERN, "rule_a")
     high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
-    blended = blend(fairly_sure, "coffee", 0, NAMES, (concern, high))
+    blended, _, _ = blend(fairly_sure, "coffee", 0, NAMES, (concern, high))
     assert [s.severity for s in blended] == [Severity.WATCH, Severity.HIGH]
 
 
 def test_blend_lowers_nothing_when_not_sure_enough() -> None:
     unsure = toy({"coffee": [1.0, 0.0, 0.0]})
     high = make_signal(Category.SUICIDE, Severity.HIGH, "rule_b")
-    assert blend(unsure, "coffee", 0, NAMES, (high,)) == (high,)
+    assert blend(unsure, "coffee", 0, NAMES, (high,))[0] == (high,)
 
 
 def test_a_learned_signal_never_holds_a_message_on_its_own() -> None:
