@@ -79,6 +79,10 @@ class LocalRoom:
     # changed). A rebuilt tuple never alters one a running loop holds.
     outlets: list[tuple[Outlet, ...] | None] = field(init=False)
     joining: dict[Member, list[Posted | Hidden]] = field(default_factory=dict)
+    # Joined members whose history reached past the last message fanned out here (a message
+    # stored before its pub/sub copy arrived): id of the last one they have. They get live
+    # messages only past it, then join the hot loop (see `_catch_up`).
+    trailing: dict[Member, int] = field(default_factory=dict)
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
     count: int = 0  # members across all workers, from presence
     presence_dirty: bool = False
@@ -96,6 +100,8 @@ class LocalRoom:
 
     def discard(self, member: Member) -> bool:
         """Remove a member; True if it was one."""
+        if self.trailing.pop(member, None) is not None:
+            return True
         members = self.members[member.codec]
         if member not in members:
             return False
@@ -105,7 +111,7 @@ class LocalRoom:
 
     @property
     def local_count(self) -> int:
-        return sum(len(members) for members in self.members)
+        return sum(len(members) for members in self.members) + len(self.trailing)
 
     @property
     def visible_count(self) -> int:
@@ -114,7 +120,9 @@ class LocalRoom:
 
     @property
     def empty(self) -> bool:
-        return not self.joining and not self.listeners and not any(self.members)
+        return (
+            not self.joining and not self.trailing and not self.listeners and not any(self.members)
+        )
 
 
 @dataclass(slots=True)
@@ -200,20 +208,43 @@ class LocalHub:
             local.epoch = event.epoch
         stats = self.stats
         stats.events_fanned_out += 1
+        encoded: dict[int, bytes] = {}
         for codec, members in enumerate(local.members):
             if not members:
                 continue
             outlets = local.outlets[codec]
             if outlets is None:
                 outlets = local.outlets[codec] = tuple(member.outlet for member in members)
-            frame = self._encode(event, codec)
+            frame = encoded[codec] = self._encode(event, codec)
             stats.frames_encoded += 1
             stats.deliveries += len(outlets)
             for is_closing, write in outlets:
                 if not is_closing():
                     write(frame)
+        if local.trailing:
+            self._catch_up(local, event, encoded)
         if self.observe_latency is not None and isinstance(event, Posted):
             self.observe_latency(time.time() - event.ts / 1000)
+
+    def _catch_up(self, local: LocalRoom, event: Event, frames: dict[int, bytes]) -> None:
+        """Write ``event`` to the trailing members that lack it (with the frames the hot loop
+        encoded, each codec still encoded once); a message past a member's history brings it
+        into step, into the hot loop. Rare: only right after a join."""
+        for member, head in list(local.trailing.items()):
+            if isinstance(event, Posted) and event.epoch == local.epoch and event.id <= head:
+                continue  # already in the history it joined with
+            if isinstance(event, Posted):
+                del local.trailing[member]
+                local.add(member)
+            codec = member.codec
+            frame = frames.get(codec)
+            if frame is None:
+                frame = frames[codec] = self._encode(event, codec)
+                self.stats.frames_encoded += 1
+            is_closing, write = member.outlet
+            if not is_closing():
+                self.stats.deliveries += 1
+                write(frame)
 
     def detach(self, member: Member, *, slow: bool = False) -> None:
         """Stop every write to `member` now, synchronously (it is closing: after its close
@@ -249,10 +280,15 @@ class LocalHub:
         if raced is None:
             await self._release_if_empty(local)
             raise JoinAborted(room_id)
-        local.add(member)
         merged = _merge(history, raced)
         if local.last_id < 0 or local.epoch != merged.epoch:
             local.last_id, local.epoch = merged.head, merged.epoch
+        if merged.head > local.last_id:
+            # Its history holds messages whose live copies have not reached this worker yet:
+            # it must get each of them once, from the history, not again live.
+            local.trailing[member] = merged.head
+        else:
+            local.add(member)
         return merged
 
     async def listen(self, room_id: str, listener: Callable[[Event], None]) -> None:

@@ -587,3 +587,75 @@ async def test_a_listener_hears_channel_events_without_being_a_member() -> None:
     assert heard == [Broadcast("@direct", {"to": "u1"})]
     room = hub.room("@direct")
     assert room is not None and not room.empty
+
+
+class LaggingBroker(RecordingBroker):
+    """Stores messages at once but, while `lagging`, holds back their pub/sub copies, as Redis
+    delivers a message to a worker a moment after the history can already show it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lagging = False
+        self.held: list[tuple[str, bytes]] = []
+
+    def _send(self, room: str, payload: bytes) -> None:
+        if self.lagging:
+            self.held.append((room, payload))
+        else:
+            super()._send(room, payload)
+
+    def catch_up(self) -> None:
+        held, self.held, self.lagging = self.held, [], False
+        for room, payload in held:
+            super()._send(room, payload)
+
+
+async def test_a_message_in_the_joined_history_is_not_delivered_again_live() -> None:
+    """Once means once at the join boundary: a message stored before its live copy reached
+    this worker is in the joiner's history, and the live copy goes to the others only; the
+    next message reaches everyone once."""
+    broker = LaggingBroker()
+    hub = LocalHub(broker, CountingEncoder(), codecs=CODECS, join_buffer=100)
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        watcher, joiner = RecordingMember(), RecordingMember(MSGPACK)
+        await join(hub, watcher)
+        await broker.publish(ROOM, draft("seen by all"))
+        await anyio.wait_all_tasks_blocked()
+        broker.lagging = True
+        await broker.publish(ROOM, draft("stored, not yet live"))
+        history = await join(hub, joiner)
+        assert texts(history)[-1] == "stored, not yet live"
+        assert hub.local_counts() == {ROOM: 2}
+        broker.catch_up()
+        await anyio.wait_all_tasks_blocked()
+        await broker.publish(ROOM, draft("after"))
+        await anyio.wait_all_tasks_blocked()
+        assert [f["text"] for f in watcher.decoded()] == [
+            "seen by all",
+            "stored, not yet live",
+            "after",
+        ]
+        assert [f["text"] for f in joiner.decoded()] == ["after"]
+        tg.cancel_scope.cancel()
+
+
+async def test_a_trailing_joiner_that_leaves_is_forgotten() -> None:
+    broker = LaggingBroker()
+    hub = LocalHub(broker, CountingEncoder(), codecs=CODECS, join_buffer=100)
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        watcher, joiner = RecordingMember(), RecordingMember()
+        await join(hub, watcher)
+        await broker.publish(ROOM, draft("first"))
+        await anyio.wait_all_tasks_blocked()
+        broker.lagging = True
+        await broker.publish(ROOM, draft("second"))
+        await join(hub, joiner)
+        await hub.leave(ROOM, joiner)
+        broker.catch_up()
+        await broker.publish(ROOM, draft("third"))
+        await anyio.wait_all_tasks_blocked()
+        assert joiner.frames == []
+        assert hub.local_counts() == {ROOM: 1}
+        tg.cancel_scope.cancel()
