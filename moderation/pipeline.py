@@ -29,19 +29,13 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     normalized = normalize(text, lexicon.vocabulary)
     found, bits = signals_and_bits(normalized, lexicon)
     model = lexicon.model
-    if model is None or not (bits or found):  # the learned stage reads what shows a sign
-        return (
-            decide(normalized, found, lexicon.version, policy)
-            if found
-            else delivered(text, lexicon.version)
-        )
-    found, risk, likeliest = blend(model, normalized.words, bits, lexicon.concept_names, found)
-    verdict = (
-        decide(normalized, found, lexicon.version, policy)
-        if found
-        else delivered(text, lexicon.version)
-    )
-    fields = verdict.__dict__  # a new verdict, filled as moderation.policy fills its fields
-    fields["risk"] = risk
-    fields["likeliest"] = likeliest
+    reading = None
+    if model is not None and (bits or found):  # the learned stage reads what shows a sign
+        found, *reading = blend(model, normalized.words, bits, lexicon.concept_names, found)
+    if found:
+        verdict = decide(normalized, found, lexicon.version, policy)
+    else:
+        verdict = delivered(text, lexicon.version)
+    if reading:  # a new verdict: filled in as moderation.policy fills its fields
+        verdict.__dict__.update(risk=reading[0], likeliest=reading[1])
     return verdict
