@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 from tests.harness import HarborProcess, seconds
 
@@ -31,6 +32,21 @@ class ChatPage:
         chat = cls(await chromium.page(worker.http + "/" + EXIT, **options))
         if accept:
             await chat.accept()
+        return chat
+
+    @classmethod
+    async def routed(
+        cls, chromium: Chromium, worker: HarborProcess, route: Callable[[WebSocketRoute], Any]
+    ) -> ChatPage:
+        """The chat page, welcome accepted, with its /ws socket passed through ``route`` (a
+        test stands between the page and the server to inject or hold back frames)."""
+        context = await chromium.context()
+        await context.route_web_socket(re.compile(r"/ws$"), route)
+        page = await context.new_page()
+        chromium.watch_page(page)
+        await page.goto(worker.http + "/")
+        chat = cls(page)
+        await chat.accept()
         return chat
 
     async def accept(self) -> None:

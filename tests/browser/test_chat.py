@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from playwright.async_api import WebSocketRoute, expect
 
@@ -172,13 +171,7 @@ async def test_report_thanks_only_when_the_server_takes_it(
 
         ws.on_message(to_server)
 
-    context = await chromium.context()
-    await context.route_web_socket(re.compile(r"/ws$"), route)
-    browser_page = await context.new_page()
-    chromium.watch_page(browser_page)
-    await browser_page.goto(worker.http + "/")
-    page = ChatPage(browser_page)
-    await page.accept()
+    page = await ChatPage.routed(chromium, worker, route)
     await page.enter("stimulants")
     other = await Client.connect(worker.ws)
     await other.hello()

@@ -108,13 +108,8 @@ async def test_support_and_duty_frames_open_the_panel_and_show_moderators(
         ws.connect_to_server()
         routes.append(ws)
 
-    context = await chromium.context()
-    await context.route_web_socket(re.compile(r"/ws$"), route)
-    browser_page = await context.new_page()
-    chromium.watch_page(browser_page)
-    await browser_page.goto(worker.http + "/")
-    page = ChatPage(browser_page)
-    await page.accept()
+    page = await ChatPage.routed(chromium, worker, route)
+    browser_page = page.page
     await page.enter("mental-health")
     duty = browser_page.locator("#duty")
     await expect(duty).to_be_hidden()  # the "checking…" placeholder waits for the server
@@ -278,13 +273,8 @@ async def test_a_terminal_close_code_does_not_loop_and_4008_resumes(
 
         server.on_message(to_page)
 
-    context = await chromium.context()
-    await context.route_web_socket(re.compile(r"/ws$"), route)
-    browser_page = await context.new_page()
-    chromium.watch_page(browser_page)
-    await browser_page.goto(worker.http + "/")
-    page = ChatPage(browser_page)
-    await page.accept()
+    page = await ChatPage.routed(chromium, worker, route)
+    browser_page = page.page
     await page.enter("sober-living")
     other = await Client.connect(worker.ws)
     await other.hello()
@@ -402,13 +392,8 @@ async def test_a_message_that_drops_the_connection_each_time_is_not_resent_in_a_
 
         ws.on_message(to_server)
 
-    context = await chromium.context()
-    await context.route_web_socket(re.compile(r"/ws$"), route)
-    browser_page = await context.new_page()
-    chromium.watch_page(browser_page)
-    await browser_page.goto(worker.http + "/")
-    page = ChatPage(browser_page)
-    await page.accept()
+    page = await ChatPage.routed(chromium, worker, route)
+    browser_page = page.page
     await page.enter("newcomers")
     await page.say("poison")
     failed = page.message("poison")
