@@ -295,7 +295,12 @@ class ModerationStore(Protocol):
 
     # Moderators and sessions
     async def add_moderator(self, name: str, password_hash: str) -> None:
-        """Create or replace (password change) a moderator account."""
+        """Create or replace (password change) a moderator account. A new password ends every
+        session signed in with the old one."""
+        ...
+
+    async def remove_moderator(self, name: str) -> bool:
+        """Delete the account and end its sessions; False if there was none."""
         ...
 
     async def password_hash(self, name: str) -> str | None: ...

@@ -10,7 +10,8 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:due`             zset: OPEN flag ids by due_ms (claimed ones are never due)
 - `harbor:{mod}:leases`          zset: CLAIMED flag ids by lease_until_ms
 - `harbor:{mod}:moderators`      hash: name -> password hash
-- `harbor:{mod}:session:<hash>`  string: "<expires_ms> <name>", expiring at expires_ms (PXAT)
+- `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
+                                 at expires_ms (PXAT); a new password or a removal ends it
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
 
@@ -27,6 +28,8 @@ as the SQLite store's `ORDER BY severity_rank, created_ms, id` does.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -318,6 +321,22 @@ return 1
 """
 
 
+# A session and the password hash of its moderator, in one round trip (checked every second for
+# each open moderator socket).
+_SESSION = """
+local stored = redis.call('GET', KEYS[1])
+if not stored then return false end
+local name = string.match(stored, '^%d+ %x+ (.*)$')
+if not name then return false end
+return {stored, redis.call('HGET', KEYS[2], name) or ''}
+"""
+
+
+def _fingerprint(password_hash: str) -> str:
+    """Names a password without revealing anything about it (it is already a salted hash)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def _key(suffix: str) -> str:
     return PREFIX + suffix
 
@@ -370,6 +389,7 @@ class RedisModerationStore:
         self._audit = register(_PRELUDE + _AUDIT)
         self._sanction = register(_PRELUDE + _SANCTION)
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
+        self._session = register(_PRELUDE + _SESSION)
 
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
         return await script(keys=list(keys), args=[PREFIX, *args])
@@ -502,7 +522,13 @@ class RedisModerationStore:
     # Moderators and sessions
 
     async def add_moderator(self, name: str, password_hash: str) -> None:
+        """Sessions carry a fingerprint of the password hash they were made under, so a new
+        password ends them all without an index of sessions per name (see `session_owner`)."""
         await self._redis.hset(_MODERATORS, name, password_hash)
+
+    async def remove_moderator(self, name: str) -> bool:
+        """Its sessions end with it: `session_owner` finds no password to match."""
+        return bool(await self._redis.hdel(_MODERATORS, name))
 
     async def password_hash(self, name: str) -> str | None:
         stored = await self._redis.hget(_MODERATORS, name)
@@ -516,22 +542,32 @@ class RedisModerationStore:
         """Raises ValueError for a moderator that does not exist (a caller bug: log in first).
         The key expires at `expires_ms` by Redis's clock; `session_owner` also checks the stored
         expiry against the caller's `now_ms`, so the answer never depends on Redis's clock."""
+        password_hash = await self.password_hash(name)
+        if password_hash is None:
+            raise ValueError(f"no moderator named {name!r}")
         created = await self._run(
             self._create_session,
             [_key(f"session:{token_hash}"), _MODERATORS],
             name,
-            f"{expires_ms} {name}",
+            f"{expires_ms} {_fingerprint(password_hash)} {name}",
             expires_ms,
         )
         if not created:
             raise ValueError(f"no moderator named {name!r}")
 
     async def session_owner(self, token_hash: str, now_ms: int) -> str | None:
-        stored = await self._redis.get(_key(f"session:{token_hash}"))
-        if stored is None:
+        """The session's moderator while it is unexpired and that account still has the password
+        it was signed in with (a password change or a removal ends it)."""
+        reply = await self._run(self._session, [_key(f"session:{token_hash}"), _MODERATORS])
+        if not reply:
             return None
-        expires, _, name = _text(stored).partition(" ")
-        return name if int(expires) > now_ms else None
+        expires, fingerprint, name = _text(reply[0]).split(" ", 2)
+        password_hash = _text(reply[1])
+        if int(expires) <= now_ms or not password_hash:
+            return None
+        if not hmac.compare_digest(fingerprint, _fingerprint(password_hash)):
+            return None
+        return name
 
     async def end_session(self, token_hash: str) -> None:
         await self._redis.delete(_key(f"session:{token_hash}"))

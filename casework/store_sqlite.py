@@ -377,15 +377,26 @@ class SqliteModerationStore:
     # Moderators and sessions
 
     async def add_moderator(self, name: str, password_hash: str) -> None:
-        """An upsert, not INSERT OR REPLACE: replacing the row would cascade-delete the
-        moderator's sessions through the foreign key."""
+        """An upsert; a changed password ends the account's sessions in the same transaction."""
         await anyio.lowlevel.checkpoint()
         with self._write() as tx:
+            changed = tx.execute(
+                "SELECT 1 FROM moderators WHERE name = ? AND password_hash != ?",
+                (name, password_hash),
+            ).fetchone()
             tx.execute(
                 "INSERT INTO moderators (name, password_hash) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
                 (name, password_hash),
             )
+            if changed:
+                tx.execute("DELETE FROM sessions WHERE name = ?", (name,))
+
+    async def remove_moderator(self, name: str) -> bool:
+        """Sessions go with the account (ON DELETE CASCADE)."""
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            return tx.execute("DELETE FROM moderators WHERE name = ?", (name,)).rowcount > 0
 
     async def password_hash(self, name: str) -> str | None:
         await anyio.lowlevel.checkpoint()

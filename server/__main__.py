@@ -1,7 +1,9 @@
 """The `harbor` command.
 
 - `harbor serve`: run a worker (or N) with every limit from Settings.
-- `harbor moderators add NAME [--password-stdin]`: create a moderator (or change a password).
+- `harbor moderators add NAME [--password-stdin]`: create a moderator (or change a password,
+  which signs out every session of the old one).
+- `harbor moderators remove NAME`: delete a moderator; their open dashboards close within a second.
 - `harbor moderation scan`: moderate stdin lines into JSON verdicts (see moderation.scan).
 - `harbor check`: validate the configuration and the Redis behind it before a deploy.
 """
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     moderator_commands.add_parser("list", help="list moderator names")
+    remove = moderator_commands.add_parser(
+        "remove", help="delete a moderator and end their sessions"
+    )
+    remove.add_argument("name")
     moderation = commands.add_parser("moderation", help="moderation tools")
     moderation.add_argument("rest", nargs=argparse.REMAINDER, help="e.g. scan [--format jsonl]")
     commands.add_parser("check", help="validate the configuration and Redis before a deploy")
@@ -73,6 +79,12 @@ def _moderators(args: argparse.Namespace) -> int:
         names = anyio.run(_moderator_names, settings)
         print("\n".join(names) if names else "(no moderators yet)")
         return 0
+    if args.action == "remove":
+        if not anyio.run(_remove_moderator, settings, args.name.strip()):
+            print(f"harbor: no moderator named {args.name.strip()}", file=sys.stderr)
+            return 1
+        print(f"moderator {args.name.strip()} removed; their sessions have ended")
+        return 0
     name = args.name.strip()
     if not 0 < len(name) <= 64 or any(c.isspace() for c in name):
         print("harbor: a moderator name is 1-64 characters without spaces", file=sys.stderr)
@@ -96,6 +108,14 @@ async def _add_moderator(settings: Settings, name: str, password_hash: str) -> N
     store = open_store(settings)
     try:
         await store.add_moderator(name, password_hash)
+    finally:
+        await store.aclose()
+
+
+async def _remove_moderator(settings: Settings, name: str) -> bool:
+    store = open_store(settings)
+    try:
+        return await store.remove_moderator(name)
     finally:
         await store.aclose()
 

@@ -18,6 +18,7 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # frame over HARBOR_MAX_FRAME_BYTES
     INTERNAL_ERROR = 1011  # a bug; details are logged, never sent
     SERVICE_RESTART = 1012  # deploy: reconnect with jittered backoff and resume
+    TRY_AGAIN_LATER = 1013  # a per-source limit (sockets, new identities): back off, then retry
     # Retryable (4000-4499)
     SLOW_CONSUMER = 4008  # outbox overflowed; reconnect and resume with `since`
     # Terminal (4500-4999)

@@ -1,10 +1,11 @@
 """The wiring of one worker: what every handler needs, built once at start and never changed.
 
 `WorkerContext` holds the long-lived parts (settings, the room catalog, the broker, the local
-hub, presence, the identity issuer, the lexicon, the moderation store, the crisis resources,
-metrics, the one-time sign-in link) and the clock every wall-time read goes through, so tests
-can set the time. It holds no mutable state: what changes while the worker runs -- its live
-connections, who is on duty, draining -- is the `Registry` (server/registry.py).
+hub, presence, the identity issuer, the per-source keys, the lexicon, the moderation store, the
+crisis resources, metrics, the one-time sign-in link) and the clock every wall-time read goes
+through, so tests can set the time. It holds no mutable state: what changes while the worker
+runs -- its live connections, who is on duty, draining -- is the `Registry`
+(server/registry.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .identity import IdentityIssuer
 from .metrics import Metrics, process_metrics
 from .settings import Settings
 from .signin_link import SignInLink
+from .sources import SourceKeys
 from .support import Resource
 
 # Milliseconds since the epoch: message timestamps, flags, sessions, sanctions.
@@ -46,6 +48,7 @@ class WorkerContext:
     lexicon: Lexicon
     store: ModerationStore
     resources: tuple[Resource, ...]
+    source_keys: SourceKeys
     metrics: Metrics = field(default_factory=process_metrics)
     sign_in_link: SignInLink | None = None
     clock: Clock = wall_clock_ms

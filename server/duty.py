@@ -17,27 +17,49 @@ import anyio
 from casework.flags import SEVERITY_ORDER, FlagState
 
 from . import feeds
+from .closecodes import CloseCode
 from .context import WorkerContext
 from .registry import Registry
 
 logger = logging.getLogger("harbor.duty")
 
 TICK_S = 1.0
-RETENTION_MS = 30 * 24 * 3600 * 1000  # resolved flags and audit entries: 30 days
 _PRUNE_EVERY_S = 3600.0
+_DAY_MS = 24 * 3600 * 1000
 
 
 async def keep_moderation(context: WorkerContext, registry: Registry) -> None:
     pruned_at = 0.0
+    retention_ms = context.settings.retention_days * _DAY_MS
     while True:
         await anyio.sleep(TICK_S)
         try:
             await _tick(context, registry)
             if time.monotonic() - pruned_at > _PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
-                await context.store.prune(context.clock(), RETENTION_MS)
+                await context.store.prune(context.clock(), retention_ms)
         except Exception as exc:  # a Redis blip must not end the heartbeat
             logger.warning("moderation heartbeat failed (%s); retrying", type(exc).__name__)
+
+
+async def keep_sessions_checked(context: WorkerContext, registry: Registry) -> None:
+    """Close every moderator socket whose session has ended, whoever ended it and wherever.
+
+    Sign-out on another worker, an expired session, a new password or `harbor moderators
+    remove` (another process, maybe another host) all end the session in the shared store;
+    asking the store about each open moderator socket every interval catches every one of them
+    with one mechanism, and costs one read per volunteer online per second.
+    """
+    interval = context.settings.session_check_interval_s
+    while True:
+        await anyio.sleep(interval)
+        try:
+            now = context.clock()
+            for connection, session_hash in registry.moderator_sessions():
+                if await context.store.session_owner(session_hash, now) is None:
+                    connection.close(CloseCode.POLICY_VIOLATION, "moderator session ended")
+        except Exception as exc:  # a Redis blip: the next round asks again
+            logger.warning("session check failed (%s); retrying", type(exc).__name__)
 
 
 async def _tick(context: WorkerContext, registry: Registry) -> None:

@@ -51,6 +51,7 @@ from .protocol import (
 from .ratelimit import TokenBucket
 from .registry import Registry
 from .settings import Settings
+from .sources import source_sanction_key
 from .transport import FrameSink
 
 logger = logging.getLogger("harbor.endpoint")
@@ -74,7 +75,10 @@ class ChatConnection:
         "muted_until_ms",
         "region",
         "rooms",
+        "sources",
+        "_counted",
         "_crisis_checks",
+        "_join_bucket",
         "_ended",
         "_session_token",
         "_hello_timer",
@@ -96,6 +100,7 @@ class ChatConnection:
         sink: FrameSink,
         codec: int,
         session_token: str | None = None,
+        sources: tuple[str, str] = ("-", "-"),
     ) -> None:
         settings = context.settings
         self._context = context
@@ -115,15 +120,24 @@ class ChatConnection:
         self._inbox: deque[Command | Refusal] = deque()
         self._paused = False
         self._task: asyncio.Task[None] | None = None
+        now = time.monotonic()
         self._send_bucket = TokenBucket(
-            rate=settings.send_rate_per_10s / 10, burst=settings.send_burst, now=time.monotonic()
+            rate=settings.send_rate_per_10s / 10, burst=settings.send_burst, now=now
         )
+        rate = settings.joins_per_connection_per_10s / 10
+        self._join_bucket = TokenBucket(rate=rate, burst=max(1.0, rate * 10), now=now)
+        # Today's and yesterday's keyed hash of the client's address (server/sources.py).
+        self.sources = sources
         self._crisis_checks: TokenBucket | None = None  # made at the first refused send
         loop = asyncio.get_running_loop()
         self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
             settings.hello_timeout_s, self._hello_expired
         )
         registry.opened()
+        self._counted = registry.limits.open_socket(sources[0])
+        if not self._counted:
+            context.metrics.rate_limited.inc()
+            self.close(CloseCode.TRY_AGAIN_LATER, "too many connections from this network")
 
     # Events from the transport
 
@@ -204,6 +218,8 @@ class ChatConnection:
         hub = self._context.hub
         uid = self.identity.uid if self.identity is not None and self.moderator is None else None
         self._registry.closed(self, uid, self.moderator)
+        if self._counted:
+            self._registry.limits.close_socket(self.sources[0])
         if self.moderator is not None:
             await hub.leave(feeds.MODERATORS, self)
             await hub.leave(feeds.moderator(self.moderator), self)
@@ -247,12 +263,27 @@ class ChatConnection:
             return
         identities = context.identities
         returning = identities.verify(hello.token) if hello.token else None
+        if returning is None:
+            wait = self._registry.limits.new_identity(self.sources[0], time.monotonic())
+            if wait > 0:
+                context.metrics.rate_limited.inc()
+                self.send(
+                    error_event(
+                        "identity_limit",
+                        "too many new visitors from this network; try again in a minute",
+                        retry_after_ms=int(wait * 1000) + 1,
+                    )
+                )
+                self.close(CloseCode.TRY_AGAIN_LATER, "too many new identities; try again")
+                return
         identity = returning or identities.issue()
-        # Only a returning identity can carry a mute or ban: a fresh one skips the store (one
-        # round trip less per newcomer, and per client in a reconnect storm).
+        # A ban holds the identity and, for its length, the source it was banned from.
+        now_ms = context.clock()
+        keys = [*(source_sanction_key(s) for s in self.sources)]
         if returning is not None:
-            now_ms = context.clock()
-            for sanction in await context.store.active_sanctions(identity.uid, now_ms):
+            keys.append(identity.uid)
+        for key in keys:
+            for sanction in await context.store.active_sanctions(key, now_ms):
                 if sanction.kind == "ban":
                     self.close(CloseCode.BANNED, "a moderator paused this identity for a while")
                     return
@@ -282,7 +313,7 @@ class ChatConnection:
             return
         self.moderator = name
         self.identity = Identity(uid=f"mod:{name}", token="", name=f"Volunteer {name}")
-        self._registry.moderator_arrived(name)
+        self._registry.moderator_arrived(name, self, session_token_hash(token or ""))
         await context.hub.join(feeds.MODERATORS, self, since=None, epoch=None, limit=0)
         await context.hub.join(feeds.moderator(name), self, since=None, epoch=None, limit=0)
         self.send({"type": "welcome", "token": "", "name": self.identity.name, "moderator": name})
@@ -306,8 +337,25 @@ class ChatConnection:
             self._refuse("already_joined", "already in this room; leave first to rejoin")
         elif len(self.rooms) >= settings.max_rooms_per_connection:
             self._refuse("too_many_rooms", "leave a room before joining another")
+        elif wait := self._join_wait():
+            self._context.metrics.rate_limited.inc()
+            self.send(
+                error_event(
+                    "rate_limited",
+                    "joining too often; wait a moment",
+                    retry_after_ms=int(wait * 1000) + 1,
+                )
+            )
         else:
             await self._enter(join, settings.join_history_messages)
+
+    def _join_wait(self) -> float:
+        """Seconds until this socket may join again, by its own bucket and its source's."""
+        now = time.monotonic()
+        wait = self._join_bucket.take(now)
+        if wait > 0:
+            return wait
+        return self._registry.limits.join(self.sources[0], now)
 
     async def _enter(self, join: Join, limit: int) -> None:
         hub = self._context.hub
@@ -447,8 +495,13 @@ class ChatEntrance:
     def settings(self) -> Settings:
         return self._context.settings
 
-    def open(self, sink: FrameSink, codec: int, session_token: str | None) -> ChatConnection:
-        return ChatConnection(self._context, self._registry, self._gate, sink, codec, session_token)
+    def open(
+        self, sink: FrameSink, codec: int, session_token: str | None, address: str | None
+    ) -> ChatConnection:
+        sources = self._context.source_keys.sources(address, time.time())
+        return ChatConnection(
+            self._context, self._registry, self._gate, sink, codec, session_token, sources
+        )
 
     def drain_delay(self) -> float:
         """When to close one more socket for a restart: in batches of HARBOR_DRAIN_BATCH every

@@ -38,7 +38,7 @@ from rooms.presence_redis import RedisPresence
 from . import feeds
 from .context import WorkerContext
 from .direct import identity_notice_listener
-from .duty import keep_moderation
+from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
 from .identity import IdentityIssuer
@@ -46,6 +46,7 @@ from .protocol import CODECS, encode_room_event
 from .registry import Registry
 from .settings import Settings
 from .signin_link import SignInLink
+from .sources import SourceKeys, SourceRules
 from .support import load_resources
 
 
@@ -106,10 +107,21 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         lexicon=load_lexicon(),
         store=store,
         resources=load_resources(settings.resources_file),
+        source_keys=SourceKeys(settings.secret.value),
         sign_in_link=None if settings.uses_redis else SignInLink(),
     )
     hub.observe_latency = context.metrics.fanout_latency.observe
-    registry = Registry()
+    registry = Registry(
+        SourceRules(
+            sockets=settings.sockets_per_source,
+            new_identities_per_min=settings.new_identities_per_source_per_min,
+            new_identities_burst=max(1, round(2 * settings.new_identities_per_source_per_min)),
+            joins_per_10s=settings.joins_per_source_per_10s,
+            joins_burst=max(1, round(2 * settings.joins_per_source_per_10s)),
+            sign_ins_per_min=settings.sign_ins_per_source_per_min,
+            sign_ins_burst=max(1, round(5 / 3 * settings.sign_ins_per_source_per_min)),
+        )
+    )
     gate = MessageGate(context, registry)
     return Worker(context, registry, ChatEntrance(context, registry, gate))
 
@@ -176,6 +188,7 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                 )
                 tg.start_soon(_listen_identity_notices, worker)
                 tg.start_soon(keep_moderation, context, worker.registry)
+                tg.start_soon(keep_sessions_checked, context, worker.registry)
                 tg.start_soon(
                     lambda: keep_presence(
                         context.hub,

@@ -3,27 +3,37 @@
 Nothing here is reachable without a moderator session (tests walk every route unauthenticated).
 The session is an opaque token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored
 only as its hash. State-changing requests must be JSON from the same origin. Sign-in attempts are
-rate-limited per account name and per worker, without keeping any address. Every action lands in
-the append-only audit log with who, what, when and why -- never message text.
+limited per source and per source-and-name (server/signin_guard.py), never per name alone, so
+nobody can lock a volunteer out; unknown names cost the same scrypt as known ones. Every action
+lands in the append-only audit log with who, what, when and why -- never message text.
 
-Mute and ban take a confirmation step: the first request answers 409 `confirm_required` with a
-summary, and only a repeat with `"confirm": true` applies it.
+Every handler validates its whole request before its first effect (a 400 changes nothing), and
+every effect is audited. Mute and ban take a confirmation step: the first request answers 409
+`confirm_required` with a summary, and only a repeat with `"confirm": true` applies it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from casework.flags import AuditEntry, Flag, FlagError, Outcome, Sanction
-from casework.passwords import new_session_token, session_token_hash, verify_password
+from casework.passwords import (
+    hash_password,
+    new_session_token,
+    session_token_hash,
+    verify_password,
+)
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
@@ -31,15 +41,14 @@ from . import feeds
 from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
-from .ratelimit import TokenBucket
+from .registry import Registry
 from .transport import MODERATOR_COOKIE
 
 logger = logging.getLogger("harbor.moderators")
 
 SESSION_TTL_S = 12 * 3600
+UNKNOWN_NAME = "(unknown name)"
 MAX_SANCTION_MINUTES = 30 * 24 * 60
-_sign_in_buckets: dict[str, TokenBucket] = {}
-_MAX_BUCKETS = 10_000
 
 Handler = Callable[[Request, WorkerContext, str], Awaitable[Response]]
 
@@ -109,20 +118,27 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 # Sign-in
 
+# Answers for unknown names take as long as for known ones: scrypt against this stand-in.
+_STAND_IN_HASH = hash_password(secrets.token_urlsafe(16))
+# scrypt takes ~50 ms of CPU: run in threads, a few at once, so sign-ins never stall the chat.
+_PASSWORD_CHECKS = anyio.CapacityLimiter(2)
 
-def _sign_in_allowed(name: str) -> bool:
-    now = time.monotonic()
-    if len(_sign_in_buckets) > _MAX_BUCKETS:
-        _sign_in_buckets.clear()
-    allowed = True
-    for key, rate, burst in ((f"name:{name}", 1 / 60, 5), ("*", 1.0, 30)):
-        bucket = _sign_in_buckets.setdefault(key, TokenBucket(rate=rate, burst=burst, now=now))
-        allowed = bucket.take(now) == 0 and allowed
-    return allowed
+
+def _source(request: Request, context: WorkerContext) -> str:
+    address = request.client.host if request.client is not None else None
+    return context.source_keys.source(address, time.time())
+
+
+async def _password_matches(password: str, stored: str | None) -> bool:
+    matches = await anyio.to_thread.run_sync(
+        verify_password, password, stored or _STAND_IN_HASH, limiter=_PASSWORD_CHECKS
+    )
+    return matches and stored is not None
 
 
 async def sign_in(request: Request) -> Response:
     context = _context(request)
+    registry: Registry = request.state.registry
     if not _same_origin(request):
         return _error(403, "cross_origin", "sign in from Harbor's own page")
     try:
@@ -132,15 +148,26 @@ async def sign_in(request: Request) -> Response:
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64:
         return _error(400, "bad_request", "name and password are required")
-    if not is_well_formed(name) or not is_well_formed(password):
+    if not is_well_formed(name) or not is_well_formed(password) or len(password) > 1024:
         return _error(400, "bad_request", "name and password must be valid text")
-    if not _sign_in_allowed(name):
+    wait = registry.sign_ins.attempt(_source(request, context), name, time.monotonic())
+    if wait > 0:
         context.metrics.sign_ins.labels("throttled").inc()
-        return _error(429, "too_many_attempts", "too many attempts; wait a minute")
+        response = _error(429, "too_many_attempts", "too many attempts; wait a minute")
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     stored = await context.store.password_hash(name)
-    if stored is None or not verify_password(password, stored):
+    if not await _password_matches(password, stored):
         context.metrics.sign_ins.labels("refused").inc()
-        await context.store.audit(AuditEntry(context.clock(), name, "sign_in_refused", "moderator"))
+        # Guesses at names that are not accounts share one line: a flood of made-up names
+        # must not fill the audit log (nor write strangers' text into it).
+        audited = name if stored is not None else UNKNOWN_NAME
+        refusals = registry.sign_ins.refused(audited, time.monotonic())
+        if refusals is not None:
+            entry = AuditEntry(
+                context.clock(), audited, "sign_in_refused", "moderator", "", {"count": refusals}
+            )
+            await context.store.audit(entry)
         return _error(401, "wrong_credentials", "that name and password don't match")
     return await _start_session(request, context, name)
 
@@ -271,8 +298,9 @@ async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, 
 
 
 async def _release(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    note = _note(body)
     released = await context.store.release(flag.id, name, context.clock())
-    await _after(context, name, "release", released, _note(body))
+    await _after(context, name, "release", released, note)
     return JSONResponse({"flag": released.to_json()})
 
 
@@ -299,6 +327,7 @@ async def _escalate(
 async def _hide(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     """Hide the flag's message (the released copy, once a held message was released) and
     record it on the flag, so every dashboard shows it hidden; who and when go to the audit."""
+    reason = _note(body, "reason")  # every check before the first effect
     message_id = flag.room_message_id
     if message_id is None:
         raise FlagError("nothing_to_hide", "this message never reached the room")
@@ -306,7 +335,6 @@ async def _hide(context: WorkerContext, name: str, flag: Flag, body: dict[str, A
         raise FlagError("already_hidden", "this message is already hidden")
     await context.broker.hide(flag.draft.room, message_id)
     updated = await context.store.mark_hidden(flag.id, context.clock())
-    reason = _note(body, "reason")
     await _after(context, name, "hide", updated, reason, room=flag.draft.room, id=message_id)
     return JSONResponse({"flag": updated.to_json(), "hidden": message_id})
 
@@ -315,6 +343,7 @@ async def _release_held(
     context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
 ) -> Response:
     """Publish the original words of a held message; the placeholder (if any) is removed."""
+    reason = _note(body, "reason")  # every check before the first effect
     draft = flag.draft
     if not draft.held or flag.released:
         raise FlagError("not_held", "this message is not waiting to be released")
@@ -332,7 +361,7 @@ async def _release_held(
     if draft.message_id is not None:
         await context.broker.hide(draft.room, draft.message_id)
     updated = await context.store.mark_released(flag.id, receipt.id, context.clock())
-    await _after(context, name, "release_held", updated, _note(body, "reason"), id=receipt.id)
+    await _after(context, name, "release_held", updated, reason, id=receipt.id)
     return JSONResponse({"flag": updated.to_json(), "id": receipt.id})
 
 

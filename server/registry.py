@@ -7,7 +7,8 @@ duty (as last seen; members are told when it changes), and whether the worker is
 restart. The wiring around it (server/context.py) never changes after start.
 
 Typed against `LiveConnection`, the little a notice needs of a socket, so this module imports
-nothing from the rest of the server.
+nothing from the rest of the server but the per-source bookkeeping (server/sources.py), which
+is mutable per-worker state of the same kind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+from .signin_guard import SignInGuard
+from .sources import SourceLimits, SourceRules
 
 
 class LiveConnection(Protocol):
@@ -32,15 +36,31 @@ class LiveConnection(Protocol):
 
 
 class Registry:
-    __slots__ = ("_by_uid", "_drain_slots", "_moderators", "draining", "on_duty", "open_count")
+    __slots__ = (
+        "_by_uid",
+        "_drain_slots",
+        "_moderators",
+        "_sessions",
+        "draining",
+        "limits",
+        "on_duty",
+        "open_count",
+        "sign_ins",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, rules: SourceRules | None = None) -> None:
+        rules = rules or SourceRules()
+        self.limits = SourceLimits(rules)
+        self.sign_ins = SignInGuard(
+            per_source_per_min=rules.sign_ins_per_min, per_source_burst=rules.sign_ins_burst
+        )
         self.open_count = 0
         self.on_duty = False  # a moderator is signed in on some worker (refreshed by duty.py)
         self.draining = False  # SIGTERM received: not ready, clients being closed in batches
         self._drain_slots = 0
         self._by_uid: dict[str, set[LiveConnection]] = {}
         self._moderators: Counter[str] = Counter()
+        self._sessions: dict[LiveConnection, str] = {}  # moderator socket -> session hash
 
     # Sockets
 
@@ -60,6 +80,7 @@ class Registry:
                 if not peers:
                     del self._by_uid[uid]
         if moderator is not None:
+            self._sessions.pop(connection, None)
             self._moderators[moderator] -= 1
             if self._moderators[moderator] <= 0:
                 del self._moderators[moderator]
@@ -74,8 +95,13 @@ class Registry:
 
     # Moderators
 
-    def moderator_arrived(self, name: str) -> None:
+    def moderator_arrived(self, name: str, connection: LiveConnection, session_hash: str) -> None:
         self._moderators[name] += 1
+        self._sessions[connection] = session_hash
+
+    def moderator_sessions(self) -> list[tuple[LiveConnection, str]]:
+        """Each open moderator socket with the hash of the session it signed in with."""
+        return list(self._sessions.items())
 
     def moderators_here(self) -> tuple[str, ...]:
         return tuple(self._moderators)

@@ -96,6 +96,28 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
 
+    # Per source: a keyed hash of the client's address, never the address (server/sources.py).
+    # A household, a shelter or a phone carrier's NAT can put many people behind one address, so
+    # these stop floods, not families: 60 sockets is a dozen people with several tabs each.
+    sockets_per_source: int = 60
+    # New identities (a hello without a valid token): a person needs one; a raid needs hundreds.
+    new_identities_per_source_per_min: float = 10.0
+    # Joins read history, the costliest thing a client can ask for: per connection and per
+    # source, so a join/leave loop cannot pull a room's history over and over.
+    joins_per_connection_per_10s: float = 10.0
+    joins_per_source_per_10s: float = 30.0
+    # Moderator sign-in attempts per source (and five per minute per source and name).
+    sign_ins_per_source_per_min: float = 6.0
+    # Embedded broker only: room logs held in memory, and how often expired ones are swept.
+    # Beyond the cap the least recently used room nobody is in is dropped whole.
+    max_room_logs: int = 10_000
+    room_sweep_interval_s: float = 60.0
+    # Open moderator sockets re-check their session this often, so sign-out, expiry, a new
+    # password or a removed account ends them on every worker within this time.
+    session_check_interval_s: float = 1.0
+    # Resolved flags and audit entries are deleted after this many days.
+    retention_days: int = 30
+
     @property
     def uses_redis(self) -> bool:
         return self.redis_url is not None
@@ -171,6 +193,27 @@ class Settings:
             log_level=env.choice(
                 "HARBOR_LOG_LEVEL", cls.log_level, ("debug", "info", "warning", "error")
             ),
+            sockets_per_source=env.integer("HARBOR_SOCKETS_PER_SOURCE", cls.sockets_per_source, 1),
+            new_identities_per_source_per_min=env.number(
+                "HARBOR_NEW_IDENTITIES_PER_SOURCE_PER_MIN", cls.new_identities_per_source_per_min
+            ),
+            joins_per_connection_per_10s=env.number(
+                "HARBOR_JOINS_PER_CONNECTION_PER_10S", cls.joins_per_connection_per_10s
+            ),
+            joins_per_source_per_10s=env.number(
+                "HARBOR_JOINS_PER_SOURCE_PER_10S", cls.joins_per_source_per_10s
+            ),
+            sign_ins_per_source_per_min=env.number(
+                "HARBOR_SIGN_INS_PER_SOURCE_PER_MIN", cls.sign_ins_per_source_per_min
+            ),
+            max_room_logs=env.integer("HARBOR_MAX_ROOM_LOGS", cls.max_room_logs, 1),
+            room_sweep_interval_s=env.number(
+                "HARBOR_ROOM_SWEEP_INTERVAL_S", cls.room_sweep_interval_s
+            ),
+            session_check_interval_s=env.number(
+                "HARBOR_SESSION_CHECK_INTERVAL_S", cls.session_check_interval_s
+            ),
+            retention_days=env.integer("HARBOR_RETENTION_DAYS", cls.retention_days, 1),
         )
         if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
             raise ConfigError(

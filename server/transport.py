@@ -92,7 +92,12 @@ class ChatServer(Protocol):
     @property
     def settings(self) -> Settings: ...
 
-    def open(self, sink: FrameSink, codec: int, session_token: str | None) -> ChatSocket: ...
+    def open(
+        self, sink: FrameSink, codec: int, session_token: str | None, address: str | None
+    ) -> ChatSocket:
+        """A chat connection for this socket. `address` is the client's, only to derive its
+        per-source key (server/sources.py); it must not be kept."""
+        ...
 
     def drain_delay(self) -> float:
         """Seconds until this socket is closed for a restart (marks the worker draining)."""
@@ -156,6 +161,15 @@ def _bound_kernel_buffer(transport: Any, outbox: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, outbox)
 
 
+def _peer_address(protocol: Any) -> str | None:
+    """The client's IP address, read from the socket when it is needed and not kept (uvicorn's
+    `client` attribute is cleared at connection_made)."""
+    peer = protocol.transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
+        return peer[0]
+    return None
+
+
 class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -194,7 +208,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         outbox = server.settings.outbox_bytes
         self.transport.set_write_buffer_limits(high=outbox)
         _bound_kernel_buffer(self.transport, outbox)
-        self.chat = server.open(self, codec, moderator_cookie(headers))
+        self.chat = server.open(self, codec, moderator_cookie(headers), _peer_address(self))
         self.start_keepalive()
 
     def _refuse_handshake(self, response: Any) -> None:

@@ -761,8 +761,40 @@ async def test_a_session_names_its_moderator_until_it_expires_or_ends(
     await store.end_session("h1")
     assert await store.session_owner("h1", now) is None
     assert await store.session_owner("h2", now) == "ana"
+
+
+async def test_a_new_password_ends_every_session_signed_in_with_the_old_one(
+    store: ModerationStore, now: int
+) -> None:
+    """A stolen cookie must not outlive the password change that answers the theft."""
+    await store.add_moderator("ana", "scrypt$a")
+    await store.add_moderator("ben", "scrypt$b")
+    await store.create_session("h1", "ana", now + HOUR)
+    await store.create_session("h2", "ben", now + HOUR)
+    await store.add_moderator("ana", "scrypt$a")  # the same password again: nothing ends
+    assert await store.session_owner("h1", now) == "ana"
     await store.add_moderator("ana", "scrypt$changed")
-    assert await store.session_owner("h2", now) == "ana"
+    assert await store.session_owner("h1", now) is None
+    assert await store.session_owner("h2", now) == "ben", "other moderators keep theirs"
+    await store.create_session("h3", "ana", now + HOUR)
+    assert await store.session_owner("h3", now) == "ana", "signing in again works"
+
+
+async def test_removing_a_moderator_ends_their_sessions_and_their_account(
+    store: ModerationStore, now: int
+) -> None:
+    await store.add_moderator("ana", "scrypt$a")
+    await store.add_moderator("ben", "scrypt$b")
+    await store.create_session("h1", "ana", now + HOUR)
+    await store.create_session("h2", "ben", now + HOUR)
+    assert await store.remove_moderator("ana") is True
+    assert await store.remove_moderator("ana") is False
+    assert await store.session_owner("h1", now) is None
+    assert await store.password_hash("ana") is None
+    assert await store.moderator_names() == ["ben"]
+    assert await store.session_owner("h2", now) == "ben"
+    await store.add_moderator("ana", "scrypt$a2")  # real hashes are salted: never the same
+    assert await store.session_owner("h1", now) is None, "a re-created account starts afresh"
 
 
 async def test_a_session_can_only_be_created_for_an_existing_moderator(

@@ -59,7 +59,7 @@ def worker(**overrides: Any) -> Worker:
 
 
 def connect(sink: RecordingSink, shared: Worker | None = None, **overrides: Any) -> ChatConnection:
-    return (shared or worker(**overrides)).chat.open(sink, JSON, None)
+    return (shared or worker(**overrides)).chat.open(sink, JSON, None, "127.0.0.1")
 
 
 async def test_an_idle_connection_holds_no_task_once_its_commands_are_answered() -> None:

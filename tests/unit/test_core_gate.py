@@ -29,6 +29,7 @@ from server.identity import Identity, IdentityIssuer
 from server.protocol import CODECS, Report, encode_room_event
 from server.registry import Registry
 from server.settings import Secret, Settings
+from server.sources import SourceKeys
 from server.support import load_resources
 
 CRISIS = "I took the whole bottle of pills an hour ago and my lips are going numb"
@@ -90,6 +91,7 @@ def make_gate(
         lexicon=lexicon or load_lexicon(),
         store=RecordingStore(tmp_path / "store.sqlite3", log, failing=failing_store),
         resources=load_resources(None),
+        source_keys=SourceKeys("unit"),
         clock=lambda: NOW_MS,
     )
     return MessageGate(context, Registry()), log
