@@ -4,19 +4,30 @@ Every worker listens to that one feed; a notice names the identity (its uid) and
 holding that identity's sockets applies it: a warning, a mute, a check-in invitation, or a ban
 that closes them. One feed for all identities costs one subscription per worker, not one per
 person. Notices are sent with `feeds.notify`.
+
+A ban also holds the sources (keyed hashes of the addresses, server/sources.py) of the sockets
+it closes, for as long as the ban lasts, so the person cannot come straight back under a fresh
+identity: only the worker that holds the sockets knows their sources, so it records the hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rooms.envelope import Broadcast, Event
 
 from .closecodes import CloseCode
 from .registry import Registry
 
+HoldSources = Callable[[Iterable[str], int], None]
 
-def identity_notice_listener(registry: Registry) -> Callable[[Event], None]:
+
+def identity_notice_listener(
+    registry: Registry, hold_sources: HoldSources
+) -> Callable[[Event], None]:
+    """`hold_sources(sources, until_ms)` records the holds (it may not block: it is called from
+    the fan-out listener, so it starts the store write and returns)."""
+
     def apply(event: Event) -> None:
         if not isinstance(event, Broadcast):
             return
@@ -32,6 +43,9 @@ def identity_notice_listener(registry: Registry) -> Callable[[Event], None]:
             if isinstance(frame, dict):
                 connection.send(frame)
             if notice.get("ban"):
+                until = notice.get("until_ms")
+                if isinstance(until, int):
+                    hold_sources(connection.sources, until)
                 connection.close(CloseCode.BANNED, "a moderator paused this identity for a while")
 
     return apply

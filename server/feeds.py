@@ -52,11 +52,14 @@ async def notify(
     frame: dict[str, Any] | None,
     *,
     muted_until_ms: int | None = None,
-    ban: bool = False,
+    ban_until_ms: int | None = None,
 ) -> None:
     """Send `frame` to every socket of identity `uid`, wherever it is connected; set its mute,
-    or close it for a ban (server/direct.py applies the notice on each worker)."""
-    notice: dict[str, object] = {"to": uid, "frame": frame, "ban": ban}
+    or close it for a ban until `ban_until_ms` (server/direct.py applies the notice on each
+    worker)."""
+    notice: dict[str, object] = {"to": uid, "frame": frame, "ban": ban_until_ms is not None}
+    if ban_until_ms is not None:
+        notice["until_ms"] = ban_until_ms
     if muted_until_ms is not None:
         notice["muted_until_ms"] = muted_until_ms
     try:

@@ -10,11 +10,13 @@ heartbeat; shutdown cancels them and closes the store and the broker.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
+import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -23,7 +25,7 @@ import anyio
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
-from casework.flags import ModerationStore
+from casework.flags import ModerationStore, Sanction
 from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
 from moderation import load_lexicon
@@ -37,7 +39,7 @@ from rooms.presence_redis import RedisPresence
 
 from . import feeds
 from .context import WorkerContext
-from .direct import identity_notice_listener
+from .direct import HoldSources, identity_notice_listener
 from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
@@ -46,7 +48,7 @@ from .protocol import CODECS, encode_room_event
 from .registry import Registry
 from .settings import Settings
 from .signin_link import SignInLink
-from .sources import SourceKeys, SourceRules
+from .sources import SourceKeys, SourceRules, source_sanction_key
 from .support import load_resources
 
 
@@ -57,6 +59,9 @@ class State(TypedDict):
     context: WorkerContext
     registry: Registry
     chat: ChatEntrance
+
+
+logger = logging.getLogger("harbor.lifespan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +163,30 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
+def _source_holder(context: WorkerContext) -> HoldSources:
+    """Record a ban's hold on the sources of the sockets it closed, in the background (the
+    notice listener must not wait on the store)."""
+    pending: set[asyncio.Task[None]] = set()
+
+    async def hold(sources: tuple[str, ...], until_ms: int) -> None:
+        for source in sources:
+            sanction = Sanction(source_sanction_key(source), "ban", until_ms, "", "held by a ban")
+            try:
+                await context.store.sanction(sanction)
+            except Exception as exc:  # the identity's ban itself is already stored
+                logger.warning("could not hold a banned source (%s)", type(exc).__name__)
+
+    def start(sources: Iterable[str], until_ms: int) -> None:
+        task = asyncio.get_running_loop().create_task(hold(tuple(set(sources)), until_ms))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return start
+
+
 async def _listen_identity_notices(worker: Worker) -> None:
     """Subscribe to identity notices; with Redis down at start, retry in the background."""
-    listener = identity_notice_listener(worker.registry)
+    listener = identity_notice_listener(worker.registry, _source_holder(worker.context))
     while True:
         try:
             await worker.context.hub.listen(feeds.IDENTITY_NOTICES, listener)

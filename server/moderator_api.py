@@ -397,7 +397,7 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
         until = context.clock() + minutes * 60_000
         await context.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
         if kind == "ban":
-            await feeds.notify(context.broker, flag.draft.uid, None, ban=True)
+            await feeds.notify(context.broker, flag.draft.uid, None, ban_until_ms=until)
         else:
             notice = {
                 "type": "muted",

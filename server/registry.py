@@ -25,6 +25,7 @@ class LiveConnection(Protocol):
     """What a notice, a mute or a ban needs of one member's socket."""
 
     muted_until_ms: int
+    sources: tuple[str, str]  # today's and yesterday's keyed hash of its address
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Encode and write `frame` to this member alone; False once closing."""

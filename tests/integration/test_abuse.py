@@ -256,3 +256,112 @@ async def test_a_refused_release_publishes_nothing(workers: tuple[HarborProcess,
     (stored,) = await moderator.flags()
     assert stored["released"] is False
     await moderator.close()
+
+
+# Finding 2: per-source limits
+
+
+async def from_source(worker: HarborProcess, address: str) -> Client:
+    return await Client.connect(worker.ws, local_addr=(address, 0))
+
+
+async def test_one_source_cannot_open_sockets_without_bound(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: one client opened 1,500 sockets (1,500 identities) in 3.5 s."""
+    one, _ = workers
+    held = [await from_source(one, ELSEWHERE) for _ in range(60)]
+    extra = await from_source(one, ELSEWHERE)
+    await closed_with(extra, 1013)
+    someone_else = await from_source(one, "127.0.0.7")
+    await someone_else.hello()  # another household is not affected
+    await held[0].close()
+    await until_socket_count_drops(one, held)
+    again = await from_source(one, ELSEWHERE)
+    await again.hello()
+
+
+async def until_socket_count_drops(worker: HarborProcess, held: list[Client]) -> None:
+    """The server has seen the close of one of `held` (its count is per open socket)."""
+    for _ in range(100):
+        probe = await from_source(worker, ELSEWHERE)
+        try:
+            await probe.send({"type": "ping"})
+            await probe.recv(within=1)  # hello_first error: it was accepted
+            await probe.close()
+            return
+        except Exception:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the closed socket was never released")
+
+
+async def test_one_source_cannot_mint_identities_without_bound(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: every tokenless hello got a new name and could post at once."""
+    one, _ = workers
+    outcomes = []
+    for _ in range(25):
+        client = await from_source(one, ELSEWHERE)
+        await client.send({"type": "hello"})
+        frame = await client.recv()
+        outcomes.append(frame["type"] if frame["type"] == "welcome" else frame["code"])
+        await client.close()
+    assert outcomes[:20] == ["welcome"] * 20
+    assert set(outcomes[20:]) == {"identity_limit"}
+    other = await from_source(one, "127.0.0.8")
+    await other.hello()
+
+
+async def test_a_join_leave_loop_is_slowed_down(workers: tuple[HarborProcess, ...]) -> None:
+    """Before: 9 connections looping join/leave pulled 950 MB of history in 10 s."""
+    one, _ = workers
+    looper = await from_source(one, ELSEWHERE)
+    await looper.hello()
+    refused = 0
+    for _ in range(15):
+        await looper.send({"type": "join", "room": "newcomers"})
+        frame = await looper.expect_any(("joined", "error"))
+        if frame["type"] == "error":
+            assert frame["code"] == "rate_limited" and frame["retry_after_ms"] > 0
+            refused += 1
+            continue
+        await looper.send({"type": "leave", "room": "newcomers"})
+        await looper.expect("left")
+    assert refused == 5, "ten joins at once, then one a second"
+
+
+async def test_a_ban_holds_the_source_so_a_fresh_identity_cannot_walk_back_in(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: a banned person's next hello without a token got a new name and posted."""
+    one, two = workers
+    moderator = await signed_in(two)
+    writer = await from_source(one, ELSEWHERE)
+    await writer.hello()
+    await writer.join("newcomers")
+    insult = "you are all pathetic losers and nobody here will ever stay clean, just quit"
+    ack = await writer.say("newcomers", insult, "b1")
+    reporter = await member(one)
+    await reporter.send({"type": "report", "room": "newcomers", "id": ack["id"]})
+    assert moderator.feed is not None
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    response = await moderator.act(flag["id"], "ban", minutes=60, reason="abuse", confirm=True)
+    assert response.status_code == 200, response.text
+    await closed_with(writer, 4503)
+    for _ in range(50):  # the hold is written by the worker that closed the socket
+        fresh = await from_source(one, ELSEWHERE)
+        await fresh.send({"type": "hello"})
+        try:
+            frame = await fresh.recv(within=2)
+        except Exception as closed:
+            assert "4503" in str(closed)
+            break
+        assert frame["type"] == "welcome"
+        await fresh.close()
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("a fresh identity from the banned source was welcomed")
+    bystander = await from_source(one, "127.0.0.9")
+    await bystander.hello()
+    await moderator.close()
