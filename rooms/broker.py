@@ -98,3 +98,8 @@ class HistoryLimits:
     max_messages: int = 200
     max_age_s: int = 24 * 3600
     client_ids: int = 64
+    # The embedded broker's own memory (Redis bounds its keys by expiry and maxmemory): room
+    # logs held, the bytes of text they hold, and how often expired entries are swept.
+    max_rooms: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    sweep_interval_s: float = 60.0

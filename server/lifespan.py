@@ -88,6 +88,9 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         max_messages=settings.history_len,
         max_age_s=settings.history_max_age_s,
         client_ids=settings.client_ids_remembered,
+        max_rooms=settings.max_room_logs,
+        max_bytes=settings.max_history_bytes,
+        sweep_interval_s=settings.room_sweep_interval_s,
     )
     broker = create_broker(
         settings.redis_url, limits, max_connections=settings.redis_max_connections

@@ -108,9 +108,10 @@ class Settings:
     joins_per_source_per_10s: float = 30.0
     # Moderator sign-in attempts per source (and five per minute per source and name).
     sign_ins_per_source_per_min: float = 6.0
-    # Embedded broker only: room logs held in memory, and how often expired ones are swept.
-    # Beyond the cap the least recently used room nobody is in is dropped whole.
+    # Embedded broker only: room logs and message text held in memory, and how often expired
+    # ones are swept. Beyond a cap the least recently used room nobody is in is dropped whole.
     max_room_logs: int = 10_000
+    max_history_bytes: int = 64 * 1024 * 1024
     room_sweep_interval_s: float = 60.0
     # Open moderator sockets re-check their session this often, so sign-out, expiry, a new
     # password or a removed account ends them on every worker within this time.
@@ -207,6 +208,9 @@ class Settings:
                 "HARBOR_SIGN_INS_PER_SOURCE_PER_MIN", cls.sign_ins_per_source_per_min
             ),
             max_room_logs=env.integer("HARBOR_MAX_ROOM_LOGS", cls.max_room_logs, 1),
+            max_history_bytes=env.integer(
+                "HARBOR_MAX_HISTORY_BYTES", cls.max_history_bytes, 64 * 1024
+            ),
             room_sweep_interval_s=env.number(
                 "HARBOR_ROOM_SWEEP_INTERVAL_S", cls.room_sweep_interval_s
             ),
