@@ -37,7 +37,7 @@ def features(
     """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
-    tokens = _WORD.findall(words)
+    tokens = _spelled_out(_WORD.findall(words))
     found = [*tokens, *map(" ".join, zip(tokens, tokens[1:], strict=False))]
     bits &= ~1  # bit 0 is the signal bit, which names no concept
     while bits:  # one step per concept present, not per bit
@@ -46,6 +46,29 @@ def features(
         bits ^= lowest
     found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
     return found
+
+
+# Chat shorthand read as the word it stands for, as the lexicon's own word swaps do
+# (moderation/lexicon.py): "i want 2 sleep" is "i want to sleep". Letters always; the digits
+# only between two words, where they cannot be a quantity ("want 2 go", not "took 2 pills"...
+# which, between words too, is read "took to pills": the quantity is the lexicon's concern).
+_LETTER_SHORTHAND = {"u": "you", "r": "are", "ur": "your", "b4": "before", "2nite": "tonight",
+                     "tonite": "tonight", "2day": "today", "2morrow": "tomorrow"}  # fmt: skip
+_DIGIT_SHORTHAND = {"2": "to", "4": "for"}
+
+
+_SHORTHAND = frozenset(_LETTER_SHORTHAND) | frozenset(_DIGIT_SHORTHAND)
+
+
+def _spelled_out(tokens: list[str]) -> list[str]:
+    if _SHORTHAND.isdisjoint(tokens):  # most messages: nothing to spell out
+        return tokens
+    spelled = [_LETTER_SHORTHAND.get(token, token) for token in tokens]
+    for i in range(1, len(tokens) - 1):
+        word = _DIGIT_SHORTHAND.get(tokens[i])
+        if word is not None and tokens[i - 1].isalpha() and tokens[i + 1].isalpha():
+            spelled[i] = word
+    return spelled
 
 
 @dataclass(frozen=True, slots=True)
