@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from casework.flags import (
@@ -131,7 +132,16 @@ def draft_from_dict(data: Mapping[str, Any]) -> FlagDraft:
         held=held,
         created_ms=_int(data, "created_ms"),
         reason=_str(data, "reason") if "reason" in data else "",
+        removed=_removed(data),
     )
+
+
+def _removed(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Optional: drafts stored before redaction was recorded have none."""
+    removed = data.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(kind, str) for kind in removed):
+        raise CodecError("removed must be a list of strings")
+    return tuple(removed)
 
 
 def draft_to_json(draft: FlagDraft) -> str:
@@ -366,6 +376,13 @@ def sanction_from_json(text: str | bytes) -> Sanction:
 
 
 # Rules both stores apply the same way
+
+
+def without_message(draft: FlagDraft, message_id: int) -> FlagDraft:
+    """`draft` without message `message_id` among its earlier messages; the same object when
+    it was not there (so a caller can tell nothing changed)."""
+    kept = tuple(entry for entry in draft.context if entry.get("id") != message_id)
+    return draft if len(kept) == len(draft.context) else replace(draft, context=kept)
 
 
 def severity_rank(severity: str) -> int:

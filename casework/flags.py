@@ -106,6 +106,9 @@ class FlagDraft:
     held: bool
     created_ms: int
     reason: str = ""  # the reporter's words, for reports
+    # Kinds of personal detail taken out of `text` and the context ("phone", "email", ...):
+    # the flag keeps the words as the room saw them, not what was removed.
+    removed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready (tuples become lists): the one place drafts are serialised."""
@@ -125,6 +128,7 @@ class FlagDraft:
             "held": self.held,
             "created_ms": self.created_ms,
             "reason": self.reason,
+            "removed": list(self.removed),
         }
 
 
@@ -324,6 +328,11 @@ class ModerationStore(Protocol):
     async def sanction(self, sanction: Sanction) -> None: ...
 
     async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]: ...
+
+    async def forget_message(self, room: str, message_id: int) -> int:
+        """Take message `message_id` of `room` out of every flag's earlier messages (its writer
+        deleted it); returns how many flags changed. A flag about that message keeps it."""
+        ...
 
     # Housekeeping
     async def prune(self, now_ms: int, retention_ms: int) -> int:

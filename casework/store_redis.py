@@ -41,12 +41,15 @@ from redis.exceptions import RedisError
 from casework.flag_codec import (
     audit_from_json,
     audit_to_json,
+    draft_from_json,
+    draft_to_json,
     flag_from_fields,
     flag_to_fields,
     realert_after_ms,
     sanction_from_json,
     sanction_to_json,
     severity_rank,
+    without_message,
 )
 from casework.flags import (
     SEVERITY_ORDER,
@@ -332,6 +335,13 @@ return {stored, redis.call('HGET', KEYS[2], name) or ''}
 """
 
 
+_SET_DRAFT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'draft', ARGV[2])
+return 1
+"""
+
+
 def _fingerprint(password_hash: str) -> str:
     """Names a password without revealing anything about it (it is already a salted hash)."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
@@ -390,6 +400,7 @@ class RedisModerationStore:
         self._sanction = register(_PRELUDE + _SANCTION)
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
+        self._set_draft = register(_PRELUDE + _SET_DRAFT)
 
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
         return await script(keys=list(keys), args=[PREFIX, *args])
@@ -571,6 +582,34 @@ class RedisModerationStore:
 
     async def end_session(self, token_hash: str) -> None:
         await self._redis.delete(_key(f"session:{token_hash}"))
+
+    async def forget_message(self, room: str, message_id: int) -> int:
+        """Reads every live and resolved flag's draft (a delete is rare; flags are bounded by
+        retention) and rewrites those that held the message. The draft field changes nowhere
+        else, and the write is skipped for a flag pruned meanwhile, so no script can race it."""
+        ids: list[str] = []
+        for key in (_LIVE, _RESOLVED):
+            members = await self._redis.zrange(key, 0, -1)
+            ids.extend(_text(member) for member in members if isinstance(member, bytes | str))
+        if not ids:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for flag_id in ids:
+                pipe.hget(_flag_key(flag_id), "draft")
+            drafts = await pipe.execute()
+        changed = 0
+        for flag_id, stored in zip(ids, drafts, strict=True):
+            if stored is None:
+                continue
+            draft = draft_from_json(stored)
+            if draft.room != room:
+                continue
+            kept = without_message(draft, message_id)
+            if kept is not draft:
+                changed += await self._run(
+                    self._set_draft, [_flag_key(flag_id)], draft_to_json(kept)
+                )
+        return changed
 
     # Audit log
 

@@ -30,11 +30,14 @@ import anyio.lowlevel
 from casework.flag_codec import (
     audit_from_json,
     audit_to_json,
+    draft_from_json,
+    draft_to_json,
     flag_from_fields,
     flag_to_fields,
     realert_after_ms,
     sanction_from_dict,
     severity_rank,
+    without_message,
 )
 from casework.flags import (
     AuditEntry,
@@ -481,6 +484,23 @@ class SqliteModerationStore:
                 (uid, now_ms),
             ).fetchall()
         return [sanction_from_dict(dict(row)) for row in rows]
+
+    async def forget_message(self, room: str, message_id: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        changed = 0
+        with self._write() as tx:
+            rows = tx.execute(
+                "SELECT id, draft FROM flags WHERE json_extract(draft, '$.room') = ?", (room,)
+            ).fetchall()
+            for flag_id, stored in rows:
+                draft = draft_from_json(stored)
+                kept = without_message(draft, message_id)
+                if kept is not draft:
+                    tx.execute(
+                        "UPDATE flags SET draft = ? WHERE id = ?", (draft_to_json(kept), flag_id)
+                    )
+                    changed += 1
+        return changed
 
     # Housekeeping
 

@@ -170,7 +170,7 @@ def decide(
     action, notice = _action(support, method and policy.hold_method_detail, held)
     if not support and crisis and method and policy.hold_method_detail:
         action, notice = _HOLD, Notice.HELD_FOR_REVIEW
-    redacted = _redacted(text, kept, policy) if _PII in listed else None
+    redacted, removed = _redacted(text, kept, policy) if _PII in listed else (None, ())
     if action is _DELIVER and redacted is not None:
         action, notice = Action.REDACT, Notice.PII_REDACTED
     made: Verdict = _new(Verdict)  # Verdict(...) in one dict update, as in ``delivered``
@@ -188,6 +188,8 @@ def decide(
         notice=notice,
         placeholder=policy.crisis_placeholder if action is _HOLD_WITH_SUPPORT else None,
         reasons=tuple(dict.fromkeys(signal.reason for signal in kept)),
+        redacted_text=redacted,
+        removed=removed,
     )
     return made
 
@@ -295,25 +297,30 @@ def _delivered(action: Action, raw: str, redacted: str | None) -> str | None:
     return raw if redacted is None else redacted
 
 
-def _redacted(text: Normalized, signals: list[Signal], policy: RoomPolicy) -> str | None:
-    """``text.raw`` with personal data replaced by the policy's mark, or None if nothing to do."""
+def _redacted(
+    text: Normalized, signals: list[Signal], policy: RoomPolicy
+) -> tuple[str | None, tuple[str, ...]]:
+    """``text.raw`` with personal data replaced by the policy's mark, and the kinds removed;
+    (None, ()) if there is nothing to do."""
     if not policy.redact_pii:
-        return None
-    spans = sorted(
-        text.raw_span(hit.view, hit.start, hit.end)
+        return None, ()
+    hits = [
+        hit
         for signal in signals
         if signal.category is Category.PII
         for hit in signal.hits
         if hit.entry.concepts & REDACTED_CONCEPTS
-    )
-    if not spans:
-        return None
+    ]
+    if not hits:
+        return None, ()
+    removed = tuple(sorted({c for hit in hits for c in hit.entry.concepts & REDACTED_CONCEPTS}))
+    spans = sorted(text.raw_span(hit.view, hit.start, hit.end) for hit in hits)
     pieces, copied_to = [], 0
     for start, end in spans:
         if start >= copied_to:
             pieces.append(text.raw[copied_to:start] + policy.redaction_mark)
         copied_to = max(copied_to, end)
-    return "".join(pieces) + text.raw[copied_to:]
+    return "".join(pieces) + text.raw[copied_to:], removed
 
 
 def _spans(text: Normalized, signals: Sequence[Signal]) -> tuple[Span, ...]:

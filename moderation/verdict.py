@@ -133,6 +133,11 @@ class Verdict:
     # ordinary talk, and its likeliest category (for risk across messages, moderation.context).
     risk: float | None = None
     likeliest: Category | None = None
+    # The text with personal data replaced by the mark, whatever the action (a held message
+    # too), and the kinds of detail removed ("phone", "email", ...): what a flag keeps, so a
+    # moderator's queue holds no more than the room would see.
+    redacted_text: str | None = None
+    removed: tuple[str, ...] = ()
 
     @property
     def is_crisis(self) -> bool:

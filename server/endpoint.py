@@ -31,11 +31,12 @@ from rooms.hub import JoinAborted, Outlet
 from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
-from .gate import GateUnavailable, MessageGate, Outcome, ReportRefused
+from .gate import GateUnavailable, MessageGate, Outcome, Refused
 from .identity import Identity, is_checkin_room
 from .protocol import (
     Close,
     Command,
+    Delete,
     Hello,
     Join,
     Leave,
@@ -247,6 +248,8 @@ class ChatConnection:
             self.send(error_event("already_welcomed", "hello was already answered"))
         elif isinstance(item, Report):
             await self._report(item)
+        elif isinstance(item, Delete):
+            await self._delete(item)
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -473,13 +476,30 @@ class ChatConnection:
             return
         try:
             await self._gate.report(report)
-        except ReportRefused as refused:
+        except Refused as refused:
             self._refuse(refused.code, str(refused))
             return
         except (BrokerUnavailable, GateUnavailable):
             self.send(error_event("unavailable", "report not sent; retry", retryable=True))
             return
         self.send({"type": "reported", "room": report.room, "id": report.id})
+
+    async def _delete(self, delete: Delete) -> None:
+        if delete.room not in self.rooms or self.identity is None:
+            self._refuse("not_joined", "join the room first")
+            return
+        if self._send_bucket.take(time.monotonic()) > 0:
+            self._refuse("rate_limited", "slow down a little; try again soon")
+            return
+        try:
+            await self._gate.delete(self.identity, delete)
+        except Refused as refused:
+            self._refuse(refused.code, str(refused))
+            return
+        except (BrokerUnavailable, GateUnavailable):
+            self.send(error_event("unavailable", "not deleted; retry", retryable=True))
+            return
+        self.send({"type": "deleted", "room": delete.room, "id": delete.id})
 
 
 class ChatEntrance:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from casework.flags import AuditEntry, Flag, FlagDraft, Raised
@@ -33,7 +33,7 @@ from rooms.envelope import Draft
 from . import feeds
 from .context import WorkerContext
 from .identity import Identity
-from .protocol import Report, error_event
+from .protocol import Delete, Report, error_event
 from .registry import Registry
 from .risk_memory import RiskMemory
 from .support import support_frame
@@ -66,13 +66,16 @@ _NOTICE_TEXT = {
 }
 
 Tell = Callable[[dict[str, Any]], object]
+Context = dict[str, Any]  # one earlier message on a flag: id, from, text, ts (and removed)
 
 
 class GateUnavailable(Exception):
     """Storage is unreachable; nothing was acked. Retryable with the same client_id."""
 
 
-class ReportRefused(Exception):
+class Refused(Exception):
+    """A report or a delete that cannot be done; `code` is the error frame's."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -212,11 +215,17 @@ class MessageGate:
             message_id=message_id,
             uid=writer.uid,
             name=writer.name,
-            text=text,
+            # The words as the room sees them (or would, once released): personal details the
+            # room never saw are not kept in the queue either, only what kind they were.
+            text=verdict.redacted_text or text,
             created_ms=context.clock(),
             source="classifier",
             context=await self._context_messages(room, message_id),
+            removed=verdict.removed,
         )
+        if verdict.redacted_text is not None:  # highlight the words where they are now
+            shown = self._moderate(room, verdict.redacted_text)
+            draft = replace(draft, spans=tuple(span.to_json() for span in shown.spans))
         try:
             flag, created = await context.store.raise_flag(draft)
         except Exception as exc:  # any storage failure: refuse the ack, the client retries
@@ -237,7 +246,18 @@ class MessageGate:
         except BrokerUnavailable:
             return ()
         earlier = [m for m in history.messages if m.id != message_id][-CONTEXT_MESSAGES:]
-        return tuple({"id": m.id, "from": m.name, "text": m.text, "ts": m.ts} for m in earlier)
+        return tuple(self._as_context(room, m.id, m.name, m.text, m.ts) for m in earlier)
+
+    def _as_context(self, room: str, message_id: int, name: str, text: str, ts: int) -> Context:
+        """One earlier message for a flag, redacted as a message of its own would be: history
+        holds what the room saw, but a volunteer's words and a released message were never
+        redacted, and a flag outlives the room's history by weeks."""
+        verdict = self._moderate(room, text)
+        shared = verdict.redacted_text or text
+        entry: Context = {"id": message_id, "from": name, "text": shared, "ts": ts}
+        if verdict.removed:
+            entry["removed"] = list(verdict.removed)
+        return entry
 
     async def report(self, report: Report) -> None:
         """Raise (or add to) the flag for message `report.id`. The reported text is re-read
@@ -249,7 +269,7 @@ class MessageGate:
         )
         message = next((m for m in history.messages if m.id == report.id), None)
         if message is None:
-            raise ReportRefused("unknown_message", "that message is no longer in the room")
+            raise Refused("unknown_message", "that message is no longer in the room")
         draft = flag_draft(
             self._moderate(report.room, message.text),
             key=f"report:{report.room}:{report.id}",
@@ -272,6 +292,25 @@ class MessageGate:
             await self._audit_reopening(flag, draft.created_ms)
         event = {Raised.CREATED: "raised", Raised.REOPENED: "reopened"}.get(raised, "reported")
         await feeds.announce_flag(context.broker, event, flag)
+
+    async def delete(self, writer: Identity, delete: Delete) -> None:
+        """Take back one of the writer's own messages: hidden for everyone now, and out of the
+        earlier messages any flag keeps. A flag raised about the message itself keeps it: a
+        crisis is never lost from the queue because its writer took the words back."""
+        context = self._context
+        history = await context.broker.history(
+            delete.room, since=max(delete.id - 1, 0), client_epoch=None, limit=1
+        )
+        message = next((m for m in history.messages if m.id == delete.id), None)
+        if message is None:
+            raise Refused("unknown_message", "that message is no longer in the room")
+        if message.uid != writer.uid:
+            raise Refused("not_yours", "you can only delete your own messages")
+        await context.broker.hide(delete.room, delete.id)
+        try:
+            await context.store.forget_message(delete.room, delete.id)
+        except Exception as exc:
+            raise GateUnavailable from exc
 
     async def _audit_reopening(self, flag: Flag, now_ms: int) -> None:
         entry = AuditEntry(
@@ -301,6 +340,7 @@ def flag_draft(
     source: str,
     context: tuple[dict[str, Any], ...] = (),
     reason: str = "",
+    removed: tuple[str, ...] = (),
 ) -> FlagDraft:
     """The flag for a message the classifier raised (`source="classifier"`: its categories, or
     the watch-list ones, at the verdict's severity or `watch`) or a member reported (`"report"`:
@@ -327,6 +367,7 @@ def flag_draft(
         held=source != "report" and verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT),
         created_ms=created_ms,
         reason=reason,
+        removed=removed,
     )
 
 

@@ -74,11 +74,19 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Delete:
+    """The writer takes back one of their own messages."""
+
+    room: str
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
 
-Command = Hello | Join | Leave | Send | Report | Ping
+Command = Hello | Join | Leave | Send | Report | Delete | Ping
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +183,11 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             if message_id is None:
                 raise _Invalid("bad_field", "id must be the message id")
             return Report(_room(obj), message_id, well_formed(reason[:_MAX_REASON]))
+        if kind == "delete":
+            message_id = _optional_id(obj, "id")
+            if message_id is None:
+                raise _Invalid("bad_field", "id must be the message id")
+            return Delete(_room(obj), message_id)
         if kind == "ping":
             return Ping()
     except _Invalid as invalid:

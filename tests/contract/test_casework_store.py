@@ -1211,3 +1211,40 @@ async def test_sqlite_and_redis_give_the_same_answers_to_any_history(
         for replica in replicas:
             await replica.store.aclose()
         await client.aclose()
+
+
+# A writer deleting their message
+
+
+async def test_a_deleted_message_leaves_every_flags_earlier_messages_in_its_room_only(
+    store: ModerationStore, now: int
+) -> None:
+    earlier = (
+        {"id": 5, "from": "Quiet Fox 2", "text": "my number is gone now", "ts": 1},
+        {"id": 6, "from": "Quiet Fox 2", "text": "how is everyone", "ts": 2},
+    )
+    here, _ = await store.raise_flag(draft("k1", created_ms=now, context=earlier))
+    resolved, _ = await store.raise_flag(draft("k2", created_ms=now, context=earlier[:1]))
+    await store.resolve(resolved.id, "ana", Outcome.FALSE_ALARM, "", now + 1)
+    elsewhere, _ = await store.raise_flag(
+        draft("k3", created_ms=now, context=earlier, room="alcohol")
+    )
+    about_it, _ = await store.raise_flag(draft("k4", created_ms=now, message_id=5))
+    assert await store.forget_message("newcomers", 5) == 2
+    assert [c["id"] for c in (await store.get_flag(here.id)).draft.context] == [6]  # type: ignore[union-attr]
+    assert (await store.get_flag(resolved.id)).draft.context == ()  # type: ignore[union-attr]
+    assert len((await store.get_flag(elsewhere.id)).draft.context) == 2  # type: ignore[union-attr]
+    kept = await store.get_flag(about_it.id)
+    assert kept is not None and kept.draft.message_id == 5, "a flag about it keeps its words"
+    assert await store.forget_message("newcomers", 5) == 0
+
+
+async def test_a_draft_keeps_the_kinds_of_detail_removed_from_it(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(
+        draft(created_ms=now, text="call me on [removed]", removed=("email", "phone"))
+    )
+    stored = await store.get_flag(flag.id)
+    assert stored is not None and stored.draft.removed == ("email", "phone")
+    assert stored.to_json()["removed"] == ["email", "phone"]

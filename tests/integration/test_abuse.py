@@ -365,3 +365,87 @@ async def test_a_ban_holds_the_source_so_a_fresh_identity_cannot_walk_back_in(
     bystander = await from_source(one, "127.0.0.9")
     await bystander.hello()
     await moderator.close()
+
+
+# Finding 6: what we tell people we removed is not kept; a person can delete their message
+
+
+def add_embedded_moderator(worker: HarborProcess, name: str) -> None:
+    """`harbor moderators add` against an embedded worker's SQLite store."""
+    subprocess.run(
+        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "HARBOR_DATA_DIR": str(worker.workdir / "data")},
+        capture_output=True,
+        timeout=30,
+    )
+
+
+WITH_DETAILS = "text me at 555-0142 or mail ana.b@example.com, i really need to talk"
+
+
+async def test_a_flag_keeps_the_words_as_the_room_saw_them_not_the_details_removed(
+    harbor: HarborFactory,
+) -> None:
+    """Before: the room saw "[removed]" but the flag and the SQLite file kept the e-mail
+    address and phone number verbatim."""
+    worker = harbor(HARBOR_SEND_RATE_PER_10S="200", HARBOR_SEND_BURST="50")
+    add_embedded_moderator(worker, "alice")
+    moderator = await signed_in(worker)
+    volunteer_line = "if it helps my own number is 555-0177, ring any time"
+    await moderator.feed.send(  # type: ignore[union-attr]
+        {"type": "join", "room": "newcomers"}
+    )
+    await moderator.feed.expect("joined", room="newcomers")  # type: ignore[union-attr]
+    await moderator.feed.send(  # type: ignore[union-attr]
+        {"type": "send", "room": "newcomers", "text": volunteer_line, "client_id": "v1"}
+    )
+    await moderator.feed.expect("ack", client_id="v1")  # type: ignore[union-attr]
+    writer = await member(worker)
+    await writer.send(
+        {"type": "send", "room": "newcomers", "text": WITH_DETAILS, "client_id": "p1"}
+    )
+    ack = await writer.expect("ack", client_id="p1")
+    assert ack["notice"] == "pii_redacted"
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "p2"})
+    await writer.expect("ack", client_id="p2")
+    flags = {f["text"]: f for f in await moderator.flags()}
+    redacted = next(f for text, f in flags.items() if "[removed]" in text)
+    assert "555-0142" not in redacted["text"] and "example.com" not in redacted["text"]
+    assert redacted["removed"] == ["email", "phone"]
+    crisis = flags[CRISIS]
+    context_text = " ".join(c["text"] for c in crisis["context"])
+    assert "555-0142" not in context_text and "555-0177" not in context_text
+    assert "[removed]" in context_text
+    await moderator.close()
+    stored = b"".join(p.read_bytes() for p in (worker.workdir / "data").glob("moderation*"))
+    assert b"555-0142" not in stored and b"ana.b@example.com" not in stored
+    assert b"555-0177" not in stored
+
+
+async def test_a_writer_can_delete_their_own_message_for_everyone_and_from_flags(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: nobody could delete their own message."""
+    one, two = workers
+    moderator = await signed_in(two)
+    writer, reader = await member(one), await member(two)
+    said = await writer.say("newcomers", "i shared too much earlier, sorry all", "d1")
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "d2"})
+    await writer.expect("ack", client_id="d2")
+    (flag,) = await moderator.flags()
+    assert said["id"] in [c["id"] for c in flag["context"]]
+    await reader.send({"type": "delete", "room": "newcomers", "id": said["id"]})
+    assert (await reader.expect("error"))["code"] == "not_yours"
+    await writer.send({"type": "delete", "room": "newcomers", "id": said["id"]})
+    await writer.expect("deleted", id=said["id"])
+    await reader.expect("hidden", id=said["id"])
+    late = await member(one)
+    assert said["id"] not in [m["id"] for m in late.last_joined["history"]]
+    (flag,) = await moderator.flags()
+    assert said["id"] not in [c["id"] for c in flag["context"]]
+    assert flag["text"] == CRISIS, "the crisis itself stays with the moderators"
+    await moderator.close()

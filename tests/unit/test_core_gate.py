@@ -24,7 +24,7 @@ from rooms.envelope import Draft
 from rooms.hub import LocalHub
 from rooms.presence import MemoryPresence
 from server.context import WorkerContext, wall_clock_ms
-from server.gate import GateUnavailable, MessageGate, ReportRefused
+from server.gate import GateUnavailable, MessageGate, Refused
 from server.identity import Identity, IdentityIssuer
 from server.protocol import CODECS, Report, encode_room_event
 from server.registry import Registry
@@ -181,7 +181,7 @@ async def test_a_report_of_an_ordinary_message_is_a_concern(tmp_path: Path) -> N
 
 async def test_a_report_of_a_message_no_longer_there_is_refused(tmp_path: Path) -> None:
     gate, _ = make_gate(tmp_path)
-    with pytest.raises(ReportRefused):
+    with pytest.raises(Refused):
         await gate.report(Report(room=room(), id=999, reason=""))
 
 
