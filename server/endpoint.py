@@ -280,11 +280,14 @@ class ChatConnection:
                 self.close(CloseCode.TRY_AGAIN_LATER, "too many new identities; try again")
                 return
         identity = returning or identities.issue()
-        # A ban holds the identity and, for its length, the source it was banned from.
+        # A ban holds the identity and, for its length, the source it was banned from -- against
+        # new identities only: a household or a shelter shares a source, and the people already
+        # here with names of their own were not banned.
         now_ms = context.clock()
-        keys = [*(source_sanction_key(s) for s in self.sources)]
-        if returning is not None:
-            keys.append(identity.uid)
+        if returning is None:
+            keys = [source_sanction_key(s) for s in self.sources]
+        else:
+            keys = [identity.uid]
         for key in keys:
             for sanction in await context.store.active_sanctions(key, now_ms):
                 if sanction.kind == "ban":

@@ -48,6 +48,13 @@ logger = logging.getLogger("harbor.moderators")
 
 SESSION_TTL_S = 12 * 3600
 UNKNOWN_NAME = "(unknown name)"
+# What a volunteer should weigh before a ban: it holds where the person connects from too
+# (server/direct.py), and an address can be shared.
+BAN_HOLDS_SOURCE = (
+    "A ban also stops new names from the connection this person uses, for as long as it lasts. "
+    "People who share it (a household, a shelter, a phone network) can't start a new name "
+    "there meanwhile; those already here are not affected."
+)
 MAX_SANCTION_MINUTES = 30 * 24 * 60
 
 Handler = Callable[[Request, WorkerContext, str], Awaitable[Response]]
@@ -386,14 +393,11 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
         reason = _note(body, "reason")
         summary = f"{kind} {flag.draft.name} for {minutes} minutes"
         if body.get("confirm") is not True:
-            return JSONResponse(
-                {
-                    "error": "confirm_required",
-                    "summary": summary,
-                    "confirm": "send confirm: true",
-                },
-                status_code=409,
-            )
+            asked = {"error": "confirm_required", "summary": summary}
+            asked["confirm"] = "send confirm: true"
+            if kind == "ban":
+                asked["note"] = BAN_HOLDS_SOURCE
+            return JSONResponse(asked, status_code=409)
         until = context.clock() + minutes * 60_000
         await context.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
         if kind == "ban":

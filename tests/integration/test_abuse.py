@@ -340,6 +340,9 @@ async def test_a_ban_holds_the_source_so_a_fresh_identity_cannot_walk_back_in(
     writer = await from_source(one, ELSEWHERE)
     await writer.hello()
     await writer.join("newcomers")
+    housemate = await from_source(one, ELSEWHERE)  # shares the banned person's address
+    housemate_token = (await housemate.hello())["token"]
+    await housemate.close()
     insult = "you are all pathetic losers and nobody here will ever stay clean, just quit"
     ack = await writer.say("newcomers", insult, "b1")
     reporter = await member(one)
@@ -364,6 +367,9 @@ async def test_a_ban_holds_the_source_so_a_fresh_identity_cannot_walk_back_in(
         raise AssertionError("a fresh identity from the banned source was welcomed")
     bystander = await from_source(one, "127.0.0.9")
     await bystander.hello()
+    returning = await from_source(one, ELSEWHERE)  # someone here before the ban keeps their name
+    await returning.send({"type": "hello", "token": housemate_token})
+    assert (await returning.recv(within=5))["type"] == "welcome"
     await moderator.close()
 
 

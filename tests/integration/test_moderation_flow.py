@@ -307,6 +307,9 @@ async def test_mute_and_ban_need_confirmation_then_apply_on_any_worker(
     await writer.expect("muted", within=10)
     await writer.send({"type": "send", "room": "newcomers", "text": "hello?", "client_id": "m2"})
     assert (await writer.expect("error", client_id="m2"))["code"] == "muted"
+    asked = await moderator.act(flag["id"], "ban", minutes=60, reason="dealing")
+    assert asked.status_code == 409
+    assert "share" in asked.json()["note"]  # the volunteer is told a ban holds a shared address
     banned = await moderator.act(flag["id"], "ban", minutes=60, reason="dealing", confirm=True)
     assert banned.status_code == 200
     with pytest.raises(Exception, match="4503"):

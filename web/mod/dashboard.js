@@ -430,7 +430,8 @@ async function sanction(event) {
     if (data) status(`Applied: ${data.applied}.`); // a server that needed no confirmation
   } catch (failure) {
     const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${kind} this person`;
-    const yes = await confirmAction(`${cap(summary)}?`, kind === "ban" ? "Ban" : "Mute");
+    const note = typeof failure.body.note === "string" ? ` ${failure.body.note}` : "";
+    const yes = await confirmAction(`${cap(summary)}?${note}`, kind === "ban" ? "Ban" : "Mute");
     if (!yes) {
       status("Nothing was changed.");
       return;
