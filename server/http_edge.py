@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import process_metrics
-from .proxies import networks, resolve
+from .proxies import networks, parse_address, resolve
 from .settings import Settings
 
 # Load balancers' probes must get an answer while the worker is busy: a 503 there would take a
@@ -34,19 +34,21 @@ RETRY_AFTER_S = 1
 
 
 class ForwardedClient:
-    """Rewrites `client` and `scheme` in HTTP and WebSocket scopes to the resolved client."""
+    """Rewrites `client` and `scheme` in HTTP and WebSocket scopes to the resolved client, when
+    the peer is a trusted proxy (any other scope passes untouched)."""
 
     def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...]) -> None:
         self.app = app
         self.trusted = networks(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and self.trusted:
+        peer = scope.get("client")
+        address = peer[0] if peer else None
+        if scope["type"] in ("http", "websocket") and parse_address(address) in self.trusted:
             headers = Headers(scope=scope)
             secure = scope.get("scheme") in ("https", "wss")
-            peer = scope.get("client")
             hop = resolve(
-                peer[0] if peer else None,
+                address,
                 "https" if secure else "http",
                 headers.getlist("x-forwarded-for"),
                 headers.getlist("x-forwarded-proto"),
