@@ -28,6 +28,7 @@ from .lifespan import open_store
 from .settings import ConfigError, Settings
 
 WS_PROTOCOL = "server.transport:HarborWebSocketProtocol"
+HTTP_PROTOCOL = "server.http_protocol:HarborHttpProtocol"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,13 +161,16 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
         ws=WS_PROTOCOL,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
         ws_per_message_deflate=False,
         lifespan="on",
+        # Forwarded headers are read by server/proxies.py, from HARBOR_TRUSTED_PROXIES only;
+        # uvicorn's own handling would believe any client on 127.0.0.1 (FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),

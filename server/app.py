@@ -20,9 +20,12 @@ from starlette.websockets import WebSocket
 from rooms.catalog import Catalog
 
 from .context import WorkerContext
+from .http_edge import ForwardedClient, RequestLimits
 from .lifespan import make_lifespan
 from .logs import configure_logging
+from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
+from .proxies import networks
 from .registry import Registry
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
@@ -44,7 +47,11 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        middleware=[
+            Middleware(ForwardedClient, trusted_proxies=settings.trusted_proxies),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(RequestLimits, settings=settings),
+        ],
         lifespan=make_lifespan(settings, catalog),
     )
 
@@ -119,4 +126,19 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(_context(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    """Only for allowed sources or the bearer token (server/metrics_access.py)."""
+    context = _context(request)
+    settings = context.settings
+    access = metrics_access(
+        request.client.host if request.client is not None else None,
+        request.headers.get("authorization"),
+        networks(settings.metrics_allowed_sources),
+        settings.metrics_token.value,
+    )
+    if access is MetricsAccess.WRONG_TOKEN:
+        return PlainTextResponse(
+            "wrong token\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    if access is not MetricsAccess.ALLOWED:
+        return PlainTextResponse("metrics are not public\n", status_code=403)
+    return Response(context.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

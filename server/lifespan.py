@@ -47,7 +47,7 @@ from .identity import IdentityIssuer
 from .protocol import CODECS, encode_room_event
 from .registry import Registry
 from .settings import Settings
-from .signin_link import SignInLink
+from .signin_link import SignInLink, start_notice
 from .sources import SourceKeys, SourceRules, source_sanction_key
 from .support import load_resources
 
@@ -198,6 +198,25 @@ async def _listen_identity_notices(worker: Worker) -> None:
             await anyio.sleep(1.0)
 
 
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+async def _announce_sign_in(context: WorkerContext, link: SignInLink) -> None:
+    """The one place a secret may be printed, and only to the terminal of the operator who
+    started Harbor before any moderator exists (server/signin_link.py)."""
+    settings = context.settings
+    has_moderators = bool(await context.store.moderator_names())
+    notice = start_notice(
+        link, settings.host, settings.port, terminal=_on_terminal(), has_moderators=has_moderators
+    )
+    sys.stderr.write(notice + "\n")
+    sys.stderr.flush()
+
+
 def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -227,9 +246,7 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                     )
                 )
                 if context.sign_in_link is not None:
-                    url = context.sign_in_link.url(settings.host, settings.port)
-                    # The one place a secret is printed: an operator asked for exactly this.
-                    sys.stderr.write(f"Moderator sign-in link (one use, 1 hour): {url}\n")
+                    await _announce_sign_in(context, context.sign_in_link)
                 tune_gc()
                 yield worker.state()
                 tg.cancel_scope.cancel()

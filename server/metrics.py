@@ -54,6 +54,12 @@ class Metrics:
             "harbor_flags_raised", "Flags raised", ["category", "severity"], registry=r
         )
         self.sign_ins = Counter("harbor_sign_ins", "Moderator sign-ins", ["result"], registry=r)
+        self.http_refused = Counter(
+            "harbor_http_refused",
+            "HTTP requests or connections refused at the edge",
+            ["reason"],
+            registry=r,
+        )
         self.redis_reconnects = Counter(
             "harbor_redis_reconnects", "Listener reconnects", registry=r
         )

@@ -1,8 +1,9 @@
 """Moderator routes under /mod/api: sign-in, the queue, every action, the audit log.
 
 Nothing here is reachable without a moderator session (tests walk every route unauthenticated).
-The session is an opaque token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), stored
-only as its hash. State-changing requests must be JSON from the same origin. Sign-in attempts are
+The session is an opaque token in an HttpOnly, SameSite=Strict cookie (Secure when the browser
+spoke HTTPS, to Harbor or to a trusted proxy in front of it), stored only as its hash.
+State-changing requests must be JSON from the same origin, scheme included. Sign-in attempts are
 limited per source and per source-and-name (server/signin_guard.py), never per name alone, so
 nobody can lock a volunteer out; unknown names cost the same scrypt as known ones. Every action
 lands in the append-only audit log with who, what, when and why -- never message text.
@@ -86,11 +87,14 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _same_origin(request: Request) -> bool:
+    """The page's origin is this server's, scheme included. The scope's scheme is the one the
+    browser used, also behind a trusted proxy (server/http_edge.py's ForwardedClient)."""
     context = _context(request)
     return origin_allowed(
         request.headers.get("origin"),
         request.headers.get("host"),
         context.settings.allowed_origins,
+        request.url.scheme,
     )
 
 
@@ -132,6 +136,7 @@ _PASSWORD_CHECKS = anyio.CapacityLimiter(2)
 
 
 def _source(request: Request, context: WorkerContext) -> str:
+    # The client after trusted proxies (server/proxies.py), as the chat socket's source is.
     address = request.client.host if request.client is not None else None
     return context.source_keys.source(address, time.time())
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .proxies import parse_network
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -119,6 +121,28 @@ class Settings:
     # Resolved flags and audit entries are deleted after this many days.
     retention_days: int = 30
 
+    # HTTP (every request but the chat socket). No route takes more than a few KB -- a sign-in,
+    # a moderator's note of at most 1,000 characters -- so a larger body is refused (413) from
+    # its Content-Length, or as soon as a chunked one passes the cap, before it is buffered.
+    max_body_bytes: int = 16 * 1024
+    # A request's headers must arrive whole this long after its first byte (or after the
+    # connection opens), in total: a client dripping a byte at a time holds a socket no longer.
+    header_timeout_s: float = 10.0
+    # ...and its body this long after the headers.
+    body_timeout_s: float = 10.0
+    # An idle keep-alive connection is closed after this.
+    keep_alive_timeout_s: float = 5.0
+    # HTTP requests in flight per worker; past it 503 with Retry-After (health probes excepted).
+    # Chat sockets are not requests and do not count.
+    max_http_requests: int = 200
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (server/proxies.py).
+    # Empty: none; the socket's peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # /metrics shows how many moderators are on duty and how long a crisis has waited: only
+    # these client addresses may read it, or a scraper with the bearer token below.
+    metrics_allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
+
     @property
     def uses_redis(self) -> bool:
         return self.redis_url is not None
@@ -218,6 +242,18 @@ class Settings:
                 "HARBOR_SESSION_CHECK_INTERVAL_S", cls.session_check_interval_s
             ),
             retention_days=env.integer("HARBOR_RETENTION_DAYS", cls.retention_days, 1),
+            max_body_bytes=env.integer("HARBOR_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
+            header_timeout_s=env.number("HARBOR_HEADER_TIMEOUT_S", cls.header_timeout_s),
+            body_timeout_s=env.number("HARBOR_BODY_TIMEOUT_S", cls.body_timeout_s),
+            keep_alive_timeout_s=env.number(
+                "HARBOR_KEEP_ALIVE_TIMEOUT_S", cls.keep_alive_timeout_s
+            ),
+            max_http_requests=env.integer("HARBOR_MAX_HTTP_REQUESTS", cls.max_http_requests, 1),
+            trusted_proxies=env.networks("HARBOR_TRUSTED_PROXIES", ()),
+            metrics_allowed_sources=env.networks(
+                "HARBOR_METRICS_ALLOWED_SOURCES", cls.metrics_allowed_sources
+            ),
+            metrics_token=Secret(env.text("HARBOR_METRICS_TOKEN")),
         )
         if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
             raise ConfigError(
@@ -264,6 +300,19 @@ class _Env:
 
     def words(self, name: str) -> tuple[str, ...]:
         return tuple(w for w in self.text(name).replace(",", " ").split() if w)
+
+    def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Addresses or CIDR ranges, space or comma separated, normalized (`10.0.0.7` is
+        `10.0.0.7/32`); `none` for an empty list."""
+        words = self.words(name)
+        if not words:
+            return default
+        if [w.lower() for w in words] == ["none"]:
+            return ()
+        try:
+            return tuple(str(parse_network(word)) for word in words)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = self.text(name).lower() or default

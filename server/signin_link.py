@@ -1,4 +1,10 @@
-"""The embedded default's one-time moderator sign-in link, so a first run needs no setup."""
+"""The embedded default's one-time moderator sign-in link, so a first run needs no setup.
+
+The link is a credential, so it is printed only where the person who started Harbor is reading:
+on an interactive terminal, and only while no moderator account exists (after that, moderators
+sign in with their own names). Anywhere else -- a service manager, a container, a log shipper --
+stderr ends up in logs, and a line says how to add a moderator instead; the link is withdrawn.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,36 @@ class SignInLink:
         self.used = True
         return True
 
+    def withdraw(self) -> None:
+        """Nobody was shown the link: it signs nobody in."""
+        self.used = True
+
     def url(self, host: str, port: int) -> str:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        return f"http://{shown}:{port}/mod/#link={self.token}"
+        return f"{dashboard_url(host, port)}#link={self.token}"
+
+
+def dashboard_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/mod/"
+
+
+ADD_MODERATOR = "harbor moderators add NAME"
+
+
+def start_notice(
+    link: SignInLink, host: str, port: int, *, terminal: bool, has_moderators: bool
+) -> str:
+    """The line printed at start: the link itself only on a terminal before any moderator
+    exists; otherwise how to add one (and the link is withdrawn)."""
+    if terminal and not has_moderators:
+        return f"Moderator sign-in link (one use, 1 hour): {link.url(host, port)}"
+    link.withdraw()
+    dashboard = dashboard_url(host, port)
+    if has_moderators:
+        return f"Moderators sign in at {dashboard} (add one with `{ADD_MODERATOR}`)"
+    return (
+        f"No moderator yet: add one with `{ADD_MODERATOR}`, then sign in at {dashboard}"
+        " (a one-time sign-in link is shown only when Harbor runs on a terminal)"
+    )

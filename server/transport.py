@@ -15,7 +15,9 @@ mark: when a reader falls that far behind, the transport calls `pause_writing` a
 closes as slow (4008) -- flow control instead of a buffer check after every write. All frames are
 written whole, from the event loop thread, so they never interleave with uvicorn's pings and closes.
 
-The peer's address is never put in any scope or log: Harbor does not need it.
+The peer's address is never put in any scope or log: Harbor does not need it. It is read once,
+at the handshake, to find the client behind any trusted proxy (server/proxies.py), whose
+address the chat server turns into a per-source key and whose scheme the Origin must match.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from rooms.hub import Outlet
 from .closecodes import CloseCode
 from .origin import origin_allowed
 from .protocol import MSGPACK, MSGPACK_SUBPROTOCOL, negotiate_codec
+from .proxies import networks, resolve
 from .settings import Settings
 
 CHAT_PATH = "/ws"
@@ -95,8 +98,8 @@ class ChatServer(Protocol):
     def open(
         self, sink: FrameSink, codec: int, session_token: str | None, address: str | None
     ) -> ChatSocket:
-        """A chat connection for this socket. `address` is the client's, only to derive its
-        per-source key (server/sources.py); it must not be kept."""
+        """A chat connection for this socket. `address` is the client's (behind any trusted
+        proxy), only to derive its per-source key (server/sources.py); it must not be kept."""
         ...
 
     def drain_delay(self) -> float:
@@ -190,9 +193,16 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         self.handshake_initiated = True
         response = self.conn.accept(event)
         headers = event.headers
-        allowed = server.settings.allowed_origins
+        settings = server.settings
+        client = resolve(  # who the socket serves, after trusted proxies (server/proxies.py)
+            _peer_address(self),
+            "https" if self.scheme == "wss" else "http",
+            headers.get_all("X-Forwarded-For"),
+            headers.get_all("X-Forwarded-Proto"),
+            networks(settings.trusted_proxies),
+        )
         if response.status_code == 101 and not origin_allowed(
-            headers.get("Origin"), headers.get("Host"), allowed
+            headers.get("Origin"), headers.get("Host"), settings.allowed_origins, client.scheme
         ):
             response = self.conn.reject(403, "Origin not allowed\n")
         if response.status_code != 101:
@@ -208,7 +218,7 @@ class HarborWebSocketProtocol(WebSocketsSansIOProtocol):
         outbox = server.settings.outbox_bytes
         self.transport.set_write_buffer_limits(high=outbox)
         _bound_kernel_buffer(self.transport, outbox)
-        self.chat = server.open(self, codec, moderator_cookie(headers), _peer_address(self))
+        self.chat = server.open(self, codec, moderator_cookie(headers), client.address)
         self.start_keepalive()
 
     def _refuse_handshake(self, response: Any) -> None:

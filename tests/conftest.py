@@ -26,15 +26,19 @@ HarborFactory = Callable[..., HarborProcess]
 
 @pytest.fixture
 def harbor(tmp_path: Path) -> Iterator[HarborFactory]:
-    """Start workers with `harbor(redis=..., **env)`; all are stopped at teardown."""
+    """Start workers with `harbor(redis=..., **env)`; all are stopped at teardown.
+    `terminal=True` runs one on a pseudo-terminal, where the embedded default shows its
+    one-time sign-in link (`worker.wait_for_output(...)` reads it)."""
     started: list[HarborProcess] = []
 
-    def start(redis: RedisProcess | None = None, **env: str) -> HarborProcess:
+    def start(
+        redis: RedisProcess | None = None, *, terminal: bool = False, **env: str
+    ) -> HarborProcess:
         full_env = dict(env)
         if redis is not None:
             full_env.setdefault("REDIS_URL", redis.url)
             full_env.setdefault("HARBOR_SECRET", TEST_SECRET)
-        process = HarborProcess(tmp_path / f"w{len(started)}", full_env)
+        process = HarborProcess(tmp_path / f"w{len(started)}", full_env, terminal=terminal)
         started.append(process)
         return process.start()
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -118,14 +121,23 @@ class RedisProcess:
 
 
 class HarborProcess:
-    """One `harbor serve` worker on a free port; ready when /readyz answers 200."""
+    """One `harbor serve` worker on a free port; ready when /readyz answers 200.
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    Its output goes to a log file. With `terminal=True` it runs on a pseudo-terminal instead
+    (as when an operator starts it by hand: that is when it shows the one-time sign-in link),
+    and a thread copies what it writes there into the same log file.
+    """
+
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, *, terminal: bool = False
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.env = env or {}
+        self.terminal = terminal
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"harbor-{self.port}.log"
+        self._copier: threading.Thread | None = None
 
     @property
     def http(self) -> str:
@@ -148,14 +160,25 @@ class HarborProcess:
             **ONE_SOURCE_IS_MANY,
             **self.env,
         }
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve", "--port", str(self.port)],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        argv = [sys.executable, "-m", "server", "serve", "--port", str(self.port)]
+        if self.terminal:
+            controller, terminal = pty.openpty()
+            try:
+                self.proc = subprocess.Popen(
+                    argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=terminal,
+                    stderr=terminal,
+                )  # fmt: skip
+            finally:
+                os.close(terminal)
+            self._copier = threading.Thread(
+                target=self._copy_terminal, args=(controller,), daemon=True
             )
+            self._copier.start()
+        else:
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
         if wait_ready:
             self.wait_ready()
         return self
@@ -188,8 +211,38 @@ class HarborProcess:
             text: str = response.read().decode()
             return text
 
+    def _copy_terminal(self, controller: int) -> None:
+        """Copy the terminal's output to the log until the process closes it (then reading
+        the controller side fails with EIO)."""
+        try:
+            with open(self.log_path, "ab") as log:
+                while True:
+                    try:
+                        data = os.read(controller, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    log.write(data)
+                    log.flush()
+        finally:
+            os.close(controller)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_output(self, pattern: str, timeout: float = 10) -> re.Match[str]:
+        """The first match of `pattern` in what the worker has written, once it appears."""
+        found: list[re.Match[str]] = []
+
+        def appeared() -> bool:
+            match = re.search(pattern, self.log())
+            if match is not None:
+                found.append(match)
+            return match is not None
+
+        wait_until(appeared, timeout, f"{pattern!r} in harbor's output")
+        return found[0]
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.proc is None:
@@ -203,6 +256,9 @@ class HarborProcess:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        if self._copier is not None:
+            self._copier.join(seconds(5))
+            self._copier = None
         return code
 
 

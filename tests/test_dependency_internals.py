@@ -19,12 +19,14 @@ from typing import Any
 import hiredis
 import pytest
 import redis.asyncio as aioredis
+import uvicorn.protocols.http.httptools_impl as httptools_impl
 import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import Connection, ConnectionPool
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from server.http_protocol import HarborHttpProtocol
 from server.logs import UVICORN_HANDSHAKE_LINE
 from server.transport import HarborWebSocketProtocol
 from tests.harness import RedisProcess
@@ -60,6 +62,7 @@ _SANSIO_STATE = (
     "tasks",  # the server's tasks, waited for on graceful shutdown
     "transport",
     "client",  # cleared so the peer's address is never kept
+    "scheme",  # "wss" over TLS: the Origin must then be https
 )
 # Methods the subclass overrides (and calls through super()) or calls.
 _SANSIO_METHODS = (
@@ -114,6 +117,64 @@ def test_uvicorn_sansio_protocol_keeps_its_methods(method: str) -> None:
             "server/transport.py",
             f"its parameters are now {list(_parameters(base))}, not {expected}",
         )
+
+
+# --- uvicorn: server/http_protocol.py subclasses HttpToolsProtocol ----------------------------
+
+# State the subclass reads or sets.
+_HTTPTOOLS_STATE = (
+    "app_state",  # where the lifespan puts the chat server, whose settings it reads
+    "timeout_keep_alive",  # set to HARBOR_KEEP_ALIVE_TIMEOUT_S
+    "loop",
+    "transport",
+)
+# Parser callbacks and protocol methods the subclass overrides (calling super()).
+_HTTPTOOLS_METHODS = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_message_begin",
+    "on_headers_complete",
+    "on_message_complete",
+)
+
+
+def _httptools_protocol() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        return httptools_impl.HttpToolsProtocol(Config(app=app), ServerState(), {}, _loop=loop)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("attribute", _HTTPTOOLS_STATE)
+def test_uvicorn_httptools_protocol_keeps_its_connection_state(attribute: str) -> None:
+    """uvicorn's HttpToolsProtocol still sets each attribute the header deadline uses."""
+    assert hasattr(_httptools_protocol(), attribute), _changed(
+        "uvicorn",
+        f"HttpToolsProtocol.{attribute}",
+        "server/http_protocol.py",
+        "the attribute is gone",
+    )
+
+
+@pytest.mark.parametrize("method", _HTTPTOOLS_METHODS)
+def test_uvicorn_httptools_protocol_keeps_its_methods(method: str) -> None:
+    """Each method the header deadline overrides still exists with its arguments."""
+    base = getattr(httptools_impl.HttpToolsProtocol, method, None)
+    assert callable(base), _changed(
+        "uvicorn", f"HttpToolsProtocol.{method}", "server/http_protocol.py", "it is gone"
+    )
+    expected = list(_parameters(getattr(HarborHttpProtocol, method)))
+    assert list(_parameters(base)) == expected, _changed(
+        "uvicorn",
+        f"HttpToolsProtocol.{method}",
+        "server/http_protocol.py",
+        f"its parameters are now {list(_parameters(base))}, not {expected}",
+    )
 
 
 def test_uvicorn_handshake_log_lines_keep_their_format() -> None:

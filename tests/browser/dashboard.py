@@ -46,10 +46,9 @@ def add_moderators(redis: RedisProcess, *names: str) -> None:
 
 
 def sign_in_link(worker: HarborProcess) -> str:
-    """The embedded default prints a one-time link at start (path and fragment only)."""
-    match = re.search(r"/mod/#link=[\w-]+", worker.log())
-    assert match, "the embedded server prints a sign-in link"
-    return match.group(0)
+    """The one-time link the embedded default shows at start on a terminal, before any
+    moderator exists (path and fragment only): start the worker with `terminal=True`."""
+    return worker.wait_for_output(r"/mod/#link=[\w-]+").group(0)
 
 
 class Dashboard:

@@ -142,7 +142,7 @@ async def test_a_report_of_a_resolved_case_puts_it_back_in_the_queue(
 async def test_a_wrong_password_is_refused_and_the_one_time_link_signs_in_once(
     chromium: Chromium, harbor: HarborFactory
 ) -> None:
-    worker = harbor()  # the embedded default prints a one-time link
+    worker = harbor(terminal=True)  # the embedded default shows a one-time link on a terminal
     link = sign_in_link(worker)
     page = await Dashboard.open(chromium, worker)
     await page.sign_in("alice", "not the password")
@@ -282,7 +282,7 @@ async def test_a_check_in_conversation_and_a_mute_that_needs_confirming(
 async def test_dashboard_accessibility_alerts_and_phone_width(
     chromium: Chromium, harbor: HarborFactory, axe_source: str
 ) -> None:
-    worker = harbor()
+    worker = harbor(terminal=True)  # signs in with the one-time link
     context = await chromium.context()
     await context.add_init_script(script=axe_source)  # injected outside the page's CSP
     page = await context.new_page()

@@ -331,7 +331,7 @@ async def test_the_support_text_and_the_room_note_are_honest_about_who_is_on_dut
     """With nobody on duty, neither the writer nor the room is told a moderator is with them,
     and the writer keeps their own words in their own bubble; once a volunteer signs in, the
     writer is told one has been alerted."""
-    worker = harbor()
+    worker = harbor(terminal=True)  # the volunteer signs in with the one-time link
     writer = await ChatPage.open(chromium, worker)
     reader = await ChatPage.open(chromium, worker)
     for page in (writer, reader):
@@ -358,9 +358,8 @@ async def test_the_support_text_and_the_room_note_are_honest_about_who_is_on_dut
 
     # A volunteer signs in (the embedded default's one-time link).
     chromium.allow_console_error(r"status of 401 \(Unauthorized\)")
-    match = re.search(r"/mod/#link=[\w-]+", worker.log())
-    assert match is not None
-    volunteer = await chromium.page(worker.http + match.group(0))
+    link = worker.wait_for_output(r"/mod/#link=[\w-]+").group(0)
+    volunteer = await chromium.page(worker.http + link)
     await expect(volunteer.locator("#conn")).to_have_attribute("data-state", "online")
     await expect(writer.page.locator("#duty")).to_have_text(
         "Moderators: a volunteer is on duty", timeout=ms(10)
