@@ -118,10 +118,18 @@ class Settings:
     session_check_interval_s: float = 1.0
     # Resolved flags and audit entries are deleted after this many days.
     retention_days: int = 30
+    # An anonymous token unused this long no longer opens its identity (every welcome hands out
+    # a fresh one, so only someone who stayed away this long is affected): the next person at a
+    # shared device cannot walk back into a private check-in. A ban's revocation is kept as long.
+    token_idle_days: float = 30.0
 
     @property
     def uses_redis(self) -> bool:
         return self.redis_url is not None
+
+    @property
+    def token_idle_s(self) -> float:
+        return self.token_idle_days * 86400
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -218,6 +226,7 @@ class Settings:
                 "HARBOR_SESSION_CHECK_INTERVAL_S", cls.session_check_interval_s
             ),
             retention_days=env.integer("HARBOR_RETENTION_DAYS", cls.retention_days, 1),
+            token_idle_days=env.number("HARBOR_TOKEN_IDLE_DAYS", cls.token_idle_days),
         )
         if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
             raise ConfigError(
