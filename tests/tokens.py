@@ -32,11 +32,21 @@ def _mac(secret: str, purpose: bytes, data: bytes) -> bytes:
     return hmac.new(_key(secret), purpose + b":" + data, hashlib.sha256).digest()[:16]
 
 
+def token_for(secret: str, uid: bytes, issued_s: int | None = None) -> str:
+    """A token for identity `uid` (16 bytes) issued at `issued_s` (Unix seconds; now if None)."""
+    issued = int(time.time()) if issued_s is None else issued_s
+    mac = _mac(secret, b"token-v2", uid + issued.to_bytes(8, "big"))
+    return f"{_b64encode(uid)}.{issued}.{_b64encode(mac)}"
+
+
 def reissued(secret: str, token: str, issued_s: int) -> str:
     """The same identity as `token`, in a token issued at `issued_s` (Unix seconds)."""
-    uid = _uid_bytes(token)
-    mac = _mac(secret, b"token-v2", uid + issued_s.to_bytes(8, "big"))
-    return f"{_b64encode(uid)}.{issued_s}.{_b64encode(mac)}"
+    return token_for(secret, _uid_bytes(token), issued_s)
+
+
+def uid_of(token: str) -> str:
+    """The identity id a token carries, as the server's uid (hex)."""
+    return _uid_bytes(token).hex()
 
 
 def aged(secret: str, token: str, days: float) -> str:
