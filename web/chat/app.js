@@ -7,7 +7,7 @@
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { openHelp, setupHelp } from "../shared/help.js";
-import { onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import * as render from "./render.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
@@ -57,13 +57,6 @@ const storage = {
   set(key, value) {
     try {
       window.localStorage.setItem(key, value);
-    } catch {
-      // nothing to do
-    }
-  },
-  remove(key) {
-    try {
-      window.localStorage.removeItem(key);
     } catch {
       // nothing to do
     }
@@ -675,8 +668,7 @@ function stopSocket() {
 /** Forget me: a new anonymous person from the next hello on, and the guidelines shown again. */
 function forgetMe() {
   stopSocket();
-  storage.remove(STORE.token);
-  storage.remove(STORE.accepted);
+  clearStoredTraces(); // the token, the accepted guidelines, drafts: all of it
   clearInterval(state.roomsTimer);
   for (const conv of state.conversations.values()) clearTimeout(conv.holdTimer);
   state.outbox.clear();
