@@ -232,6 +232,17 @@ class Sanction:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """The anonymous tokens of identity `uid` issued before `before_ms` no longer open it: a ban
+    retired them, so the identity stays closed after the ban ends. Kept until `until_ms`, by when
+    every such token has expired on its own (`HARBOR_TOKEN_IDLE_DAYS`)."""
+
+    uid: str
+    before_ms: int
+    until_ms: int
+
+
 class ModerationStore(Protocol):
     # Flags
     async def raise_flag(self, draft: FlagDraft) -> tuple[Flag, bool]:
@@ -328,6 +339,16 @@ class ModerationStore(Protocol):
     async def sanction(self, sanction: Sanction) -> None: ...
 
     async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]: ...
+
+    # Token revocations
+    async def revoke_tokens(self, revocation: Revocation) -> None:
+        """Record a revocation. With one already recorded for the uid, the later `before_ms` and
+        the later `until_ms` are kept: a revocation is never narrowed or shortened."""
+        ...
+
+    async def tokens_revoked_before(self, uid: str, now_ms: int) -> int:
+        """`before_ms` of the revocation of `uid` that is still kept at `now_ms`, or 0."""
+        ...
 
     async def forget_message(self, room: str, message_id: int) -> int:
         """Take message `message_id` of `room` out of every flag's earlier messages (its writer

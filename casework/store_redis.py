@@ -14,6 +14,8 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
                                  at expires_ms (PXAT); a new password or a removal ends it
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
+- `harbor:{mod}:revoked:<uid>`   string: "<before_ms> <until_ms>", expiring at until_ms (PXAT):
+                                 the identity's tokens issued before before_ms are revoked
 
 Every change that more than one worker could race on is ONE Lua script, so the state field in the
 hash and the index zsets can never disagree, two moderators claiming at once get exactly one
@@ -61,6 +63,7 @@ from casework.flags import (
     FlagState,
     Outcome,
     Raised,
+    Revocation,
     Sanction,
     new_flag,
 )
@@ -315,6 +318,19 @@ if tonumber(last[2]) <= tonumber(until_ms) then redis.call('PEXPIREAT', key, unt
 return 1
 """
 
+# A revocation is never narrowed or shortened: the later of each time is kept.
+_REVOKE = """
+local key, before_ms, until_ms = KEYS[1], ARGV[2], ARGV[3]
+local stored = redis.call('GET', key)
+if stored then
+  local b, u = string.match(stored, '^(%d+) (%d+)$')
+  if b and tonumber(b) > tonumber(before_ms) then before_ms = b end
+  if u and tonumber(u) > tonumber(until_ms) then until_ms = u end
+end
+redis.call('SET', key, before_ms .. ' ' .. until_ms, 'PXAT', until_ms)
+return 1
+"""
+
 _CREATE_SESSION = """
 local session, moderators = KEYS[1], KEYS[2]
 local name, value, expires_ms = ARGV[2], ARGV[3], ARGV[4]
@@ -382,6 +398,7 @@ class RedisModerationStore:
         self._redis = client
         self._owns_client = owns_client
         self._lookups = TurnBatch(self._sanctions_of)
+        self._revocation_lookups = TurnBatch(self._revocations_of)
         register = client.register_script
         self._raise = register(_PRELUDE + _RAISE)
         self._claim = register(_PRELUDE + _CLAIM)
@@ -398,6 +415,7 @@ class RedisModerationStore:
         self._prune = register(_PRELUDE + _PRUNE)
         self._audit = register(_PRELUDE + _AUDIT)
         self._sanction = register(_PRELUDE + _SANCTION)
+        self._revoke = register(_PRELUDE + _REVOKE)
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
@@ -652,6 +670,34 @@ class RedisModerationStore:
                 pipe.zrevrangebyscore(_key(f"sanction:{uid}"), "+inf", f"({now_ms}")
             replies = await pipe.execute()
         return [[sanction_from_json(member) for member in _texts(reply)] for reply in replies]
+
+    # Token revocations
+
+    async def revoke_tokens(self, revocation: Revocation) -> None:
+        await self._run(
+            self._revoke,
+            [_key(f"revoked:{revocation.uid}")],
+            revocation.before_ms,
+            revocation.until_ms,
+        )
+
+    async def tokens_revoked_before(self, uid: str, now_ms: int) -> int:
+        """Asked by every returning hello, like `active_sanctions`, so batched the same way."""
+        try:
+            return await self._revocation_lookups((uid, now_ms))
+        except BatchFailed as exc:
+            raise RedisError("revocation lookup failed") from exc.__cause__
+
+    async def _revocations_of(self, lookups: list[tuple[str, int]]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for uid, _ in lookups:
+                pipe.get(_key(f"revoked:{uid}"))
+            replies = await pipe.execute()
+        answers = []
+        for (_, now_ms), reply in zip(lookups, replies, strict=True):
+            before, _, until = _text(reply).partition(" ") if reply else ("0", "", "0")
+            answers.append(int(before) if int(until) > now_ms else 0)
+        return answers
 
     # Housekeeping
 

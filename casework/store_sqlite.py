@@ -2,7 +2,7 @@
 
 Why SQLite and why this way:
 - A restart must lose nothing (an unresolved crisis flag is never dropped), so everything is on
-  disk: flags, moderators, sessions, the audit log, sanctions.
+  disk: flags, moderators, sessions, the audit log, sanctions, token revocations.
 - WAL with synchronous=NORMAL: a commit is durable against a process crash (the case that
   matters for a restart) and costs no fsync per write; readers never block the writer.
 - One connection, used only from the event loop's thread. Every method is one short transaction
@@ -48,6 +48,7 @@ from casework.flags import (
     FlagState,
     Outcome,
     Raised,
+    Revocation,
     Sanction,
     new_flag,
 )
@@ -106,7 +107,14 @@ CREATE TABLE IF NOT EXISTS sanctions (
     reason TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sanctions_by_uid ON sanctions (uid, until_ms);
+CREATE TABLE IF NOT EXISTS revocations (
+    uid TEXT PRIMARY KEY,
+    before_ms INTEGER NOT NULL,
+    until_ms INTEGER NOT NULL
+) STRICT;
 """
+# (A table added with IF NOT EXISTS needs no migration step, and an older Harbor opening the
+# file simply does not read it, so adding one does not change SCHEMA_VERSION.)
 
 # Statements that bring a file of schema N-1 to N, by N; each runs once, in the transaction that
 # checks the version.
@@ -485,6 +493,26 @@ class SqliteModerationStore:
             ).fetchall()
         return [sanction_from_dict(dict(row)) for row in rows]
 
+    # Token revocations
+
+    async def revoke_tokens(self, revocation: Revocation) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO revocations (uid, before_ms, until_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (uid) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms), "
+                "until_ms = max(until_ms, excluded.until_ms)",
+                (revocation.uid, revocation.before_ms, revocation.until_ms),
+            )
+
+    async def tokens_revoked_before(self, uid: str, now_ms: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            row = tx.execute(
+                "SELECT before_ms FROM revocations WHERE uid = ? AND until_ms > ?", (uid, now_ms)
+            ).fetchone()
+        return int(row[0]) if row is not None else 0
+
     async def forget_message(self, room: str, message_id: int) -> int:
         await anyio.lowlevel.checkpoint()
         changed = 0
@@ -507,8 +535,8 @@ class SqliteModerationStore:
     async def prune(self, now_ms: int, retention_ms: int) -> int:
         """Removes resolved flags resolved, and audit entries written, before now - retention.
         The state = 'resolved' condition is the guarantee that no open or claimed flag, however
-        old, is ever removed. Expired sessions and sanctions go too (not counted: they are not
-        records anyone reads back)."""
+        old, is ever removed. Expired sessions, sanctions and revocations go too (not counted:
+        they are not records anyone reads back)."""
         await anyio.lowlevel.checkpoint()
         cutoff = now_ms - retention_ms
         with self._write() as tx:
@@ -518,6 +546,7 @@ class SqliteModerationStore:
             entries = tx.execute("DELETE FROM audit WHERE at_ms < ?", (cutoff,)).rowcount
             tx.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
             tx.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,))
+            tx.execute("DELETE FROM revocations WHERE until_ms <= ?", (now_ms,))
             return flags + entries
 
     async def aclose(self) -> None:

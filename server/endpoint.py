@@ -32,7 +32,7 @@ from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .gate import GateUnavailable, MessageGate, Outcome, Refused
-from .identity import Identity, is_checkin_room
+from .identity import Identity, TokenState, is_checkin_room, is_revoked
 from .protocol import (
     Close,
     Command,
@@ -265,7 +265,12 @@ class ChatConnection:
             await self._welcome_moderator()
             return
         identities = context.identities
-        returning = identities.verify(hello.token) if hello.token else None
+        now_ms = context.clock()
+        returning: Identity | None = None
+        stale_uid = ""
+        replaced: str | None = None
+        if hello.token:
+            returning, stale_uid, replaced = await self._returning(hello.token, now_ms)
         if returning is None:
             wait = self._registry.limits.new_identity(self.sources[0], time.monotonic())
             if wait > 0:
@@ -279,33 +284,54 @@ class ChatConnection:
                 )
                 self.close(CloseCode.TRY_AGAIN_LATER, "too many new identities; try again")
                 return
-        identity = returning or identities.issue()
-        # A ban holds the identity and, for its length, the source it was banned from -- against
-        # new identities only: a household or a shelter shares a source, and the people already
-        # here with names of their own were not banned.
-        now_ms = context.clock()
-        if returning is None:
-            keys = [source_sanction_key(s) for s in self.sources]
-        else:
+        identity = returning or identities.issue(now_ms // 1000)
+        # A ban holds the identity and, for its length, the source it was banned from -- the
+        # source against new identities only: a household or a shelter shares a source, and the
+        # people already here with names of their own were not banned. A ban of the identity an
+        # expired or revoked token was for still holds its bearer (honestly told, rather than
+        # handed a fresh name mid-ban); its mute does not follow them.
+        if returning is not None:
             keys = [identity.uid]
+        else:
+            keys = [source_sanction_key(s) for s in self.sources]
+            if stale_uid:
+                keys.append(stale_uid)
         for key in keys:
             for sanction in await context.store.active_sanctions(key, now_ms):
                 if sanction.kind == "ban":
                     self.close(CloseCode.BANNED, "a moderator paused this identity for a while")
                     return
-                self.muted_until_ms = max(self.muted_until_ms, sanction.until_ms)
+                if key != stale_uid:
+                    self.muted_until_ms = max(self.muted_until_ms, sanction.until_ms)
         self.identity = identity
         self.region = hello.region
         self._registry.identified(identity.uid, self)
-        self.send(
-            {
-                "type": "welcome",
-                "token": identity.token,
-                "name": identity.name,
-                "on_duty": self._registry.on_duty,
-                "checkin_room": identities.checkin_room(identity.uid),
-            }
-        )
+        welcome: dict[str, Any] = {
+            "type": "welcome",
+            "token": identity.token,
+            "name": identity.name,
+            "author": identities.author_tag(identity.uid),
+            "on_duty": self._registry.on_duty,
+            "checkin_room": identities.checkin_room(identity.uid),
+        }
+        if replaced is not None:
+            welcome["replaced"] = replaced
+        self.send(welcome)
+
+    async def _returning(self, token: str, now_ms: int) -> tuple[Identity | None, str, str | None]:
+        """Who a hello's token brings back: (the identity with a fresh token, or None; the uid
+        of our token that no longer opens it; why it was replaced: "expired", "revoked" or
+        "invalid"). Only a token that passes the pure check costs a store lookup."""
+        identities = self._context.identities
+        check = identities.check(token, now_ms // 1000)
+        if check.state is TokenState.INVALID:
+            return None, "", "invalid"
+        if check.state is TokenState.EXPIRED:
+            return None, check.uid, "expired"
+        revoked_before = await self._context.store.tokens_revoked_before(check.uid, now_ms)
+        if is_revoked(check.issued_s, revoked_before):
+            return None, check.uid, "revoked"
+        return identities.identity(check.uid, now_ms // 1000), "", None
 
     async def _welcome_moderator(self) -> None:
         """Volunteers sign in over HTTP; the session cookie rides on the WebSocket handshake."""
@@ -322,7 +348,15 @@ class ChatConnection:
         self._registry.moderator_arrived(name, self, session_token_hash(token or ""))
         await context.hub.join(feeds.MODERATORS, self, since=None, epoch=None, limit=0)
         await context.hub.join(feeds.moderator(name), self, since=None, epoch=None, limit=0)
-        self.send({"type": "welcome", "token": "", "name": self.identity.name, "moderator": name})
+        self.send(
+            {
+                "type": "welcome",
+                "token": "",
+                "name": self.identity.name,
+                "author": context.identities.author_tag(self.identity.uid),
+                "moderator": name,
+            }
+        )
 
     def _refuse(self, code: str, message: str, client_id: str | None = None) -> None:
         self.send(error_event(code, message, client_id=client_id))
@@ -378,11 +412,12 @@ class ChatConnection:
         if join.since is not None:
             self._context.metrics.recoveries.labels(str(history.recovered).lower()).inc()
         local = hub.room(join.room)
+        author_of = self._context.identities.author_tag
         joined: dict[str, Any] = {
             "type": "joined",
             "room": join.room,
             "epoch": history.epoch,
-            "history": [history_item(m) for m in history.messages],
+            "history": [history_item(m, author_of(m.uid)) for m in history.messages],
             "recovered": history.recovered,
             "count": local.visible_count if local is not None else 1,
         }

@@ -44,7 +44,7 @@ from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
 from .identity import IdentityIssuer
-from .protocol import CODECS, encode_room_event
+from .protocol import CODECS, room_encoder
 from .registry import Registry
 from .settings import Settings
 from .signin_link import SignInLink, start_notice
@@ -96,9 +96,10 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         settings.redis_url, limits, max_connections=settings.redis_max_connections
     )
     worker_id = secrets.token_hex(6)
+    identities = IdentityIssuer(settings.secret.value, idle_s=settings.token_idle_s)
     hub = LocalHub(
         broker,
-        encode_room_event,
+        room_encoder(identities.author_tag),
         codecs=CODECS,
         join_buffer=settings.join_buffer_messages,
         is_feed=feeds.is_feed,
@@ -110,7 +111,7 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         broker=broker,
         hub=hub,
         presence=presence,
-        identities=IdentityIssuer(settings.secret.value),
+        identities=identities,
         worker_id=worker_id,
         lexicon=load_lexicon(),
         store=store,

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casework.flags import AuditEntry, Flag, FlagError, Outcome, Sanction
+from casework.flags import AuditEntry, Flag, FlagError, Outcome, Revocation, Sanction
 from casework.passwords import (
     hash_password,
     new_session_token,
@@ -406,6 +406,12 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
         until = context.clock() + minutes * 60_000
         await context.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
         if kind == "ban":
+            # Every token the identity holds stops opening it, for good: after the ban the
+            # person (or whoever next holds their device) starts afresh, not in the old name
+            # and check-in. No token can be issued to a banned identity, so revoking up to the
+            # ban's end also catches a welcome that raced the ban. Kept until all have expired.
+            idle_ms = int(context.settings.token_idle_s * 1000)
+            await context.store.revoke_tokens(Revocation(flag.draft.uid, until, until + idle_ms))
             await feeds.notify(context.broker, flag.draft.uid, None, ban_until_ms=until)
         else:
             notice = {

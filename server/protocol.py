@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,12 +266,18 @@ def _optional_epoch(obj: dict[Any, Any]) -> str | None:
 # Events (server -> client)
 
 
-def message_event(posted: Posted) -> dict[str, Any]:
+# The writer's tag for a uid (`IdentityIssuer.author_tag`): what clients compare to tell whose
+# message is whose. The uid itself never leaves the server.
+AuthorOf = Callable[[str], str]
+
+
+def message_event(posted: Posted, author: str) -> dict[str, Any]:
     frame = {
         "type": "message",
         "room": posted.room,
         "id": posted.id,
         "from": posted.name,
+        "author": author,
         "text": posted.text,
         "ts": posted.ts,
     }
@@ -279,8 +286,13 @@ def message_event(posted: Posted) -> dict[str, Any]:
     return frame
 
 
-def history_item(posted: Posted) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": posted.id, "from": posted.name, "text": posted.text}
+def history_item(posted: Posted, author: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": posted.id,
+        "from": posted.name,
+        "author": author,
+        "text": posted.text,
+    }
     item["ts"] = posted.ts
     if posted.note:
         item["note"] = posted.note
@@ -297,10 +309,10 @@ def error_event(
     return frame
 
 
-def room_event(event: Event) -> dict[str, Any]:
+def room_event(event: Event, author_of: AuthorOf) -> dict[str, Any]:
     """The client frame for an event from the room channel."""
     if isinstance(event, Posted):
-        return message_event(event)
+        return message_event(event, author_of(event.uid))
     if isinstance(event, PresenceChanged):
         return {"type": "presence", "room": event.room, "count": event.count}
     if isinstance(event, Hidden):
@@ -318,8 +330,14 @@ def encode(frame: dict[str, Any], codec: int) -> bytes:
     return prepare(_OPCODE_BINARY, msgpack.packb(frame))
 
 
-def encode_room_event(event: Event, codec: int) -> bytes:
-    return encode(room_event(event), codec)
+def room_encoder(author_of: AuthorOf) -> Callable[[Event, int], bytes]:
+    """The hub's encoder: a room event as a complete frame in one codec. The hub calls it once
+    per codec per event, so the writer's tag is derived there too, never per member."""
+
+    def encode_room_event(event: Event, codec: int) -> bytes:
+        return encode(room_event(event, author_of), codec)
+
+    return encode_room_event
 
 
 def prepare(opcode: int, payload: bytes) -> bytes:

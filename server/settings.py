@@ -120,6 +120,10 @@ class Settings:
     session_check_interval_s: float = 1.0
     # Resolved flags and audit entries are deleted after this many days.
     retention_days: int = 30
+    # An anonymous token unused this long no longer opens its identity (every welcome hands out
+    # a fresh one, so only someone who stayed away this long is affected): the next person at a
+    # shared device cannot walk back into a private check-in. A ban's revocation is kept as long.
+    token_idle_days: float = 30.0
 
     # HTTP (every request but the chat socket). No route takes more than a few KB -- a sign-in,
     # a moderator's note of at most 1,000 characters -- so a larger body is refused (413) from
@@ -146,6 +150,10 @@ class Settings:
     @property
     def uses_redis(self) -> bool:
         return self.redis_url is not None
+
+    @property
+    def token_idle_s(self) -> float:
+        return self.token_idle_days * 86400
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -254,6 +262,7 @@ class Settings:
                 "HARBOR_METRICS_ALLOWED_SOURCES", cls.metrics_allowed_sources
             ),
             metrics_token=Secret(env.text("HARBOR_METRICS_TOKEN")),
+            token_idle_days=env.number("HARBOR_TOKEN_IDLE_DAYS", cls.token_idle_days),
         )
         if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
             raise ConfigError(

@@ -35,6 +35,7 @@ from casework.flags import (
     ModerationStore,
     Outcome,
     Raised,
+    Revocation,
     Sanction,
 )
 from casework.store_redis import RedisModerationStore
@@ -892,6 +893,44 @@ async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     assert answers == [expected.get(uid, []) for uid in uids]
 
 
+# Token revocations
+
+
+async def test_a_revocation_is_kept_until_its_end_for_that_identity_only(
+    store: ModerationStore, now: int
+) -> None:
+    """A ban's revocation answers `before_ms` until `until_ms`, then 0; others are unaffected."""
+    assert await store.tokens_revoked_before("u1", now) == 0
+    await store.revoke_tokens(Revocation("u1", now + HOUR, now + DAY))
+    assert await store.tokens_revoked_before("u1", now) == now + HOUR
+    assert await store.tokens_revoked_before("u1", now + DAY - 1) == now + HOUR
+    assert await store.tokens_revoked_before("u1", now + DAY) == 0
+    assert await store.tokens_revoked_before("u2", now) == 0
+
+
+async def test_a_second_revocation_never_narrows_or_shortens_the_first(
+    store: ModerationStore, now: int
+) -> None:
+    """Two bans of one identity: the later `before_ms` and the later `until_ms` are kept,
+    whichever order the two are recorded in."""
+    await store.revoke_tokens(Revocation("u1", now + 2 * HOUR, now + 2 * DAY))
+    await store.revoke_tokens(Revocation("u1", now + HOUR, now + 3 * DAY))
+    assert await store.tokens_revoked_before("u1", now + 2 * DAY + 1) == now + 2 * HOUR
+    await store.revoke_tokens(Revocation("u1", now + 5 * HOUR, now + DAY))
+    assert await store.tokens_revoked_before("u1", now + 3 * DAY - 1) == now + 5 * HOUR
+
+
+async def test_many_concurrent_revocation_lookups_each_get_their_own_answer(
+    store: ModerationStore, now: int
+) -> None:
+    """Like sanctions, revocation lookups of a reconnect storm may share a round trip."""
+    await store.revoke_tokens(Revocation("u-revoked", now + HOUR, now + DAY))
+    uids = [f"u-{i}" for i in range(600)] + ["u-revoked"] * 50
+    random.Random(5).shuffle(uids)
+    answers = await asyncio.gather(*(store.tokens_revoked_before(uid, now) for uid in uids))
+    assert answers == [now + HOUR if uid == "u-revoked" else 0 for uid in uids]
+
+
 # Restarts
 
 
@@ -913,6 +952,7 @@ async def test_a_store_reopened_on_the_same_data_sees_everything(
     await store.audit(entry)
     ban = Sanction("u1", "ban", now + DAY, "ana", "threats")
     await store.sanction(ban)
+    await store.revoke_tokens(Revocation("u1", now + HOUR, now + DAY))
     await store.aclose()
 
     reopened = backend.open()
@@ -924,10 +964,24 @@ async def test_a_store_reopened_on_the_same_data_sees_everything(
     assert await reopened.session_owner("h1", now) == "ana"
     assert await reopened.audit_log() == [entry]
     assert await reopened.active_sanctions("u1", now) == [ban]
+    assert await reopened.tokens_revoked_before("u1", now) == now + HOUR
     assert [f.id for f in await reopened.lapse_expired(now + LEASE)] == [flag.id]
 
 
 # SQLite specifics
+
+
+async def test_sqlite_prunes_a_revocation_once_it_ended(tmp_path: Path, now: int) -> None:
+    """(Redis expires the key itself, at `until_ms`.)"""
+    store = SqliteModerationStore(tmp_path / "moderation.sqlite3")
+    try:
+        await store.revoke_tokens(Revocation("u1", now + HOUR, now + DAY))
+        await store.prune(now + HOUR, 30 * DAY)
+        assert await store.tokens_revoked_before("u1", now) == now + HOUR
+        await store.prune(now + DAY, 30 * DAY)
+        assert await store.tokens_revoked_before("u1", now) == 0
+    finally:
+        await store.aclose()
 
 
 async def test_sqlite_refuses_a_file_written_by_a_newer_schema(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ import anyio
 from rooms.broker import HistoryLimits
 from rooms.envelope import Draft
 from rooms.hub import LocalHub
-from server.protocol import CODECS, JSON, encode_room_event
+from server.protocol import CODECS, JSON
 from tests.harness import seconds
-from tests.unit.test_core_hub import RecordingMember
+from tests.unit.test_core_hub import RecordingMember, encode_room_event
 
 from .test_broker import Backend, backend  # noqa: F401  (the fixture)
 

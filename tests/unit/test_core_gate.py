@@ -26,7 +26,7 @@ from rooms.presence import MemoryPresence
 from server.context import WorkerContext, wall_clock_ms
 from server.gate import GateUnavailable, MessageGate, Refused
 from server.identity import Identity, IdentityIssuer
-from server.protocol import CODECS, Report, encode_room_event
+from server.protocol import CODECS, Report, room_encoder
 from server.registry import Registry
 from server.settings import Secret, Settings
 from server.sources import SourceKeys
@@ -84,7 +84,9 @@ def make_gate(
         settings=Settings(secret=Secret("unit")),
         catalog=Catalog.load(),
         broker=broker,
-        hub=LocalHub(broker, encode_room_event, codecs=CODECS, join_buffer=16),
+        hub=LocalHub(
+            broker, room_encoder(IdentityIssuer("unit").author_tag), codecs=CODECS, join_buffer=16
+        ),
         presence=MemoryPresence(broker),
         identities=IdentityIssuer("unit"),
         worker_id="w1",

@@ -15,13 +15,17 @@ from rooms.broker import BrokerUnavailable, History, HistoryLimits
 from rooms.broker_memory import MemoryBroker
 from rooms.envelope import Draft, Event, hide_body, presence_body
 from rooms.hub import JoinAborted, LocalHub
-from server.protocol import CODECS, JSON, MSGPACK, encode_room_event
+from server.identity import IdentityIssuer
+from server.protocol import CODECS, JSON, MSGPACK, room_encoder
 
 ROOM = "newcomers"
 OTHER = "alcohol"
 TS = 1_700_000_000_000
 # Old enough timestamps never age out of history while a test runs.
 LIMITS = HistoryLimits(max_messages=200, max_age_s=10**9, client_ids=64)
+
+# The worker's encoder, with writers' tags as a worker derives them.
+encode_room_event = room_encoder(IdentityIssuer("unit-hub").author_tag)
 
 
 class RecordingMember:
@@ -111,10 +115,13 @@ def draft(text: str) -> Draft:
 
 
 def payload_of(frame: bytes, codec: int) -> dict[str, Any]:
-    """The payload of one small unmasked server frame (length < 126)."""
-    assert frame[1] < 126
-    payload = frame[2:]
-    assert len(payload) == frame[1]
+    """The payload of one unmasked server frame under 64 KiB."""
+    length, start = frame[1], 2
+    if length == 126:
+        length, start = int.from_bytes(frame[2:4], "big"), 4
+    assert length < 65536
+    payload = frame[start:]
+    assert len(payload) == length
     decoded: dict[str, Any] = json.loads(payload) if codec == JSON else msgpack.unpackb(payload)
     return decoded
 
@@ -174,6 +181,7 @@ async def test_one_message_is_encoded_once_per_codec_and_every_member_gets_the_s
             "room": ROOM,
             "id": receipt.id,
             "from": "Calm Heron 1",
+            "author": IdentityIssuer("unit-hub").author_tag("u-1"),
             "text": "first day",
             "ts": TS,
         }

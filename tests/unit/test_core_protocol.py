@@ -25,12 +25,12 @@ from server.protocol import (
     Report,
     Send,
     encode,
-    encode_room_event,
     error_event,
     history_item,
     message_event,
     parse,
     prepare,
+    room_encoder,
     room_event,
 )
 
@@ -64,6 +64,12 @@ def read_server_frame(data: bytes) -> Frame:
 
 
 POSTED = Posted("newcomers", 7, "ep01", 1_700_000_000_000, "uid-1", "Calm Heron 4", "héllo ✓")
+
+
+def tag_of(uid: str) -> str:
+    """A stand-in for `IdentityIssuer.author_tag`: visibly not the uid."""
+    return "tag<" + uid[::-1] + ">"
+
 
 # Commands
 
@@ -306,31 +312,36 @@ def test_the_text_limit_counts_characters_not_bytes() -> None:
 
 
 def test_message_event_carries_the_posted_message() -> None:
-    """A Posted becomes a `message` frame with room, id, sender name, text and timestamp."""
-    assert message_event(POSTED) == {
+    """A Posted becomes a `message` frame with room, id, sender name, the writer's tag, text and
+    timestamp."""
+    assert message_event(POSTED, "a1b2c3d4e5f6") == {
         "type": "message",
         "room": "newcomers",
         "id": 7,
         "from": "Calm Heron 4",
+        "author": "a1b2c3d4e5f6",
         "text": "héllo ✓",
         "ts": 1_700_000_000_000,
     }
 
 
 def test_history_item_omits_the_room_and_the_uid() -> None:
-    """A history item is id, sender name, text and timestamp, never the internal uid."""
-    assert history_item(POSTED) == {
+    """A history item is id, sender name, the writer's tag, text and timestamp, never the
+    internal uid."""
+    assert history_item(POSTED, "a1b2c3d4e5f6") == {
         "id": 7,
         "from": "Calm Heron 4",
+        "author": "a1b2c3d4e5f6",
         "text": "héllo ✓",
         "ts": 1_700_000_000_000,
     }
+    assert "uid-1" not in json.dumps(history_item(POSTED, tag_of(POSTED.uid)))
 
 
 @pytest.mark.parametrize(
     ("event", "frame"),
     [
-        (POSTED, message_event(POSTED)),
+        (POSTED, message_event(POSTED, "tag<1-diu>")),
         (
             PresenceChanged("alcohol", 12),
             {"type": "presence", "room": "alcohol", "count": 12},
@@ -340,15 +351,16 @@ def test_history_item_omits_the_room_and_the_uid() -> None:
     ids=["posted", "presence", "hidden"],
 )
 def test_room_event_maps_each_event_to_its_client_frame(event: Any, frame: dict[str, Any]) -> None:
-    """Each room event kind becomes its own client frame type."""
-    assert room_event(event) == frame
+    """Each room event kind becomes its own client frame type; a message carries the tag the
+    worker derives from its writer's uid."""
+    assert room_event(event, tag_of) == frame
 
 
 def test_room_event_rejects_a_non_event() -> None:
     """Anything that is not a room event is a programming error: TypeError."""
     not_an_event: Any = {"type": "message"}
     with pytest.raises(TypeError):
-        room_event(not_an_event)
+        room_event(not_an_event, tag_of)
 
 
 def test_error_event_includes_client_id_and_extras_only_when_given() -> None:
@@ -390,9 +402,9 @@ def test_encode_msgpack_is_one_unmasked_binary_frame_of_msgpack() -> None:
 @pytest.mark.parametrize(
     "event", [POSTED, PresenceChanged("alcohol", 2), Hidden("alcohol", 9)], ids=["m", "p", "h"]
 )
-def test_encode_room_event_is_encode_of_room_event(event: Any, codec: int) -> None:
-    """encode_room_event produces exactly the bytes of encode(room_event(event))."""
-    assert encode_room_event(event, codec) == encode(room_event(event), codec)
+def test_the_room_encoder_is_encode_of_room_event(event: Any, codec: int) -> None:
+    """room_encoder(tag_of) produces exactly the bytes of encode(room_event(event, tag_of))."""
+    assert room_encoder(tag_of)(event, codec) == encode(room_event(event, tag_of), codec)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { openHelp, setupHelp } from "../shared/help.js";
-import { onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import * as render from "./render.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
@@ -61,13 +61,6 @@ const storage = {
       // nothing to do
     }
   },
-  remove(key) {
-    try {
-      window.localStorage.removeItem(key);
-    } catch {
-      // nothing to do
-    }
-  },
 };
 
 /** One room's conversation: its message list element and what we need to resume it. */
@@ -102,8 +95,18 @@ class Conversation {
   }
 }
 
+// Why a welcome gave a new identity instead of the one this device had (`welcome.replaced`).
+const REPLACED = {
+  expired: "It's been a while, so Harbor gave you a new name",
+  revoked: "Your earlier name can't be used any more, so Harbor gave you a new one",
+  invalid: "Harbor couldn't recognise your earlier name, so it gave you a new one",
+};
+const REPLACED_TAIL =
+  "Your earlier name and any private check-in are no longer linked to this device.";
+
 const state = {
   name: null,
+  author: null, // our writer's tag from the welcome: "mine" is decided by it, never by name
   rooms: new Map(), // id -> room from /api/rooms
   privateRooms: new Map(), // id -> check-in rooms this person joined (listed first)
   current: null, // room id on screen
@@ -292,7 +295,9 @@ function addMessage(conv, message, live) {
   if (conv.lastId === null || message.id > conv.lastId) conv.lastId = message.id;
   if (conv.seen.has(message.id)) return;
   conv.seen.add(message.id);
-  const own = state.name !== null && message.from === state.name;
+  // Names can repeat (two people may share one); the writer's tag cannot be chosen or copied.
+  const own = typeof state.author === "string" && state.author !== "" &&
+    message.author === state.author;
   if (own && bindOwn(conv, message)) return;
   const atEnd = conv.wanted && nearEnd();
   conv.list.append(render.messageElement(message, { own }));
@@ -604,10 +609,13 @@ function startSocket() {
       return token ? { type: "hello", token } : { type: "hello" };
     },
     onReady: (welcome) => {
+      // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       storage.set(STORE.token, welcome.token);
       state.name = welcome.name;
+      state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;
       $("whoami").hidden = false;
+      if (Object.hasOwn(REPLACED, String(welcome.replaced))) newIdentity(welcome);
       for (const conv of state.conversations.values()) {
         conv.state = "out";
         if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
@@ -632,6 +640,25 @@ function startSocket() {
   state.socket.start();
 }
 
+/** The token this device had no longer opens its identity (unused too long, retired by a ban,
+ * or from a server that forgot it): say so plainly, and drop what belonged to the old one. */
+function newIdentity(welcome) {
+  const text = `${REPLACED[welcome.replaced]}: ${welcome.name}. ${REPLACED_TAIL}`;
+  for (const roomId of state.privateRooms.keys()) {
+    if (state.current === roomId) backToRooms();
+    state.conversations.delete(roomId);
+    for (const [clientId, item] of state.outbox) {
+      if (item.room === roomId) state.outbox.delete(clientId);
+    }
+  }
+  if (state.privateRooms.size > 0) {
+    state.privateRooms.clear();
+    renderRoomList();
+  }
+  showBanner(text);
+  announce(text);
+}
+
 function stopSocket() {
   state.socket?.stop();
   state.socket = null;
@@ -641,8 +668,7 @@ function stopSocket() {
 /** Forget me: a new anonymous person from the next hello on, and the guidelines shown again. */
 function forgetMe() {
   stopSocket();
-  storage.remove(STORE.token);
-  storage.remove(STORE.accepted);
+  clearStoredTraces(); // the token, the accepted guidelines, drafts: all of it
   clearInterval(state.roomsTimer);
   for (const conv of state.conversations.values()) clearTimeout(conv.holdTimer);
   state.outbox.clear();
@@ -652,6 +678,7 @@ function forgetMe() {
   state.reports = [];
   state.current = null;
   state.name = null;
+  state.author = null;
   $("messages-host").replaceChildren();
   $("my-name").textContent = "";
   $("whoami").hidden = true;

@@ -1,5 +1,8 @@
 // Quick exit: someone may need to hide this page in a second (a person walking in, a shared
-// phone). The chat is wiped from the DOM first, then the page is *replaced* so Back can't return.
+// phone). The chat is wiped from the DOM first, everything Harbor keeps in this browser (the
+// identity token, drafts, the accepted guidelines) is deleted, then the page is *replaced* so
+// Back can't return. Without the token the next person at the device cannot reopen this
+// person's name or their private check-in.
 
 const DEFAULT_EXIT_URL = "https://www.wikipedia.org/wiki/Special:Random";
 const PRESSES = 3;
@@ -28,6 +31,18 @@ export function exitTarget(loc = window.location, root = document.documentElemen
   return root.dataset.exitUrl || DEFAULT_EXIT_URL;
 }
 
+/** Delete everything this site keeps in the browser's storage. The origin serves only Harbor,
+ * so every key there is Harbor's: the token, drafts, whatever a later page adds. */
+export function clearStoredTraces(win = window) {
+  for (const area of ["localStorage", "sessionStorage"]) {
+    try {
+      win[area].clear();
+    } catch {
+      // storage unavailable (strict privacy settings): nothing was kept there
+    }
+  }
+}
+
 export function quickExit() {
   const target = exitTarget();
   for (const fn of beforeExit) {
@@ -37,6 +52,10 @@ export function quickExit() {
       // leaving matters more than tidying up
     }
   }
+  clearStoredTraces();
+  // Listeners run in the order they were added: this one runs after any that would save a
+  // draft as the page goes away, and deletes it again.
+  window.addEventListener("pagehide", () => clearStoredTraces());
   document.title = "";
   document.body.replaceChildren();
   window.location.replace(target);
