@@ -422,3 +422,18 @@ class StalledReader:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def add_moderator_account(name: str, password: str, **env: str) -> None:
+    """`harbor moderators add NAME --password-stdin`, as an operator would run it, against the
+    store `env` names (REDIS_URL and HARBOR_SECRET, or an embedded worker's HARBOR_DATA_DIR)."""
+    subprocess.run(
+        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
+        input=password + "\n",
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=30,
+    )

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET, HarborFactory
-from tests.harness import REPO, Client, HarborProcess, RedisProcess, seconds
+from tests.harness import REPO, Client, HarborProcess, RedisProcess, add_moderator_account, seconds
 
 from .test_moderation_flow import (
     CRISIS,
@@ -378,16 +378,7 @@ async def test_a_ban_holds_the_source_so_a_fresh_identity_cannot_walk_back_in(
 
 def add_embedded_moderator(worker: HarborProcess, name: str) -> None:
     """`harbor moderators add` against an embedded worker's SQLite store."""
-    subprocess.run(
-        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "HARBOR_DATA_DIR": str(worker.workdir / "data")},
-        capture_output=True,
-        timeout=30,
-    )
+    add_moderator_account(name, PASSWORD, HARBOR_DATA_DIR=str(worker.workdir / "data"))
 
 
 WITH_DETAILS = "text me at 555-0142 or mail ana.b@example.com, i really need to talk"

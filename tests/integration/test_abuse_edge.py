@@ -10,9 +10,6 @@ address that sends the headers a proxy would.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.conftest import HarborFactory
-from tests.harness import REPO, Client, HarborProcess, seconds
+from tests.harness import Client, HarborProcess, add_moderator_account, seconds
 
 from .test_abuse import add_embedded_moderator, closed_with, http_from
 from .test_moderation_flow import PASSWORD
@@ -312,16 +309,7 @@ async def test_an_origin_with_the_wrong_scheme_is_refused(harbor: HarborFactory)
 
 
 def add_moderator_to(data_dir: Path, name: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "HARBOR_DATA_DIR": str(data_dir)},
-        capture_output=True,
-        timeout=30,
-    )
+    add_moderator_account(name, PASSWORD, HARBOR_DATA_DIR=str(data_dir))
 
 
 async def test_the_sign_in_link_is_not_written_where_stderr_is_not_a_terminal(

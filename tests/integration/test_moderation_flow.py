@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET, HarborFactory
-from tests.harness import REPO, Client, HarborProcess, RedisProcess, seconds
+from tests.harness import Client, HarborProcess, RedisProcess, add_moderator_account, seconds
 
 PASSWORD = "correct horse battery staple"
 CRISIS_WITH_MEANS = (
@@ -26,17 +23,7 @@ SOLICITING = "anyone selling oxy near downtown? dm me, paying cash"
 
 
 def add_moderator(redis: RedisProcess, name: str) -> None:
-    env = {**os.environ, "REDIS_URL": redis.url, "HARBOR_SECRET": TEST_SECRET}
-    subprocess.run(
-        [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        timeout=30,
-    )
+    add_moderator_account(name, PASSWORD, REDIS_URL=redis.url, HARBOR_SECRET=TEST_SECRET)
 
 
 class Moderator:
