@@ -87,7 +87,7 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
 
     await mod.action("Hide message").click()
     await mod.status("Hidden from the room for everyone.")
-    hidden = reader.messages().filter(has_text="This message was hidden by a moderator.")
+    hidden = reader.messages().filter(has_text="This message was removed.")
     await expect(hidden).to_have_count(1, timeout=ms(10))
     await expect(reader.message(CRISIS)).to_have_count(0)
     await expect(mod.page.locator("#audit-body")).to_contain_text("hide", timeout=ms(10))

@@ -115,3 +115,60 @@ async def test_a_message_from_someone_else_with_my_name_is_not_mine(
     await expect(theirs).to_have_class("msg")
     await expect(theirs.locator(".msg-you")).to_have_count(0)
     await expect(theirs.get_by_role("button", name="Report")).to_be_visible()
+
+
+async def test_i_can_delete_my_own_message_and_the_page_says_who_removed_it(
+    chromium: Chromium, harbor: HarborFactory
+) -> None:
+    """Finding 6's last line: nobody could delete their own message. Now "Delete" sits on my
+    stored messages only, asks once, and takes the words away for everyone; a late joiner's
+    history leaves them out. Each viewer is told only what they can know: I deleted mine; a
+    removal I didn't ask for can only have been a moderator's; others just see it went."""
+    worker = harbor()
+    routes: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        routes.append(ws)
+
+    mine = await ChatPage.routed(chromium, worker, route)
+    other = await ChatPage.open(chromium, worker)
+    for page in (mine, other):
+        await page.enter("newcomers")
+    await other.say("words of someone else")
+    await mine.say("something I regret saying")
+    regret_id = await (await mine.wait_message("something I regret saying")).get_attribute(
+        "data-id"
+    )
+    regret = mine.page.locator(f'.msg[data-id="{regret_id}"]')  # its text is about to change
+    theirs = await mine.wait_message("words of someone else")
+    await expect(
+        theirs.get_by_role("button", name="Delete this message for everyone")
+    ).to_have_count(0)
+
+    delete = regret.get_by_role("button", name="Delete this message for everyone")
+    await delete.click()
+    await expect(regret.locator(".msg-ask")).to_contain_text("Delete for everyone?")
+    await regret.get_by_role("button", name="Keep").click()
+    await expect(regret.locator(".msg-text")).to_have_text("something I regret saying")
+    await expect(delete).to_be_focused()
+
+    await delete.click()
+    await regret.get_by_role("button", name="Delete", exact=True).click()
+    await expect(regret.locator(".msg-text")).to_have_text("You deleted this message.")
+    await expect(regret.get_by_role("button")).to_have_count(0)
+    seen_by_other = other.page.locator(f'.msg[data-id="{regret_id}"]')
+    await expect(seen_by_other.locator(".msg-text")).to_have_text("This message was removed.")
+    await expect(seen_by_other.get_by_role("button", name="Report")).to_have_count(0)
+
+    late = await ChatPage.open(chromium, worker)
+    await late.enter("newcomers")
+    await late.wait_message("words of someone else")
+    assert "something I regret saying" not in await late.texts()
+
+    # A removal I didn't ask for, on my own message: only a moderator can have made it.
+    await mine.say("a second thought")
+    second_id = await (await mine.wait_message("a second thought")).get_attribute("data-id")
+    second = mine.page.locator(f'.msg[data-id="{second_id}"]')
+    routes[-1].send(json.dumps({"type": "hidden", "room": "newcomers", "id": int(second_id or 0)}))
+    await expect(second.locator(".msg-text")).to_have_text("A moderator removed this message.")

@@ -42,6 +42,21 @@ const REPORT_REFUSALS = {
   bad_field: "Couldn't send the report.",
   unknown_type: "Reporting isn't available yet. If someone may be in danger, use Get help now.",
 };
+// Refusals a delete of one's own message can get (answered in order, like reports).
+const DELETE_REFUSALS = {
+  not_yours: "Only the person who wrote a message can delete it.",
+  unknown_message: "That message is no longer in the room.",
+  not_joined: "Couldn't delete it. Try again in a moment.",
+  rate_limited: "Couldn't delete it. Try again in a moment.",
+  unavailable: "Couldn't delete it. Try again in a moment.",
+  bad_field: "Couldn't delete it.",
+  unknown_type: "Deleting isn't available on this server yet.",
+};
+// What a removed message says. Only its writer or a moderator can remove one, so the writer
+// knows which it was; everyone else is told no more than that it went.
+const REMOVED_BY_ME = "You deleted this message.";
+const REMOVED_BY_MODERATOR = "A moderator removed this message.";
+const REMOVED = "This message was removed.";
 
 const $ = (id) => document.getElementById(id);
 
@@ -112,7 +127,8 @@ const state = {
   current: null, // room id on screen
   conversations: new Map(),
   outbox: new Map(), // client_id -> {clientId, room, text, status, el, boundId}
-  reports: [], // reports waiting for the server's verdict, oldest first
+  requests: [], // reports and deletes waiting for the server's verdict, oldest first
+  deleting: new Set(), // "room:id" of our own messages we asked the server to delete
   socket: null,
   roomsTimer: null,
 };
@@ -280,6 +296,10 @@ function onJoined(frame) {
   conv.epoch = frame.epoch;
   for (const message of Array.isArray(frame.history) ? frame.history : []) {
     addMessage(conv, message, false);
+  }
+  // Messages removed while we were away: history leaves them out and lists their ids.
+  for (const id of Array.isArray(frame.hidden) ? frame.hidden : []) {
+    if (Number.isInteger(id)) removeMessage(conv, id);
   }
   if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
   flush(conv.room);
@@ -463,10 +483,10 @@ function report(li, button) {
   button.disabled = true;
   status.textContent = "Reporting…";
   const entry = { refused: null };
-  state.reports.push(entry);
+  state.requests.push(entry);
   // The server answers in order: a pong with no refusal before it means the report was taken.
   state.socket.ping((answered) => {
-    state.reports.splice(state.reports.indexOf(entry), 1);
+    state.requests.splice(state.requests.indexOf(entry), 1);
     if (!answered) {
       status.textContent = "Couldn't send the report. Try again in a moment.";
       button.disabled = false;
@@ -477,6 +497,63 @@ function report(li, button) {
       status.textContent = "Thanks, reported.";
     }
   });
+}
+
+// ---------- deleting our own messages ----------
+
+function askDelete(li) {
+  render.askDelete(li).focus();
+}
+
+function keep(li) {
+  render.cancelDelete(li);
+  li.querySelector(".msg-delete")?.focus();
+}
+
+function deleteOwn(li) {
+  const id = Number(li.dataset.id);
+  const roomId = state.current;
+  const status = li.querySelector(".msg-status");
+  if (!roomId || !Number.isInteger(id)) return;
+  li.querySelector(".msg-ask")?.remove();
+  if (!state.socket?.send({ type: "delete", room: roomId, id })) {
+    status.textContent = "Not connected. Try again in a moment.";
+    render.cancelDelete(li);
+    return;
+  }
+  const key = `${roomId}:${id}`;
+  state.deleting.add(key);
+  status.textContent = "Deleting…";
+  const entry = { refused: null };
+  state.requests.push(entry);
+  // As with reports: a pong with no refusal before it means the message is gone for everyone.
+  state.socket.ping((answered) => {
+    state.requests.splice(state.requests.indexOf(entry), 1);
+    if (!answered || entry.refused) {
+      state.deleting.delete(key);
+      status.textContent = answered
+        ? DELETE_REFUSALS[entry.refused]
+        : "Couldn't delete it. Try again in a moment.";
+      if (!entry.refused || !["not_yours", "unknown_message"].includes(entry.refused)) {
+        render.cancelDelete(li);
+      }
+    } else {
+      render.setRemoved(li, REMOVED_BY_ME);
+    }
+  });
+}
+
+/** A message left the room: say as much as this viewer can truly know about who took it. */
+function removeMessage(conv, id) {
+  const li = conv.list.querySelector(`.msg[data-id="${id}"]`);
+  if (!li || li.classList.contains("removed")) return;
+  const own = li.classList.contains("own");
+  const text = state.deleting.has(`${conv.room}:${id}`)
+    ? REMOVED_BY_ME
+    : own
+      ? REMOVED_BY_MODERATOR
+      : REMOVED;
+  render.setRemoved(li, text);
 }
 
 // ---------- frames ----------
@@ -508,10 +585,8 @@ function onFrame(frame) {
       if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty);
       break;
     case "hidden": {
-      const li = state.conversations.get(frame.room)?.list.querySelector(
-        `.msg[data-id="${Number(frame.id)}"]`,
-      );
-      if (li) render.setHidden(li);
+      const conv = state.conversations.get(frame.room);
+      if (conv && Number.isInteger(frame.id)) removeMessage(conv, frame.id);
       break;
     }
     case "attention":
@@ -538,8 +613,9 @@ function onError(frame) {
   }
   const joining = [...state.conversations.values()].find((c) => c.state === "joining");
   const joinCode = ["unavailable", "already_joined", "unknown_room", "too_many_rooms"];
-  if (frame.code in REPORT_REFUSALS && !(joining && joinCode.includes(frame.code))) {
-    const pending = state.reports.find((r) => !r.refused);
+  const requestCode = frame.code in REPORT_REFUSALS || frame.code in DELETE_REFUSALS;
+  if (requestCode && !(joining && joinCode.includes(frame.code))) {
+    const pending = state.requests.find((r) => !r.refused);
     if (pending) {
       pending.refused = frame.code;
       return;
@@ -675,7 +751,8 @@ function forgetMe() {
   state.conversations.clear();
   state.privateRooms.clear();
   renderRoomList();
-  state.reports = [];
+  state.requests = [];
+  state.deleting.clear();
   state.current = null;
   state.name = null;
   state.author = null;
@@ -752,6 +829,9 @@ function wire() {
     if (!li) return;
     if (button.dataset.action === "report") report(li, button);
     if (button.dataset.action === "retry") retry(li);
+    if (button.dataset.action === "delete") askDelete(li);
+    if (button.dataset.action === "confirm-delete") deleteOwn(li);
+    if (button.dataset.action === "keep") keep(li);
   });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();

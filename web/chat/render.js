@@ -64,7 +64,40 @@ export function messageElement(message, { own }) {
     foot.append(report);
   }
   li.append(meta, text, foot);
+  if (own && message.id !== "" && message.note !== "held") addDeleteButton(li);
   return li;
+}
+
+/** Our own stored message can be taken back: a "Delete" that asks once before it acts. */
+function addDeleteButton(li) {
+  if (li.querySelector(".msg-delete") || li.classList.contains("removed")) return;
+  const button = el("button", "link-button msg-delete", "Delete");
+  button.type = "button";
+  button.dataset.action = "delete";
+  button.setAttribute("aria-label", "Delete this message for everyone");
+  li.querySelector(".msg-foot").append(button);
+}
+
+/** The one question before a delete: the message goes for everyone, so it is asked, not assumed. */
+export function askDelete(li) {
+  li.querySelector(".msg-delete")?.remove();
+  const ask = el("span", "msg-ask");
+  ask.append(el("span", "", "Delete for everyone? "));
+  const yes = el("button", "link-button msg-confirm-delete", "Delete");
+  yes.type = "button";
+  yes.dataset.action = "confirm-delete";
+  const keep = el("button", "link-button msg-keep", "Keep");
+  keep.type = "button";
+  keep.dataset.action = "keep";
+  ask.append(yes, " ", keep);
+  li.querySelector(".msg-foot").append(ask);
+  return keep;
+}
+
+/** The question was answered "keep", or the delete could not be made: offer it again. */
+export function cancelDelete(li) {
+  li.querySelector(".msg-ask")?.remove();
+  addDeleteButton(li);
 }
 
 /** Our message before its ack: shown at once, marked "sending…" until the server stores it. */
@@ -99,6 +132,7 @@ export function setDelivered(li, id, ts) {
   li.classList.remove("pending", "failed");
   li.querySelector(".msg-status").textContent = "";
   if (Number.isFinite(ts)) li.querySelector(".msg-time").replaceWith(timeElement(ts));
+  addDeleteButton(li);
 }
 
 /** A line under a message: what the server did with it (held, redacted, hidden). */
@@ -106,11 +140,15 @@ export function setNote(li, text) {
   li.querySelector(".msg-status").textContent = text;
 }
 
-/** A moderator hid this message: its text goes, for everyone, right away. */
-export function setHidden(li) {
-  li.classList.add("held");
-  li.querySelector(".msg-text").textContent = "This message was hidden by a moderator.";
-  li.querySelector(".msg-report")?.remove();
+/** The message was taken out of the room (by its writer or a moderator): its text goes at
+ * once, and `text` says only what the viewer can know about who removed it. */
+export function setRemoved(li, text) {
+  li.classList.add("held", "removed");
+  li.querySelector(".msg-text").textContent = text;
+  li.querySelector(".msg-status").textContent = "";
+  for (const selector of [".msg-report", ".msg-delete", ".msg-ask", ".msg-retry"]) {
+    li.querySelector(selector)?.remove();
+  }
 }
 
 export function noticeElement(text) {

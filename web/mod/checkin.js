@@ -136,7 +136,7 @@ export function onCheckinFrame(frame) {
     if (frame.note !== "volunteer") announce(`Check-in, ${frame.from}: ${String(frame.text).slice(0, 200)}`);
   } else if (frame.type === "hidden") {
     panel.list.querySelector(`[data-id="${Number(frame.id)}"] .checkin-text`)?.replaceChildren(
-      "This message was hidden by a moderator.");
+      "This message was removed (by its writer or a volunteer).");
   }
   return true;
 }
