@@ -38,14 +38,38 @@ def features(
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
     tokens = _spelled_out(_WORD.findall(words))
-    found = [*tokens, *map(" ".join, zip(tokens, tokens[1:], strict=False))]
+    pairs = map(" ".join, zip(tokens, tokens[1:], strict=False))
+    found = [token for token in tokens if token not in TIME_WORDS]
+    found.extend(pairs)
     bits &= ~1  # bit 0 is the signal bit, which names no concept
+    concepts = []
     while bits:  # one step per concept present, not per bit
         lowest = bits & -bits
-        found.append(CONCEPT + concept_names[lowest.bit_length() - 1])
+        concepts.append(concept_names[lowest.bit_length() - 1])
         bits ^= lowest
+    if not findings and CONTEXT_CONCEPTS.issuperset(concepts):
+        concepts = []  # context with no sign to qualify says nothing
+    found.extend(CONCEPT + name for name in concepts)
     found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
     return found
+
+
+# The lexicon's context concepts (its "context", "shields" and "clause breaks" sections, and the
+# grammar of intent): they say how to read a sign -- when, how sure, whose, in what register --
+# and are no sign by themselves. They are features only beside a sign (another concept or a
+# rule's finding); alone, "tonight" and "going to" would teach the model the style of the
+# corpus's crisis messages rather than their danger ("i want to sleep tonight").
+CONTEXT_CONCEPTS = frozenset(
+    {
+        "accident", "clause_break", "compulsion", "education", "general_question", "intent",
+        "laughter", "media", "negation", "now", "past", "present", "recurrence", "resolved",
+        "rules_quote", "self_assert", "shield",
+    }
+)  # fmt: skip
+# The one-word terms of the lexicon's `now` concept (a unit test keeps the two the same): the
+# moment is read through that concept and through the word pairs ("it tonight"), never as a
+# word on its own, for the same reason.
+TIME_WORDS = frozenset({"2nite", "ahora", "hoy", "now", "rn", "today", "tonight", "tonite"})
 
 
 # Chat shorthand read as the word it stands for, as the lexicon's own word swaps do

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,11 +10,20 @@ import pytest
 from moderation import Action, Category, Severity, load_lexicon, moderate
 from moderation.blend import blend
 from moderation.classifier import LEARNED, make_signal
-from moderation.learned import CONCEPT, NONE, RULE, LearnedModel, features
+from moderation.learned import (
+    CONCEPT,
+    CONTEXT_CONCEPTS,
+    NONE,
+    RULE,
+    TIME_WORDS,
+    LearnedModel,
+    features,
+)
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, decide
 
 NAMES = ("", "means", "now", "farewell")
+LEXICON = Path(__file__).resolve().parents[2] / "moderation" / "lexicon"
 
 
 def toy(
@@ -44,10 +54,37 @@ def toy(
 
 def test_features_are_words_pairs_concepts_and_findings() -> None:
     found = features("bought a rope\n today", 0b1011, NAMES, [("suicide", "high")])
-    assert found[:4] == ["bought", "a", "rope", "today"]
+    assert found[:3] == ["bought", "a", "rope"]
     assert "a rope" in found and "rope today" in found
     assert [f for f in found if f.startswith(CONCEPT)] == [CONCEPT + "means", CONCEPT + "farewell"]
     assert found[-1] == RULE + "suicide:high"
+
+
+def test_a_time_word_is_read_in_its_pairs_and_concept_never_alone() -> None:
+    found = features("do it tonight", 0b0110, NAMES, [])
+    assert "tonight" not in found
+    assert "it tonight" in found and CONCEPT + "now" in found and CONCEPT + "means" in found
+
+
+def test_context_concepts_without_a_sign_are_no_features() -> None:
+    """Time, negation, intent alone qualify nothing: "i want to sleep tonight" has no sign."""
+    assert [f for f in features("sleep tonight", 0b0100, NAMES, []) if f.startswith("@")] == []
+    with_finding = features("sleep tonight", 0b0100, NAMES, [("suicide", "watch")])
+    assert CONCEPT + "now" in with_finding
+
+
+def test_time_words_are_the_one_word_terms_of_the_now_concept() -> None:
+    lexicon = load_lexicon()
+    one_word = {
+        term
+        for path in LEXICON.glob("terms-*.tsv")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+        for term, concepts in [line.split("\t")[:2]]
+        if " " not in term and "now" in concepts.split(",")
+    }
+    assert one_word == TIME_WORDS
+    assert CONTEXT_CONCEPTS <= set(lexicon.concept_names)
 
 
 def test_the_signal_bit_names_no_concept() -> None:
