@@ -474,7 +474,9 @@ class ChatConnection:
         if identity is None:  # _handle answers nothing but hello before the welcome
             raise RuntimeError("send before hello")
         if self.moderator is not None:
-            return await self._gate.submit_volunteer(identity, send.room, send.text, send.client_id)
+            return await self._gate.submit_volunteer(
+                identity, self.moderator, send.room, send.text, send.client_id
+            )
         return await self._gate.submit(
             identity,
             send.room,

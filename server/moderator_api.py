@@ -35,6 +35,7 @@ from casework.passwords import (
     session_token_hash,
     verify_password,
 )
+from casework.response_times import summary
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
@@ -43,6 +44,7 @@ from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
 from .registry import Registry
+from .time_to_human import observe_claim
 from .transport import MODERATOR_COOKIE
 
 logger = logging.getLogger("harbor.moderators")
@@ -257,6 +259,7 @@ async def claim_next(request: Request, context: WorkerContext, name: str) -> Res
             claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
         except FlagError:
             continue
+        observe_claim(context, flag, claimed)
         await _after(context, name, "claim", claimed, "")
         return JSONResponse({"flag": claimed.to_json()})
     return _error(409, "busy", "every open flag was just taken; try again")
@@ -272,10 +275,6 @@ async def _flag_or_404(context: WorkerContext, request: Request) -> Flag:
 async def _after(
     context: WorkerContext, name: str, action: str, flag: Flag, reason: str, **detail: Any
 ) -> None:
-    waiting_since = max(flag.draft.created_ms, flag.reopened_ms)
-    if action == "claim" and flag.updated_ms >= waiting_since:
-        waited = max(0, context.clock() - waiting_since) / 1000
-        context.metrics.time_to_claim.observe(waited)
     await context.store.audit(AuditEntry(context.clock(), name, action, flag.id, reason, detail))
     await feeds.announce_flag(context.broker, action, flag)
 
@@ -300,6 +299,7 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
 
 async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
+    observe_claim(context, flag, claimed)
     await _after(context, name, "claim", claimed, "")
     await feeds.notify(
         context.broker,
@@ -469,6 +469,14 @@ async def duty(request: Request, context: WorkerContext, name: str) -> Response:
     return JSONResponse({"on_duty": on_duty, "holding": holding})
 
 
+@authenticated
+async def response_times(request: Request, context: WorkerContext, name: str) -> Response:
+    """Time to a human over the last day, by crisis severity (casework/response_times.py)."""
+    flags = await context.store.list_flags(include_resolved=True, limit=500)
+    targets = context.settings.response_targets
+    return JSONResponse(summary(flags, targets, context.clock()))
+
+
 ROUTES = [
     Route("/mod/api/session", sign_in, methods=["POST"]),
     Route("/mod/api/session", sign_out, methods=["DELETE"]),
@@ -479,4 +487,5 @@ ROUTES = [
     Route("/mod/api/flags/{flag_id}/{action}", flag_action, methods=["POST"]),
     Route("/mod/api/audit", audit_log, methods=["GET"]),
     Route("/mod/api/duty", duty, methods=["GET"]),
+    Route("/mod/api/response", response_times, methods=["GET"]),
 ]
