@@ -243,4 +243,3 @@ async def test_a_reply_in_the_room_counts_only_from_the_volunteer_who_holds_the_
     assert stored["first_words_ms"] > 0
     for client in (alice, bob):
         await client.close()
-

@@ -20,7 +20,7 @@ import {
   setupCheckins,
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
-import { $, age, announce, el, fullTime } from "./dom.js";
+import { $, age, announce, duration, el, fullTime } from "./dom.js";
 import { categoryWords, compareFlags } from "./flags.js";
 
 const DUTY_REFRESH_MS = 10_000;
@@ -33,6 +33,7 @@ const state = {
   caseFlag: null, // the flag on screen (kept after it is resolved, to show the outcome)
   opened: new Set(), // flags whose text the volunteer chose to read
   alerted: new Set(), // imminent and high flags already alerted (a refetch must not ring again)
+  targets: {}, // seconds a flag may wait for a claim, by severity (from /mod/api/response)
   loaded: false,
   // Flag frames that arrive while the queue is being fetched: the fetched list may predate
   // them, so they are applied on top of it (else a flag raised meanwhile vanished from view).
@@ -134,11 +135,13 @@ function startDashboard(name) {
   stopTimers();
   state.timers.push(
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
   loadDuty();
   loadAudit();
+  loadResponse();
   startSocket();
 }
 
@@ -163,6 +166,7 @@ function stopDashboard() {
   $("queue").replaceChildren();
   $("audit-body").replaceChildren();
   $("duty-list").replaceChildren();
+  $("response-body").replaceChildren();
   document.body.dataset.caseOpen = "false";
 }
 
@@ -265,7 +269,12 @@ function onFlag(frame) {
     }
   } else if (frame.event === "lapsed") {
     announce(`A ${flag.severity} flag ${where} is back in the queue.`);
+  } else if (frame.event === "answered") {
+    announce(`A volunteer has written to the person behind ${article(flag.severity)} ${flag.severity} flag ${where}.`);
+  } else if (frame.event === "backup" && flag.state === "open") {
+    alertFor(flag, `Nobody has claimed ${article(flag.severity)} ${flag.severity} flag ${where}: the backup list was called.`);
   }
+  if (["claim", "answered", "backup", "resolve"].includes(frame.event)) loadResponseSoon();
 }
 
 // Severities that ring when raised: imminent loudly, high quietly.
@@ -320,7 +329,8 @@ function queueItem(flag, now) {
     : el("span", "tag tag-open", "open");
   owner.dataset.owner = flag.owner ?? "";
   tags.append(owner);
-  if (flag.state === "open" && flag.due_ms && flag.due_ms < now) tags.append(el("span", "tag tag-overdue", "overdue"));
+  if (pastTarget(flag, now)) tags.append(el("span", "tag tag-overdue", "past target"));
+  if (flag.backup_ms && flag.state === "open") tags.append(el("span", "tag tag-overdue", "backup called"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
   if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
@@ -333,9 +343,17 @@ function queueItem(flag, now) {
 
 // ---------- one case ----------
 
+/** An open flag nobody has claimed since it was raised, waiting longer than its target. */
+function pastTarget(flag, now = Date.now()) {
+  const target = state.targets[flag.severity];
+  const since = Math.max(flag.created_ms ?? 0, flag.reopened_ms ?? 0);
+  return flag.state === "open" && !flag.claimed_ms && Number.isFinite(target) &&
+    now - since > target * 1000;
+}
+
 function showCase(flag, { focus = true } = {}) {
   state.caseFlag = flag;
-  renderCase(flag, { me: state.me, opened: state.opened });
+  renderCase(flag, { me: state.me, opened: state.opened, targets: state.targets });
   document.body.dataset.caseOpen = "true";
   for (const button of $("queue").querySelectorAll("[data-flag]")) {
     if (button.dataset.flag === flag.id) button.setAttribute("aria-current", "true");
@@ -489,6 +507,51 @@ async function loadDuty() {
   if (!items.length) items.push(el("li", "small", "Nobody listed yet; this refreshes every few seconds."));
   $("duty-list").replaceChildren(...items);
   $("on-duty").textContent = `On duty: ${names.length}`;
+}
+
+let responseTimer = null;
+
+function loadResponseSoon() {
+  clearTimeout(responseTimer);
+  responseTimer = setTimeout(loadResponse, 500);
+}
+
+/** Time to a human over the last day, by severity; also the targets the queue marks. */
+async function loadResponse() {
+  if (state.me === null) return; // signed out meanwhile
+  let data;
+  try {
+    data = await api.response();
+  } catch {
+    return;
+  }
+  const rows = (Array.isArray(data.severities) ? data.severities : []).map((row) => {
+    state.targets[row.severity] = row.target_s;
+    const tr = el("tr");
+    tr.dataset.severity = row.severity;
+    const waiting = row.waiting
+      ? `${row.waiting} (longest ${duration(row.longest_wait_s)})`
+      : "none";
+    const late = row.claimed_late + row.waiting_late;
+    const lateCell = el("td", "", late ? `${late} of ${row.flags}` : "none");
+    lateCell.dataset.late = String(late > 0);
+    tr.append(
+      el("td", "", cap(row.severity)),
+      el("td", "", duration(row.target_s)),
+      el("td", "", waiting),
+      el("td", "", spread(row.claim_median_s, row.claim_p90_s, row.claimed)),
+      el("td", "", spread(row.words_median_s, row.words_p90_s, row.answered)),
+      lateCell,
+    );
+    return tr;
+  });
+  $("response-body").replaceChildren(...rows);
+  renderQueue();
+}
+
+function spread(median, p90, count) {
+  if (!count) return "no cases yet";
+  return `${duration(median)} (${duration(p90)}), ${count} case${count > 1 ? "s" : ""}`;
 }
 
 async function loadAudit() {
