@@ -28,7 +28,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casework.flags import AuditEntry, Flag, FlagError, Outcome, Revocation, Sanction
+from casework.flags import (
+    AuditEntry,
+    Flag,
+    FlagError,
+    FlagState,
+    Outcome,
+    Revocation,
+    Sanction,
+)
 from casework.passwords import (
     hash_password,
     new_session_token,
@@ -40,6 +48,7 @@ from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
 from . import feeds
+from .audit_words import in_words
 from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
@@ -226,9 +235,18 @@ async def sign_in_with_link(request: Request) -> Response:
 
 @authenticated
 async def sign_out(request: Request, context: WorkerContext, name: str) -> Response:
+    """Ends the session and hands the moderator's cases back to the queue at once: someone who
+    signed out is not with the person, so no case should wait out a lease under their name."""
     token = request.cookies.get(MODERATOR_COOKIE, "")
     await context.store.end_session(session_token_hash(token))
     await context.store.audit(AuditEntry(context.clock(), name, "sign_out", "moderator"))
+    for flag in await context.store.list_flags():
+        if flag.state is FlagState.CLAIMED and flag.owner == name:
+            try:
+                released = await context.store.release(flag.id, name, context.clock())
+            except FlagError:  # resolved or lapsed meanwhile
+                continue
+            await _after(context, name, "release", released, "signed out")
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(MODERATOR_COOKIE, path="/")
     return response
@@ -454,8 +472,15 @@ _FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {
 
 @authenticated
 async def audit_log(request: Request, context: WorkerContext, name: str) -> Response:
+    """The log, each entry also in words (server/audit_words.py): no raw ids on the page."""
     entries = await context.store.audit_log(limit=200)
-    return JSONResponse({"entries": [entry.to_json() for entry in entries]})
+    flags = {f.id: f for f in await context.store.list_flags(include_resolved=True, limit=500)}
+
+    def title_of(room: str) -> str | None:
+        listed = context.catalog.get(room)
+        return listed.title if listed is not None else None
+
+    return JSONResponse({"entries": [in_words(entry, flags, title_of) for entry in entries]})
 
 
 @authenticated

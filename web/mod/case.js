@@ -2,7 +2,7 @@
 // acting (who holds it, how severe, why it was raised), and which actions make sense now.
 
 import { $, age, duration, el, fullTime, timeElement } from "./dom.js";
-import { categoryWords, highlightPieces, isCrisis } from "./flags.js";
+import { categoryWords, highlightPieces, isCrisis, roomTitle } from "./flags.js";
 
 /** The flagged text as text nodes, the classifier's matched words in <mark>. */
 export function highlighted(text, spans) {
@@ -98,7 +98,7 @@ export function renderCase(flag, view) {
   const severity = el("span", `sev sev-${flag.severity}`, flag.severity);
   fact(facts, "Severity", severity);
   fact(facts, "State", stateText(flag, view.me));
-  fact(facts, "Writer", `${flag.name} in ${flag.room}`);
+  fact(facts, "Writer", `${flag.name} in ${roomTitle(flag.room)}`);
   fact(facts, "Source", sourceText(flag));
   fact(facts, "Message", heldText(flag) + (flag.escalated ? " · escalated" : ""));
   fact(facts, "Raised", `${fullTime(flag.created_ms)} (waited ${age(flag.created_ms)})`);

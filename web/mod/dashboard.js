@@ -21,7 +21,7 @@ import {
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
-import { categoryWords, compareFlags } from "./flags.js";
+import { article, categoryWords, compareFlags, roomTitle, setRoomTitles } from "./flags.js";
 
 const DUTY_REFRESH_MS = 10_000;
 const AUDIT_REFRESH_MS = 20_000;
@@ -139,10 +139,26 @@ function startDashboard(name) {
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
-  loadDuty();
+  // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
+  // page says it is checking rather than showing nobody.
+  $("duty-list").replaceChildren(el("li", "small", "Checking who is on duty…"));
+  $("on-duty").textContent = "On duty: checking…";
+  loadRooms();
   loadAudit();
   loadResponse();
   startSocket();
+}
+
+/** Room titles for the queue and the case (the public room list). */
+async function loadRooms() {
+  try {
+    const response = await fetch("/api/rooms", { cache: "no-store" });
+    if (response.ok) setRoomTitles((await response.json()).rooms);
+  } catch {
+    return; // ids stand in for titles until the next load
+  }
+  renderQueue();
+  if (state.caseFlag) showCase(state.caseFlag, { focus: false });
 }
 
 function stopTimers() {
@@ -178,7 +194,7 @@ function startSocket() {
     onReady: () => {
       loadFlags();
       rejoinCheckins();
-      // This connection puts us on duty once presence is shared (a moment later): show it.
+      loadDuty(); // with ourselves on duty now; shared presence catches up a moment later
       setTimeout(loadDuty, 1500);
     },
     onDown: connectionLost,
@@ -249,30 +265,31 @@ function onFlag(frame) {
   else state.flags.set(flag.id, flag);
   renderQueue();
   if (state.caseFlag?.id === flag.id) showCase(flag, { focus: false });
-  const where = `in ${flag.room}: ${categoryWords(flag.categories)}`;
+  const where = `in ${roomTitle(flag.room)}: ${categoryWords(flag.categories)}`;
+  const one = `${article(flag.severity)} ${flag.severity} flag`;
   if (frame.event === "raised" && !known) {
     announce(`New ${flag.severity} flag ${where}.`);
     raisedAlarm(flag);
   } else if (frame.event === "overdue" && flag.state === "open") {
-    alertFor(flag, `Overdue: ${article(flag.severity)} ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
+    alertFor(flag, `Overdue: ${one} ${where} has waited ${age(flag.created_ms)}.`);
   } else if (frame.event === "reported") {
-    announce(`A flag ${where} was reported again.`);
+    announce(`${cap(one)} ${where} was reported again.`);
   } else if (frame.event === "reopened") {
     // A new report of a message whose case was resolved: it needs someone again.
-    announce(`A resolved flag ${where} was reported again and is back in the queue.`);
+    announce(`A resolved ${flag.severity} flag ${where} was reported again and is back in the queue.`);
     if (ALERTED.has(flag.severity)) {
       alertFor(
         flag,
-        `Reported again: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`,
+        `Reported again: someone in ${roomTitle(flag.room)} may be in danger (${categoryWords(flag.categories)}).`,
         flag.severity === "imminent" ? "loud" : "quiet",
       );
     }
   } else if (frame.event === "lapsed") {
-    announce(`A ${flag.severity} flag ${where} is back in the queue.`);
+    announce(`${cap(one)} ${where} is back in the queue.`);
   } else if (frame.event === "answered") {
-    announce(`A volunteer has written to the person behind ${article(flag.severity)} ${flag.severity} flag ${where}.`);
+    announce(`A volunteer has written to the person behind ${one} ${where}.`);
   } else if (frame.event === "backup" && flag.state === "open") {
-    alertFor(flag, `Nobody has claimed ${article(flag.severity)} ${flag.severity} flag ${where}: the backup list was called.`);
+    alertFor(flag, `Nobody has claimed ${one} ${where}: the backup list was called.`);
   }
   if (["claim", "answered", "backup", "resolve"].includes(frame.event)) loadResponseSoon();
 }
@@ -280,18 +297,14 @@ function onFlag(frame) {
 // Severities that ring when raised: imminent loudly, high quietly.
 const ALERTED = new Set(["imminent", "high"]);
 
-function article(word) {
-  return /^[aeiou]/i.test(word) ? "an" : "a";
-}
-
 function raisedAlarm(flag) {
   if (!ALERTED.has(flag.severity) || flag.state !== "open" || state.alerted.has(flag.id)) return;
   state.alerted.add(flag.id);
   const what = categoryWords(flag.categories);
   if (flag.severity === "imminent") {
-    alertFor(flag, `Imminent: someone in ${flag.room} may be in danger (${what}).`, "loud");
+    alertFor(flag, `Imminent: someone in ${roomTitle(flag.room)} may be in danger (${what}).`, "loud");
   } else {
-    alertFor(flag, `High: someone in ${flag.room} needs a volunteer soon (${what}).`, "quiet");
+    alertFor(flag, `High: someone in ${roomTitle(flag.room)} needs a volunteer soon (${what}).`, "quiet");
   }
 }
 
@@ -318,7 +331,7 @@ function queueItem(flag, now) {
   top.append(el("span", `sev sev-${flag.severity}`, flag.severity));
   top.append(el("span", "queue-cats", categoryWords(flag.categories)));
   const facts = el("span", "queue-facts");
-  facts.append(el("span", "", `${flag.room} · ${flag.name}`));
+  facts.append(el("span", "", `${roomTitle(flag.room)} · ${flag.name}`));
   const waited = el("span", "", `waiting ${age(flag.created_ms, now)}`);
   waited.title = fullTime(flag.created_ms);
   facts.append(waited);
@@ -494,7 +507,10 @@ async function loadDuty() {
   } catch {
     return;
   }
-  const names = Array.isArray(data.on_duty) ? data.on_duty : [];
+  const names = Array.isArray(data.on_duty) ? [...data.on_duty] : [];
+  // Our own live socket puts us on duty; shared presence says so a moment later. Say it now.
+  if (state.socket?.ready && !names.includes(state.me)) names.push(state.me);
+  names.sort();
   const holding = data.holding && typeof data.holding === "object" ? data.holding : {};
   const counts = {};
   for (const owner of Object.values(holding)) counts[owner] = (counts[owner] ?? 0) + 1;
@@ -504,7 +520,7 @@ async function loadDuty() {
     if (counts[name]) li.append(el("span", "small", ` · holds ${counts[name]} case${counts[name] > 1 ? "s" : ""}`));
     return li;
   });
-  if (!items.length) items.push(el("li", "small", "Nobody listed yet; this refreshes every few seconds."));
+  if (!items.length) items.push(el("li", "small", "Nobody is on duty right now."));
   $("duty-list").replaceChildren(...items);
   $("on-duty").textContent = `On duty: ${names.length}`;
 }
@@ -565,17 +581,12 @@ async function loadAudit() {
   const rows = (Array.isArray(data.entries) ? data.entries : []).slice(0, 100).map((entry) => {
     const tr = el("tr");
     const when = el("td", "", fullTime(entry.at_ms));
-    tr.append(when, el("td", "", entry.moderator), el("td", "", entry.action));
-    tr.append(el("td", "", entry.target), el("td", "", entry.reason || detailText(entry.detail)));
+    const why = [entry.reason, entry.detail_text].filter(Boolean).join("; ");
+    tr.append(when, el("td", "", entry.moderator), el("td", "", entry.action_text ?? ""));
+    tr.append(el("td", "", entry.subject ?? ""), el("td", "", why));
     return tr;
   });
   $("audit-body").replaceChildren(...rows);
-}
-
-function detailText(detail) {
-  if (!detail || typeof detail !== "object") return "";
-  return Object.entries(detail).filter(([key]) => key !== "until_ms")
-    .map(([key, value]) => `${key}: ${value}`).join(", ");
 }
 
 function cap(text) {
