@@ -9,8 +9,8 @@ nobody can lock a volunteer out; unknown names cost the same scrypt as known one
 lands in the append-only audit log with who, what, when and why -- never message text.
 
 Every handler validates its whole request before its first effect (a 400 changes nothing), and
-every effect is audited. Mute and ban take a confirmation step: the first request answers 409
-`confirm_required` with a summary, and only a repeat with `"confirm": true` applies it.
+every effect is audited. Warn, mute and ban take a confirmation step: the first request answers
+409 `confirm_required` with a summary, and only a repeat with `"confirm": true` applies it.
 """
 
 from __future__ import annotations
@@ -399,6 +399,10 @@ async def _warn(context: WorkerContext, name: str, flag: Flag, body: dict[str, A
     text = _note(body, "text").strip()
     if not text:
         raise ValueError("text is required")
+    if body.get("confirm") is not True:
+        summary = f"send {flag.draft.name} this warning"
+        asked = {"error": "confirm_required", "summary": summary, "confirm": "send confirm: true"}
+        return JSONResponse(asked, status_code=409)
     await feeds.notify(context.broker, flag.draft.uid, {"type": "warning", "text": text})
     await _after(context, name, "warn", flag, text)
     return JSONResponse({"warned": True})

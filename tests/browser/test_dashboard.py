@@ -263,6 +263,8 @@ async def test_a_check_in_conversation_and_a_mute_that_needs_confirming(
     )
 
     # Mute: the server asks for confirmation; Cancel changes nothing, Confirm applies it.
+    # On a crisis case the sanctions start folded away, below the support actions.
+    await mod.page.locator("#sanctions > summary").click()
     mute = mod.page.get_by_role("button", name="Mute…")
     await mute.click()
     dialog = mod.page.get_by_role("dialog", name="Please confirm")

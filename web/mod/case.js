@@ -140,7 +140,15 @@ export function renderCase(flag, view) {
   for (const form of ["resolve-form", "warn-form", "sanction-form"]) {
     for (const control of $(form).elements) control.disabled = resolved;
   }
+  // Care first: on a case where someone may be in danger, warn, mute and ban start folded away
+  // below the support actions (the volunteer can still open them).
+  const careFirst = crisis || ["imminent", "high"].includes(flag.severity);
+  $("sanctions").dataset.careFirst = String(careFirst);
+  $("sanctions-note").textContent = careFirst
+    ? "This person may be in crisis: reach out first. A warning or a pause tells them they did something wrong."
+    : "";
   if (changed) {
+    $("sanctions").open = !careFirst;
     $("case-status").textContent = "";
     $("resolve-note").value = "";
     $("warn-text").value = "";

@@ -436,6 +436,22 @@ async function resolve(event) {
   }
 }
 
+/** Run `action`, which the server confirms first (409 confirm_required with a summary): ask the
+ * volunteer in our dialog, and only on Confirm send it again with confirm: true. */
+async function confirmed(action, body, label) {
+  try {
+    return await act(action, body);
+  } catch (failure) {
+    const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${action} this person`;
+    const note = typeof failure.body.note === "string" ? ` ${failure.body.note}` : "";
+    if (!(await confirmAction(`${cap(summary)}?${note}`, label))) {
+      status("Nothing was changed.");
+      return null;
+    }
+    return act(action, { ...body, confirm: true });
+  }
+}
+
 async function warn(event) {
   event.preventDefault();
   const text = $("warn-text").value.trim();
@@ -444,7 +460,7 @@ async function warn(event) {
     $("warn-text").focus();
     return;
   }
-  if (await act("warn", { text })) {
+  if (await confirmed("warn", { text }, "Send warning")) {
     $("warn-text").value = "";
     status("Warning sent.");
   }
@@ -456,20 +472,8 @@ async function sanction(event) {
   event.preventDefault();
   const kind = event.submitter?.value === "ban" ? "ban" : "mute";
   const body = { minutes: Number($("sanction-minutes").value), reason: $("sanction-reason").value.trim() };
-  try {
-    const data = await act(kind, body);
-    if (data) status(`Applied: ${data.applied}.`); // a server that needed no confirmation
-  } catch (failure) {
-    const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${kind} this person`;
-    const note = typeof failure.body.note === "string" ? ` ${failure.body.note}` : "";
-    const yes = await confirmAction(`${cap(summary)}?${note}`, kind === "ban" ? "Ban" : "Mute");
-    if (!yes) {
-      status("Nothing was changed.");
-      return;
-    }
-    const data = await act(kind, { ...body, confirm: true });
-    if (data) status(`Applied: ${data.applied}.`);
-  }
+  const data = await confirmed(kind, body, kind === "ban" ? "Ban" : "Mute");
+  if (data) status(`Applied: ${data.applied}.`);
 }
 
 async function checkin() {
