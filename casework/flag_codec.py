@@ -27,7 +27,6 @@ from dataclasses import replace
 from typing import Any
 
 from casework.flags import (
-    DUE_AFTER_MS,
     SEVERITY_ORDER,
     AuditEntry,
     Flag,
@@ -53,11 +52,29 @@ STATE_FIELDS = (
     "hidden",
     "released_id",
     "reopened_ms",
+    "claimed_ms",
+    "first_words_ms",
+    "backup_due_ms",
+    "backup_ms",
 )
-_INT_FIELDS = ("lease_until_ms", "due_ms", "updated_ms", "resolved_ms", "reports", "reopened_ms")
+_TIME_TO_HUMAN = ("claimed_ms", "first_words_ms", "backup_due_ms", "backup_ms")
+_INT_FIELDS = (
+    "lease_until_ms",
+    "due_ms",
+    "updated_ms",
+    "resolved_ms",
+    "reports",
+    "reopened_ms",
+    *_TIME_TO_HUMAN,
+)
 _BOOL_FIELDS = ("escalated", "released", "hidden")
 # Fields added after the first layout: a document without them reads as their default.
-_LATER_FIELDS: dict[str, object] = {"hidden": False, "released_id": None, "reopened_ms": 0}
+_LATER_FIELDS: dict[str, object] = {
+    "hidden": False,
+    "released_id": None,
+    "reopened_ms": 0,
+    **dict.fromkeys(_TIME_TO_HUMAN, 0),
+}
 
 
 class CodecError(ValueError):
@@ -176,13 +193,15 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
         "hidden": flag.hidden,
         "released_id": flag.released_id,
         "reopened_ms": flag.reopened_ms,
+        **{name: getattr(flag, name) for name in _TIME_TO_HUMAN},
         "draft": draft_to_dict(flag.draft),
     }
 
 
 def flag_from_dict(data: Mapping[str, Any]) -> Flag:
     """The inverse of `flag_to_dict`; raises CodecError on anything malformed. Fields added
-    after the first layout (`hidden`, `released_id`, `reopened_ms`) may be absent."""
+    after the first layout (`hidden`, `released_id`, `reopened_ms`, the time-to-a-human
+    fields) may be absent."""
     data = {**_LATER_FIELDS, **data}
     draft = data.get("draft")
     if not isinstance(draft, dict):
@@ -218,6 +237,7 @@ def flag_from_dict(data: Mapping[str, Any]) -> Flag:
         hidden=bool(data["hidden"]),
         released_id=released_id,
         reopened_ms=_int(data, "reopened_ms"),
+        **{name: _int(data, name) for name in _TIME_TO_HUMAN},
     )
 
 
@@ -260,6 +280,7 @@ def flag_to_fields(flag: Flag) -> dict[str, str | int]:
         "hidden": int(flag.hidden),
         "released_id": flag.released_id or 0,
         "reopened_ms": flag.reopened_ms,
+        **{name: int(getattr(flag, name)) for name in _TIME_TO_HUMAN},
     }
 
 
@@ -309,6 +330,7 @@ def flag_from_fields(fields: Mapping[str, str | int | bytes | None]) -> Flag:
         hidden=bool(number("hidden")),
         released_id=number("released_id") or None,
         reopened_ms=number("reopened_ms"),
+        **{name: number(name) for name in _TIME_TO_HUMAN},
     )
 
 
@@ -391,14 +413,3 @@ def severity_rank(severity: str) -> int:
     if severity not in SEVERITY_ORDER:
         raise ValueError(f"unknown severity {severity!r}; expected one of {SEVERITY_ORDER}")
     return SEVERITY_ORDER.index(severity)
-
-
-def realert_after_ms(severity: str, *, escalated: bool) -> int:
-    """How long `take_overdue` waits before alerting about an open flag again.
-
-    An escalated flag is treated as imminent from then on (flags.ModerationStore.escalate:
-    "raised to imminent-due"), whatever its classifier severity.
-    """
-    if escalated:
-        return DUE_AFTER_MS["imminent"]
-    return DUE_AFTER_MS.get(severity, DUE_AFTER_MS["watch"])

@@ -4,7 +4,9 @@ Contract shared by `store_sqlite.SqliteModerationStore` (the embedded default: o
 file under HARBOR_DATA_DIR, so a restart loses nothing) and `store_redis.RedisModerationStore`
 (many workers). One contract test suite runs unchanged against both.
 
-A flag moves open -> claimed (one owner; others see who) -> resolved with an outcome. A claim is a
+A flag moves open -> claimed (one owner; others see who) -> resolved with an outcome. The first
+claim since it was raised (or reopened) sets `claimed_ms`, and the stores are built with the
+`ResponseTargets` that set its due times and when a crisis flag calls the backup list. A claim is a
 lease: the owner's connection renews it; when the owner goes away (disconnects, or their worker
 dies) the lease runs out and `lapse_expired` returns the flag to open. Every open flag has a due
 time by severity; `take_overdue` hands each overdue flag to exactly one caller (across workers)
@@ -13,9 +15,10 @@ and moves its due time on, so it re-alerts everyone once per period until someon
 Reports: every report of one message shares one key, so reports fold into one flag. Into an open
 or claimed flag a report only counts (`reports`). A report of a message whose flag is already
 resolved reopens that flag: back to open (no owner, no outcome), the report counted, due again by
-its severity from the report's time, `reopened_ms` set; the earlier resolution stays in the audit
-log. So a new report always reaches a moderator, and one message is still one case. A classifier
-raise with a resolved flag's key (a resent message) changes nothing.
+its severity from the report's time, `reopened_ms` set, its time-to-a-human fields
+(`claimed_ms`, `first_words_ms`, `backup_ms`) cleared and the backup due again; the earlier
+resolution stays in the audit log. So a new report always reaches a moderator, and one message is
+still one case. A classifier raise with a resolved flag's key (a resent message) changes nothing.
 
 What a moderator did to the message is recorded on its flag: `released` (a held message was
 published; `released_id` is the id of the published copy) and `hidden` (the message the flag is
@@ -29,8 +32,10 @@ for a retention period, then removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 
@@ -51,13 +56,51 @@ class Outcome(StrEnum):
 
 # Severity names (moderation.verdict.Severity values) by urgency, most urgent first.
 SEVERITY_ORDER = ("imminent", "high", "concern", "watch")
-# How long an open flag may wait before everyone is alerted again, by severity.
-DUE_AFTER_MS = {
-    "imminent": 60_000,
-    "high": 5 * 60_000,
-    "concern": 15 * 60_000,
-    "watch": 60 * 60_000,
-}
+# How long an open flag may wait before everyone is alerted again, by severity: the defaults of
+# `ResponseTargets` (imminent and high are settings: HARBOR_TARGET_IMMINENT_S, _HIGH_S).
+DUE_AFTER_MS: Mapping[str, int] = MappingProxyType(
+    {
+        "imminent": 60_000,
+        "high": 5 * 60_000,
+        "concern": 15 * 60_000,
+        "watch": 60 * 60_000,
+    }
+)
+# Severities where a person may be in danger: measured for time to a human, and past their
+# target plus the backup delay, a backup list is called (server/backup_call.py).
+CRISIS_SEVERITIES = ("imminent", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTargets:
+    """How long a flag may wait for a human, by severity, and what happens past it.
+
+    Past its target an open flag re-alerts every moderator on duty, once per target period
+    (`take_overdue`). A crisis flag (`CRISIS_SEVERITIES`) that nobody has claimed
+    `backup_after_ms` past its target is handed out once to call the backup list
+    (`take_unanswered`): re-alerting first gives whoever is on duty the first chance, and the
+    phone of a coordinator who is not rings only when that chance went by.
+    """
+
+    due_after_ms: Mapping[str, int] = field(default_factory=lambda: DUE_AFTER_MS)
+    backup_after_ms: int = 60_000
+
+    def target_ms(self, severity: str) -> int:
+        return self.due_after_ms.get(severity, self.due_after_ms["watch"])
+
+    def realert_after_ms(self, severity: str, *, escalated: bool) -> int:
+        """An escalated flag is treated as imminent from then on (`ModerationStore.escalate`:
+        "raised to imminent-due"), whatever its classifier severity."""
+        return self.target_ms("imminent" if escalated else severity)
+
+    def backup_due_ms(self, severity: str, since_ms: int) -> int:
+        """When a flag waiting since `since_ms` calls the backup list; 0: never."""
+        if severity not in CRISIS_SEVERITIES:
+            return 0
+        return since_ms + self.target_ms(severity) + self.backup_after_ms
+
+
+DEFAULT_TARGETS = ResponseTargets()
 
 
 class Raised(StrEnum):
@@ -150,6 +193,18 @@ class Flag:
     hidden: bool = False  # its message (the released copy, once released) was hidden
     released_id: int | None = None  # the id the released message was published with
     reopened_ms: int = 0  # when a report last reopened it after it was resolved; 0: never
+    # Time to a human, since it was raised (or reopened): its first claim, a volunteer's first
+    # words to the person (a check-in message, or its owner's reply in the room), when the
+    # backup list is due to be called if nobody claims it, and when it was called. 0: not yet.
+    claimed_ms: int = 0
+    first_words_ms: int = 0
+    backup_due_ms: int = 0
+    backup_ms: int = 0
+
+    @property
+    def waiting_since_ms(self) -> int:
+        """Raised, or reopened by a report after it was resolved: when the wait began."""
+        return max(self.draft.created_ms, self.reopened_ms)
 
     @property
     def room_message_id(self) -> int | None:
@@ -181,17 +236,21 @@ class Flag:
             "hidden": self.hidden,
             "released_id": self.released_id,
             "reopened_ms": self.reopened_ms,
+            "claimed_ms": self.claimed_ms,
+            "first_words_ms": self.first_words_ms,
+            "backup_ms": self.backup_ms,
             **shown,
         }
 
 
-def new_flag(flag_id: str, draft: FlagDraft) -> Flag:
-    """A freshly raised flag, due by its severity."""
+def new_flag(flag_id: str, draft: FlagDraft, targets: ResponseTargets = DEFAULT_TARGETS) -> Flag:
+    """A freshly raised flag, due by its severity's target."""
     return Flag(
         id=flag_id,
         draft=draft,
-        due_ms=draft.created_ms + DUE_AFTER_MS.get(draft.severity, DUE_AFTER_MS["watch"]),
+        due_ms=draft.created_ms + targets.target_ms(draft.severity),
         updated_ms=draft.created_ms,
+        backup_due_ms=targets.backup_due_ms(draft.severity, draft.created_ms),
     )
 
 
@@ -306,6 +365,17 @@ class ModerationStore(Protocol):
 
     async def take_overdue(self, now_ms: int) -> list[Flag]:
         """Open flags past due, each handed to exactly one caller, due time moved on."""
+        ...
+
+    async def take_unanswered(self, now_ms: int) -> list[Flag]:
+        """Open crisis flags nobody has claimed since they were raised (or reopened), whose
+        `backup_due_ms` has come: each handed to exactly one caller, once, with `backup_ms` set
+        to `now_ms` (the caller calls the backup list)."""
+        ...
+
+    async def mark_first_words(self, flag_id: str, now_ms: int) -> Flag | None:
+        """Record a volunteer's first words to the flag's writer: the flag with `first_words_ms`
+        set, to exactly one caller; None when it had them already, is resolved or is gone."""
         ...
 
     # Moderators and sessions

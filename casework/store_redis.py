@@ -9,6 +9,8 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:flags:resolved`  zset: resolved flag ids by resolved_ms
 - `harbor:{mod}:due`             zset: OPEN flag ids by due_ms (claimed ones are never due)
 - `harbor:{mod}:leases`          zset: CLAIMED flag ids by lease_until_ms
+- `harbor:{mod}:backup`          zset: crisis flag ids never claimed since raised (or reopened),
+                                  by backup_due_ms: when the backup list is called
 - `harbor:{mod}:moderators`      hash: name -> password hash
 - `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
                                  at expires_ms (PXAT); a new password or a removal ends it
@@ -47,13 +49,13 @@ from casework.flag_codec import (
     draft_to_json,
     flag_from_fields,
     flag_to_fields,
-    realert_after_ms,
     sanction_from_json,
     sanction_to_json,
     severity_rank,
     without_message,
 )
 from casework.flags import (
+    DEFAULT_TARGETS,
     SEVERITY_ORDER,
     AuditEntry,
     ClaimConflict,
@@ -63,6 +65,7 @@ from casework.flags import (
     FlagState,
     Outcome,
     Raised,
+    ResponseTargets,
     Revocation,
     Sanction,
     new_flag,
@@ -80,14 +83,17 @@ local function fkey(id) return prefix .. 'flag:' .. id end
 local function fields(id) return redis.call('HGETALL', fkey(id)) end
 """
 
-# ARGV[7..10]: a resolved flag a report may reopen, read beforehand (`_reopen_args`): its id, its
-# live score and its next due time (plain, escalated). Scores and due times are Python's to compute;
-# a score depends only on the immutable draft, so a stale read is caught by comparing the id.
+# ARGV[7..11]: a resolved flag a report may reopen, read beforehand (`_reopen_args`): its id, its
+# live score, its next due time (plain, escalated) and its backup time (0: none). Scores and times
+# are Python's to compute; a score depends only on the immutable draft, so a stale read is caught
+# by comparing the id.
 _RAISE = """
 local flagkey, live, due, new_flag, resolved = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local backup = KEYS[6]
 local id, is_report, created_ms, score, due_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local reopen_id, reopen_score, reopen_due, reopen_due_escalated = ARGV[7], ARGV[8], ARGV[9],
   ARGV[10]
+local reopen_backup = ARGV[11]
 local existing = redis.call('GET', flagkey)
 if existing and redis.call('EXISTS', fkey(existing)) == 1 then
   if is_report ~= '1' then return {'existing', fields(existing)} end
@@ -102,31 +108,39 @@ if existing and redis.call('EXISTS', fkey(existing)) == 1 then
   local when = reopen_due
   if escalated == '1' then when = reopen_due_escalated end
   redis.call('HSET', flag, 'state', 'open', 'owner', '', 'lease_until_ms', '0', 'outcome', '',
-    'resolved_ms', '0', 'due_ms', when, 'reopened_ms', created_ms)
+    'resolved_ms', '0', 'due_ms', when, 'reopened_ms', created_ms, 'claimed_ms', '0',
+    'first_words_ms', '0', 'backup_ms', '0', 'backup_due_ms', reopen_backup)
   redis.call('ZREM', resolved, existing)
   redis.call('ZADD', live, reopen_score, existing)
   redis.call('ZADD', due, when, existing)
+  if reopen_backup ~= '0' then redis.call('ZADD', backup, reopen_backup, existing) end
   return {'reopened', fields(existing)}
 end
 if redis.call('EXISTS', new_flag) == 1 then return {'retry'} end
-for i = 11, #ARGV, 2 do redis.call('HSET', new_flag, ARGV[i], ARGV[i + 1]) end
+for i = 12, #ARGV, 2 do redis.call('HSET', new_flag, ARGV[i], ARGV[i + 1]) end
 redis.call('SET', flagkey, id)
 redis.call('ZADD', live, score, id)
 redis.call('ZADD', due, due_ms, id)
+local backup_due = redis.call('HGET', new_flag, 'backup_due_ms')
+if backup_due and backup_due ~= '0' then redis.call('ZADD', backup, backup_due, id) end
 return {'created', fields(id)}
 """
 
 _CLAIM = """
-local flag, due, leases = KEYS[1], KEYS[2], KEYS[3]
+local flag, due, leases, backup = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local moderator, now_ms, until_ms = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
-local state, owner = unpack(redis.call('HMGET', flag, 'state', 'owner'))
+local state, owner, claimed = unpack(redis.call('HMGET', flag, 'state', 'owner', 'claimed_ms'))
 if state == 'resolved' or (state == 'claimed' and owner ~= moderator) then
   return {'conflict', owner, state}
 end
 local id = redis.call('HGET', flag, 'id')
 redis.call('HSET', flag, 'state', 'claimed', 'owner', moderator, 'lease_until_ms', until_ms,
   'updated_ms', now_ms)
+if not claimed or claimed == '0' or claimed == '' then
+  redis.call('HSET', flag, 'claimed_ms', now_ms)
+end
+redis.call('ZREM', backup, id)
 redis.call('ZREM', due, id)
 redis.call('ZADD', leases, until_ms, id)
 return {'ok', fields(id)}
@@ -148,6 +162,7 @@ return {'ok', fields(id)}
 
 _RESOLVE = """
 local flag, live, due, leases, resolved = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local backup = KEYS[6]
 local moderator, outcome, note, now_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
 local state, owner = unpack(redis.call('HMGET', flag, 'state', 'owner'))
@@ -159,6 +174,7 @@ redis.call('HSET', flag, 'state', 'resolved', 'owner', moderator, 'lease_until_m
 redis.call('ZREM', live, id)
 redis.call('ZREM', due, id)
 redis.call('ZREM', leases, id)
+redis.call('ZREM', backup, id)
 redis.call('ZADD', resolved, now_ms, id)
 return {'ok', fields(id)}
 """
@@ -248,6 +264,35 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now_ms)) do
   end
 end
 return taken
+"""
+
+# Every flag whose backup time has come leaves the index; those still open and never claimed are
+# marked called (ARGV[2]) and handed to this caller alone.
+_TAKE_UNANSWERED = """
+local backup = KEYS[1]
+local now_ms = ARGV[2]
+local taken = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', backup, '-inf', now_ms)) do
+  redis.call('ZREM', backup, id)
+  local state, claimed, called = unpack(redis.call('HMGET', fkey(id), 'state', 'claimed_ms',
+    'backup_ms'))
+  if state == 'open' and (not claimed or claimed == '0') and (not called or called == '0') then
+    redis.call('HSET', fkey(id), 'backup_ms', now_ms)
+    table.insert(taken, fields(id))
+  end
+end
+return taken
+"""
+
+_MARK_FIRST_WORDS = """
+local flag, now_ms = KEYS[1], ARGV[2]
+if redis.call('EXISTS', flag) == 0 then return false end
+local state, said, updated = unpack(redis.call('HMGET', flag, 'state', 'first_words_ms',
+  'updated_ms'))
+if state == 'resolved' or (said and said ~= '0' and said ~= '') then return false end
+redis.call('HSET', flag, 'first_words_ms', now_ms)
+if tonumber(updated) < tonumber(now_ms) then redis.call('HSET', flag, 'updated_ms', now_ms) end
+return fields(redis.call('HGET', flag, 'id'))
 """
 
 _NEXT_OPEN = """
@@ -375,6 +420,7 @@ _LIVE = _key("flags:live")
 _RESOLVED = _key("flags:resolved")
 _DUE = _key("due")
 _LEASES = _key("leases")
+_BACKUP = _key("backup")
 _MODERATORS = _key("moderators")
 _AUDIT_KEY = _key("audit")
 _AUDIT_SEQ = _key("audit:seq")
@@ -394,8 +440,15 @@ class RedisModerationStore:
     `owns_client` says this store is its only user.
     """
 
-    def __init__(self, client: aioredis.Redis, *, owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        owns_client: bool = False,
+        targets: ResponseTargets = DEFAULT_TARGETS,
+    ) -> None:
         self._redis = client
+        self._targets = targets
         self._owns_client = owns_client
         self._lookups = TurnBatch(self._sanctions_of)
         self._revocation_lookups = TurnBatch(self._revocations_of)
@@ -410,6 +463,8 @@ class RedisModerationStore:
         self._renew = register(_PRELUDE + _RENEW)
         self._lapse = register(_PRELUDE + _LAPSE)
         self._take_overdue = register(_PRELUDE + _TAKE_OVERDUE)
+        self._take_unanswered = register(_PRELUDE + _TAKE_UNANSWERED)
+        self._mark_first_words = register(_PRELUDE + _MARK_FIRST_WORDS)
         self._next_open = register(_PRELUDE + _NEXT_OPEN)
         self._list = register(_PRELUDE + _LIST)
         self._prune = register(_PRELUDE + _PRUNE)
@@ -446,13 +501,13 @@ class RedisModerationStore:
         score = urgency_score(draft)
         is_report = draft.source == "report"
         while True:
-            reopen = await self._reopen_args(draft) if is_report else ("", 0, 0, 0)
-            flag = new_flag(secrets.token_hex(8), draft)
+            reopen = await self._reopen_args(draft) if is_report else ("", 0, 0, 0, 0)
+            flag = new_flag(secrets.token_hex(8), draft, self._targets)
             fields = flag_to_fields(flag) | {"key": draft.key, "severity": draft.severity}
             pairs = [item for pair in fields.items() for item in pair]
             reply = await self._run(
                 self._raise,
-                [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id), _RESOLVED],
+                [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id), _RESOLVED, _BACKUP],
                 flag.id,
                 int(is_report),
                 draft.created_ms,
@@ -467,19 +522,22 @@ class RedisModerationStore:
             if status != "retry":
                 return _flag(reply[1]), Raised(status)
 
-    async def _reopen_args(self, report: FlagDraft) -> tuple[str, int, int, int]:
+    async def _reopen_args(self, report: FlagDraft) -> tuple[str, int, int, int, int]:
         """What the raise script needs to reopen the resolved flag of the report's key, if any:
-        its id, live score, and due time from the report's time (not escalated, escalated)."""
+        its id, live score, due time from the report's time (not escalated, escalated) and
+        backup time."""
         flag_id = await self._redis.get(_key(f"flagkey:{report.key}"))
         flag = None if flag_id is None else await self.get_flag(_text(flag_id))
         if flag is None or flag.state is not FlagState.RESOLVED:
-            return ("", 0, 0, 0)
+            return ("", 0, 0, 0, 0)
         severity = flag.draft.severity
+        targets = self._targets
         return (
             flag.id,
             urgency_score(flag.draft),
-            report.created_ms + realert_after_ms(severity, escalated=False),
-            report.created_ms + realert_after_ms(severity, escalated=True),
+            report.created_ms + targets.realert_after_ms(severity, escalated=False),
+            report.created_ms + targets.realert_after_ms(severity, escalated=True),
+            targets.backup_due_ms(severity, report.created_ms),
         )
 
     async def get_flag(self, flag_id: str) -> Flag | None:
@@ -500,7 +558,7 @@ class RedisModerationStore:
 
     async def claim(self, flag_id: str, moderator: str, now_ms: int, lease_ms: int) -> Flag:
         return await self._flag_script(
-            self._claim, flag_id, [_DUE, _LEASES], moderator, now_ms, now_ms + lease_ms
+            self._claim, flag_id, [_DUE, _LEASES, _BACKUP], moderator, now_ms, now_ms + lease_ms
         )
 
     async def release(self, flag_id: str, moderator: str, now_ms: int) -> Flag:
@@ -512,7 +570,7 @@ class RedisModerationStore:
         return await self._flag_script(
             self._resolve,
             flag_id,
-            [_LIVE, _DUE, _LEASES, _RESOLVED],
+            [_LIVE, _DUE, _LEASES, _RESOLVED, _BACKUP],
             moderator,
             str(Outcome(outcome)),
             note,
@@ -543,10 +601,19 @@ class RedisModerationStore:
     async def take_overdue(self, now_ms: int) -> list[Flag]:
         """Open flags due at or before `now_ms`, each with its due time moved to now plus its
         re-alert period, so the same `now_ms` never hands a flag out twice."""
-        next_due = [now_ms + realert_after_ms(s, escalated=False) for s in SEVERITY_ORDER]
-        escalated = now_ms + realert_after_ms("imminent", escalated=True)
+        targets = self._targets
+        next_due = [now_ms + targets.realert_after_ms(s, escalated=False) for s in SEVERITY_ORDER]
+        escalated = now_ms + targets.realert_after_ms("imminent", escalated=True)
         replies = await self._run(self._take_overdue, [_DUE], now_ms, *next_due, escalated)
         return sorted((_flag(reply) for reply in replies), key=_order)
+
+    async def take_unanswered(self, now_ms: int) -> list[Flag]:
+        replies = await self._run(self._take_unanswered, [_BACKUP], now_ms)
+        return sorted((_flag(reply) for reply in replies), key=_order)
+
+    async def mark_first_words(self, flag_id: str, now_ms: int) -> Flag | None:
+        reply = await self._run(self._mark_first_words, [_flag_key(flag_id)], now_ms)
+        return _flag(reply) if reply else None
 
     # Moderators and sessions
 

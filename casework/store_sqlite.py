@@ -34,12 +34,12 @@ from casework.flag_codec import (
     draft_to_json,
     flag_from_fields,
     flag_to_fields,
-    realert_after_ms,
     sanction_from_dict,
     severity_rank,
     without_message,
 )
 from casework.flags import (
+    DEFAULT_TARGETS,
     AuditEntry,
     ClaimConflict,
     Flag,
@@ -48,12 +48,13 @@ from casework.flags import (
     FlagState,
     Outcome,
     Raised,
+    ResponseTargets,
     Revocation,
     Sanction,
     new_flag,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -76,7 +77,11 @@ CREATE TABLE IF NOT EXISTS flags (
     reports INTEGER NOT NULL DEFAULT 0,
     hidden INTEGER NOT NULL DEFAULT 0,
     released_id INTEGER NOT NULL DEFAULT 0,
-    reopened_ms INTEGER NOT NULL DEFAULT 0
+    reopened_ms INTEGER NOT NULL DEFAULT 0,
+    claimed_ms INTEGER NOT NULL DEFAULT 0,
+    first_words_ms INTEGER NOT NULL DEFAULT 0,
+    backup_due_ms INTEGER NOT NULL DEFAULT 0,
+    backup_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS flags_by_urgency ON flags (state, severity_rank, created_ms, id);
 CREATE INDEX IF NOT EXISTS flags_by_due ON flags (state, due_ms);
@@ -124,6 +129,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE flags ADD COLUMN released_id INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE flags ADD COLUMN reopened_ms INTEGER NOT NULL DEFAULT 0",
     ),
+    3: (
+        "ALTER TABLE flags ADD COLUMN claimed_ms INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE flags ADD COLUMN first_words_ms INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE flags ADD COLUMN backup_due_ms INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE flags ADD COLUMN backup_ms INTEGER NOT NULL DEFAULT 0",
+    ),
 }
 
 _LIVE_ORDER = "ORDER BY severity_rank, created_ms, id"
@@ -133,8 +144,9 @@ _RESOLVED_ORDER = "ORDER BY resolved_ms DESC, id DESC"
 class SqliteModerationStore:
     """`casework.flags.ModerationStore` over one SQLite file; see the module docstring."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, targets: ResponseTargets = DEFAULT_TARGETS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._targets = targets
         # Flags hold what people in crisis wrote: the file (and the -wal/-shm files SQLite
         # creates with the same mode) is readable by this user only.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -224,15 +236,18 @@ class SqliteModerationStore:
                 )
                 if existing.state is not FlagState.RESOLVED:
                     return tx.require(existing.id), Raised.REPORTED
-                period = realert_after_ms(existing.draft.severity, escalated=existing.escalated)
+                severity = existing.draft.severity
+                period = self._targets.realert_after_ms(severity, escalated=existing.escalated)
+                backup_due = self._targets.backup_due_ms(severity, draft.created_ms)
                 tx.execute(
                     "UPDATE flags SET state = 'open', owner = '', lease_until_ms = 0, "
-                    "outcome = '', resolved_ms = 0, due_ms = ?, reopened_ms = ? WHERE id = ?",
-                    (draft.created_ms + period, draft.created_ms, existing.id),
+                    "outcome = '', resolved_ms = 0, due_ms = ?, reopened_ms = ?, claimed_ms = 0, "
+                    "first_words_ms = 0, backup_ms = 0, backup_due_ms = ? WHERE id = ?",
+                    (draft.created_ms + period, draft.created_ms, backup_due, existing.id),
                 )
                 return tx.require(existing.id), Raised.REOPENED
             while True:
-                flag = new_flag(secrets.token_hex(8), draft)
+                flag = new_flag(secrets.token_hex(8), draft, self._targets)
                 if tx.flag(flag.id) is None:
                     break
             fields = flag_to_fields(flag) | {
@@ -279,9 +294,10 @@ class SqliteModerationStore:
             ):
                 raise ClaimConflict(flag.owner, flag.state)
             tx.execute(
-                "UPDATE flags SET state = 'claimed', owner = ?, lease_until_ms = ?, updated_ms = ? "
+                "UPDATE flags SET state = 'claimed', owner = ?, lease_until_ms = ?, "
+                "updated_ms = ?, claimed_ms = CASE WHEN claimed_ms = 0 THEN ? ELSE claimed_ms END "
                 "WHERE id = ?",
-                (moderator, now_ms + lease_ms, now_ms, flag_id),
+                (moderator, now_ms + lease_ms, now_ms, now_ms, flag_id),
             )
             return tx.require(flag_id)
 
@@ -381,9 +397,33 @@ class SqliteModerationStore:
         with self._write() as tx:
             overdue = tx.flags(f"WHERE state = 'open' AND due_ms <= ? {_LIVE_ORDER}", (now_ms,))
             for flag in overdue:
-                period = realert_after_ms(flag.draft.severity, escalated=flag.escalated)
+                period = self._targets.realert_after_ms(
+                    flag.draft.severity, escalated=flag.escalated
+                )
                 tx.execute("UPDATE flags SET due_ms = ? WHERE id = ?", (now_ms + period, flag.id))
             return [tx.require(flag.id) for flag in overdue]
+
+    async def take_unanswered(self, now_ms: int) -> list[Flag]:
+        await anyio.lowlevel.checkpoint()
+        where = (
+            "WHERE state = 'open' AND backup_due_ms > 0 AND backup_due_ms <= ? "
+            "AND claimed_ms = 0 AND backup_ms = 0"
+        )
+        with self._write() as tx:
+            unanswered = tx.flags(f"{where} {_LIVE_ORDER}", (now_ms,))
+            for flag in unanswered:
+                tx.execute("UPDATE flags SET backup_ms = ? WHERE id = ?", (now_ms, flag.id))
+            return [tx.require(flag.id) for flag in unanswered]
+
+    async def mark_first_words(self, flag_id: str, now_ms: int) -> Flag | None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            changed = tx.execute(
+                "UPDATE flags SET first_words_ms = ?, updated_ms = max(updated_ms, ?) "
+                "WHERE id = ? AND state != 'resolved' AND first_words_ms = 0",
+                (now_ms, now_ms, flag_id),
+            ).rowcount
+            return tx.require(flag_id) if changed else None
 
     # Moderators and sessions
 

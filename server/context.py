@@ -2,10 +2,10 @@
 
 `WorkerContext` holds the long-lived parts (settings, the room catalog, the broker, the local
 hub, presence, the identity issuer, the per-source keys, the lexicon, the moderation store, the
-crisis resources, metrics, the one-time sign-in link) and the clock every wall-time read goes
-through, so tests can set the time. It holds no mutable state: what changes while the worker
-runs -- its live connections, who is on duty, draining -- is the `Registry`
-(server/registry.py).
+crisis resources, metrics, the one-time sign-in link, the backup caller) and the clock every
+wall-time read goes through, so tests can set the time. It holds no mutable state but the backup
+caller's bounded queue: what changes while the worker runs -- its live connections, who is on
+duty, draining -- is the `Registry` (server/registry.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rooms.catalog import Catalog
 from rooms.hub import LocalHub
 from rooms.presence import Presence
 
+from .backup_call import BackupCaller
 from .identity import IdentityIssuer
 from .metrics import Metrics, process_metrics
 from .settings import Settings
@@ -52,3 +53,5 @@ class WorkerContext:
     metrics: Metrics = field(default_factory=process_metrics)
     sign_in_link: SignInLink | None = None
     clock: Clock = wall_clock_ms
+    # Rings the backup list when a crisis flag waits unclaimed (None: no webhook configured).
+    backup: BackupCaller | None = None

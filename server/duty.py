@@ -3,7 +3,8 @@
 Runs in the lifespan task group. Every tick it renews the claims of moderators connected to this
 worker (so a claim lapses within HARBOR_CLAIM_LEASE_S of its moderator going away, even if the
 worker dies), returns lapsed claims to the queue, re-alerts every moderator about overdue open
-flags (each one handed to exactly one worker by the store), and tells members here when duty
+flags (each one handed to exactly one worker by the store), calls the backup list for crisis flags
+still unclaimed past their target (server/time_to_human.py), and tells members here when duty
 status changes.
 """
 
@@ -20,6 +21,7 @@ from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .registry import Registry
+from .time_to_human import call_backups
 
 logger = logging.getLogger("harbor.duty")
 
@@ -73,10 +75,12 @@ async def _tick(context: WorkerContext, registry: Registry) -> None:
     for flag in await store.take_overdue(now):
         await feeds.announce_flag(context.broker, "overdue", flag)
     await _refresh_duty(context, registry)
-    await _gauges(context, registry, now)
+    on_duty = await _gauges(context, registry, now)
+    await call_backups(context, on_duty)
 
 
-async def _gauges(context: WorkerContext, registry: Registry, now_ms: int) -> None:
+async def _gauges(context: WorkerContext, registry: Registry, now_ms: int) -> int:
+    """Refresh the gauges; returns how many moderator connections are on duty."""
     metrics = context.metrics
     hub = context.hub
     metrics.sync_hub(hub.stats, getattr(context.broker, "reconnects", 0))
@@ -95,7 +99,9 @@ async def _gauges(context: WorkerContext, registry: Registry, now_ms: int) -> No
         ]
         metrics.oldest_open_flag.labels(severity).set(max(open_ages, default=0) / 1000)
     totals = await context.presence.totals([feeds.MODERATORS])
-    metrics.moderators_on_duty.set(totals.get(feeds.MODERATORS, 0))
+    on_duty = totals.get(feeds.MODERATORS, 0)
+    metrics.moderators_on_duty.set(on_duty)
+    return on_duty
 
 
 async def _refresh_duty(context: WorkerContext, registry: Registry) -> None:

@@ -32,7 +32,7 @@ from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .gate import GateUnavailable, MessageGate, Outcome, Refused
-from .identity import Identity, TokenState, is_checkin_room, is_revoked
+from .identity import Identity, TokenState, is_checkin_room, is_revoked, volunteer_name
 from .protocol import (
     Close,
     Command,
@@ -344,7 +344,7 @@ class ChatConnection:
             self.close(CloseCode.POLICY_VIOLATION, "moderator session required")
             return
         self.moderator = name
-        self.identity = Identity(uid=f"mod:{name}", token="", name=f"Volunteer {name}")
+        self.identity = Identity(uid=f"mod:{name}", token="", name=volunteer_name(name))
         self._registry.moderator_arrived(name, self, session_token_hash(token or ""))
         await context.hub.join(feeds.MODERATORS, self, since=None, epoch=None, limit=0)
         await context.hub.join(feeds.moderator(name), self, since=None, epoch=None, limit=0)
@@ -474,7 +474,9 @@ class ChatConnection:
         if identity is None:  # _handle answers nothing but hello before the welcome
             raise RuntimeError("send before hello")
         if self.moderator is not None:
-            return await self._gate.submit_volunteer(identity, send.room, send.text, send.client_id)
+            return await self._gate.submit_volunteer(
+                identity, self.moderator, send.room, send.text, send.client_id
+            )
         return await self._gate.submit(
             identity,
             send.room,

@@ -37,6 +37,7 @@ from .protocol import Delete, Report, error_event
 from .registry import Registry
 from .risk_memory import RiskMemory
 from .support import support_frame
+from .time_to_human import volunteer_spoke
 
 logger = logging.getLogger("harbor.gate")
 
@@ -168,9 +169,10 @@ class MessageGate:
         return Outcome((ack,), cooldown)
 
     async def submit_volunteer(
-        self, volunteer: Identity, room: str, text: str, client_id: str
+        self, volunteer: Identity, moderator: str, room: str, text: str, client_id: str
     ) -> Outcome:
-        """A volunteer's words skip the classifier: they ask about risk on purpose."""
+        """A volunteer's words skip the classifier: they ask about risk on purpose. Words that
+        reach a flag's writer are that flag's time to first words (server/time_to_human.py)."""
         draft = Draft(
             uid=volunteer.uid,
             name=volunteer.name,
@@ -180,6 +182,7 @@ class MessageGate:
             note="volunteer",
         )
         receipt = await self._context.broker.publish(room, draft)
+        await volunteer_spoke(self._context, moderator, room)
         return Outcome(({"type": "ack", "client_id": client_id, "id": receipt.id},))
 
     async def _publish(

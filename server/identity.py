@@ -110,6 +110,15 @@ _AUTHOR_CACHE = 4096
 CHECKIN_PREFIX = "checkin-"
 
 
+def volunteer_name(moderator: str) -> str:
+    """How a moderator is named in the rooms: "Volunteer" before their account name, unless
+    the name already says so (a moderator called "volunteer" is "Volunteer", not "Volunteer
+    volunteer")."""
+    if moderator.lower().startswith("volunteer"):
+        return moderator[:1].upper() + moderator[1:]
+    return f"Volunteer {moderator}"
+
+
 def is_checkin_room(room: str) -> bool:
     return room.startswith(CHECKIN_PREFIX)
 

@@ -38,12 +38,14 @@ from rooms.presence import MemoryPresence, Presence, keep_presence
 from rooms.presence_redis import RedisPresence
 
 from . import feeds
-from .context import WorkerContext
+from .backup_call import BackupCaller
+from .context import WorkerContext, wall_clock_ms
 from .direct import HoldSources, identity_notice_listener
 from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
 from .identity import IdentityIssuer
+from .metrics import process_metrics
 from .protocol import CODECS, room_encoder
 from .registry import Registry
 from .settings import Settings
@@ -77,10 +79,12 @@ class Worker:
 def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
     """Flags, accounts and audit live in Redis when it is configured (run it with append-only
     persistence), else in a SQLite file under the data directory."""
+    targets = settings.response_targets
     if settings.uses_redis:
-        return RedisModerationStore(redis_client or aioredis.from_url(str(settings.redis_url)))
+        client = redis_client or aioredis.from_url(str(settings.redis_url))
+        return RedisModerationStore(client, targets=targets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
+    return SqliteModerationStore(settings.data_dir / "moderation.sqlite3", targets=targets)
 
 
 def build_worker(settings: Settings, catalog: Catalog) -> Worker:
@@ -118,6 +122,7 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         resources=load_resources(settings.resources_file),
         source_keys=SourceKeys(settings.secret.value),
         sign_in_link=None if settings.uses_redis else SignInLink(),
+        backup=_backup_caller(settings),
     )
     hub.observe_latency = context.metrics.fanout_latency.observe
     registry = Registry(
@@ -133,6 +138,20 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
     )
     gate = MessageGate(context, registry)
     return Worker(context, registry, ChatEntrance(context, registry, gate))
+
+
+def _backup_caller(settings: Settings) -> BackupCaller | None:
+    if not settings.backup_webhook_url:
+        return None
+    return BackupCaller(
+        settings.backup_webhook_url,
+        settings.backup_webhook_secret.value,
+        attempts=settings.backup_webhook_attempts,
+        timeout_s=settings.backup_webhook_timeout_s,
+        queued=settings.backup_calls_queued,
+        metrics=process_metrics(),
+        clock=wall_clock_ms,
+    )
 
 
 def _presence_and_store(
@@ -238,6 +257,8 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                 tg.start_soon(_listen_identity_notices, worker)
                 tg.start_soon(keep_moderation, context, worker.registry)
                 tg.start_soon(keep_sessions_checked, context, worker.registry)
+                if context.backup is not None:
+                    tg.start_soon(context.backup.run)
                 tg.start_soon(
                     lambda: keep_presence(
                         context.hub,

@@ -77,9 +77,20 @@ class Metrics:
         )
         self.time_to_claim = Histogram(
             "harbor_time_to_claim_seconds",
-            "Flag raised to first claim",
+            "Flag raised (or reopened) to its first claim",
+            ["severity"],
             buckets=_CLAIM_BUCKETS,
             registry=r,
+        )
+        self.time_to_first_words = Histogram(
+            "harbor_time_to_first_words_seconds",
+            "Flag raised (or reopened) to a volunteer's first words to its writer",
+            ["severity"],
+            buckets=_CLAIM_BUCKETS,
+            registry=r,
+        )
+        self.backup_calls = Counter(
+            "harbor_backup_calls", "Calls of the backup-list webhook", ["result"], registry=r
         )
         self.flags_open = Gauge(
             "harbor_flags_open", "Open or claimed flags", ["severity"], registry=r,

@@ -9,8 +9,8 @@ nobody can lock a volunteer out; unknown names cost the same scrypt as known one
 lands in the append-only audit log with who, what, when and why -- never message text.
 
 Every handler validates its whole request before its first effect (a 400 changes nothing), and
-every effect is audited. Mute and ban take a confirmation step: the first request answers 409
-`confirm_required` with a summary, and only a repeat with `"confirm": true` applies it.
+every effect is audited. Warn, mute and ban take a confirmation step: the first request answers
+409 `confirm_required` with a summary, and only a repeat with `"confirm": true` applies it.
 """
 
 from __future__ import annotations
@@ -28,21 +28,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casework.flags import AuditEntry, Flag, FlagError, Outcome, Revocation, Sanction
+from casework.flags import (
+    AuditEntry,
+    Flag,
+    FlagError,
+    FlagState,
+    Outcome,
+    Revocation,
+    Sanction,
+)
 from casework.passwords import (
     hash_password,
     new_session_token,
     session_token_hash,
     verify_password,
 )
+from casework.response_times import summary
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
 from . import feeds
+from .audit_words import in_words
 from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
 from .registry import Registry
+from .time_to_human import observe_claim
 from .transport import MODERATOR_COOKIE
 
 logger = logging.getLogger("harbor.moderators")
@@ -224,9 +235,18 @@ async def sign_in_with_link(request: Request) -> Response:
 
 @authenticated
 async def sign_out(request: Request, context: WorkerContext, name: str) -> Response:
+    """Ends the session and hands the moderator's cases back to the queue at once: someone who
+    signed out is not with the person, so no case should wait out a lease under their name."""
     token = request.cookies.get(MODERATOR_COOKIE, "")
     await context.store.end_session(session_token_hash(token))
     await context.store.audit(AuditEntry(context.clock(), name, "sign_out", "moderator"))
+    for flag in await context.store.list_flags():
+        if flag.state is FlagState.CLAIMED and flag.owner == name:
+            try:
+                released = await context.store.release(flag.id, name, context.clock())
+            except FlagError:  # resolved or lapsed meanwhile
+                continue
+            await _after(context, name, "release", released, "signed out")
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(MODERATOR_COOKIE, path="/")
     return response
@@ -257,6 +277,7 @@ async def claim_next(request: Request, context: WorkerContext, name: str) -> Res
             claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
         except FlagError:
             continue
+        observe_claim(context, flag, claimed)
         await _after(context, name, "claim", claimed, "")
         return JSONResponse({"flag": claimed.to_json()})
     return _error(409, "busy", "every open flag was just taken; try again")
@@ -272,10 +293,6 @@ async def _flag_or_404(context: WorkerContext, request: Request) -> Flag:
 async def _after(
     context: WorkerContext, name: str, action: str, flag: Flag, reason: str, **detail: Any
 ) -> None:
-    waiting_since = max(flag.draft.created_ms, flag.reopened_ms)
-    if action == "claim" and flag.updated_ms >= waiting_since:
-        waited = max(0, context.clock() - waiting_since) / 1000
-        context.metrics.time_to_claim.observe(waited)
     await context.store.audit(AuditEntry(context.clock(), name, action, flag.id, reason, detail))
     await feeds.announce_flag(context.broker, action, flag)
 
@@ -300,6 +317,7 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
 
 async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     claimed = await context.store.claim(flag.id, name, context.clock(), _lease_ms(context))
+    observe_claim(context, flag, claimed)
     await _after(context, name, "claim", claimed, "")
     await feeds.notify(
         context.broker,
@@ -381,6 +399,10 @@ async def _warn(context: WorkerContext, name: str, flag: Flag, body: dict[str, A
     text = _note(body, "text").strip()
     if not text:
         raise ValueError("text is required")
+    if body.get("confirm") is not True:
+        summary = f"send {flag.draft.name} this warning"
+        asked = {"error": "confirm_required", "summary": summary, "confirm": "send confirm: true"}
+        return JSONResponse(asked, status_code=409)
     await feeds.notify(context.broker, flag.draft.uid, {"type": "warning", "text": text})
     await _after(context, name, "warn", flag, text)
     return JSONResponse({"warned": True})
@@ -454,8 +476,15 @@ _FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {
 
 @authenticated
 async def audit_log(request: Request, context: WorkerContext, name: str) -> Response:
+    """The log, each entry also in words (server/audit_words.py): no raw ids on the page."""
     entries = await context.store.audit_log(limit=200)
-    return JSONResponse({"entries": [entry.to_json() for entry in entries]})
+    flags = {f.id: f for f in await context.store.list_flags(include_resolved=True, limit=500)}
+
+    def title_of(room: str) -> str | None:
+        listed = context.catalog.get(room)
+        return listed.title if listed is not None else None
+
+    return JSONResponse({"entries": [in_words(entry, flags, title_of) for entry in entries]})
 
 
 @authenticated
@@ -469,6 +498,14 @@ async def duty(request: Request, context: WorkerContext, name: str) -> Response:
     return JSONResponse({"on_duty": on_duty, "holding": holding})
 
 
+@authenticated
+async def response_times(request: Request, context: WorkerContext, name: str) -> Response:
+    """Time to a human over the last day, by crisis severity (casework/response_times.py)."""
+    flags = await context.store.list_flags(include_resolved=True, limit=500)
+    targets = context.settings.response_targets
+    return JSONResponse(summary(flags, targets, context.clock()))
+
+
 ROUTES = [
     Route("/mod/api/session", sign_in, methods=["POST"]),
     Route("/mod/api/session", sign_out, methods=["DELETE"]),
@@ -479,4 +516,5 @@ ROUTES = [
     Route("/mod/api/flags/{flag_id}/{action}", flag_action, methods=["POST"]),
     Route("/mod/api/audit", audit_log, methods=["GET"]),
     Route("/mod/api/duty", duty, methods=["GET"]),
+    Route("/mod/api/response", response_times, methods=["GET"]),
 ]

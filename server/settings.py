@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from casework.flags import DUE_AFTER_MS, ResponseTargets
+
 from .proxies import parse_network
 
 
@@ -83,6 +85,24 @@ class Settings:
     # A moderator's claim is a lease their live connection renews; it lapses back to the queue
     # this long after they go away (closed laptop, crashed worker).
     claim_lease_s: float = 30.0
+    # Time to a human (casework.flags.ResponseTargets). An unclaimed flag past its severity's
+    # target re-alerts every moderator on duty, once per target: a person at imminent risk
+    # should reach a human within a minute (Crisis Text Line answers its highest-risk texters in
+    # a median of 39 s).
+    target_imminent_s: float = 60.0
+    target_high_s: float = 300.0
+    # An imminent or high flag nobody has claimed this long past its target calls the backup
+    # list (below): those on duty had the re-alert first.
+    backup_after_s: float = 60.0
+    # The operator's webhook that rings the backup list (a coordinator's phone, a pager
+    # service); empty: none. Each call is signed with the secret (HMAC-SHA256), tried this many
+    # times with growing pauses, each attempt abandoned after the timeout; at most this many
+    # calls wait per worker (past it a call is dropped, counted and logged).
+    backup_webhook_url: str = ""
+    backup_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    backup_webhook_attempts: int = 5
+    backup_webhook_timeout_s: float = 5.0
+    backup_calls_queued: int = 32
     presence_interval_s: float = 1.0
     presence_ttl_s: float = 15.0
 
@@ -155,6 +175,15 @@ class Settings:
     def token_idle_s(self) -> float:
         return self.token_idle_days * 86400
 
+    @property
+    def response_targets(self) -> ResponseTargets:
+        due = {
+            **DUE_AFTER_MS,
+            "imminent": round(self.target_imminent_s * 1000),
+            "high": round(self.target_high_s * 1000),
+        }
+        return ResponseTargets(due_after_ms=due, backup_after_ms=round(self.backup_after_s * 1000))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from environment variables (`HARBOR_*`, plus PORT, REDIS_URL,
@@ -214,6 +243,20 @@ class Settings:
                 "HARBOR_CLIENT_IDS_REMEMBERED", cls.client_ids_remembered, 1
             ),
             claim_lease_s=env.number("HARBOR_CLAIM_LEASE_S", cls.claim_lease_s),
+            target_imminent_s=env.number("HARBOR_TARGET_IMMINENT_S", cls.target_imminent_s),
+            target_high_s=env.number("HARBOR_TARGET_HIGH_S", cls.target_high_s),
+            backup_after_s=env.number("HARBOR_BACKUP_AFTER_S", cls.backup_after_s),
+            backup_webhook_url=_webhook_url(env.text("HARBOR_BACKUP_WEBHOOK_URL")),
+            backup_webhook_secret=Secret(env.text("HARBOR_BACKUP_WEBHOOK_SECRET")),
+            backup_webhook_attempts=env.integer(
+                "HARBOR_BACKUP_WEBHOOK_ATTEMPTS", cls.backup_webhook_attempts, 1, 20
+            ),
+            backup_webhook_timeout_s=env.number(
+                "HARBOR_BACKUP_WEBHOOK_TIMEOUT_S", cls.backup_webhook_timeout_s
+            ),
+            backup_calls_queued=env.integer(
+                "HARBOR_BACKUP_CALLS_QUEUED", cls.backup_calls_queued, 1
+            ),
             presence_interval_s=env.number("HARBOR_PRESENCE_INTERVAL_S", cls.presence_interval_s),
             presence_ttl_s=env.number("HARBOR_PRESENCE_TTL_S", cls.presence_ttl_s),
             ping_interval_s=env.number("HARBOR_PING_INTERVAL_S", cls.ping_interval_s),
@@ -264,12 +307,28 @@ class Settings:
             metrics_token=Secret(env.text("HARBOR_METRICS_TOKEN")),
             token_idle_days=env.number("HARBOR_TOKEN_IDLE_DAYS", cls.token_idle_days),
         )
+        if settings.backup_webhook_url and not settings.backup_webhook_secret:
+            raise ConfigError(
+                "HARBOR_BACKUP_WEBHOOK_URL needs HARBOR_BACKUP_WEBHOOK_SECRET: the receiver must"
+                " be able to tell Harbor's calls from anyone else's (`openssl rand -hex 32`)."
+            )
+        if settings.target_high_s < settings.target_imminent_s:
+            raise ConfigError(
+                "HARBOR_TARGET_HIGH_S must be at least HARBOR_TARGET_IMMINENT_S: the most urgent"
+                " flags must not get the longer wait."
+            )
         if settings.presence_ttl_s <= 2 * settings.presence_interval_s:
             raise ConfigError(
                 "HARBOR_PRESENCE_TTL_S must exceed twice HARBOR_PRESENCE_INTERVAL_S, or live"
                 " workers' members would expire between heartbeats."
             )
         return settings
+
+
+def _webhook_url(url: str) -> str:
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"HARBOR_BACKUP_WEBHOOK_URL must be an http(s) URL, got {url[:40]!r}")
+    return url
 
 
 class _Env:

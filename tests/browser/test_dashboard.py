@@ -65,7 +65,7 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
     await expect(item).to_have_class(re.compile(r"\bsev-high\b"))
     await expect(item.locator(".sev")).to_have_text("high")  # in words, not colour alone
     await expect(item).to_contain_text("suicide")
-    await expect(mod.page.locator("#announcer")).to_contain_text("New high flag in newcomers")
+    await expect(mod.page.locator("#announcer")).to_contain_text("New high flag in Newcomers")
 
     # The case: collapsed until the volunteer chooses to read it; matched words in <mark>.
     case = await mod.open_case(name)
@@ -90,7 +90,7 @@ async def test_a_crisis_reaches_a_moderator_on_another_worker_who_hides_it_from_
     hidden = reader.messages().filter(has_text="This message was removed.")
     await expect(hidden).to_have_count(1, timeout=ms(10))
     await expect(reader.message(CRISIS)).to_have_count(0)
-    await expect(mod.page.locator("#audit-body")).to_contain_text("hide", timeout=ms(10))
+    await expect(mod.page.locator("#audit-body")).to_contain_text("Hid the message", timeout=ms(10))
     await expect(mod.action("Hidden")).to_be_disabled()
 
     # The flag records it: after a reload the case says Hidden, and offers no Hide again.
@@ -263,6 +263,8 @@ async def test_a_check_in_conversation_and_a_mute_that_needs_confirming(
     )
 
     # Mute: the server asks for confirmation; Cancel changes nothing, Confirm applies it.
+    # On a crisis case the sanctions start folded away, below the support actions.
+    await mod.page.locator("#sanctions > summary").click()
     mute = mod.page.get_by_role("button", name="Mute…")
     await mute.click()
     dialog = mod.page.get_by_role("dialog", name="Please confirm")
@@ -295,7 +297,7 @@ async def test_dashboard_accessibility_alerts_and_phone_width(
     await writes(worker, SOLICITING, room="alcohol")
     writer = await writes(worker, CRISIS_WITH_MEANS)
     alert = page.get_by_role("alert").filter(has_text="Imminent")
-    await expect(alert).to_contain_text("someone in newcomers may be in danger", timeout=ms(10))
+    await expect(alert).to_contain_text("someone in Newcomers may be in danger", timeout=ms(10))
     await expect(mod.queue_items().first).to_have_class(re.compile(r"\bsev-imminent\b"))
     found["queue with flags"] = await serious_violations(page)
     await page.screenshot(path=screenshot_path("mod-queue.png"))
@@ -381,7 +383,7 @@ async def test_a_high_flag_raises_a_quieter_alert_on_a_dashboard_on_another_work
     await expect(banner).to_have_attribute("data-severity", "high")
     await expect(banner).to_have_attribute("data-level", "quiet")
     await expect(mod.page.locator("#alert-text")).to_have_text(
-        re.compile(r"^High: someone in newcomers needs a volunteer soon")
+        re.compile(r"^High: someone in Newcomers needs a volunteer soon")
     )
 
     await writes(one, CRISIS_WITH_MEANS)  # imminent: the loud alert replaces the quiet one

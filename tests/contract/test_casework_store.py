@@ -35,6 +35,7 @@ from casework.flags import (
     ModerationStore,
     Outcome,
     Raised,
+    ResponseTargets,
     Revocation,
     Sanction,
 )
@@ -735,6 +736,124 @@ async def test_two_workers_taking_overdue_at_once_split_the_flags_without_overla
     assert sorted(results[0] + results[1]) == sorted(f.id for f in flags)
 
 
+# Time to a human: first claim, first words, the backup list
+
+BACKUP_AFTER = 60_000  # ResponseTargets' default
+
+
+async def test_an_imminent_flag_nobody_claims_is_handed_out_once_for_the_backup_list(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="imminent", created_ms=now))
+    due = now + DUE_AFTER_MS["imminent"] + BACKUP_AFTER
+    assert flag.backup_due_ms == due and flag.backup_ms == 0
+    assert await store.take_unanswered(due - 1) == []
+    (taken,) = await store.take_unanswered(due)
+    assert taken.id == flag.id and taken.backup_ms == due
+    assert await store.take_unanswered(due + HOUR) == []
+    assert (await store.get_flag(flag.id)) == taken
+
+
+async def test_a_flag_claimed_once_never_calls_the_backup_list_even_when_released(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(severity="high", created_ms=now))
+    await store.claim(flag.id, "ana", now + 5, LEASE)
+    released = await store.release(flag.id, "ana", now + 6)
+    assert released.state is FlagState.OPEN and released.claimed_ms == now + 5
+    assert await store.take_unanswered(now + DAY) == []
+
+
+async def test_concern_and_watch_flags_have_no_backup_and_resolved_ones_call_none(
+    store: ModerationStore, now: int
+) -> None:
+    concern, _ = await store.raise_flag(draft("c", severity="concern", created_ms=now))
+    watch, _ = await store.raise_flag(draft("w", severity="watch", created_ms=now))
+    done, _ = await store.raise_flag(draft("i", severity="imminent", created_ms=now))
+    await store.resolve(done.id, "ana", Outcome.SUPPORTED, "", now + 1)
+    assert concern.backup_due_ms == 0 and watch.backup_due_ms == 0
+    assert await store.take_unanswered(now + DAY) == []
+
+
+async def test_the_first_claim_is_kept_and_a_reopened_flag_waits_afresh(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft("report:9", created_ms=now, source="report"))
+    await store.claim(flag.id, "ana", now + 5, LEASE)
+    await store.mark_first_words(flag.id, now + 8)
+    await store.release(flag.id, "ana", now + 9)
+    again = await store.claim(flag.id, "ben", now + 10, LEASE)
+    assert again.claimed_ms == now + 5 and again.first_words_ms == now + 8
+    await store.resolve(flag.id, "ben", Outcome.SUPPORTED, "", now + 20)
+    later = now + HOUR
+    reopened, raised = await store.raise_or_fold(
+        draft("report:9", created_ms=later, source="report")
+    )
+    assert raised is Raised.REOPENED
+    assert (reopened.claimed_ms, reopened.first_words_ms, reopened.backup_ms) == (0, 0, 0)
+    severity = reopened.draft.severity
+    assert reopened.backup_due_ms == later + DUE_AFTER_MS[severity] + BACKUP_AFTER
+    assert reopened.waiting_since_ms == later
+    (taken,) = await store.take_unanswered(reopened.backup_due_ms)
+    assert taken.id == flag.id
+
+
+async def test_first_words_are_recorded_once_and_never_on_a_resolved_flag(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft("a", created_ms=now))
+    done, _ = await store.raise_flag(draft("b", created_ms=now))
+    await store.resolve(done.id, "ana", Outcome.SUPPORTED, "", now + 1)
+    said = await store.mark_first_words(flag.id, now + 30)
+    assert said is not None and said.first_words_ms == now + 30
+    assert await store.mark_first_words(flag.id, now + 40) is None
+    assert (await store.get_flag(flag.id)) == said
+    assert await store.mark_first_words(done.id, now + 40) is None
+    assert await store.mark_first_words("0000000000000000", now) is None
+
+
+async def test_two_workers_taking_unanswered_at_once_split_the_flags_without_overlap(
+    backend: Backend, now: int
+) -> None:
+    first, second = backend.open(), backend.open()
+    flags = [
+        (await first.raise_flag(draft(f"k{n}", severity="imminent", created_ms=now)))[0]
+        for n in range(30)
+    ]
+    results: list[list[str]] = []
+
+    async def take(store: ModerationStore) -> None:
+        results.append([f.id for f in await store.take_unanswered(now + HOUR)])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, first)
+        tg.start_soon(take, second)
+    assert sorted(results[0] + results[1]) == sorted(f.id for f in flags)
+
+
+async def test_a_store_built_with_other_targets_sets_due_and_backup_times_by_them(
+    backend: Backend, tmp_path: Path, now: int
+) -> None:
+    targets = ResponseTargets(
+        due_after_ms={**DUE_AFTER_MS, "imminent": 2_000, "high": 9_000}, backup_after_ms=500
+    )
+    probe = backend.open()
+    if isinstance(probe, SqliteModerationStore):
+        store: ModerationStore = SqliteModerationStore(tmp_path / "t.sqlite3", targets=targets)
+    else:
+        assert isinstance(probe, RedisModerationStore)
+        store = RedisModerationStore(probe._redis, targets=targets)
+    try:
+        flag, _ = await store.raise_flag(draft(severity="imminent", created_ms=now))
+        assert flag.due_ms == now + 2_000 and flag.backup_due_ms == now + 2_500
+        assert [f.id for f in await store.take_overdue(now + 2_000)] == [flag.id]
+        assert (await store.get_flag(flag.id)) is not None
+        assert [f.id for f in await store.take_unanswered(now + 2_500)] == [flag.id]
+    finally:
+        if isinstance(store, SqliteModerationStore):
+            await store.aclose()
+
+
 # Moderators and sessions
 
 
@@ -994,6 +1113,33 @@ async def test_sqlite_refuses_a_file_written_by_a_newer_schema(tmp_path: Path) -
         SqliteModerationStore(path)
 
 
+_SCHEMA_3_COLUMNS = ("claimed_ms", "first_words_ms", "backup_due_ms", "backup_ms")
+
+
+async def test_sqlite_upgrades_a_schema_2_file_keeping_every_flag_and_calling_no_backup(
+    tmp_path: Path, now: int
+) -> None:
+    """A file written before time to a human was kept (schema 2) opens with every flag and
+    records claims from then on."""
+    path = tmp_path / "moderation.sqlite3"
+    store = SqliteModerationStore(path)
+    flag, _ = await store.raise_flag(draft(created_ms=now, severity="imminent"))
+    await store.aclose()
+    with sqlite3.connect(path) as db:
+        for column in _SCHEMA_3_COLUMNS:
+            db.execute(f"ALTER TABLE flags DROP COLUMN {column}")
+        db.execute("UPDATE schema_version SET version = 2")
+    db.close()
+    upgraded = SqliteModerationStore(path)
+    try:
+        assert await upgraded.get_flag(flag.id) == replace(flag, backup_due_ms=0)
+        assert await upgraded.take_unanswered(now + DAY) == []
+        claimed = await upgraded.claim(flag.id, "ana", now + 7, LEASE)
+        assert claimed.claimed_ms == now + 7
+    finally:
+        await upgraded.aclose()
+
+
 async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path, now: int) -> None:
     """A file written before flags recorded hiding (schema 1) opens, reads, and gains it."""
     path = tmp_path / "moderation.sqlite3"
@@ -1002,16 +1148,17 @@ async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path
     resolved = await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
     await store.aclose()
     with sqlite3.connect(path) as db:
-        for column in ("hidden", "released_id", "reopened_ms"):
+        for column in ("hidden", "released_id", "reopened_ms", *_SCHEMA_3_COLUMNS):
             db.execute(f"ALTER TABLE flags DROP COLUMN {column}")
         db.execute("UPDATE schema_version SET version = 1")
     db.close()
 
     upgraded = SqliteModerationStore(path)
     try:
-        assert await upgraded.get_flag(flag.id) == resolved
+        # A flag written before backups were kept calls none (its backup time reads as 0).
+        assert await upgraded.get_flag(flag.id) == replace(resolved, backup_due_ms=0)
         versions = upgraded._conn.execute("SELECT version FROM schema_version").fetchall()
-        assert [tuple(row) for row in versions] == [(2,)]
+        assert [tuple(row) for row in versions] == [(3,)]
         hidden = await upgraded.mark_hidden(flag.id, now + 1)
         assert hidden.hidden
         reopened, raised = await upgraded.raise_or_fold(
@@ -1020,7 +1167,7 @@ async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path
         assert raised is Raised.REOPENED and reopened.reopened_ms == now + 2
     finally:
         await upgraded.aclose()
-    again = SqliteModerationStore(path)  # and opens again as schema 2, without migrating twice
+    again = SqliteModerationStore(path)  # and opens again as schema 3, without migrating twice
     try:
         stored = await again.get_flag(flag.id)
         assert stored is not None and stored.hidden and stored.state is FlagState.OPEN
@@ -1102,6 +1249,8 @@ _OPERATIONS = st.one_of(
     st.tuples(st.just("renew"), st.sampled_from(_MODERATORS)),
     st.tuples(st.just("lapse")),
     st.tuples(st.just("overdue")),
+    st.tuples(st.just("unanswered")),
+    st.tuples(st.just("first_words"), st.integers(0, 2)),
     st.tuples(st.just("next_open")),
     st.tuples(st.just("prune"), st.sampled_from((MINUTE, HOUR))),
     st.tuples(st.just("tick"), st.sampled_from(_STEPS)),
@@ -1142,7 +1291,7 @@ class _Replica:
                 )
                 self.ids.setdefault(index, flag.id)
                 return [self.named(flag), raised]
-            if kind in {"tick", "renew", "lapse", "overdue", "next_open", "prune"}:
+            if kind in {"tick", "renew", "lapse", "overdue", "unanswered", "next_open", "prune"}:
                 return self.named(await self._no_flag(kind, args, now))
             index = args[0]
             assert isinstance(index, int)
@@ -1159,6 +1308,8 @@ class _Replica:
                 return self.named(await store.escalate(flag_id, str(args[1]), "e", now))
             if kind == "mark_hidden":
                 return self.named(await store.mark_hidden(flag_id, now))
+            if kind == "first_words":
+                return self.named(await store.mark_first_words(flag_id, now))
             assert kind == "mark_released"
             return self.named(await store.mark_released(flag_id, 100 + index, now))
         except ClaimConflict as conflict:
@@ -1171,11 +1322,14 @@ class _Replica:
         if kind == "renew":
             return await store.renew_leases(str(args[0]), now, LEASE)
         if kind == "tick":  # time passing: the server's sweep runs, as it would
-            return (await store.lapse_expired(now), await store.take_overdue(now))
+            lapsed = await store.lapse_expired(now)
+            return (lapsed, await store.take_overdue(now), await store.take_unanswered(now))
         if kind == "lapse":
             return await store.lapse_expired(now)
         if kind == "overdue":
             return await store.take_overdue(now)
+        if kind == "unanswered":
+            return await store.take_unanswered(now)
         if kind == "next_open":
             return await store.next_open()
         if kind == "prune":

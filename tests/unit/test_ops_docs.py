@@ -244,6 +244,10 @@ def test_the_dashboard_references_only_documented_metrics() -> None:
         "harbor_flags_open",
         "harbor_moderators_on_duty",
         "harbor_broker_ready",
+        # Time to a human (#19): how long people waited for a claim and for a volunteer's words.
+        "harbor_time_to_claim_seconds",
+        "harbor_time_to_first_words_seconds",
+        "harbor_backup_calls_total",
     } <= used
 
 

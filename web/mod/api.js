@@ -67,4 +67,5 @@ export const api = {
     request("POST", `/mod/api/flags/${encodeURIComponent(flagId)}/${action}`, body),
   audit: () => request("GET", "/mod/api/audit"),
   duty: () => request("GET", "/mod/api/duty"),
+  response: () => request("GET", "/mod/api/response"),
 };

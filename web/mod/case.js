@@ -1,8 +1,8 @@
 // The case view: one flag with the conversation around it, the facts a volunteer needs before
 // acting (who holds it, how severe, why it was raised), and which actions make sense now.
 
-import { $, age, el, fullTime, timeElement } from "./dom.js";
-import { categoryWords, highlightPieces, isCrisis } from "./flags.js";
+import { $, age, duration, el, fullTime, timeElement } from "./dom.js";
+import { categoryWords, highlightPieces, isCrisis, roomTitle } from "./flags.js";
 
 /** The flagged text as text nodes, the classifier's matched words in <mark>. */
 export function highlighted(text, spans) {
@@ -48,6 +48,22 @@ function stateText(flag, me) {
   return "Open: nobody has it yet";
 }
 
+/** How long the person waited for a claim and for a volunteer's first words, in words. */
+function timeToHuman(flag, targets) {
+  const since = Math.max(flag.created_ms ?? 0, flag.reopened_ms ?? 0);
+  const parts = [];
+  if (flag.claimed_ms) parts.push(`claimed after ${duration((flag.claimed_ms - since) / 1000)}`);
+  else if (flag.state !== "resolved") {
+    const target = targets[flag.severity];
+    parts.push(Number.isFinite(target) ? `not claimed yet (target ${duration(target)})` : "not claimed yet");
+  }
+  if (flag.first_words_ms) {
+    parts.push(`first words after ${duration((flag.first_words_ms - since) / 1000)}`);
+  } else if (flag.state !== "resolved") parts.push("no words to the person yet");
+  if (flag.backup_ms) parts.push("backup list called");
+  return parts.join("; ") || "not recorded";
+}
+
 /** The message the flag is about, in the room: what Hide removes (the released copy, once a
  * held message was released). Same rule as moderation/flags.py Flag.room_message_id. */
 export function roomMessageId(flag) {
@@ -82,10 +98,11 @@ export function renderCase(flag, view) {
   const severity = el("span", `sev sev-${flag.severity}`, flag.severity);
   fact(facts, "Severity", severity);
   fact(facts, "State", stateText(flag, view.me));
-  fact(facts, "Writer", `${flag.name} in ${flag.room}`);
+  fact(facts, "Writer", `${flag.name} in ${roomTitle(flag.room)}`);
   fact(facts, "Source", sourceText(flag));
   fact(facts, "Message", heldText(flag) + (flag.escalated ? " · escalated" : ""));
   fact(facts, "Raised", `${fullTime(flag.created_ms)} (waited ${age(flag.created_ms)})`);
+  fact(facts, "Time to a human", timeToHuman(flag, view.targets ?? {}));
   if (flag.note) fact(facts, "Note", flag.note);
 
   // The conversation, oldest first, ending with the flagged message.
@@ -123,7 +140,15 @@ export function renderCase(flag, view) {
   for (const form of ["resolve-form", "warn-form", "sanction-form"]) {
     for (const control of $(form).elements) control.disabled = resolved;
   }
+  // Care first: on a case where someone may be in danger, warn, mute and ban start folded away
+  // below the support actions (the volunteer can still open them).
+  const careFirst = crisis || ["imminent", "high"].includes(flag.severity);
+  $("sanctions").dataset.careFirst = String(careFirst);
+  $("sanctions-note").textContent = careFirst
+    ? "This person may be in crisis: reach out first. A warning or a pause tells them they did something wrong."
+    : "";
   if (changed) {
+    $("sanctions").open = !careFirst;
     $("case-status").textContent = "";
     $("resolve-note").value = "";
     $("warn-text").value = "";

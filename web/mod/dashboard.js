@@ -20,8 +20,8 @@ import {
   setupCheckins,
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
-import { $, age, announce, el, fullTime } from "./dom.js";
-import { categoryWords, compareFlags } from "./flags.js";
+import { $, age, announce, duration, el, fullTime } from "./dom.js";
+import { article, categoryWords, compareFlags, roomTitle, setRoomTitles } from "./flags.js";
 
 const DUTY_REFRESH_MS = 10_000;
 const AUDIT_REFRESH_MS = 20_000;
@@ -33,6 +33,7 @@ const state = {
   caseFlag: null, // the flag on screen (kept after it is resolved, to show the outcome)
   opened: new Set(), // flags whose text the volunteer chose to read
   alerted: new Set(), // imminent and high flags already alerted (a refetch must not ring again)
+  targets: {}, // seconds a flag may wait for a claim, by severity (from /mod/api/response)
   loaded: false,
   // Flag frames that arrive while the queue is being fetched: the fetched list may predate
   // them, so they are applied on top of it (else a flag raised meanwhile vanished from view).
@@ -134,12 +135,30 @@ function startDashboard(name) {
   stopTimers();
   state.timers.push(
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
-  loadDuty();
+  // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
+  // page says it is checking rather than showing nobody.
+  $("duty-list").replaceChildren(el("li", "small", "Checking who is on duty…"));
+  $("on-duty").textContent = "On duty: checking…";
+  loadRooms();
   loadAudit();
+  loadResponse();
   startSocket();
+}
+
+/** Room titles for the queue and the case (the public room list). */
+async function loadRooms() {
+  try {
+    const response = await fetch("/api/rooms", { cache: "no-store" });
+    if (response.ok) setRoomTitles((await response.json()).rooms);
+  } catch {
+    return; // ids stand in for titles until the next load
+  }
+  renderQueue();
+  if (state.caseFlag) showCase(state.caseFlag, { focus: false });
 }
 
 function stopTimers() {
@@ -163,6 +182,7 @@ function stopDashboard() {
   $("queue").replaceChildren();
   $("audit-body").replaceChildren();
   $("duty-list").replaceChildren();
+  $("response-body").replaceChildren();
   document.body.dataset.caseOpen = "false";
 }
 
@@ -174,7 +194,7 @@ function startSocket() {
     onReady: () => {
       loadFlags();
       rejoinCheckins();
-      // This connection puts us on duty once presence is shared (a moment later): show it.
+      loadDuty(); // with ourselves on duty now; shared presence catches up a moment later
       setTimeout(loadDuty, 1500);
     },
     onDown: connectionLost,
@@ -245,44 +265,46 @@ function onFlag(frame) {
   else state.flags.set(flag.id, flag);
   renderQueue();
   if (state.caseFlag?.id === flag.id) showCase(flag, { focus: false });
-  const where = `in ${flag.room}: ${categoryWords(flag.categories)}`;
+  const where = `in ${roomTitle(flag.room)}: ${categoryWords(flag.categories)}`;
+  const one = `${article(flag.severity)} ${flag.severity} flag`;
   if (frame.event === "raised" && !known) {
     announce(`New ${flag.severity} flag ${where}.`);
     raisedAlarm(flag);
   } else if (frame.event === "overdue" && flag.state === "open") {
-    alertFor(flag, `Overdue: ${article(flag.severity)} ${flag.severity} flag ${where} has waited ${age(flag.created_ms)}.`);
+    alertFor(flag, `Overdue: ${one} ${where} has waited ${age(flag.created_ms)}.`);
   } else if (frame.event === "reported") {
-    announce(`A flag ${where} was reported again.`);
+    announce(`${cap(one)} ${where} was reported again.`);
   } else if (frame.event === "reopened") {
     // A new report of a message whose case was resolved: it needs someone again.
-    announce(`A resolved flag ${where} was reported again and is back in the queue.`);
+    announce(`A resolved ${flag.severity} flag ${where} was reported again and is back in the queue.`);
     if (ALERTED.has(flag.severity)) {
       alertFor(
         flag,
-        `Reported again: someone in ${flag.room} may be in danger (${categoryWords(flag.categories)}).`,
+        `Reported again: someone in ${roomTitle(flag.room)} may be in danger (${categoryWords(flag.categories)}).`,
         flag.severity === "imminent" ? "loud" : "quiet",
       );
     }
   } else if (frame.event === "lapsed") {
-    announce(`A ${flag.severity} flag ${where} is back in the queue.`);
+    announce(`${cap(one)} ${where} is back in the queue.`);
+  } else if (frame.event === "answered") {
+    announce(`A volunteer has written to the person behind ${one} ${where}.`);
+  } else if (frame.event === "backup" && flag.state === "open") {
+    alertFor(flag, `Nobody has claimed ${one} ${where}: the backup list was called.`);
   }
+  if (["claim", "answered", "backup", "resolve"].includes(frame.event)) loadResponseSoon();
 }
 
 // Severities that ring when raised: imminent loudly, high quietly.
 const ALERTED = new Set(["imminent", "high"]);
-
-function article(word) {
-  return /^[aeiou]/i.test(word) ? "an" : "a";
-}
 
 function raisedAlarm(flag) {
   if (!ALERTED.has(flag.severity) || flag.state !== "open" || state.alerted.has(flag.id)) return;
   state.alerted.add(flag.id);
   const what = categoryWords(flag.categories);
   if (flag.severity === "imminent") {
-    alertFor(flag, `Imminent: someone in ${flag.room} may be in danger (${what}).`, "loud");
+    alertFor(flag, `Imminent: someone in ${roomTitle(flag.room)} may be in danger (${what}).`, "loud");
   } else {
-    alertFor(flag, `High: someone in ${flag.room} needs a volunteer soon (${what}).`, "quiet");
+    alertFor(flag, `High: someone in ${roomTitle(flag.room)} needs a volunteer soon (${what}).`, "quiet");
   }
 }
 
@@ -309,7 +331,7 @@ function queueItem(flag, now) {
   top.append(el("span", `sev sev-${flag.severity}`, flag.severity));
   top.append(el("span", "queue-cats", categoryWords(flag.categories)));
   const facts = el("span", "queue-facts");
-  facts.append(el("span", "", `${flag.room} · ${flag.name}`));
+  facts.append(el("span", "", `${roomTitle(flag.room)} · ${flag.name}`));
   const waited = el("span", "", `waiting ${age(flag.created_ms, now)}`);
   waited.title = fullTime(flag.created_ms);
   facts.append(waited);
@@ -320,7 +342,8 @@ function queueItem(flag, now) {
     : el("span", "tag tag-open", "open");
   owner.dataset.owner = flag.owner ?? "";
   tags.append(owner);
-  if (flag.state === "open" && flag.due_ms && flag.due_ms < now) tags.append(el("span", "tag tag-overdue", "overdue"));
+  if (pastTarget(flag, now)) tags.append(el("span", "tag tag-overdue", "past target"));
+  if (flag.backup_ms && flag.state === "open") tags.append(el("span", "tag tag-overdue", "backup called"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
   if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
@@ -333,9 +356,17 @@ function queueItem(flag, now) {
 
 // ---------- one case ----------
 
+/** An open flag nobody has claimed since it was raised, waiting longer than its target. */
+function pastTarget(flag, now = Date.now()) {
+  const target = state.targets[flag.severity];
+  const since = Math.max(flag.created_ms ?? 0, flag.reopened_ms ?? 0);
+  return flag.state === "open" && !flag.claimed_ms && Number.isFinite(target) &&
+    now - since > target * 1000;
+}
+
 function showCase(flag, { focus = true } = {}) {
   state.caseFlag = flag;
-  renderCase(flag, { me: state.me, opened: state.opened });
+  renderCase(flag, { me: state.me, opened: state.opened, targets: state.targets });
   document.body.dataset.caseOpen = "true";
   for (const button of $("queue").querySelectorAll("[data-flag]")) {
     if (button.dataset.flag === flag.id) button.setAttribute("aria-current", "true");
@@ -405,6 +436,22 @@ async function resolve(event) {
   }
 }
 
+/** Run `action`, which the server confirms first (409 confirm_required with a summary): ask the
+ * volunteer in our dialog, and only on Confirm send it again with confirm: true. */
+async function confirmed(action, body, label) {
+  try {
+    return await act(action, body);
+  } catch (failure) {
+    const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${action} this person`;
+    const note = typeof failure.body.note === "string" ? ` ${failure.body.note}` : "";
+    if (!(await confirmAction(`${cap(summary)}?${note}`, label))) {
+      status("Nothing was changed.");
+      return null;
+    }
+    return act(action, { ...body, confirm: true });
+  }
+}
+
 async function warn(event) {
   event.preventDefault();
   const text = $("warn-text").value.trim();
@@ -413,7 +460,7 @@ async function warn(event) {
     $("warn-text").focus();
     return;
   }
-  if (await act("warn", { text })) {
+  if (await confirmed("warn", { text }, "Send warning")) {
     $("warn-text").value = "";
     status("Warning sent.");
   }
@@ -425,20 +472,8 @@ async function sanction(event) {
   event.preventDefault();
   const kind = event.submitter?.value === "ban" ? "ban" : "mute";
   const body = { minutes: Number($("sanction-minutes").value), reason: $("sanction-reason").value.trim() };
-  try {
-    const data = await act(kind, body);
-    if (data) status(`Applied: ${data.applied}.`); // a server that needed no confirmation
-  } catch (failure) {
-    const summary = typeof failure.body.summary === "string" ? failure.body.summary : `${kind} this person`;
-    const note = typeof failure.body.note === "string" ? ` ${failure.body.note}` : "";
-    const yes = await confirmAction(`${cap(summary)}?${note}`, kind === "ban" ? "Ban" : "Mute");
-    if (!yes) {
-      status("Nothing was changed.");
-      return;
-    }
-    const data = await act(kind, { ...body, confirm: true });
-    if (data) status(`Applied: ${data.applied}.`);
-  }
+  const data = await confirmed(kind, body, kind === "ban" ? "Ban" : "Mute");
+  if (data) status(`Applied: ${data.applied}.`);
 }
 
 async function checkin() {
@@ -476,7 +511,10 @@ async function loadDuty() {
   } catch {
     return;
   }
-  const names = Array.isArray(data.on_duty) ? data.on_duty : [];
+  const names = Array.isArray(data.on_duty) ? [...data.on_duty] : [];
+  // Our own live socket puts us on duty; shared presence says so a moment later. Say it now.
+  if (state.socket?.ready && !names.includes(state.me)) names.push(state.me);
+  names.sort();
   const holding = data.holding && typeof data.holding === "object" ? data.holding : {};
   const counts = {};
   for (const owner of Object.values(holding)) counts[owner] = (counts[owner] ?? 0) + 1;
@@ -486,9 +524,54 @@ async function loadDuty() {
     if (counts[name]) li.append(el("span", "small", ` · holds ${counts[name]} case${counts[name] > 1 ? "s" : ""}`));
     return li;
   });
-  if (!items.length) items.push(el("li", "small", "Nobody listed yet; this refreshes every few seconds."));
+  if (!items.length) items.push(el("li", "small", "Nobody is on duty right now."));
   $("duty-list").replaceChildren(...items);
   $("on-duty").textContent = `On duty: ${names.length}`;
+}
+
+let responseTimer = null;
+
+function loadResponseSoon() {
+  clearTimeout(responseTimer);
+  responseTimer = setTimeout(loadResponse, 500);
+}
+
+/** Time to a human over the last day, by severity; also the targets the queue marks. */
+async function loadResponse() {
+  if (state.me === null) return; // signed out meanwhile
+  let data;
+  try {
+    data = await api.response();
+  } catch {
+    return;
+  }
+  const rows = (Array.isArray(data.severities) ? data.severities : []).map((row) => {
+    state.targets[row.severity] = row.target_s;
+    const tr = el("tr");
+    tr.dataset.severity = row.severity;
+    const waiting = row.waiting
+      ? `${row.waiting} (longest ${duration(row.longest_wait_s)})`
+      : "none";
+    const late = row.claimed_late + row.waiting_late;
+    const lateCell = el("td", "", late ? `${late} of ${row.flags}` : "none");
+    lateCell.dataset.late = String(late > 0);
+    tr.append(
+      el("td", "", cap(row.severity)),
+      el("td", "", duration(row.target_s)),
+      el("td", "", waiting),
+      el("td", "", spread(row.claim_median_s, row.claim_p90_s, row.claimed)),
+      el("td", "", spread(row.words_median_s, row.words_p90_s, row.answered)),
+      lateCell,
+    );
+    return tr;
+  });
+  $("response-body").replaceChildren(...rows);
+  renderQueue();
+}
+
+function spread(median, p90, count) {
+  if (!count) return "no cases yet";
+  return `${duration(median)} (${duration(p90)}), ${count} case${count > 1 ? "s" : ""}`;
 }
 
 async function loadAudit() {
@@ -502,17 +585,12 @@ async function loadAudit() {
   const rows = (Array.isArray(data.entries) ? data.entries : []).slice(0, 100).map((entry) => {
     const tr = el("tr");
     const when = el("td", "", fullTime(entry.at_ms));
-    tr.append(when, el("td", "", entry.moderator), el("td", "", entry.action));
-    tr.append(el("td", "", entry.target), el("td", "", entry.reason || detailText(entry.detail)));
+    const why = [entry.reason, entry.detail_text].filter(Boolean).join("; ");
+    tr.append(when, el("td", "", entry.moderator), el("td", "", entry.action_text ?? ""));
+    tr.append(el("td", "", entry.subject ?? ""), el("td", "", why));
     return tr;
   });
   $("audit-body").replaceChildren(...rows);
-}
-
-function detailText(detail) {
-  if (!detail || typeof detail !== "object") return "";
-  return Object.entries(detail).filter(([key]) => key !== "until_ms")
-    .map(([key, value]) => `${key}: ${value}`).join(", ");
 }
 
 function cap(text) {

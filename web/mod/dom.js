@@ -44,3 +44,14 @@ export function announce(text) {
   region.append(el("p", "", text));
   while (region.childElementCount > 3) region.firstElementChild.remove();
 }
+
+/** A length of time in seconds, in words: "42 s", "1 min 5 s", "2 h 5 min". */
+export function duration(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  const total = Math.max(0, Math.round(seconds));
+  if (total < 60) return `${total} s`;
+  const minutes = Math.floor(total / 60);
+  if (minutes < 60) return total % 60 ? `${minutes} min ${total % 60} s` : `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+}

@@ -20,6 +20,27 @@ const CATEGORY_WORDS = {
   spam: "spam",
 };
 
+// Room titles by id, from /api/rooms (the same list the chat page shows); a check-in room's id is
+// derived from the person's identity and is never shown.
+const roomTitles = new Map();
+
+export function setRoomTitles(rooms) {
+  for (const room of Array.isArray(rooms) ? rooms : []) {
+    if (typeof room?.id === "string" && typeof room.title === "string") roomTitles.set(room.id, room.title);
+  }
+}
+
+export function roomTitle(id) {
+  const room = String(id ?? "");
+  if (room.startsWith("checkin-")) return "a private check-in";
+  return roomTitles.get(room) ?? room;
+}
+
+/** "a" or "an", for "an imminent flag". */
+export function article(word) {
+  return /^[aeiou]/i.test(String(word ?? "")) ? "an" : "a";
+}
+
 export const OUTCOMES = ["supported", "referred", "false_alarm", "user_left", "escalated", "duplicate"];
 
 export function categoryWords(categories) {

@@ -1,0 +1,245 @@
+"""Time to a human, end to end: two workers on one Redis, a moderator on duty who does not
+claim, and a backup-list webhook receiver on 127.0.0.1 that the unclaimed flag rings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.conftest import HarborFactory
+from tests.harness import HarborProcess, RedisProcess, seconds, until
+
+from .test_moderation_flow import CRISIS, CRISIS_WITH_MEANS, add_moderator, member, signed_in
+
+WEBHOOK_SECRET = "backup-secret-for-tests"
+TARGET_S = 2
+BACKUP_AFTER_S = 2
+
+
+@dataclass
+class Call:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A tiny webhook receiver: records each POST; answers the first `failures` with 503."""
+
+    failures: int = 0
+    calls: list[Call] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/ring"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    received = Receiver(failures=1)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                received.calls.append(
+                    Call(self.path, dict(self.headers.items()), body, time.monotonic())
+                )
+                failing = len(received.calls) <= received.failures
+            self.send_response(503 if failing else 204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    received.server = server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(seconds(5))
+
+
+@pytest.fixture
+def workers(
+    harbor: HarborFactory, redis_server: RedisProcess, receiver: Receiver
+) -> tuple[HarborProcess, ...]:
+    add_moderator(redis_server, "alice")
+    env = {
+        "HARBOR_SEND_RATE_PER_10S": "200",
+        "HARBOR_SEND_BURST": "50",
+        "HARBOR_TARGET_IMMINENT_S": str(TARGET_S),
+        "HARBOR_TARGET_HIGH_S": str(TARGET_S),
+        "HARBOR_BACKUP_AFTER_S": str(BACKUP_AFTER_S),
+        "HARBOR_BACKUP_WEBHOOK_URL": receiver.url,
+        "HARBOR_BACKUP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    return harbor(redis_server, **env), harbor(redis_server, **env)
+
+
+def signature_matches(call: Call) -> bool:
+    timestamp = call.headers["X-Harbor-Timestamp"]
+    expected = hmac.new(
+        WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + call.body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(call.headers["X-Harbor-Signature"], f"sha256={expected}")
+
+
+async def test_an_imminent_flag_nobody_claims_realerts_then_rings_the_backup_list(
+    workers: tuple[HarborProcess, ...], receiver: Receiver
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)  # on duty, but does not claim
+    assert moderator.feed is not None
+    writer = await member(one)
+    await writer.send(
+        {"type": "send", "room": "newcomers", "text": CRISIS_WITH_MEANS, "client_id": "i1"}
+    )
+    await writer.expect("ack", client_id="i1")
+    raised_at = time.monotonic()
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    assert flag["severity"] == "imminent" and flag["claimed_ms"] == 0
+
+    # Past its target: every moderator on duty is alerted again.
+    overdue = await moderator.feed.expect("flag", within=TARGET_S + 5, event="overdue")
+    assert overdue["flag"]["id"] == flag["id"]
+    # Then, still unclaimed, the backup list: the dashboards are told, and the receiver rings.
+    called = await moderator.feed.expect("flag", within=BACKUP_AFTER_S + 5, event="backup")
+    assert called["flag"]["id"] == flag["id"] and called["flag"]["backup_ms"] > 0
+    # The first attempt got a 503; the retry (after a 1 s pause) is answered.
+    await until(lambda: len(receiver.calls) >= 2, 10, "the backup call and its retry")
+    first, retry = receiver.calls[:2]
+    assert retry.at - raised_at <= seconds(TARGET_S + BACKUP_AFTER_S + 8)
+    assert first.body == retry.body and first.path == retry.path == "/ring"
+
+    for call in (first, retry):
+        assert signature_matches(call)
+        assert call.headers["Content-Type"] == "application/json"
+        text = call.body.decode()
+        assert CRISIS_WITH_MEANS not in text and "pills" not in text
+        assert writer.name is not None and writer.name not in text
+    document = json.loads(retry.body)
+    assert document["event"] == "flag_unanswered" and document["flag"] == flag["id"]
+    assert document["severity"] == "imminent" and document["room"] == "newcomers"
+    assert document["target_s"] == TARGET_S and document["moderators_on_duty"] >= 1
+    assert document["waiting_s"] >= TARGET_S + BACKUP_AFTER_S - 1
+    assert set(document) == {
+        "event",
+        "flag",
+        "severity",
+        "categories",
+        "room",
+        "waiting_s",
+        "target_s",
+        "moderators_on_duty",
+        "dashboard",
+        "sent_ms",
+    }
+    # A forged body does not verify.
+    forged = Call(first.path, first.headers, first.body.replace(b"imminent", b"high"), 0)
+    assert not signature_matches(forged)
+
+    # Claiming now records the first claim; the flag never rings again.
+    response = await moderator.act(flag["id"], "claim")
+    assert response.status_code == 200 and response.json()["flag"]["claimed_ms"] > 0
+    await moderator.close()
+
+
+def histogram_count(metrics: str, name: str, severity: str) -> float:
+    match = re.search(rf'^{name}_count{{severity="{severity}"}} ([0-9.e+]+)$', metrics, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+async def test_time_to_claim_and_to_first_words_in_a_check_in_reach_metrics_and_the_dashboard(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = workers
+    moderator = await signed_in(two)
+    assert moderator.feed is not None
+    writer = await member(one)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "h1"})
+    await writer.expect("ack", client_id="h1")
+    flag = (await moderator.feed.expect("flag", within=10, event="raised"))["flag"]
+    severity = flag["severity"]
+    assert histogram_count(two.get_text("/metrics"), "harbor_time_to_claim_seconds", severity) == 0
+
+    claimed = (await moderator.act(flag["id"], "claim")).json()["flag"]
+    assert claimed["claimed_ms"] >= flag["created_ms"]
+    room = (await moderator.act(flag["id"], "checkin")).json()["room"]
+    await moderator.feed.send({"type": "join", "room": room})
+    await moderator.feed.expect("joined", room=room)
+    await moderator.feed.send(
+        {"type": "send", "room": room, "text": "Hi, I'm here with you.", "client_id": "v1"}
+    )
+    await moderator.feed.expect("ack", client_id="v1")
+    answered = await moderator.feed.expect("flag", within=10, event="answered")
+    assert answered["flag"]["first_words_ms"] >= claimed["claimed_ms"]
+
+    # A second message does not count again.
+    await moderator.feed.send(
+        {"type": "send", "room": room, "text": "Take your time.", "client_id": "v2"}
+    )
+    await moderator.feed.expect("ack", client_id="v2")
+    metrics = two.get_text("/metrics")
+    assert histogram_count(metrics, "harbor_time_to_claim_seconds", severity) == 1
+    assert histogram_count(metrics, "harbor_time_to_first_words_seconds", severity) == 1
+
+    response = await moderator.http.get("/mod/api/response")
+    assert response.status_code == 200
+    figures = {row["severity"]: row for row in response.json()["severities"]}
+    assert figures[severity]["claimed"] == 1 and figures[severity]["answered"] == 1
+    assert figures[severity]["claim_median_s"] is not None
+    assert figures[severity]["waiting"] == 0
+    await moderator.close()
+
+
+async def test_a_reply_in_the_room_counts_only_from_the_volunteer_who_holds_the_flag(
+    harbor: HarborFactory, redis_server: RedisProcess
+) -> None:
+    add_moderator(redis_server, "alice")
+    add_moderator(redis_server, "bob")
+    worker = harbor(redis_server)
+    alice, bob = await signed_in(worker, "alice"), await signed_in(worker, "bob")
+    assert alice.feed is not None and bob.feed is not None
+    writer = await member(worker)
+    await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "r1"})
+    await writer.expect("ack", client_id="r1")
+    flag = (await alice.feed.expect("flag", within=10, event="raised"))["flag"]
+    await alice.act(flag["id"], "claim")
+    for volunteer in (bob, alice):
+        assert volunteer.feed is not None
+        await volunteer.feed.send({"type": "join", "room": "newcomers"})
+        await volunteer.feed.expect("joined", room="newcomers")
+    await bob.feed.send(
+        {"type": "send", "room": "newcomers", "text": "welcome all", "client_id": "b1"}
+    )
+    await bob.feed.expect("ack", client_id="b1")
+    (stored,) = await alice.flags()
+    assert stored["first_words_ms"] == 0  # bob's words were not to this person
+    await alice.feed.send(
+        {"type": "send", "room": "newcomers", "text": "I'm here, talk to me", "client_id": "a1"}
+    )
+    await alice.feed.expect("ack", client_id="a1")
+    (stored,) = await alice.flags()
+    assert stored["first_words_ms"] > 0
+    for client in (alice, bob):
+        await client.close()
