@@ -8,6 +8,7 @@
 import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { openHelp, setupHelp } from "../shared/help.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import { Follower } from "./follow.js";
 import * as render from "./render.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
@@ -59,6 +60,10 @@ const REMOVED_BY_MODERATOR = "A moderator removed this message.";
 const REMOVED = "This message was removed.";
 
 const $ = (id) => document.getElementById(id);
+const follower = new Follower({
+  pill: $("new-messages"),
+  active: () => document.body.dataset.view === "room",
+});
 
 // localStorage can be unavailable (strict privacy settings): then Harbor just forgets sooner.
 const storage = {
@@ -241,7 +246,7 @@ function enterRoom(roomId) {
   show("room");
   updateCounter();
   join(conv);
-  scrollToEnd(true);
+  follower.watch(conv.list);
   $("text").focus();
 }
 
@@ -304,7 +309,7 @@ function onJoined(frame) {
   if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
   flush(conv.room);
   maybeLeave(conv);
-  if (conv.wanted) scrollToEnd(!conv.resuming);
+  if (conv.wanted && !conv.resuming) follower.toEnd();
 }
 
 // ---------- messages ----------
@@ -319,13 +324,12 @@ function addMessage(conv, message, live) {
   const own = typeof state.author === "string" && state.author !== "" &&
     message.author === state.author;
   if (own && bindOwn(conv, message)) return;
-  const atEnd = conv.wanted && nearEnd();
   conv.list.append(render.messageElement(message, { own }));
   if (live && conv.wanted && !own) {
     const text = message.text.length > 280 ? `${message.text.slice(0, 280)}…` : message.text;
     announce(`${message.from}: ${text}`);
   }
-  if (atEnd) scrollToEnd(false);
+  if (conv.wanted && live) follower.arrived();
 }
 
 /** Our own message came back (live or in resumed history) before its ack: turn the oldest
@@ -368,7 +372,7 @@ function send() {
   conversation(roomId).list.append(item.el);
   box.value = "";
   updateCounter();
-  scrollToEnd(false);
+  follower.toEnd(); // what I just wrote is always in view
   flush(roomId);
 }
 
@@ -788,17 +792,6 @@ function newClientId() {
   // randomUUID needs a secure context; getRandomValues works everywhere.
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function nearEnd() {
-  const doc = document.documentElement;
-  return doc.scrollHeight - (window.scrollY + window.innerHeight) < 120;
-}
-
-function scrollToEnd(force) {
-  if (!force && !nearEnd()) return;
-  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches && !force;
-  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: smooth ? "smooth" : "auto" });
 }
 
 // ---------- wiring ----------
