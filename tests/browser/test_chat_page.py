@@ -5,18 +5,20 @@ check-in invite after a reload, no wrapped buttons, the first paint and the 404 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 from tests.conftest import HarborFactory
 from tests.harness import Client, HarborProcess, seconds
 
-from .chat import ChatPage
-from .conftest import Chromium, screenshot_path
+from .chat import ChatPage, ms
+from .conftest import EXIT, Chromium, screenshot_path
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
@@ -143,3 +145,81 @@ async def test_scrolled_up_a_new_message_shows_a_pill_and_the_pill_goes_to_it(
     await pill.click()
     await wait_in_view(late)
     await expect(pill).to_be_hidden()
+
+
+# ---------- 2. pacing ----------
+
+SLOW_DOWN = re.compile(r"Slow down a little: you can send again in \d+ s\.")
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_fast_typing_never_piles_up_more_than_the_server_allows(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    """Enter pressed on ten messages at once: the server's burst (3 here) are sent, the page says
+    "slow down" with the wait, and the next words stay in the box instead of a stuck bubble."""
+    worker = harbor(HARBOR_SEND_BURST="3", HARBOR_SEND_RATE_PER_10S="2")
+    page = await open_sized(chromium, worker, viewport)
+    await page.enter("stimulants")
+    box = page.page.get_by_label("Your message")
+    for n in range(10):
+        await box.fill(f"fast {n}")
+        await box.press("Enter")
+    await expect(page.page.locator("#pace")).to_have_text(SLOW_DOWN)
+    await expect(box).to_have_value("fast 9")
+    for n in range(3):
+        await page.wait_message(f"fast {n}")
+    assert await page.texts() == ["fast 0", "fast 1", "fast 2"]
+    await expect(page.page.locator(".msg.pending, .msg.failed")).to_have_count(0)
+    await page.page.screenshot(path=screenshot_path(f"{size_name(viewport)}-slow-down.png"))
+    # Once the wait is over the notice goes, and the words in the box send normally.
+    await expect(page.page.locator("#pace")).to_be_hidden(timeout=ms(15))
+    await box.press("Enter")
+    await page.wait_message("fast 9")
+    await expect(page.page.locator(".msg.failed")).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_a_server_refusal_shows_its_wait_and_each_message_is_sent_once(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    """A page that believes it may send more than the server allows (the welcome's pace is
+    rewritten here) still sends each message once, after the server's `retry_after_ms`, and
+    says so."""
+    worker = harbor(HARBOR_SEND_BURST="1", HARBOR_SEND_RATE_PER_10S="4")
+    refusals: list[int] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            data = json.loads(message)
+            if data.get("type") == "welcome":
+                data["pace"] = {"burst": 50, "per_10s": 1000}
+            if data.get("type") == "error" and data.get("code") == "rate_limited":
+                refusals.append(int(data["retry_after_ms"]))
+            ws.send(json.dumps(data))
+
+        server.on_message(to_page)
+
+    context = await chromium.context(viewport=viewport, has_touch=viewport is PHONE)
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/" + EXIT)
+    page = ChatPage(browser_page)
+    await page.accept()
+    await page.enter("alcohol")
+    texts = [f"quick message {n}" for n in range(4)]
+    for text in texts:
+        await page.say(text)
+    await expect(page.page.locator("#pace")).to_have_text(SLOW_DOWN)
+    assert refusals, "the server never refused: the test did not test the refusal"
+    accepted = await page.texts()
+    assert len(accepted) >= 2 and accepted == texts[: len(accepted)], accepted
+    for text in accepted:
+        await page.wait_message(text, within=20)
+    assert await page.texts() == accepted
+    await expect(page.page.locator(".msg.failed")).to_have_count(0)
+    if len(accepted) < len(texts):  # what was typed during the wait is still in the box
+        await expect(page.page.get_by_label("Your message")).to_have_value(texts[-1])

@@ -9,12 +9,15 @@ import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { openHelp, setupHelp } from "../shared/help.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { Follower } from "./follow.js";
+import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
 const ROOMS_REFRESH_MS = 15_000;
 const JOIN_RETRY_MS = 2_000;
 const STORE = { token: "harbor.token", accepted: "harbor.accepted.v1" };
+const STILL_SENDING =
+  "Your last messages are still on their way. This one stays in the box: send it once they're through.";
 const GONE_NOTICE = "Some older messages are no longer available.";
 // A volunteer's private check-in room (docs/protocol.md `checkin`): not in the catalog, so the
 // page supplies its title and the words under it.
@@ -136,6 +139,8 @@ const state = {
   deleting: new Set(), // "room:id" of our own messages we asked the server to delete
   socket: null,
   roomsTimer: null,
+  pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
+  paceTimer: null,
 };
 
 // ---------- views ----------
@@ -358,6 +363,7 @@ function send() {
   const text = (box.value.toWellFormed ? box.value.toWellFormed() : box.value).trim();
   const roomId = state.current;
   if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
+  if (!paced(roomId)) return; // the words stay in the box
   const clientId = newClientId();
   const item = {
     clientId,
@@ -374,6 +380,50 @@ function send() {
   updateCounter();
   follower.toEnd(); // what I just wrote is always in view
   flush(roomId);
+}
+
+/** Whether one more message may join the room's outbox now: never more unsent than the
+ * server's burst, never faster than its rate, never while it has asked us to wait. Else say
+ * "slow down" with the real wait. */
+function paced(roomId) {
+  const now = Date.now();
+  const conv = conversation(roomId);
+  const held = conv.holdUntil - now;
+  if (held > 0) return slowDown(held);
+  if (unsettled(roomId).length >= state.pace.burst) return slowDown(0, STILL_SENDING);
+  const wait = state.pace.take(now);
+  if (wait > 0) return slowDown(wait);
+  hideSlowDown();
+  return true;
+}
+
+/** Show the wait, counting down each second, until sending is allowed again (or `text` when
+ * the wait is not a known time: earlier messages still on their way). */
+function slowDown(waitMs, text = null) {
+  const until = Date.now() + waitMs;
+  const node = $("pace");
+  clearTimeout(state.paceTimer);
+  node.hidden = false;
+  if (text) {
+    node.textContent = text;
+    return false;
+  }
+  const tick = () => {
+    const left = until - Date.now();
+    if (left <= 0) {
+      hideSlowDown();
+      return;
+    }
+    node.textContent = slowDownText(left);
+    state.paceTimer = setTimeout(tick, Math.min(1000, left));
+  };
+  tick();
+  return false;
+}
+
+function hideSlowDown() {
+  clearTimeout(state.paceTimer);
+  $("pace").hidden = true;
 }
 
 /** Transmit the queued messages of a joined room, oldest first (statuses: queued → inflight →
@@ -404,6 +454,7 @@ function onAck(frame) {
   state.outbox.delete(item.clientId);
   const conv = conversation(item.room);
   conv.tries = 0;
+  if ($("pace").textContent === STILL_SENDING) hideSlowDown(); // room in the outbox again
   // The moderation release may hold a message (no id: nothing was published) or publish a
   // stand-in or a redacted text, and says why in `notice_text`.
   const note = typeof frame.notice_text === "string" && frame.notice_text
@@ -449,6 +500,7 @@ function onSendRefused(item, frame) {
       ? frame.retry_after_ms
       : Math.min(30_000, 1000 * 2 ** Math.min(conv.tries, 5));
     conv.holdUntil = Math.max(conv.holdUntil, Date.now() + wait);
+    if (frame.code === "rate_limited" && conv.room === state.current) slowDown(wait);
     if (frame.code === "not_joined") {
       conv.state = "out";
       join(conv);
@@ -691,6 +743,7 @@ function startSocket() {
     onReady: (welcome) => {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       storage.set(STORE.token, welcome.token);
+      state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
       state.name = welcome.name;
       state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;
