@@ -19,6 +19,7 @@ from tests.harness import Client, HarborProcess, seconds
 
 from .chat import ChatPage, ms
 from .conftest import EXIT, Chromium, screenshot_path
+from .test_accessibility import serious_violations
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
@@ -223,3 +224,100 @@ async def test_a_server_refusal_shows_its_wait_and_each_message_is_sent_once(
     await expect(page.page.locator(".msg.failed")).to_have_count(0)
     if len(accepted) < len(texts):  # what was typed during the wait is still in the box
         await expect(page.page.get_by_label("Your message")).to_have_value(texts[-1])
+
+
+# ---------- 3. room addresses, Back and drafts ----------
+
+
+def address(worker: HarborProcess, path: str) -> re.Pattern[str]:
+    """The page's address at `path`, whatever query it was opened with (`?exit=`)."""
+    return re.compile(re.escape(worker.http + path) + r"(\?.*)?$")
+
+
+async def view(page: Page) -> str:
+    result: str = await page.evaluate("document.body.dataset.view")
+    return result
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_a_room_has_an_address_that_survives_a_reload_and_back_closes_help_then_the_room(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    worker = harbor()
+    page = await open_sized(chromium, worker, viewport)
+    browser_page = page.page
+    await page.enter("alcohol")
+    await expect(browser_page).to_have_url(address(worker, "/r/alcohol"))
+    box = browser_page.get_by_label("Your message")
+    await box.fill("a draft I'm not ready to send")
+    await browser_page.reload()
+    await page.wait_joined()
+    await expect(browser_page.get_by_role("heading", name="Alcohol", level=1)).to_be_visible()
+    await expect(browser_page).to_have_url(address(worker, "/r/alcohol"))
+    await expect(box).to_have_value("a draft I'm not ready to send")
+
+    await browser_page.get_by_role("link", name="Get help now").click()
+    panel = browser_page.get_by_role("dialog", name="Get help now")
+    await expect(panel).to_be_visible()
+    await browser_page.go_back()  # Android's back gesture: the panel closes, the room stays
+    await expect(panel).to_be_hidden()
+    assert await view(browser_page) == "room"
+    await expect(browser_page).to_have_url(address(worker, "/r/alcohol"))
+    await browser_page.go_back()  # then the room closes, for the list, still on Harbor
+    await expect(browser_page.get_by_role("heading", name="Rooms")).to_be_visible()
+    await expect(browser_page).to_have_url(address(worker, "/"))
+    # The draft waits in its room; another room has its own (empty) box.
+    await page.enter("opioids")
+    await expect(box).to_have_value("")
+    await browser_page.get_by_role("button", name="Rooms").click()
+    await expect(browser_page).to_have_url(address(worker, "/"))
+    await page.enter("alcohol")
+    await expect(box).to_have_value("a draft I'm not ready to send")
+    await box.press("Enter")
+    await page.wait_message("a draft I'm not ready to send")
+    keys = await browser_page.evaluate("Object.keys(localStorage)")
+    assert not [k for k in keys if k.startswith("harbor.draft.")], keys  # sent: no draft kept
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_a_room_address_opened_fresh_shows_the_welcome_then_the_room_and_back_the_list(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    worker = harbor()
+    browser_page = await chromium.page(
+        worker.http + "/r/opioids" + EXIT, viewport=viewport, has_touch=viewport is PHONE
+    )
+    page = ChatPage(browser_page)
+    await expect(browser_page.get_by_role("heading", name="Welcome to Harbor")).to_be_visible()
+    await page.accept()
+    await page.wait_joined()
+    await expect(browser_page.get_by_role("heading", name="Opioids", level=1)).to_be_visible()
+    await browser_page.go_back()
+    await expect(browser_page.get_by_role("heading", name="Rooms")).to_be_visible()
+    assert browser_page.url.startswith(worker.http), "Back left Harbor"
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_an_unknown_room_or_page_gets_a_calm_404_with_help_and_quick_exit(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int], axe_source: str
+) -> None:
+    worker = harbor()
+    chromium.allow_console_error(r"status of 404 \(Not Found\)")  # the page itself, as it should
+    context = await chromium.context(viewport=viewport, has_touch=viewport is PHONE)
+    await context.add_init_script(script=axe_source)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    for path in ("/r/no-such-room", "/no-such-page"):
+        response = await browser_page.goto(worker.http + path + EXIT)
+        assert response is not None and response.status == 404
+        await expect(
+            browser_page.get_by_role("heading", name="This page isn't here")
+        ).to_be_visible()
+        await expect(browser_page.get_by_role("link", name="Get help now")).to_have_attribute(
+            "href", "/help/"
+        )
+        await expect(browser_page.get_by_role("link", name="Go to Harbor's rooms")).to_be_visible()
+        assert await serious_violations(browser_page) == []
+    await browser_page.screenshot(path=screenshot_path(f"{size_name(viewport)}-not-found.png"))
+    await browser_page.get_by_role("link", name="Quick exit").click()
+    await browser_page.wait_for_url("about:blank", timeout=ms(10))

@@ -6,8 +6,10 @@
 // same client_id, and messages are de-duplicated by id so none is shown twice.
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
-import { openHelp, setupHelp } from "../shared/help.js";
+import { closeHelp, onHelpToggle, openHelp, setupHelp } from "../shared/help.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
+import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
@@ -139,6 +141,8 @@ const state = {
   deleting: new Set(), // "room:id" of our own messages we asked the server to delete
   socket: null,
   roomsTimer: null,
+  wantCheckin: false, // the page was opened at /r/checkin
+  exiting: false,
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
 };
@@ -175,6 +179,7 @@ function accept() {
   storage.set(STORE.accepted, "1");
   enterLobby();
   $("rooms-heading").focus();
+  openAddressedRoom();
 }
 
 function enterLobby() {
@@ -242,29 +247,113 @@ function showRoomHeader(roomId) {
   $("room-count").textContent = render.countText(room?.count ?? 0);
 }
 
-function enterRoom(roomId) {
+/** Open a room on screen. `address`: "push" a history entry for it (a person chose it),
+ * or "none" (Back or Forward brought us here, so the entry exists). */
+function enterRoom(roomId, address = "push") {
+  if (state.current && state.current !== roomId) leaveRoomView();
   const conv = conversation(roomId);
   conv.wanted = true;
   state.current = roomId;
+  if (address === "push") {
+    history.pushState(
+      { harbor: "room", room: roomId, depth: depth() + 1 },
+      "",
+      withQuery(roomPath(roomId)),
+    );
+  }
   showRoomHeader(roomId);
   $("messages-host").replaceChildren(conv.list);
   show("room");
+  $("text").value = loadDraft(roomId);
   updateCounter();
+  hideSlowDown();
   join(conv);
   follower.watch(conv.list);
   $("text").focus();
 }
 
+/** "← Rooms": the same as Back when the list is the entry below (it always is once a room was
+ * entered from this page), so Back and the button never disagree. */
 function backToRooms() {
+  if (history.state?.harbor === "room") {
+    history.back(); // popstate shows the list
+    return;
+  }
+  leaveRoomView();
+  history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
+}
+
+function leaveRoomView() {
   const roomId = state.current;
   state.current = null;
   show("rooms");
   if (!roomId) return;
+  saveDraft(roomId, $("text").value);
+  $("text").value = "";
   const conv = conversation(roomId);
   conv.wanted = false;
   maybeLeave(conv);
   const button = $("room-list").querySelector(`[data-room="${CSS.escape(roomId)}"]`);
   (button ?? $("rooms-heading")).focus();
+}
+
+/** How many history entries this page has added above the one it was opened at: quick exit
+ * steps back over them all before it replaces the page, so Back cannot return to Harbor. */
+function depth() {
+  const value = history.state?.depth;
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** `path` with this page's query kept (a quick exit target given as `?exit=`). */
+function withQuery(path) {
+  return path + window.location.search;
+}
+
+function roomPath(roomId) {
+  return pathForRoom(roomId, state.privateRooms.has(roomId));
+}
+
+/** Back and Forward: an open help panel closes first; then the room or the list. */
+function onHistory(event) {
+  if (state.exiting) return;
+  const entry = event.state;
+  if (!entry?.panel) closeHelp();
+  if (document.body.dataset.view === "welcome") return;
+  if (entry?.harbor === "room" && typeof entry.room === "string") {
+    if (state.current !== entry.room) enterRoom(entry.room, "none");
+  } else if (state.current) {
+    leaveRoomView();
+  }
+}
+
+/** The help panel gets its own history entry while open, so Back closes it, not the room. */
+function onHelpShown(open) {
+  if (state.exiting) return; // quick exit's replace must not race a history step
+  if (open && !history.state?.panel) {
+    history.pushState({ ...(history.state ?? { harbor: "list" }), panel: true, depth: depth() + 1 }, "");
+  } else if (!open && history.state?.panel) {
+    history.back();
+  }
+}
+
+/** The room this page's address names, opened over a list entry so Back reaches the list. */
+function openAddressedRoom() {
+  const named = roomFromPath(window.location.pathname);
+  const entry = history.state;
+  if (entry?.panel) history.replaceState({ ...entry, panel: false }, ""); // reloaded: it's shut
+  if (named !== null && entry?.harbor === "room" && depth() > 0) {
+    // A reload of a room this page opened: the list is already the entry below.
+    if (named === CHECKIN_ADDRESS) state.wantCheckin = true;
+    else enterRoom(named, "none");
+    return;
+  }
+  history.replaceState({ harbor: "list", depth: 0 }, "", withQuery("/"));
+  if (named === null) return;
+  if (named === CHECKIN_ADDRESS) {
+    state.wantCheckin = true; // opened once the welcome says which room is ours
+    return;
+  }
+  enterRoom(named);
 }
 
 // ---------- joining and resuming ----------
@@ -377,6 +466,7 @@ function send() {
   state.outbox.set(clientId, item);
   conversation(roomId).list.append(item.el);
   box.value = "";
+  saveDraft(roomId, "");
   updateCounter();
   follower.toEnd(); // what I just wrote is always in view
   flush(roomId);
@@ -713,11 +803,6 @@ function joinCheckin() {
     state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
     renderRoomList();
   }
-  if (state.current && state.current !== roomId) {
-    const previous = conversation(state.current);
-    previous.wanted = false;
-    maybeLeave(previous);
-  }
   if (state.current !== roomId) enterRoom(roomId);
 }
 
@@ -778,7 +863,10 @@ function startSocket() {
 function newIdentity(welcome) {
   const text = `${REPLACED[welcome.replaced]}: ${welcome.name}. ${REPLACED_TAIL}`;
   for (const roomId of state.privateRooms.keys()) {
-    if (state.current === roomId) backToRooms();
+    if (state.current === roomId) {
+      leaveRoomView();
+      history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
+    }
     state.conversations.delete(roomId);
     for (const [clientId, item] of state.outbox) {
       if (item.room === roomId) state.outbox.delete(clientId);
@@ -813,6 +901,8 @@ function forgetMe() {
   state.current = null;
   state.name = null;
   state.author = null;
+  $("text").value = "";
+  history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
   $("messages-host").replaceChildren();
   $("my-name").textContent = "";
   $("whoami").hidden = true;
@@ -853,6 +943,7 @@ function wire() {
   setupHelp();
   setupQuickExit();
   onQuickExit(() => {
+    state.exiting = true;
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -883,7 +974,12 @@ function wire() {
     event.preventDefault();
     send();
   });
-  $("text").addEventListener("input", updateCounter);
+  $("text").addEventListener("input", () => {
+    updateCounter();
+    if (state.current) saveDraft(state.current, $("text").value);
+  });
+  window.addEventListener("popstate", onHistory);
+  onHelpToggle(onHelpShown);
   $("text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -893,6 +989,7 @@ function wire() {
   $("no-js").hidden = true;
   if (storage.get(STORE.accepted) === "1") {
     enterLobby();
+    openAddressedRoom();
   } else {
     show("welcome");
   }
