@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         WebSocketRoute("/ws", chat_needs_harbor_protocol),
         Route("/api/rooms", list_rooms),
+        Route("/api/resources", list_resources),
         Route("/r/{room}", room_page),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -117,6 +118,13 @@ async def list_rooms(request: Request) -> Response:
         for room in context.catalog
     ]
     return JSONResponse({"rooms": rooms})
+
+
+async def list_resources(request: Request) -> Response:
+    """The crisis lines the pages show, by region: the operator's HARBOR_RESOURCES or the
+    defaults (server/support.py), so the panel, the help page and support frames agree."""
+    resources = [asdict(r) for r in _context(request).resources]
+    return JSONResponse({"resources": resources})
 
 
 async def room_page(request: Request) -> Response:

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +322,85 @@ async def test_an_unknown_room_or_page_gets_a_calm_404_with_help_and_quick_exit(
     await browser_page.screenshot(path=screenshot_path(f"{size_name(viewport)}-not-found.png"))
     await browser_page.get_by_role("link", name="Quick exit").click()
     await browser_page.wait_for_url("about:blank", timeout=ms(10))
+
+
+# ---------- 4. help by region ----------
+
+
+async def visible_lines(panel: Locator) -> list[str]:
+    """The tel:/sms: links a person sees without opening "other countries"."""
+    links = panel.locator("a[href^='tel:']:visible, a[href^='sms:']:visible")
+    hrefs: list[str] = await links.evaluate_all("nodes => nodes.map(n => n.getAttribute('href'))")
+    return hrefs
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_help_lines_come_by_region_from_the_browser_and_the_region_can_be_changed(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    worker = harbor()
+    page = await open_sized(chromium, worker, viewport, locale="en-GB", timezone_id="Europe/London")
+    browser_page = page.page
+    await browser_page.get_by_role("link", name="Get help now").click()
+    panel = browser_page.get_by_role("dialog", name="Get help now")
+    picker = panel.get_by_label("Lines for")
+    await expect(picker).to_have_value("GB")
+    lines = await visible_lines(panel.locator("#help-static"))
+    assert "tel:116123" in lines and "tel:999" in lines and "tel:988" not in lines, lines
+    await expect(panel.get_by_text("Lines in other countries")).to_be_visible()
+    await browser_page.screenshot(path=screenshot_path(f"{size_name(viewport)}-help-region.png"))
+    await picker.select_option("AU")
+    lines = await visible_lines(panel.locator("#help-static"))
+    assert "tel:131114" in lines and "tel:000" in lines and "tel:116123" not in lines, lines
+    # The choice is kept on this device; the help page shows the same.
+    await browser_page.goto(worker.http + "/help/")
+    await expect(browser_page.get_by_label("Lines for")).to_have_value("AU")
+    lines = await visible_lines(browser_page.locator("#resources"))
+    assert "tel:131114" in lines and "tel:000" in lines
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "region", "number"),
+    [
+        ("en-US", "America/Chicago", "US", "tel:988"),
+        ("en-CA", "America/Toronto", "CA", "tel:988"),
+        ("en-IE", "Europe/Dublin", "IE", "tel:116123"),
+        ("de-DE", "Europe/Berlin", "EU", "tel:112"),
+        ("en-NZ", "Pacific/Auckland", "NZ", "tel:1737"),
+        ("en-AU", "UTC", "AU", "tel:131114"),  # no zone hint: the language's region decides
+    ],
+)
+async def test_the_help_page_picks_the_region_from_time_zone_or_language(
+    chromium: Chromium, harbor: HarborFactory, locale: str, zone: str, region: str, number: str
+) -> None:
+    worker = harbor()
+    page = await chromium.page(
+        worker.http + "/help/", locale=locale, timezone_id=zone, viewport=PHONE
+    )
+    await expect(page.get_by_label("Lines for")).to_have_value(region)
+    assert number in await visible_lines(page.locator("#resources"))
+
+
+async def test_an_operators_resources_replace_the_defaults_on_both_pages(
+    chromium: Chromium, harbor: HarborFactory, tmp_path: Path
+) -> None:
+    resources = tmp_path / "resources.json"
+    resources.write_text(
+        json.dumps(
+            [
+                {"name": "Local warmline", "action": "Call 555 0100", "href": "tel:5550100",
+                 "region": "US"},
+                {"name": "Emergency", "action": "Call 911", "href": "tel:911", "region": "US"},
+            ]
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    worker = harbor(HARBOR_RESOURCES=str(resources))
+    page = await chromium.page(
+        worker.http + "/help/", locale="en-US", timezone_id="America/New_York"
+    )
+    await expect(page.locator("#resources")).to_contain_text("Local warmline")
+    assert await visible_lines(page.locator("#resources")) == ["tel:5550100", "tel:911"]
+    chat = await ChatPage.open(chromium, worker, locale="en-US", timezone_id="America/New_York")
+    await chat.page.get_by_role("link", name="Get help now").click()
+    await expect(chat.page.locator("#help-static")).to_contain_text("Local warmline")

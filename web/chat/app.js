@@ -7,6 +7,8 @@
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { closeHelp, onHelpToggle, openHelp, setupHelp } from "../shared/help.js";
+import { REGION_NAMES } from "../shared/regions.js";
+import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { loadDraft, saveDraft } from "./drafts.js";
@@ -823,7 +825,10 @@ function startSocket() {
     url: socketUrl(),
     hello: () => {
       const token = storage.get(STORE.token);
-      return token ? { type: "hello", token } : { type: "hello" };
+      const hello = token ? { type: "hello", token } : { type: "hello" };
+      // The region the help lines are shown for: a support frame lists its lines first.
+      const region = chosenRegion(Object.keys(REGION_NAMES));
+      return region ? { ...hello, region } : hello;
     },
     onReady: (welcome) => {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.

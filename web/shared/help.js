@@ -1,6 +1,8 @@
 // "Get help now": a real link to /help/ (works with JavaScript off) that this module upgrades
 // to an in-page panel, so reaching crisis lines never costs someone their place in the chat.
 
+import { showResourcesByRegion } from "./resources.js";
+
 const DEFAULT_MESSAGE =
   "If you're struggling right now, you don't have to wait. These lines are free and open any time.";
 
@@ -23,6 +25,10 @@ export function setupHelp() {
   link = document.getElementById("help-link");
   panel = document.getElementById("help-panel");
   if (!link || !panel || typeof panel.showModal !== "function") return; // the link still works
+  showResourcesByRegion(document.getElementById("help-static"), {
+    idPrefix: "help",
+    headingLevel: 3,
+  });
   link.addEventListener("click", (event) => {
     event.preventDefault();
     openHelp();
