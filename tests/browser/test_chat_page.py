@@ -404,3 +404,77 @@ async def test_an_operators_resources_replace_the_defaults_on_both_pages(
     chat = await ChatPage.open(chromium, worker, locale="en-US", timezone_id="America/New_York")
     await chat.page.get_by_role("link", name="Get help now").click()
     await expect(chat.page.locator("#help-static")).to_contain_text("Local warmline")
+
+
+# ---------- 5. the check-in invitation after a reload ----------
+
+
+async def routed_sized(
+    chromium: Chromium,
+    worker: HarborProcess,
+    viewport: dict[str, int],
+    route: Callable[[WebSocketRoute], Any],
+) -> ChatPage:
+    context = await chromium.context(viewport=viewport, has_touch=viewport is PHONE)
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/" + EXIT)
+    page = ChatPage(browser_page)
+    await page.accept()
+    return page
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_a_check_in_invitation_survives_a_reload_and_so_does_the_check_in(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    worker = harbor()
+    routes: list[WebSocketRoute] = []
+    welcomes: list[dict[str, Any]] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            data = json.loads(message)
+            if data.get("type") == "welcome":
+                welcomes.append(data)
+            ws.send(message)
+
+        server.on_message(to_page)
+        routes.append(ws)
+
+    page = await routed_sized(chromium, worker, viewport, route)
+    browser_page = page.page
+    invite = "A volunteer would like to check in with you, privately."
+    room = welcomes[-1]["checkin_room"]
+    routes[-1].send(json.dumps({"type": "checkin", "room": room, "message": invite}))
+    banner = browser_page.locator("#banner")
+    join = browser_page.get_by_role("button", name="Join private check-in")
+    await expect(banner).to_contain_text(invite)
+    await expect(join).to_be_visible()
+
+    await browser_page.reload()
+    await page.wait_online()
+    await expect(banner).to_contain_text(invite)  # restored for the same identity
+    await expect(join).to_be_visible()
+    await browser_page.screenshot(path=screenshot_path(f"{size_name(viewport)}-checkin-invite.png"))
+    await join.click()
+    await page.wait_joined()
+    await expect(browser_page).to_have_url(address(worker, "/r/checkin"))
+    await expect(browser_page.get_by_role("heading", name="Private check-in")).to_be_visible()
+    assert room not in browser_page.url, "the check-in's id must not reach the history"
+
+    await browser_page.reload()
+    await page.wait_joined()
+    await expect(browser_page.get_by_role("heading", name="Private check-in")).to_be_visible()
+    await expect(banner).to_be_hidden()
+    await browser_page.go_back()
+    await expect(browser_page.get_by_role("heading", name="Rooms")).to_be_visible()
+    await expect(browser_page.locator(f"button[data-room='{room}']")).to_be_visible()
+    # Quick exit takes the invitation with everything else.
+    await browser_page.get_by_role("link", name="Quick exit").click()
+    await browser_page.wait_for_url("about:blank", timeout=ms(10))
+    await browser_page.go_back()
+    assert not browser_page.url.startswith(worker.http), "Back returned to Harbor"

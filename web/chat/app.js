@@ -11,6 +11,7 @@ import { REGION_NAMES } from "../shared/regions.js";
 import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
+import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
@@ -25,6 +26,7 @@ const STILL_SENDING =
 const GONE_NOTICE = "Some older messages are no longer available.";
 // A volunteer's private check-in room (docs/protocol.md `checkin`): not in the catalog, so the
 // page supplies its title and the words under it.
+const CHECKIN_INVITE = "A volunteer moderator would like to check in with you.";
 const CHECKIN_ROOM = {
   title: "Private check-in",
   description: "Just you and a volunteer moderator.",
@@ -143,7 +145,7 @@ const state = {
   deleting: new Set(), // "room:id" of our own messages we asked the server to delete
   socket: null,
   roomsTimer: null,
-  wantCheckin: false, // the page was opened at /r/checkin
+  wantCheckin: null, // opened at /r/checkin: "push" its entry, or "none" (a reload of it)
   exiting: false,
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
@@ -345,14 +347,14 @@ function openAddressedRoom() {
   if (entry?.panel) history.replaceState({ ...entry, panel: false }, ""); // reloaded: it's shut
   if (named !== null && entry?.harbor === "room" && depth() > 0) {
     // A reload of a room this page opened: the list is already the entry below.
-    if (named === CHECKIN_ADDRESS) state.wantCheckin = true;
+    if (named === CHECKIN_ADDRESS) state.wantCheckin = "none";
     else enterRoom(named, "none");
     return;
   }
   history.replaceState({ harbor: "list", depth: 0 }, "", withQuery("/"));
   if (named === null) return;
   if (named === CHECKIN_ADDRESS) {
-    state.wantCheckin = true; // opened once the welcome says which room is ours
+    state.wantCheckin = "push"; // opened once the welcome says which room is ours
     return;
   }
   enterRoom(named);
@@ -743,11 +745,17 @@ function onFrame(frame) {
       // Direct notices from a volunteer moderator (the moderation release).
       showBanner(frame.message ?? frame.text);
       break;
-    case "checkin":
+    case "checkin": {
       // A volunteer invites this person to their own check-in room: offered, never forced.
-      showBanner(frame.message ?? "A volunteer moderator would like to check in with you.");
-      offerCheckin(frame.room);
+      const message = typeof frame.message === "string" && frame.message.trim()
+        ? frame.message
+        : CHECKIN_INVITE;
+      showBanner(message);
+      if (offerCheckin(frame.room)) {
+        saveInvite({ room: frame.room, message, joined: false, dismissed: false });
+      }
       break;
+    }
     default:
       break; // "left", and frames a newer server may add
   }
@@ -789,11 +797,42 @@ function showBanner(text) {
 }
 
 function offerCheckin(roomId) {
-  if (typeof roomId !== "string" || !/^checkin-[a-z0-9-]+$/.test(roomId)) return;
+  if (typeof roomId !== "string" || !/^checkin-[a-z0-9-]+$/.test(roomId)) return false;
   const join = $("banner-join");
   join.dataset.room = roomId;
   join.hidden = false;
   announce("A volunteer moderator invites you to a private check-in.");
+  return true;
+}
+
+/** After a reload: the invitation this tab had, for this identity's own check-in room only. */
+function restoreInvite(welcome) {
+  const wanted = state.wantCheckin;
+  state.wantCheckin = null;
+  let invite = loadInvite();
+  if (invite && invite.room !== welcome.checkin_room) {
+    forgetInvite(); // made for a name this device no longer has
+    invite = null;
+  }
+  if (invite?.joined) {
+    addCheckinRoom(invite.room);
+    if (wanted && !state.current) {
+      enterRoom(invite.room, wanted);
+      return;
+    }
+  } else if (invite && !invite.dismissed && $("banner").hidden) {
+    showBanner(invite.message);
+    offerCheckin(invite.room);
+  }
+  if (wanted === "none" && !state.current) {
+    history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/")); // no check-in
+  }
+}
+
+function addCheckinRoom(roomId) {
+  if (state.privateRooms.has(roomId)) return;
+  state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
+  renderRoomList();
 }
 
 /** Join the check-in: it becomes a room like the others (listed first while this page lives). */
@@ -801,10 +840,9 @@ function joinCheckin() {
   const roomId = $("banner-join").dataset.room;
   $("banner").hidden = true;
   if (!roomId) return;
-  if (!state.privateRooms.has(roomId)) {
-    state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
-    renderRoomList();
-  }
+  const invite = loadInvite();
+  if (invite?.room === roomId) saveInvite({ ...invite, joined: true });
+  addCheckinRoom(roomId);
   if (state.current !== roomId) enterRoom(roomId);
 }
 
@@ -839,6 +877,7 @@ function startSocket() {
       $("my-name").textContent = welcome.name;
       $("whoami").hidden = false;
       if (Object.hasOwn(REPLACED, String(welcome.replaced))) newIdentity(welcome);
+      restoreInvite(welcome);
       for (const conv of state.conversations.values()) {
         conv.state = "out";
         if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
@@ -877,6 +916,7 @@ function newIdentity(welcome) {
       if (item.room === roomId) state.outbox.delete(clientId);
     }
   }
+  forgetInvite();
   if (state.privateRooms.size > 0) {
     state.privateRooms.clear();
     renderRoomList();
@@ -959,6 +999,8 @@ function wire() {
   $("back").addEventListener("click", backToRooms);
   $("banner-close").addEventListener("click", () => {
     $("banner").hidden = true;
+    const invite = loadInvite();
+    if (invite && !$("banner-join").hidden) saveInvite({ ...invite, dismissed: true });
   });
   $("banner-join").addEventListener("click", joinCheckin);
   $("room-list").addEventListener("click", (event) => {
