@@ -478,3 +478,125 @@ async def test_a_check_in_invitation_survives_a_reload_and_so_does_the_check_in(
     await browser_page.wait_for_url("about:blank", timeout=ms(10))
     await browser_page.go_back()
     assert not browser_page.url.startswith(worker.http), "Back returned to Harbor"
+
+
+# ---------- 6. no wrapped buttons, a true first paint ----------
+
+# Every control with a one-line label whose text spans more than one line box. Room cards are
+# buttons laid out as blocks on purpose (title, description, count) and are left out.
+_WRAPPED_LABELS = """() => {
+    const controls = document.querySelectorAll(
+        "button:not(.room-button), .btn, summary, select, label");
+    const wrapped = [];
+    for (const el of controls) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || box.height === 0 || el.closest("[hidden]")) continue;
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const tops = [...range.getClientRects()].filter((r) => r.width > 0)
+            .map((r) => r.top).sort((a, b) => a - b);
+        const lines = tops.filter((top, i) => i === 0 || top - tops[i - 1] > 8).length;
+        if (lines > 1 || el.scrollWidth > el.clientWidth + 1) {
+            wrapped.push(`${el.textContent.trim()} (${lines} lines)`);
+        }
+    }
+    return wrapped;
+}"""
+
+WIDTHS = [320, 360, 390, 768, 1280]
+
+
+async def wrapped_labels(page: Page) -> list[str]:
+    result: list[str] = await page.evaluate(_WRAPPED_LABELS)
+    return result
+
+
+async def test_the_wrap_check_can_fail(chromium: Chromium, harbor: HarborFactory) -> None:
+    worker = harbor()
+    page = await chromium.page(worker.http + "/help/", viewport={"width": 320, "height": 640})
+    await page.evaluate(
+        "() => { const b = document.createElement('button'); b.textContent = 'Two words';"
+        " b.className = 'squeezed'; document.querySelector('main').append(b);"
+        " b.style.width = '2rem'; }"
+    )
+    assert [label.split(" (")[0] for label in await wrapped_labels(page)] == ["Two words"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_no_button_label_wraps_on_any_view(
+    chromium: Chromium, harbor: HarborFactory, width: int
+) -> None:
+    chromium.allow_console_error(r"status of 404 \(Not Found\)")
+    worker = harbor()
+    routes: list[WebSocketRoute] = []
+    welcomes: list[dict[str, Any]] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            data = json.loads(message)
+            if data.get("type") == "welcome":
+                welcomes.append(data)
+            ws.send(message)
+
+        server.on_message(to_page)
+        routes.append(ws)
+
+    context = await chromium.context(viewport={"width": width, "height": 800})
+    await context.route_web_socket(re.compile(r"/ws$"), route)
+    browser_page = await context.new_page()
+    chromium.watch_page(browser_page)
+    await browser_page.goto(worker.http + "/" + EXIT)
+    page = ChatPage(browser_page)
+    found: dict[str, list[str]] = {}
+    found["welcome"] = await wrapped_labels(browser_page)
+    await page.accept()
+    await expect(browser_page.locator(".room-button").first).to_be_visible()
+    routes[-1].send(
+        json.dumps({"type": "checkin", "room": welcomes[-1]["checkin_room"], "message": "Hi."})
+    )
+    await expect(browser_page.get_by_role("button", name="Join private check-in")).to_be_visible()
+    found["rooms, with a check-in invitation"] = await wrapped_labels(browser_page)
+    await page.enter("newcomers")
+    other = await someone(worker, "newcomers")
+    await other.say("newcomers", "hello there", "wrap-1")
+    await page.say("hi")
+    await page.wait_message("hi")
+    await page.wait_message("hello there")
+    found["room"] = await wrapped_labels(browser_page)
+    await browser_page.get_by_role("link", name="Get help now").click()
+    await expect(browser_page.get_by_role("dialog")).to_be_visible()
+    found["help panel"] = await wrapped_labels(browser_page)
+    await browser_page.keyboard.press("Escape")
+    await eventually(
+        lambda: browser_page.evaluate("history.state?.panel !== true"), "the panel's entry is gone"
+    )
+    for path in ("/help/", "/no-such-page"):
+        await browser_page.goto(worker.http + path)
+        found[path] = await wrapped_labels(browser_page)
+    assert {view: labels for view, labels in found.items() if labels} == {}
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+async def test_the_first_paint_says_only_what_is_true(
+    chromium: Chromium, harbor: HarborFactory, viewport: dict[str, int]
+) -> None:
+    worker = harbor()
+    html = worker.get_text("/")
+    assert "Not connected" not in html and "checking…" not in html
+    page = await open_sized(chromium, worker, viewport, accept=False)
+    conn = page.page.locator("#conn")
+    duty = page.page.locator("#duty")
+    await expect(page.page.get_by_role("heading", name="Welcome to Harbor")).to_be_visible()
+    await expect(conn).to_be_hidden()  # nothing was tried before the guidelines are accepted
+    await expect(duty).to_be_hidden()
+    await page.page.screenshot(path=screenshot_path(f"{size_name(viewport)}-welcome.png"))
+    await page.accept()
+    await expect(conn).to_have_text("Connected")
+    # The welcome says who is on duty: shown at once, with no later change needed.
+    await expect(duty).to_have_text("Moderators: none on duty right now")
+    await page.page.reload()
+    await expect(duty).to_have_text("Moderators: none on duty right now")
+    await expect(page.page.locator(".room-button").first).to_be_visible()
+    await page.page.screenshot(path=screenshot_path(f"{size_name(viewport)}-rooms.png"))

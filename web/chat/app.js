@@ -172,9 +172,10 @@ function setConnection(stateName, detail = {}) {
     online: "Connected",
     waiting: `Connection lost. Trying again in ${Math.max(1, Math.round((detail.delay ?? 0) / 1000))} s…`,
     ended: "Disconnected. Reload the page to try again.",
-    idle: "Not connected",
+    idle: "",
   };
   node.textContent = texts[stateName] ?? "";
+  node.hidden = stateName === "idle"; // nothing tried yet (or Forget me): nothing to report
 }
 
 // ---------- welcome ----------
@@ -872,6 +873,7 @@ function startSocket() {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       storage.set(STORE.token, welcome.token);
       state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
+      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
       state.name = welcome.name;
       state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;
@@ -951,6 +953,7 @@ function forgetMe() {
   $("messages-host").replaceChildren();
   $("my-name").textContent = "";
   $("whoami").hidden = true;
+  $("duty").hidden = true;
   show("welcome");
   $("welcome-heading").focus();
   announce("Harbor forgot you on this device.");
