@@ -117,7 +117,7 @@ async def test_eight_messages_from_someone_then_mine_leave_mine_in_view(
     await wait_in_view(page.messages().last)
     assert await in_view(mine)
     await expect(page.page.locator("#new-messages")).to_be_hidden()
-    await page.page.screenshot(path=screenshot_path(f"{size_name(viewport)}-room.png"))
+    await page.page.screenshot(path=screenshot_path(f"{size_name(viewport)}-room-newest.png"))
 
 
 @pytest.mark.parametrize("viewport", SIZES)
