@@ -14,8 +14,11 @@ import argparse
 import getpass
 import os
 import shutil
+import socket
 import sys
 import tempfile
+from pathlib import Path
+from typing import Any
 
 import anyio
 import uvicorn
@@ -23,10 +26,12 @@ import uvicorn
 from casework.passwords import hash_password
 from moderation.__main__ import main as moderation_main
 
+from .banner import start_banner, take_waiting
 from .check import main as check_main
 from .lifespan import open_store
 from .settings import ConfigError, Settings
 
+APP = "server.app:create_app_from_env"
 WS_PROTOCOL = "server.transport:HarborWebSocketProtocol"
 HTTP_PROTOCOL = "server.http_protocol:HarborHttpProtocol"
 
@@ -148,37 +153,51 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker writes its metrics here; /metrics on any worker sums them up.
         metrics_dir = tempfile.mkdtemp(prefix="harbor-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    if not settings.uses_redis:
-        print(
-            f"Harbor on http://{settings.host}:{settings.port} (embedded: one process, in-memory"
-            " rooms; set REDIS_URL to scale out)",
-            file=sys.stderr,
-        )
-    uvicorn.run(
-        "server.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http=HTTP_PROTOCOL,
-        ws=WS_PROTOCOL,
-        ws_max_size=settings.max_frame_bytes,
-        ws_ping_interval=settings.ping_interval_s,
-        ws_ping_timeout=settings.ping_timeout_s,
-        ws_per_message_deflate=False,
-        lifespan="on",
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "loop": "uvloop",
+        "http": HTTP_PROTOCOL,
+        "ws": WS_PROTOCOL,
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_ping_interval": settings.ping_interval_s,
+        "ws_ping_timeout": settings.ping_timeout_s,
+        "ws_per_message_deflate": False,
+        "lifespan": "on",
         # Forwarded headers are read by server/proxies.py, from HARBOR_TRUSTED_PROXIES only;
         # uvicorn's own handling would believe any client on 127.0.0.1 (FORWARDED_ALLOW_IPS).
-        proxy_headers=False,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
-        server_header=False,
-    )
+        "proxy_headers": False,
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_s)),
+        "server_header": False,
+    }
+    if settings.workers == 1:
+        ReadyBanner(uvicorn.Config(APP, **options), settings).run()
+    else:
+        # Several processes (Redis, so no sign-in link): said before they start.
+        print(start_banner(settings, Path.cwd(), []), file=sys.stderr)
+        uvicorn.run(APP, **options)
     if metrics_dir is not None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+class ReadyBanner(uvicorn.Server):
+    """uvicorn's server, printing Harbor's start banner once it listens (server/banner.py)."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self._settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit:  # the port was taken, or the lifespan failed: nothing is ready
+            return
+        print(start_banner(self._settings, Path.cwd(), take_waiting()), file=sys.stderr)
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -32,6 +32,12 @@ from .settings import Secret, Settings
 
 logger = logging.getLogger("harbor.app")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+CHAT_PAGE = WEB_DIR / "index.html"
+# StaticFiles serves this for every path it does not know; room addresses use it too.
+NOT_FOUND_PAGE = WEB_DIR / "404.html"
+# The address of "my private check-in" (/r/checkin): the room's own id is an identity's, and
+# would stay in the browser's history, which quick exit cannot clear.
+CHECKIN_ADDRESS = "checkin"
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -39,6 +45,8 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         WebSocketRoute("/ws", chat_needs_harbor_protocol),
         Route("/api/rooms", list_rooms),
+        Route("/api/resources", list_resources),
+        Route("/r/{room}", room_page),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -110,6 +118,22 @@ async def list_rooms(request: Request) -> Response:
         for room in context.catalog
     ]
     return JSONResponse({"rooms": rooms})
+
+
+async def list_resources(request: Request) -> Response:
+    """The crisis lines the pages show, by region: the operator's HARBOR_RESOURCES or the
+    defaults (server/support.py), so the panel, the help page and support frames agree."""
+    resources = [asdict(r) for r in _context(request).resources]
+    return JSONResponse({"resources": resources})
+
+
+async def room_page(request: Request) -> Response:
+    """A room's address (/r/<room>) is the chat page, which opens that room; a room that does
+    not exist gets the calm 404 page, with help and quick exit, like any unknown path."""
+    room = request.path_params["room"]
+    if room == CHECKIN_ADDRESS or room in _context(request).catalog:
+        return FileResponse(CHAT_PAGE, media_type="text/html")
+    return FileResponse(NOT_FOUND_PAGE, status_code=404, media_type="text/html")
 
 
 async def healthz(request: Request) -> Response:

@@ -313,6 +313,12 @@ class ChatConnection:
             "author": identities.author_tag(identity.uid),
             "on_duty": self._registry.on_duty,
             "checkin_room": identities.checkin_room(identity.uid),
+            # This connection's send limit, so the page paces itself instead of piling up
+            # messages the server would refuse (web/chat/pace.js).
+            "pace": {
+                "burst": context.settings.send_burst,
+                "per_10s": context.settings.send_rate_per_10s,
+            },
         }
         if replaced is not None:
             welcome["replaced"] = replaced

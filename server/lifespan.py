@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypedDict
 
 import anyio
@@ -39,6 +40,7 @@ from rooms.presence_redis import RedisPresence
 
 from . import feeds
 from .backup_call import BackupCaller
+from .banner import announce_when_ready, command_name
 from .context import WorkerContext, wall_clock_ms
 from .direct import HoldSources, identity_notice_listener
 from .duty import keep_moderation, keep_sessions_checked
@@ -231,10 +233,14 @@ async def _announce_sign_in(context: WorkerContext, link: SignInLink) -> None:
     settings = context.settings
     has_moderators = bool(await context.store.moderator_names())
     notice = start_notice(
-        link, settings.host, settings.port, terminal=_on_terminal(), has_moderators=has_moderators
+        link,
+        settings.host,
+        settings.port,
+        terminal=_on_terminal(),
+        has_moderators=has_moderators,
+        command=command_name(sys.argv[0], Path.cwd()),
     )
-    sys.stderr.write(notice + "\n")
-    sys.stderr.flush()
+    announce_when_ready(notice)  # printed by `harbor serve` once the socket listens
 
 
 def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-untyped-def]

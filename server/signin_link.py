@@ -48,21 +48,32 @@ def dashboard_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/mod/"
 
 
-ADD_MODERATOR = "harbor moderators add NAME"
+ADD_MODERATOR = "moderators add NAME"
 
 
 def start_notice(
-    link: SignInLink, host: str, port: int, *, terminal: bool, has_moderators: bool
+    link: SignInLink,
+    host: str,
+    port: int,
+    *,
+    terminal: bool,
+    has_moderators: bool,
+    command: str = "harbor",
 ) -> str:
     """The line printed at start: the link itself only on a terminal before any moderator
-    exists; otherwise how to add one (and the link is withdrawn)."""
+    exists; otherwise how to add one (and the link is withdrawn). `command` is how to run
+    harbor from where it was started (`.venv/bin/harbor` without an active venv)."""
+    add = f"{command} {ADD_MODERATOR}"
     if terminal and not has_moderators:
-        return f"Moderator sign-in link (one use, 1 hour): {link.url(host, port)}"
+        return (
+            f"Moderator sign-in link (one use, 1 hour; shown at each start until a moderator"
+            f" account exists: `{add}`): {link.url(host, port)}"
+        )
     link.withdraw()
     dashboard = dashboard_url(host, port)
     if has_moderators:
-        return f"Moderators sign in at {dashboard} (add one with `{ADD_MODERATOR}`)"
+        return f"Moderators sign in at {dashboard} (add one with `{add}`)"
     return (
-        f"No moderator yet: add one with `{ADD_MODERATOR}`, then sign in at {dashboard}"
+        f"No moderator yet: add one with `{add}`, then sign in at {dashboard}"
         " (a one-time sign-in link is shown only when Harbor runs on a terminal)"
     )

@@ -136,21 +136,6 @@ async def test_markup_in_messages_renders_as_literal_text(
     assert chromium.watch.dialogs == []
 
 
-async def test_rate_limited_messages_wait_and_are_sent_once(
-    chromium: Chromium, harbor: HarborFactory
-) -> None:
-    worker = harbor(HARBOR_SEND_BURST="1", HARBOR_SEND_RATE_PER_10S="10")
-    page = await ChatPage.open(chromium, worker)
-    await page.enter("alcohol")
-    texts = [f"quick message {n}" for n in range(4)]
-    for text in texts:
-        await page.say(text)
-    for text in texts:
-        await page.wait_message(text, within=15)
-    assert await page.texts() == texts
-    assert await page.page.locator(".msg.failed").count() == 0
-
-
 async def test_report_thanks_only_when_the_server_takes_it(
     chromium: Chromium, harbor: HarborFactory
 ) -> None:

@@ -31,7 +31,9 @@ def _headers(url: str) -> tuple[int, dict[str, str]]:
         ("/shared/base.css", 200, "public, max-age=300"),
         ("/api/rooms", 200, "no-store"),
         ("/healthz", 200, "no-store"),
-        ("/no-such-page", 404, "no-store"),
+        ("/r/newcomers", 200, "no-cache"),
+        ("/r/no-such-room", 404, "no-cache"),
+        ("/no-such-page", 404, "no-cache"),  # the calm 404 page, HTML like the others
     ],
 )
 def test_every_response_carries_the_security_headers(

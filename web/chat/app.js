@@ -6,17 +6,27 @@
 // same client_id, and messages are de-duplicated by id so none is shown twice.
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
-import { openHelp, setupHelp } from "../shared/help.js";
+import { closeHelp, onHelpToggle, openHelp, setupHelp } from "../shared/help.js";
+import { REGION_NAMES } from "../shared/regions.js";
+import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
+import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
+import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
+import { loadDraft, saveDraft } from "./drafts.js";
+import { Follower } from "./follow.js";
+import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
 const ROOMS_REFRESH_MS = 15_000;
 const JOIN_RETRY_MS = 2_000;
 const STORE = { token: "harbor.token", accepted: "harbor.accepted.v1" };
+const STILL_SENDING =
+  "Your last messages are still on their way. This one stays in the box: send it once they're through.";
 const GONE_NOTICE = "Some older messages are no longer available.";
 // A volunteer's private check-in room (docs/protocol.md `checkin`): not in the catalog, so the
 // page supplies its title and the words under it.
+const CHECKIN_INVITE = "A volunteer moderator would like to check in with you.";
 const CHECKIN_ROOM = {
   title: "Private check-in",
   description: "Just you and a volunteer moderator.",
@@ -59,6 +69,10 @@ const REMOVED_BY_MODERATOR = "A moderator removed this message.";
 const REMOVED = "This message was removed.";
 
 const $ = (id) => document.getElementById(id);
+const follower = new Follower({
+  pill: $("new-messages"),
+  active: () => document.body.dataset.view === "room",
+});
 
 // localStorage can be unavailable (strict privacy settings): then Harbor just forgets sooner.
 const storage = {
@@ -131,6 +145,10 @@ const state = {
   deleting: new Set(), // "room:id" of our own messages we asked the server to delete
   socket: null,
   roomsTimer: null,
+  wantCheckin: null, // opened at /r/checkin: "push" its entry, or "none" (a reload of it)
+  exiting: false,
+  pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
+  paceTimer: null,
 };
 
 // ---------- views ----------
@@ -154,9 +172,10 @@ function setConnection(stateName, detail = {}) {
     online: "Connected",
     waiting: `Connection lost. Trying again in ${Math.max(1, Math.round((detail.delay ?? 0) / 1000))} s…`,
     ended: "Disconnected. Reload the page to try again.",
-    idle: "Not connected",
+    idle: "",
   };
   node.textContent = texts[stateName] ?? "";
+  node.hidden = stateName === "idle"; // nothing tried yet (or Forget me): nothing to report
 }
 
 // ---------- welcome ----------
@@ -165,6 +184,7 @@ function accept() {
   storage.set(STORE.accepted, "1");
   enterLobby();
   $("rooms-heading").focus();
+  openAddressedRoom();
 }
 
 function enterLobby() {
@@ -232,29 +252,113 @@ function showRoomHeader(roomId) {
   $("room-count").textContent = render.countText(room?.count ?? 0);
 }
 
-function enterRoom(roomId) {
+/** Open a room on screen. `address`: "push" a history entry for it (a person chose it),
+ * or "none" (Back or Forward brought us here, so the entry exists). */
+function enterRoom(roomId, address = "push") {
+  if (state.current && state.current !== roomId) leaveRoomView();
   const conv = conversation(roomId);
   conv.wanted = true;
   state.current = roomId;
+  if (address === "push") {
+    history.pushState(
+      { harbor: "room", room: roomId, depth: depth() + 1 },
+      "",
+      withQuery(roomPath(roomId)),
+    );
+  }
   showRoomHeader(roomId);
   $("messages-host").replaceChildren(conv.list);
   show("room");
+  $("text").value = loadDraft(roomId);
   updateCounter();
+  hideSlowDown();
   join(conv);
-  scrollToEnd(true);
+  follower.watch(conv.list);
   $("text").focus();
 }
 
+/** "← Rooms": the same as Back when the list is the entry below (it always is once a room was
+ * entered from this page), so Back and the button never disagree. */
 function backToRooms() {
+  if (history.state?.harbor === "room") {
+    history.back(); // popstate shows the list
+    return;
+  }
+  leaveRoomView();
+  history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
+}
+
+function leaveRoomView() {
   const roomId = state.current;
   state.current = null;
   show("rooms");
   if (!roomId) return;
+  saveDraft(roomId, $("text").value);
+  $("text").value = "";
   const conv = conversation(roomId);
   conv.wanted = false;
   maybeLeave(conv);
   const button = $("room-list").querySelector(`[data-room="${CSS.escape(roomId)}"]`);
   (button ?? $("rooms-heading")).focus();
+}
+
+/** How many history entries this page has added above the one it was opened at: quick exit
+ * steps back over them all before it replaces the page, so Back cannot return to Harbor. */
+function depth() {
+  const value = history.state?.depth;
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** `path` with this page's query kept (a quick exit target given as `?exit=`). */
+function withQuery(path) {
+  return path + window.location.search;
+}
+
+function roomPath(roomId) {
+  return pathForRoom(roomId, state.privateRooms.has(roomId));
+}
+
+/** Back and Forward: an open help panel closes first; then the room or the list. */
+function onHistory(event) {
+  if (state.exiting) return;
+  const entry = event.state;
+  if (!entry?.panel) closeHelp();
+  if (document.body.dataset.view === "welcome") return;
+  if (entry?.harbor === "room" && typeof entry.room === "string") {
+    if (state.current !== entry.room) enterRoom(entry.room, "none");
+  } else if (state.current) {
+    leaveRoomView();
+  }
+}
+
+/** The help panel gets its own history entry while open, so Back closes it, not the room. */
+function onHelpShown(open) {
+  if (state.exiting) return; // quick exit's replace must not race a history step
+  if (open && !history.state?.panel) {
+    history.pushState({ ...(history.state ?? { harbor: "list" }), panel: true, depth: depth() + 1 }, "");
+  } else if (!open && history.state?.panel) {
+    history.back();
+  }
+}
+
+/** The room this page's address names, opened over a list entry so Back reaches the list. */
+function openAddressedRoom() {
+  const named = roomFromPath(window.location.pathname);
+  const entry = history.state;
+  if (entry?.panel) history.replaceState({ ...entry, panel: false }, ""); // reloaded: it's shut
+  if (named !== null && entry?.harbor === "room" && depth() > 0) {
+    // A reload of a room this page opened: the list is already the entry below.
+    if (named === CHECKIN_ADDRESS) state.wantCheckin = "none";
+    else enterRoom(named, "none");
+    return;
+  }
+  history.replaceState({ harbor: "list", depth: 0 }, "", withQuery("/"));
+  if (named === null) return;
+  if (named === CHECKIN_ADDRESS) {
+    state.wantCheckin = "push"; // opened once the welcome says which room is ours
+    return;
+  }
+  enterRoom(named);
 }
 
 // ---------- joining and resuming ----------
@@ -304,7 +408,7 @@ function onJoined(frame) {
   if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
   flush(conv.room);
   maybeLeave(conv);
-  if (conv.wanted) scrollToEnd(!conv.resuming);
+  if (conv.wanted && !conv.resuming) follower.toEnd();
 }
 
 // ---------- messages ----------
@@ -319,13 +423,12 @@ function addMessage(conv, message, live) {
   const own = typeof state.author === "string" && state.author !== "" &&
     message.author === state.author;
   if (own && bindOwn(conv, message)) return;
-  const atEnd = conv.wanted && nearEnd();
   conv.list.append(render.messageElement(message, { own }));
   if (live && conv.wanted && !own) {
     const text = message.text.length > 280 ? `${message.text.slice(0, 280)}…` : message.text;
     announce(`${message.from}: ${text}`);
   }
-  if (atEnd) scrollToEnd(false);
+  if (conv.wanted && live) follower.arrived();
 }
 
 /** Our own message came back (live or in resumed history) before its ack: turn the oldest
@@ -354,6 +457,7 @@ function send() {
   const text = (box.value.toWellFormed ? box.value.toWellFormed() : box.value).trim();
   const roomId = state.current;
   if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
+  if (!paced(roomId)) return; // the words stay in the box
   const clientId = newClientId();
   const item = {
     clientId,
@@ -367,9 +471,54 @@ function send() {
   state.outbox.set(clientId, item);
   conversation(roomId).list.append(item.el);
   box.value = "";
+  saveDraft(roomId, "");
   updateCounter();
-  scrollToEnd(false);
+  follower.toEnd(); // what I just wrote is always in view
   flush(roomId);
+}
+
+/** Whether one more message may join the room's outbox now: never more unsent than the
+ * server's burst, never faster than its rate, never while it has asked us to wait. Else say
+ * "slow down" with the real wait. */
+function paced(roomId) {
+  const now = Date.now();
+  const conv = conversation(roomId);
+  const held = conv.holdUntil - now;
+  if (held > 0) return slowDown(held);
+  if (unsettled(roomId).length >= state.pace.burst) return slowDown(0, STILL_SENDING);
+  const wait = state.pace.take(now);
+  if (wait > 0) return slowDown(wait);
+  hideSlowDown();
+  return true;
+}
+
+/** Show the wait, counting down each second, until sending is allowed again (or `text` when
+ * the wait is not a known time: earlier messages still on their way). */
+function slowDown(waitMs, text = null) {
+  const until = Date.now() + waitMs;
+  const node = $("pace");
+  clearTimeout(state.paceTimer);
+  node.hidden = false;
+  if (text) {
+    node.textContent = text;
+    return false;
+  }
+  const tick = () => {
+    const left = until - Date.now();
+    if (left <= 0) {
+      hideSlowDown();
+      return;
+    }
+    node.textContent = slowDownText(left);
+    state.paceTimer = setTimeout(tick, Math.min(1000, left));
+  };
+  tick();
+  return false;
+}
+
+function hideSlowDown() {
+  clearTimeout(state.paceTimer);
+  $("pace").hidden = true;
 }
 
 /** Transmit the queued messages of a joined room, oldest first (statuses: queued → inflight →
@@ -400,6 +549,7 @@ function onAck(frame) {
   state.outbox.delete(item.clientId);
   const conv = conversation(item.room);
   conv.tries = 0;
+  if ($("pace").textContent === STILL_SENDING) hideSlowDown(); // room in the outbox again
   // The moderation release may hold a message (no id: nothing was published) or publish a
   // stand-in or a redacted text, and says why in `notice_text`.
   const note = typeof frame.notice_text === "string" && frame.notice_text
@@ -445,6 +595,7 @@ function onSendRefused(item, frame) {
       ? frame.retry_after_ms
       : Math.min(30_000, 1000 * 2 ** Math.min(conv.tries, 5));
     conv.holdUntil = Math.max(conv.holdUntil, Date.now() + wait);
+    if (frame.code === "rate_limited" && conv.room === state.current) slowDown(wait);
     if (frame.code === "not_joined") {
       conv.state = "out";
       join(conv);
@@ -595,11 +746,17 @@ function onFrame(frame) {
       // Direct notices from a volunteer moderator (the moderation release).
       showBanner(frame.message ?? frame.text);
       break;
-    case "checkin":
+    case "checkin": {
       // A volunteer invites this person to their own check-in room: offered, never forced.
-      showBanner(frame.message ?? "A volunteer moderator would like to check in with you.");
-      offerCheckin(frame.room);
+      const message = typeof frame.message === "string" && frame.message.trim()
+        ? frame.message
+        : CHECKIN_INVITE;
+      showBanner(message);
+      if (offerCheckin(frame.room)) {
+        saveInvite({ room: frame.room, message, joined: false, dismissed: false });
+      }
       break;
+    }
     default:
       break; // "left", and frames a newer server may add
   }
@@ -641,11 +798,42 @@ function showBanner(text) {
 }
 
 function offerCheckin(roomId) {
-  if (typeof roomId !== "string" || !/^checkin-[a-z0-9-]+$/.test(roomId)) return;
+  if (typeof roomId !== "string" || !/^checkin-[a-z0-9-]+$/.test(roomId)) return false;
   const join = $("banner-join");
   join.dataset.room = roomId;
   join.hidden = false;
   announce("A volunteer moderator invites you to a private check-in.");
+  return true;
+}
+
+/** After a reload: the invitation this tab had, for this identity's own check-in room only. */
+function restoreInvite(welcome) {
+  const wanted = state.wantCheckin;
+  state.wantCheckin = null;
+  let invite = loadInvite();
+  if (invite && invite.room !== welcome.checkin_room) {
+    forgetInvite(); // made for a name this device no longer has
+    invite = null;
+  }
+  if (invite?.joined) {
+    addCheckinRoom(invite.room);
+    if (wanted && !state.current) {
+      enterRoom(invite.room, wanted);
+      return;
+    }
+  } else if (invite && !invite.dismissed && $("banner").hidden) {
+    showBanner(invite.message);
+    offerCheckin(invite.room);
+  }
+  if (wanted === "none" && !state.current) {
+    history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/")); // no check-in
+  }
+}
+
+function addCheckinRoom(roomId) {
+  if (state.privateRooms.has(roomId)) return;
+  state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
+  renderRoomList();
 }
 
 /** Join the check-in: it becomes a room like the others (listed first while this page lives). */
@@ -653,15 +841,9 @@ function joinCheckin() {
   const roomId = $("banner-join").dataset.room;
   $("banner").hidden = true;
   if (!roomId) return;
-  if (!state.privateRooms.has(roomId)) {
-    state.privateRooms.set(roomId, { id: roomId, ...CHECKIN_ROOM });
-    renderRoomList();
-  }
-  if (state.current && state.current !== roomId) {
-    const previous = conversation(state.current);
-    previous.wanted = false;
-    maybeLeave(previous);
-  }
+  const invite = loadInvite();
+  if (invite?.room === roomId) saveInvite({ ...invite, joined: true });
+  addCheckinRoom(roomId);
   if (state.current !== roomId) enterRoom(roomId);
 }
 
@@ -682,16 +864,22 @@ function startSocket() {
     url: socketUrl(),
     hello: () => {
       const token = storage.get(STORE.token);
-      return token ? { type: "hello", token } : { type: "hello" };
+      const hello = token ? { type: "hello", token } : { type: "hello" };
+      // The region the help lines are shown for: a support frame lists its lines first.
+      const region = chosenRegion(Object.keys(REGION_NAMES));
+      return region ? { ...hello, region } : hello;
     },
     onReady: (welcome) => {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       storage.set(STORE.token, welcome.token);
+      state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
+      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
       state.name = welcome.name;
       state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;
       $("whoami").hidden = false;
       if (Object.hasOwn(REPLACED, String(welcome.replaced))) newIdentity(welcome);
+      restoreInvite(welcome);
       for (const conv of state.conversations.values()) {
         conv.state = "out";
         if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
@@ -721,12 +909,16 @@ function startSocket() {
 function newIdentity(welcome) {
   const text = `${REPLACED[welcome.replaced]}: ${welcome.name}. ${REPLACED_TAIL}`;
   for (const roomId of state.privateRooms.keys()) {
-    if (state.current === roomId) backToRooms();
+    if (state.current === roomId) {
+      leaveRoomView();
+      history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
+    }
     state.conversations.delete(roomId);
     for (const [clientId, item] of state.outbox) {
       if (item.room === roomId) state.outbox.delete(clientId);
     }
   }
+  forgetInvite();
   if (state.privateRooms.size > 0) {
     state.privateRooms.clear();
     renderRoomList();
@@ -756,9 +948,12 @@ function forgetMe() {
   state.current = null;
   state.name = null;
   state.author = null;
+  $("text").value = "";
+  history.replaceState({ harbor: "list", depth: depth() }, "", withQuery("/"));
   $("messages-host").replaceChildren();
   $("my-name").textContent = "";
   $("whoami").hidden = true;
+  $("duty").hidden = true;
   show("welcome");
   $("welcome-heading").focus();
   announce("Harbor forgot you on this device.");
@@ -790,23 +985,13 @@ function newClientId() {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function nearEnd() {
-  const doc = document.documentElement;
-  return doc.scrollHeight - (window.scrollY + window.innerHeight) < 120;
-}
-
-function scrollToEnd(force) {
-  if (!force && !nearEnd()) return;
-  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches && !force;
-  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: smooth ? "smooth" : "auto" });
-}
-
 // ---------- wiring ----------
 
 function wire() {
   setupHelp();
   setupQuickExit();
   onQuickExit(() => {
+    state.exiting = true;
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -817,6 +1002,8 @@ function wire() {
   $("back").addEventListener("click", backToRooms);
   $("banner-close").addEventListener("click", () => {
     $("banner").hidden = true;
+    const invite = loadInvite();
+    if (invite && !$("banner-join").hidden) saveInvite({ ...invite, dismissed: true });
   });
   $("banner-join").addEventListener("click", joinCheckin);
   $("room-list").addEventListener("click", (event) => {
@@ -837,7 +1024,12 @@ function wire() {
     event.preventDefault();
     send();
   });
-  $("text").addEventListener("input", updateCounter);
+  $("text").addEventListener("input", () => {
+    updateCounter();
+    if (state.current) saveDraft(state.current, $("text").value);
+  });
+  window.addEventListener("popstate", onHistory);
+  onHelpToggle(onHelpShown);
   $("text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -847,6 +1039,7 @@ function wire() {
   $("no-js").hidden = true;
   if (storage.get(STORE.accepted) === "1") {
     enterLobby();
+    openAddressedRoom();
   } else {
     show("welcome");
   }

@@ -1,16 +1,34 @@
 // "Get help now": a real link to /help/ (works with JavaScript off) that this module upgrades
 // to an in-page panel, so reaching crisis lines never costs someone their place in the chat.
 
+import { showResourcesByRegion } from "./resources.js";
+
 const DEFAULT_MESSAGE =
   "If you're struggling right now, you don't have to wait. These lines are free and open any time.";
 
 let link = null;
 let panel = null;
+const toggles = [];
+
+/** Call `fn(open)` each time the panel opens or closes (the chat page gives it a history entry,
+ * so Back closes it first, as Android's back gesture is expected to). */
+export function onHelpToggle(fn) {
+  toggles.push(fn);
+}
+
+/** Close the panel if it is open. */
+export function closeHelp() {
+  if (panel?.open) panel.close();
+}
 
 export function setupHelp() {
   link = document.getElementById("help-link");
   panel = document.getElementById("help-panel");
   if (!link || !panel || typeof panel.showModal !== "function") return; // the link still works
+  showResourcesByRegion(document.getElementById("help-static"), {
+    idPrefix: "help",
+    headingLevel: 3,
+  });
   link.addEventListener("click", (event) => {
     event.preventDefault();
     openHelp();
@@ -22,6 +40,7 @@ export function setupHelp() {
     // A later open without a server message shows the general wording again.
     setMessage(DEFAULT_MESSAGE);
     showServerResources([]);
+    for (const fn of toggles) fn(false);
   });
 }
 
@@ -33,7 +52,9 @@ export function openHelp({ message = null, resources = null } = {}) {
   }
   setMessage(typeof message === "string" && message.trim() ? message : DEFAULT_MESSAGE);
   showServerResources(Array.isArray(resources) ? resources.map(resourceItem).filter(Boolean) : []);
-  if (!panel.open) panel.showModal();
+  if (panel.open) return;
+  panel.showModal();
+  for (const fn of toggles) fn(true);
 }
 
 /** The server's list (region first, operator-configurable) replaces the built-in one. */

@@ -7,6 +7,9 @@
 const DEFAULT_EXIT_URL = "https://www.wikipedia.org/wiki/Special:Random";
 const PRESSES = 3;
 const WINDOW_MS = 1500;
+// Stepping back over a page's own entries is same-document and near instant; past this the
+// page is replaced wherever it stands.
+const STEP_BACK_WAIT_MS = 300;
 
 const beforeExit = [];
 
@@ -58,7 +61,27 @@ export function quickExit() {
   window.addEventListener("pagehide", () => clearStoredTraces());
   document.title = "";
   document.body.replaceChildren();
-  window.location.replace(target);
+  leaveHistory(target);
+}
+
+/** Replace the first entry this page had, so neither Back nor the rooms it opened lead back:
+ * a page that added entries (history.state.depth, the chat's room addresses) steps back over
+ * them first. The screen is already blank; this takes a moment at most. */
+function leaveHistory(target) {
+  const depth = history.state?.depth;
+  if (!Number.isInteger(depth) || depth <= 0) {
+    window.location.replace(target);
+    return;
+  }
+  let gone = false;
+  const go = () => {
+    if (gone) return;
+    gone = true;
+    window.location.replace(target);
+  };
+  window.addEventListener("popstate", go, { once: true });
+  setTimeout(go, STEP_BACK_WAIT_MS);
+  history.go(-depth);
 }
 
 /** Wire the Quick exit control (a real link, so it works without JS too) and Escape × 3. */
