@@ -305,6 +305,8 @@ class LocalHub:
         """Ask `keep_repaired` to re-read missed messages: for one room (a gap was seen) or for
         every room (the broker reconnected: anything may have been missed). Synchronous, so the
         broker's listener can call it."""
+        if room_id is not None and self._is_feed(room_id):
+            return  # a feed has no numbered history to repair from
         rooms = [room_id] if room_id else [r for r in self._rooms if not self._is_feed(r)]
         for room in rooms:
             local = self._rooms.get(room)

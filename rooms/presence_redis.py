@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
-from .broker_redis import room_channel, room_key
+from .broker_redis import room_channel, room_key, sharded
 
 _REPORT = """
 local counts, expiry, total_key = KEYS[1], KEYS[2], KEYS[3]
@@ -55,11 +57,16 @@ return total
 
 
 class RedisPresence:
-    def __init__(self, client: aioredis.Redis, worker_id: str, ttl_s: float) -> None:
+    """`client` is one Redis's or a cluster's (`RedisCluster`): every call touches one room's
+    keys, so a cluster client sends each to that room's shard, and the total is announced with
+    SPUBLISH there."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, worker_id: str, ttl_s: float) -> None:
         self._redis = client
         self._worker = worker_id
         self._ttl_ms = int(ttl_s * 1000)
-        self._report = client.register_script(_REPORT)
+        cluster = isinstance(client, RedisCluster)
+        self._report = client.register_script(sharded(_REPORT) if cluster else _REPORT)
         self._total = client.register_script(_TOTAL)
 
     async def report(self, counts: Mapping[str, int]) -> None:
@@ -69,7 +76,7 @@ class RedisPresence:
                 await self._report(
                     keys=_keys(room),
                     args=[self._worker, count, now_ms, self._ttl_ms, room_channel(room)],
-                    client=pipe,
+                    client=cast(Any, pipe),  # a one-Redis or cluster pipeline
                 )
             await pipe.execute()
 
@@ -78,7 +85,7 @@ class RedisPresence:
         now_ms = int(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for room in rooms:
-                await self._total(keys=_keys(room)[:2], args=[now_ms], client=pipe)
+                await self._total(keys=_keys(room)[:2], args=[now_ms], client=cast(Any, pipe))
             results = await pipe.execute()
         return {room: int(total) for room, total in zip(rooms, results, strict=True)}
 
