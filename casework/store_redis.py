@@ -38,6 +38,7 @@ from typing import Any
 
 import anyio.lowlevel
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from casework.flag_codec import (
@@ -394,7 +395,7 @@ class RedisModerationStore:
     `owns_client` says this store is its only user.
     """
 
-    def __init__(self, client: aioredis.Redis, *, owns_client: bool = False) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, owns_client: bool = False) -> None:
         self._redis = client
         self._owns_client = owns_client
         self._lookups = TurnBatch(self._sanctions_of)

@@ -48,7 +48,7 @@ from .broker_redis import (
     shape_history,
     sharded,
 )
-from .cluster import Topology, by_slot, parse_cluster_url, probe_channel, slot_of
+from .cluster import Topology, by_slot, is_cluster_url, parse_cluster_url, probe_channel, slot_of
 from .envelope import Draft, hide_body, wire
 
 logger = logging.getLogger("harbor.broker")
@@ -88,6 +88,20 @@ class _Shard:
     probe: bytes = b""
     probe_seen: float = 0.0
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+def open_redis(url: str) -> aioredis.Redis | RedisCluster:
+    """A command client for REDIS_URL: a cluster's for `redis+cluster://`, else one Redis's
+    (for the moderation store and the CLI, which need no broker)."""
+    if not is_cluster_url(url):
+        return aioredis.from_url(url)
+    address = parse_cluster_url(url)
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.seeds],
+        socket_connect_timeout=NODE_TIMEOUT_S,
+        socket_timeout=NODE_TIMEOUT_S,
+        **address.options,
+    )
 
 
 class ClusterBroker:

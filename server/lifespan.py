@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import anyio
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 from casework.flags import ModerationStore, Sanction
@@ -30,6 +29,7 @@ from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
 from moderation import load_lexicon
 from rooms.broker import Broker, BrokerUnavailable, HistoryLimits
+from rooms.broker_cluster import ClusterBroker, open_redis
 from rooms.broker_redis import RedisBroker
 from rooms.broker_url import create_broker
 from rooms.catalog import Catalog
@@ -77,8 +77,8 @@ class Worker:
 def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
     """Flags, accounts and audit live in Redis when it is configured (run it with append-only
     persistence), else in a SQLite file under the data directory."""
-    if settings.uses_redis:
-        return RedisModerationStore(redis_client or aioredis.from_url(str(settings.redis_url)))
+    if settings.redis_url is not None:
+        return RedisModerationStore(redis_client or open_redis(settings.redis_url))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteModerationStore(settings.data_dir / "moderation.sqlite3")
 
@@ -138,7 +138,7 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
 def _presence_and_store(
     settings: Settings, broker: Broker, worker_id: str
 ) -> tuple[Presence, ModerationStore]:
-    if isinstance(broker, RedisBroker):
+    if isinstance(broker, RedisBroker | ClusterBroker):
         presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
         return presence, open_store(settings, broker.client)
     return MemoryPresence(broker), open_store(settings)
