@@ -201,13 +201,22 @@ class RedisClusterProcesses:
         return done.stdout.decode()
 
     def healthy(self) -> bool:
-        """Every running node says the cluster is ok, and sees every slot served."""
+        """Every running node says the cluster is ok and sees every slot served, and every
+        primary has its replicas in sync (a replica still loading could not take over)."""
         for node in self.nodes:
             if not node.running:
                 continue
             info = self.cli(node, "cluster", "info")
             if "cluster_state:ok" not in info or "cluster_slots_ok:16384" not in info:
                 return False
+            replication = self.cli(node, "info", "replication")
+            if "role:master" in replication:
+                replicas = [line for line in replication.splitlines() if line.startswith("slave")]
+                live = sum(1 for n in self.nodes if n.running) // self.primaries - 1
+                if len(replicas) < min(self.replicas, live) or any(
+                    "state=online" not in line for line in replicas
+                ):
+                    return False
         return True
 
     def primary_nodes(self) -> list[RedisProcess]:
