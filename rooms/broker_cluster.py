@@ -43,6 +43,7 @@ from .broker_redis import (
     _HISTORY,
     _PUBLISH,
     history_args,
+    on_cluster,
     room_channel,
     room_key,
     shape_history,
@@ -57,6 +58,8 @@ logger = logging.getLogger("harbor.broker")
 # the cluster's node timeout plus an election (~2-3 s with cluster-node-timeout 1000 ms).
 NODE_TIMEOUT_S = 2.0
 _CONFIRM_TIMEOUT_S = 5.0
+# How long a message waits for a replica to confirm it before its sender is acked anyway.
+REPLICA_ACK_TIMEOUT_MS = 250
 # Connections per node beyond the broker's own, for presence and the moderation store.
 SHARED_CONNECTIONS = 16
 # How long a command waits for one of the broker's connections (as one Redis's pool waits).
@@ -126,8 +129,8 @@ class ClusterBroker:
             **self._node_options,
         )
         self._slots = anyio.Semaphore(max_connections)
-        self._publish = self._redis.register_script(sharded(_PUBLISH))
-        self._history = self._redis.register_script(_HISTORY)
+        self._publish = self._redis.register_script(on_cluster(_PUBLISH))
+        self._history = self._redis.register_script(on_cluster(_HISTORY))
         self._hide = self._redis.register_script(sharded(_HIDE))
         self._history_reads = TurnBatch(self._read_histories)
         self._wanted: dict[bytes, str] = {}  # channel -> room, while the hub has local members
@@ -185,12 +188,35 @@ class ClusterBroker:
         except TimeoutError as exc:
             raise BrokerUnavailable("no free connection") from exc
         try:
-            seq, epoch, duplicate = await self._publish(keys=keys, args=args)
+            seq, epoch, duplicate = await self._replicated_publish(keys, args)
         except CLUSTER_ERRORS as exc:
             raise BrokerUnavailable(type(exc).__name__) from exc
         finally:
             self._slots.release()
         return Receipt(int(seq), _text(epoch), duplicate=bool(duplicate))
+
+    async def _replicated_publish(self, keys: list[str], args: list[bytes | str | int]) -> Any:
+        """The publish script, then WAIT for a replica on the same connection, before the sender
+        is acked: an acked message is then on the replica that takes over if the primary dies
+        (asynchronous replication would otherwise lose the last ones). A replica slower than
+        REPLICA_ACK_TIMEOUT_MS does not hold the message back; it is acked as one Redis acks."""
+        redis = self._redis
+        await redis.initialize()  # at once when it already knows the slots
+        node = redis.get_node_from_key(keys[0])
+        sha = self._publish.sha
+        reply: Any = None
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
+                reply, _acked = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError) and not attempt:
+                await redis.script_load(self._publish.script)  # a failover or restart lost it
+                continue
+            break
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     async def announce(self, room: str, body: bytes) -> None:
         try:
@@ -241,7 +267,7 @@ class ClusterBroker:
                 replies = await pipe.execute(raise_on_error=False)
             if attempt or not any(isinstance(r, NoScriptError) for r in replies):
                 break
-            await self._redis.script_load(_HISTORY)
+            await self._redis.script_load(self._history.script)
         return replies
 
     # Subscriptions

@@ -104,6 +104,26 @@ def sharded(script: str) -> str:
     return script.replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',")
 
 
+# Run first by the cluster's publish and history scripts (KEYS[1] is the room's meta hash).
+# Replication is asynchronous: a primary that dies may take its last writes with it, and the
+# replica that takes over continues from an older `seq`, so an id could be given twice. The
+# meta hash remembers which node numbered the room; on any other node (after a failover, or a
+# slot moved) the room starts a new epoch, and every client resuming from before it is told
+# that its history was not recovered instead of trusting ids that may have been reused.
+_EPOCH_PER_NODE = """
+local here = redis.call('CLUSTER', 'MYID')
+if redis.call('HGET', KEYS[1], 'node') ~= here then
+  redis.call('HDEL', KEYS[1], 'epoch')
+  redis.call('HSET', KEYS[1], 'node', here)
+end
+"""
+
+
+def on_cluster(script: str) -> str:
+    """A room script for Redis Cluster: sharded pub/sub, and a new epoch on a new node."""
+    return _EPOCH_PER_NODE + sharded(script)
+
+
 _SUBSCRIBE_BATCH = 100
 _WARM_CONNECTIONS = 16  # pooled connections opened before serving (see _warm_pool)
 _WARM_WITHIN_S = 2.0  # a warm-up never holds the listener back longer
