@@ -70,6 +70,7 @@ from casework.flags import (
     new_flag,
 )
 from rooms.batching import BatchFailed, TurnBatch
+from rooms.scripts import load_everywhere, with_scripts
 
 logger = logging.getLogger("harbor.store")
 
@@ -429,7 +430,9 @@ class RedisModerationStore:
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
 
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
-        return await script(keys=list(keys), args=[PREFIX, *args])
+        return await with_scripts(
+            self._redis, [script.script], lambda: script(keys=list(keys), args=[PREFIX, *args])
+        )
 
     async def _run_replicated(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
         """`_run`, and on a cluster also WAIT until a replica has the write, on the same
@@ -450,7 +453,7 @@ class RedisModerationStore:
                 pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
                 reply, acked = await pipe.execute(raise_on_error=False)
             if isinstance(reply, NoScriptError) and not attempt:
-                await redis.script_load(script.script)  # a failover or restart lost it
+                await load_everywhere(redis, script.script)  # a failover or restart lost it
                 continue
             break
         if isinstance(reply, Exception):

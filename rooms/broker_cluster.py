@@ -51,6 +51,7 @@ from .broker_redis import (
 )
 from .cluster import Topology, by_slot, is_cluster_url, parse_cluster_url, probe_channel, slot_of
 from .envelope import Draft, hide_body, wire
+from .scripts import load_everywhere, with_scripts
 
 logger = logging.getLogger("harbor.broker")
 
@@ -211,7 +212,7 @@ class ClusterBroker:
                 pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
                 reply, _acked = await pipe.execute(raise_on_error=False)
             if isinstance(reply, NoScriptError) and not attempt:
-                await redis.script_load(self._publish.script)  # a failover or restart lost it
+                await load_everywhere(redis, self._publish.script)  # a failover lost it
                 continue
             break
         if isinstance(reply, Exception):
@@ -232,7 +233,11 @@ class ClusterBroker:
             wire(0, "-", hide_body(message_id)),
         ]
         try:
-            await self._hide(keys=[room_key(room, "hidden")], args=args)
+            await with_scripts(
+                self._redis,
+                [self._hide.script],
+                lambda: self._hide(keys=[room_key(room, "hidden")], args=args),
+            )
         except CLUSTER_ERRORS as exc:
             raise BrokerUnavailable(type(exc).__name__) from exc
 
@@ -267,7 +272,7 @@ class ClusterBroker:
                 replies = await pipe.execute(raise_on_error=False)
             if attempt or not any(isinstance(r, NoScriptError) for r in replies):
                 break
-            await self._redis.script_load(self._history.script)
+            await load_everywhere(self._redis, self._history.script)
         return replies
 
     # Subscriptions

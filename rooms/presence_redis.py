@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from .broker_redis import room_channel, room_key, sharded
+from .scripts import with_scripts
 
 _REPORT = """
 local counts, expiry, total_key = KEYS[1], KEYS[2], KEYS[3]
@@ -70,6 +71,9 @@ class RedisPresence:
         self._total = client.register_script(_TOTAL)
 
     async def report(self, counts: Mapping[str, int]) -> None:
+        await with_scripts(self._redis, [self._report.script], lambda: self._report_all(counts))
+
+    async def _report_all(self, counts: Mapping[str, int]) -> None:
         now_ms = int(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for room, count in counts.items():
@@ -81,7 +85,12 @@ class RedisPresence:
             await pipe.execute()
 
     async def totals(self, rooms: Iterable[str]) -> dict[str, int]:
-        rooms = list(rooms)
+        listed = list(rooms)
+        return await with_scripts(
+            self._redis, [self._total.script], lambda: self._totals_of(listed)
+        )
+
+    async def _totals_of(self, rooms: list[str]) -> dict[str, int]:
         now_ms = int(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for room in rooms:
