@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import anyio.lowlevel
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisError
 
 from casework.flag_codec import (
     audit_from_json,
@@ -71,8 +73,15 @@ from casework.flags import (
     new_flag,
 )
 from rooms.batching import BatchFailed, TurnBatch
+from rooms.scripts import load_everywhere, with_scripts
+
+logger = logging.getLogger("harbor.store")
 
 PREFIX = "harbor:{mod}:"
+# On a cluster, how long a raised flag, a sanction or a revocation waits for a replica to
+# confirm it (see `_run_replicated`): longer than replication takes on a healthy network, short
+# enough that a cluster without replicas delays a flag only this much.
+REPLICA_ACK_TIMEOUT_MS = 250
 _SCORE_SPAN = 10**13
 _PRUNE_BATCH = 500
 
@@ -442,7 +451,7 @@ class RedisModerationStore:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
         owns_client: bool = False,
         targets: ResponseTargets = DEFAULT_TARGETS,
@@ -476,7 +485,37 @@ class RedisModerationStore:
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
 
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
-        return await script(keys=list(keys), args=[PREFIX, *args])
+        return await with_scripts(
+            self._redis, [script.script], lambda: script(keys=list(keys), args=[PREFIX, *args])
+        )
+
+    async def _run_replicated(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
+        """`_run`, and on a cluster also WAIT until a replica has the write, on the same
+        connection (WAIT counts only that connection's writes): a primary killed right after
+        it answered then cannot take a raised flag or a ban with it, since the replica that
+        takes over has it. Redis replication is otherwise asynchronous. One Redis has no
+        replica to wait for (run it with an append-only file). A replica slower than
+        REPLICA_ACK_TIMEOUT_MS is logged, not an error: the write itself succeeded."""
+        redis = self._redis
+        if not isinstance(redis, RedisCluster):
+            return await self._run(script, keys, *args)
+        await redis.initialize()  # at once when it already knows the slots
+        node = redis.get_node_from_key(keys[0])
+        reply: Any = None
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, PREFIX, *args)
+                pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
+                reply, acked = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError) and not attempt:
+                await load_everywhere(redis, script.script)  # a failover or restart lost it
+                continue
+            break
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(acked, Exception) or not int(acked):
+            logger.warning("a moderation write is on its primary only: no replica confirmed it")
+        return reply
 
     async def _flag_script(
         self, script: Any, flag_id: str, keys: Sequence[str], *args: str | int
@@ -505,7 +544,7 @@ class RedisModerationStore:
             flag = new_flag(secrets.token_hex(8), draft, self._targets)
             fields = flag_to_fields(flag) | {"key": draft.key, "severity": draft.severity}
             pairs = [item for pair in fields.items() for item in pair]
-            reply = await self._run(
+            reply = await self._run_replicated(
                 self._raise,
                 [_key(f"flagkey:{draft.key}"), _LIVE, _DUE, _flag_key(flag.id), _RESOLVED, _BACKUP],
                 flag.id,
@@ -714,7 +753,7 @@ class RedisModerationStore:
     async def sanction(self, sanction: Sanction) -> None:
         """Adds to the uid's set, which expires (by Redis's clock) when its last sanction ends;
         `active_sanctions` filters by the caller's `now_ms`, so answers never depend on that."""
-        await self._run(
+        await self._run_replicated(
             self._sanction,
             [_key(f"sanction:{sanction.uid}")],
             sanction.until_ms,
@@ -741,7 +780,7 @@ class RedisModerationStore:
     # Token revocations
 
     async def revoke_tokens(self, revocation: Revocation) -> None:
-        await self._run(
+        await self._run_replicated(
             self._revoke,
             [_key(f"revoked:{revocation.uid}")],
             revocation.before_ms,

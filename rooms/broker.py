@@ -29,6 +29,9 @@ from anyio.abc import TaskStatus
 from .envelope import Draft, Posted
 
 Deliver = Callable[[str, bytes], None]
+# Asks the hub to re-read from history what one room (or, given None, every room) may have
+# missed while its subscription was down: called by a broker's listener once it hears again.
+Repair = Callable[[str | None], None]
 
 
 class BrokerUnavailable(Exception):
@@ -85,7 +88,7 @@ class Broker(Protocol):
         deliver: Deliver,
         *,
         task_status: TaskStatus[None],
-        on_reconnect: Callable[[], None] | None = None,
+        on_reconnect: Repair | None = None,
     ) -> None: ...
 
     async def aclose(self) -> None: ...

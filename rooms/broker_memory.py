@@ -13,13 +13,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
 from anyio.abc import TaskStatus
 
-from .broker import Deliver, History, HistoryLimits, Receipt
+from .broker import Deliver, History, HistoryLimits, Receipt, Repair
 from .envelope import Draft, Posted, hide_body, wire
 from .history import is_recovered
 
@@ -68,7 +67,7 @@ class MemoryBroker:
         deliver: Deliver,
         *,
         task_status: TaskStatus[None],
-        on_reconnect: Callable[[], None] | None = None,
+        on_reconnect: Repair | None = None,
     ) -> None:
         """In-process delivery never disconnects, so `on_reconnect` is never called. Sweeps
         expired history every `sweep_interval_s` while it runs."""

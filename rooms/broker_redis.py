@@ -32,7 +32,7 @@ from anyio.abc import TaskStatus
 from redis.exceptions import NoScriptError, RedisError
 
 from .batching import BatchFailed, TurnBatch
-from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt
+from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt, Repair
 from .envelope import Draft, EnvelopeError, Posted, hide_body, read_body, wire
 from .history import is_recovered
 from .redis_direct import DirectConnections
@@ -95,6 +95,34 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
+
+
+def sharded(script: str) -> str:
+    """The same script for Redis Cluster: SPUBLISH keeps the message on the shard that owns
+    the room's slot (the channel shares the room's hash tag), where PUBLISH would copy it to
+    every node of the cluster."""
+    return script.replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',")
+
+
+# Run first by the cluster's publish and history scripts (KEYS[1] is the room's meta hash).
+# Replication is asynchronous: a primary that dies may take its last writes with it, and the
+# replica that takes over continues from an older `seq`, so an id could be given twice. The
+# meta hash remembers which node numbered the room; on any other node (after a failover, or a
+# slot moved) the room starts a new epoch, and every client resuming from before it is told
+# that its history was not recovered instead of trusting ids that may have been reused.
+_EPOCH_PER_NODE = """
+local here = redis.call('CLUSTER', 'MYID')
+if redis.call('HGET', KEYS[1], 'node') ~= here then
+  redis.call('HDEL', KEYS[1], 'epoch')
+  redis.call('HSET', KEYS[1], 'node', here)
+end
+"""
+
+
+def on_cluster(script: str) -> str:
+    """A room script for Redis Cluster: sharded pub/sub, and a new epoch on a new node."""
+    return _EPOCH_PER_NODE + sharded(script)
+
 
 _SUBSCRIBE_BATCH = 100
 _WARM_CONNECTIONS = 16  # pooled connections opened before serving (see _warm_pool)
@@ -204,40 +232,18 @@ class RedisBroker:
     async def history(
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
-        keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, "hidden")]
-        count = self._limits.max_messages if since is not None else limit
-        args: list[str | int] = [
-            "" if since is None else since,
-            max(count, 1),
-            secrets.token_hex(4),
-            self._limits.max_age_s * 1000,
-        ]
+        keys, args = history_args(room, since=since, limit=limit, limits=self._limits)
         try:
             reply = await self._history_reads((keys, args))
         except BatchFailed as exc:
             raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
         if isinstance(reply, Exception):
             raise BrokerUnavailable(type(reply).__name__) from reply
-        head, epoch, entries, hidden_raw = reply
-        epoch = _text(epoch)
-        cutoff = int(time.time() * 1000) - self._limits.max_age_s * 1000
-        messages = _decode_entries(room, epoch, entries, cutoff)
-        hidden = {int(value) for value in hidden_raw}
-        shown_hidden = tuple(sorted(hidden))
-        if since is None:
-            visible = [m for m in reversed(messages) if m.id not in hidden]
-            recent = tuple(visible[-limit:]) if limit else ()
-            return History(epoch, int(head), recent, recovered=False, hidden=shown_hidden)
-        recovered = is_recovered(
-            since=since,
-            client_epoch=client_epoch,
-            epoch=epoch,
-            head=int(head),
-            first_after_since=messages[0].id if messages else None,
+        shaped = shape_history(
+            room, reply, since=since, client_epoch=client_epoch, limit=limit, limits=self._limits
         )
-        if recovered:
-            kept = tuple(m for m in messages if m.id not in hidden)
-            return History(epoch, int(head), kept, True, shown_hidden)
+        if shaped is not None:
+            return shaped
         recent_history = await self.history(room, since=None, client_epoch=None, limit=limit)
         return History(
             recent_history.epoch,
@@ -292,7 +298,7 @@ class RedisBroker:
         deliver: Deliver,
         *,
         task_status: TaskStatus[None],
-        on_reconnect: Callable[[], None] | None = None,
+        on_reconnect: Repair | None = None,
     ) -> None:
         """Listen until cancelled; reconnect with jittered backoff whenever the connection drops
         or goes deaf. The app starts serving after the first attempt even if Redis is down
@@ -311,7 +317,7 @@ class RedisBroker:
             self.reconnects += 1
             logger.info("redis listener reconnected; %d rooms resubscribed", len(self._wanted))
             if on_reconnect is not None:
-                on_reconnect()
+                on_reconnect(None)
 
         while True:
             try:
@@ -414,6 +420,55 @@ class RedisBroker:
         await self._sends.aclose()
         await self._redis.aclose(close_connection_pool=True)
         await self._listen_client.aclose()
+
+
+def history_args(
+    room: str, *, since: int | None, limit: int, limits: HistoryLimits
+) -> tuple[list[str], list[str | int]]:
+    """Keys and arguments of the history script (one Redis or a cluster)."""
+    keys = [room_key(room, "meta"), room_key(room, "log"), room_key(room, "hidden")]
+    count = limits.max_messages if since is not None else limit
+    args: list[str | int] = [
+        "" if since is None else since,
+        max(count, 1),
+        secrets.token_hex(4),
+        limits.max_age_s * 1000,
+    ]
+    return keys, args
+
+
+def shape_history(
+    room: str,
+    reply: Any,
+    *,
+    since: int | None,
+    client_epoch: str | None,
+    limit: int,
+    limits: HistoryLimits,
+) -> History | None:
+    """The history script's reply as the Broker contract's History; None when `since` could not
+    be recovered (the caller then reads the most recent messages instead)."""
+    head, epoch, entries, hidden_raw = reply
+    epoch = _text(epoch)
+    cutoff = int(time.time() * 1000) - limits.max_age_s * 1000
+    messages = _decode_entries(room, epoch, entries, cutoff)
+    hidden = {int(value) for value in hidden_raw}
+    shown_hidden = tuple(sorted(hidden))
+    if since is None:
+        visible = [m for m in reversed(messages) if m.id not in hidden]
+        recent = tuple(visible[-limit:]) if limit else ()
+        return History(epoch, int(head), recent, recovered=False, hidden=shown_hidden)
+    recovered = is_recovered(
+        since=since,
+        client_epoch=client_epoch,
+        epoch=epoch,
+        head=int(head),
+        first_after_since=messages[0].id if messages else None,
+    )
+    if recovered:
+        kept = tuple(m for m in messages if m.id not in hidden)
+        return History(epoch, int(head), kept, True, shown_hidden)
+    return None
 
 
 def _decode_entries(room: str, epoch: str, entries: list[Any], cutoff_ms: int) -> list[Posted]:

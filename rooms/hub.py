@@ -281,8 +281,14 @@ class LocalHub:
             await self._release_if_empty(local)
             raise JoinAborted(room_id)
         merged = _merge(history, raced)
-        if local.last_id < 0 or local.epoch != merged.epoch:
+        if local.last_id < 0:
             local.last_id, local.epoch = merged.head, merged.epoch
+        elif local.epoch != merged.epoch and local.repairing is None:
+            # The room began a new epoch (its history was lost, or its cluster shard failed
+            # over) that this worker's members have not heard of: they may have missed
+            # messages, so the repair tells them to resume. Moving the room to the new head
+            # here would skip those messages for them without a word.
+            self.request_repair(room_id)
         if merged.head > local.last_id:
             # Its history holds messages whose live copies have not reached this worker yet:
             # it must get each of them once, from the history, not again live.
@@ -305,6 +311,8 @@ class LocalHub:
         """Ask `keep_repaired` to re-read missed messages: for one room (a gap was seen) or for
         every room (the broker reconnected: anything may have been missed). Synchronous, so the
         broker's listener can call it."""
+        if room_id is not None and self._is_feed(room_id):
+            return  # a feed has no numbered history to repair from
         rooms = [room_id] if room_id else [r for r in self._rooms if not self._is_feed(r)]
         for room in rooms:
             local = self._rooms.get(room)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
-from .broker_redis import room_channel, room_key
+from .broker_redis import room_channel, room_key, sharded
+from .scripts import with_scripts
 
 _REPORT = """
 local counts, expiry, total_key = KEYS[1], KEYS[2], KEYS[3]
@@ -55,30 +58,43 @@ return total
 
 
 class RedisPresence:
-    def __init__(self, client: aioredis.Redis, worker_id: str, ttl_s: float) -> None:
+    """`client` is one Redis's or a cluster's (`RedisCluster`): every call touches one room's
+    keys, so a cluster client sends each to that room's shard, and the total is announced with
+    SPUBLISH there."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, worker_id: str, ttl_s: float) -> None:
         self._redis = client
         self._worker = worker_id
         self._ttl_ms = int(ttl_s * 1000)
-        self._report = client.register_script(_REPORT)
+        cluster = isinstance(client, RedisCluster)
+        self._report = client.register_script(sharded(_REPORT) if cluster else _REPORT)
         self._total = client.register_script(_TOTAL)
 
     async def report(self, counts: Mapping[str, int]) -> None:
+        await with_scripts(self._redis, [self._report.script], lambda: self._report_all(counts))
+
+    async def _report_all(self, counts: Mapping[str, int]) -> None:
         now_ms = int(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for room, count in counts.items():
                 await self._report(
                     keys=_keys(room),
                     args=[self._worker, count, now_ms, self._ttl_ms, room_channel(room)],
-                    client=pipe,
+                    client=cast(Any, pipe),  # a one-Redis or cluster pipeline
                 )
             await pipe.execute()
 
     async def totals(self, rooms: Iterable[str]) -> dict[str, int]:
-        rooms = list(rooms)
+        listed = list(rooms)
+        return await with_scripts(
+            self._redis, [self._total.script], lambda: self._totals_of(listed)
+        )
+
+    async def _totals_of(self, rooms: list[str]) -> dict[str, int]:
         now_ms = int(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for room in rooms:
-                await self._total(keys=_keys(room)[:2], args=[now_ms], client=pipe)
+                await self._total(keys=_keys(room)[:2], args=[now_ms], client=cast(Any, pipe))
             results = await pipe.execute()
         return {room: int(total) for room, total in zip(rooms, results, strict=True)}
 

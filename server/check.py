@@ -33,6 +33,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError,
 from moderation import load_lexicon
 from moderation.lexicon import LexiconError
 from rooms.catalog import Catalog, CatalogError
+from rooms.cluster import SLOTS, Topology, is_cluster_url, parse_cluster_url
 
 from .settings import ConfigError, Settings
 from .support import ResourcesError, load_resources
@@ -44,6 +45,8 @@ Level = Literal["ok", "warning", "error"]
 REDIS_TIMEOUT_S = 3.0
 # XTRIM MINID and SET PXAT, used by the broker and the moderation store, arrived in Redis 6.2.
 MIN_REDIS_VERSION = (6, 2)
+# Sharded pub/sub (SPUBLISH/SSUBSCRIBE), which a cluster's rooms travel on, arrived in 7.0.
+MIN_CLUSTER_REDIS_VERSION = (7, 0)
 # Shorter HMAC keys can be guessed offline from one captured token, and a guessed key forges any
 # anonymous identity (including a banned one's).
 MIN_SECRET_CHARS = 32
@@ -194,8 +197,93 @@ def redact_url(url: str) -> str:
         return "REDIS_URL (unparseable, not shown)"
 
 
+def check_cluster(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> list[Finding]:
+    """A Redis Cluster: read its slots from the first seed that answers, then reach every
+    primary as a worker does: is every slot served, does each primary speak sharded pub/sub
+    (Redis 7), and is each run with persistence and without eviction."""
+    shown = redact_url(url)
+    try:
+        address = parse_cluster_url(url)
+    except ValueError as exc:
+        return [Finding("error", "redis cluster", f"REDIS_URL {shown} is malformed: {exc}")]
+    options = {**address.options, "socket_connect_timeout": timeout_s}
+    options["socket_timeout"] = timeout_s
+    options["decode_responses"] = True
+    topology: Topology | None = None
+    unreachable = []
+    for host, port in address.seeds:
+        client: redis.Redis = redis.Redis(host=host, port=port, **options)
+        try:
+            reply = client.execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
+            topology = Topology.from_cluster_slots(reply)
+            break
+        except (RedisError, OSError) as exc:
+            unreachable.append(f"{host}:{port} ({type(exc).__name__})")
+        finally:
+            client.close()
+    if topology is None:
+        return [
+            Finding(
+                "error",
+                "redis cluster",
+                f"no seed node of {shown} answered CLUSTER SLOTS: {', '.join(unreachable)}",
+            )
+        ]
+    findings = []
+    if topology.covered < SLOTS:
+        findings.append(
+            Finding(
+                "error",
+                "redis cluster",
+                f"only {topology.covered} of {SLOTS} slots are served: rooms and flags in the"
+                " others cannot be written until every slot has a primary (redis-cli --cluster"
+                " check / fix)",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "ok",
+                "redis cluster",
+                f"all {SLOTS} slots served by {len(topology.nodes)} primaries",
+            )
+        )
+    for name, (host, port) in sorted(topology.nodes.items()):
+        findings.extend(_check_cluster_node(name, host, port, options))
+    return findings
+
+
+def _check_cluster_node(name: str, host: str, port: int, options: dict[str, Any]) -> list[Finding]:
+    subject = f"redis node {name}"
+    client: redis.Redis = redis.Redis(host=host, port=port, **options)
+    try:
+        try:
+            client.ping()
+            version = str(client.info("server").get("redis_version", "?"))
+        except (RedisError, OSError) as exc:
+            return [Finding("error", subject, f"unreachable ({type(exc).__name__}: {exc})")]
+        if _version(version) < MIN_CLUSTER_REDIS_VERSION:
+            wanted = ".".join(map(str, MIN_CLUSTER_REDIS_VERSION))
+            return [
+                Finding(
+                    "error",
+                    subject,
+                    f"runs Redis {version}; sharded pub/sub (SPUBLISH, SSUBSCRIBE) needs {wanted}",
+                )
+            ]
+        return [
+            Finding("ok", subject, f"reached (Redis {version}, sharded pub/sub available)"),
+            _check_persistence(client),
+            _check_eviction(client),
+        ]
+    finally:
+        client.close()
+
+
 def check_redis(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> list[Finding]:
     """Reach Redis as a worker does (same URL, same TLS options), then read how it is run."""
+    if is_cluster_url(url):
+        return check_cluster(url, timeout_s=timeout_s)
     shown = redact_url(url)
     try:
         client: redis.Redis = redis.Redis.from_url(
@@ -228,8 +316,9 @@ def check_redis(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> list[Finding
                 Finding(
                     "error",
                     "redis",
-                    f"{shown} is a Redis Cluster node; today's Harbor talks to one Redis (keys"
-                    " are ready for Cluster, the client is not yet: docs/operations.md)",
+                    f"{shown} is a Redis Cluster node; name the cluster with"
+                    " redis+cluster://host:port,host:port (rediss+cluster:// for TLS) so every"
+                    " worker uses it as a cluster (docs/operations.md)",
                 )
             ]
         return [

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import anyio
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 from casework.flags import ModerationStore, Sanction
@@ -31,6 +30,7 @@ from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
 from moderation import load_lexicon
 from rooms.broker import Broker, BrokerUnavailable, HistoryLimits
+from rooms.broker_cluster import ClusterBroker, open_redis
 from rooms.broker_redis import RedisBroker
 from rooms.broker_url import create_broker
 from rooms.catalog import Catalog
@@ -82,8 +82,8 @@ def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
     """Flags, accounts and audit live in Redis when it is configured (run it with append-only
     persistence), else in a SQLite file under the data directory."""
     targets = settings.response_targets
-    if settings.uses_redis:
-        client = redis_client or aioredis.from_url(str(settings.redis_url))
+    if settings.redis_url is not None:
+        client = redis_client or open_redis(settings.redis_url)
         return RedisModerationStore(client, targets=targets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteModerationStore(settings.data_dir / "moderation.sqlite3", targets=targets)
@@ -159,7 +159,7 @@ def _backup_caller(settings: Settings) -> BackupCaller | None:
 def _presence_and_store(
     settings: Settings, broker: Broker, worker_id: str
 ) -> tuple[Presence, ModerationStore]:
-    if isinstance(broker, RedisBroker):
+    if isinstance(broker, RedisBroker | ClusterBroker):
         presence = RedisPresence(broker.client, worker_id, settings.presence_ttl_s)
         return presence, open_store(settings, broker.client)
     return MemoryPresence(broker), open_store(settings)

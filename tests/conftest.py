@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Client, HarborProcess, RedisProcess
+from tests.harness import Client, HarborProcess, RedisClusterProcesses, RedisProcess, wait_until
 
 TEST_SECRET = "test-secret-not-for-production"
 
@@ -56,3 +56,23 @@ async def close_clients() -> AsyncIterator[None]:
     while Client.opened:
         client = Client.opened.pop()
         await client.ws.close()
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """One real Redis Cluster (3 primaries, 3 replicas) for every test that only reads and
+    writes through it; `cluster` empties it before each such test. Tests that kill or restart
+    nodes start their own (`RedisClusterProcesses(...).start()`)."""
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(shared_cluster: RedisClusterProcesses) -> RedisClusterProcesses:
+    """The shared cluster, emptied (and healthy) for this test."""
+    wait_until(shared_cluster.healthy, 30, "the shared cluster to be healthy")
+    shared_cluster.flush()
+    return shared_cluster

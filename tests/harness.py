@@ -78,12 +78,20 @@ async def until(condition: Callable[[], bool], within: float, what: str) -> None
 class RedisProcess:
     """A private redis-server on a free port, in its own directory."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        appendonly: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (the test command installs it)")
         self.port = port or free_port()
         self.workdir = workdir
         self.appendonly = appendonly
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,7 +102,8 @@ class RedisProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir)],
+             "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir),
+             *self.extra_args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -109,6 +118,16 @@ class RedisProcess:
         except OSError:
             return False
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL by the PID we started: a crash, no goodbye to the cluster."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -118,6 +137,118 @@ class RedisProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class RedisClusterProcesses:
+    """A real Redis Cluster on loopback: `primaries` primaries, each with `replicas` replicas, one
+    redis-server per node in its own directory, joined with `redis-cli --cluster create`.
+
+    A short node timeout (`node_timeout_ms`) lets a replica take over within a few seconds of its
+    primary being killed, so failover tests stay short; nodes are stopped by the PIDs started."""
+
+    def __init__(
+        self, workdir: Path, *, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000
+    ) -> None:
+        if shutil.which("redis-cli") is None:
+            raise RuntimeError("redis-cli is not installed (it comes with redis-server)")
+        self.workdir = workdir
+        self.primaries = primaries
+        self.replicas = replicas
+        self.nodes = [
+            RedisProcess(workdir / f"node{n}", extra_args=self._node_args(node_timeout_ms))
+            for n in range(primaries * (1 + replicas))
+        ]
+
+    @staticmethod
+    def _node_args(node_timeout_ms: int) -> tuple[str, ...]:
+        return (
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(node_timeout_ms),
+            # the bus port defaults to port + 10000: past 65535 for a high free port
+            "--cluster-port", str(free_port()),
+            # a replica takes over however long it was cut off (the tests kill primaries)
+            "--cluster-replica-validity-factor", "0",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        """The REDIS_URL of a cluster, seeded with every node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> RedisClusterProcesses:
+        try:
+            for node in self.nodes:
+                node.start()
+            created = subprocess.run(
+                ["redis-cli", "--cluster", "create",
+                 *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                capture_output=True, timeout=seconds(60), check=False,
+            )  # fmt: skip
+            if created.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout!r}")
+            wait_until(self.healthy, 30, "the cluster to report cluster_state:ok on every node")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def cli(self, node: RedisProcess, *args: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(node.port), *args],
+            capture_output=True, timeout=seconds(10), check=False,
+        )  # fmt: skip
+        return done.stdout.decode()
+
+    def healthy(self) -> bool:
+        """Every running node says the cluster is ok and sees every slot served, and every
+        primary has its replicas in sync (a replica still loading could not take over)."""
+        for node in self.nodes:
+            if not node.running:
+                continue
+            info = self.cli(node, "cluster", "info")
+            if "cluster_state:ok" not in info or "cluster_slots_ok:16384" not in info:
+                return False
+            replication = self.cli(node, "info", "replication")
+            if "role:master" in replication:
+                replicas = [line for line in replication.splitlines() if line.startswith("slave")]
+                live = sum(1 for n in self.nodes if n.running) // self.primaries - 1
+                if len(replicas) < min(self.replicas, live) or any(
+                    "state=online" not in line for line in replicas
+                ):
+                    return False
+        return True
+
+    def primary_nodes(self) -> list[RedisProcess]:
+        """The running nodes that are primaries now (after a failover, a former replica)."""
+        return [
+            node
+            for node in self.nodes
+            if node.running and "role:master" in self.cli(node, "info", "replication")
+        ]
+
+    def owner_of(self, key: str) -> RedisProcess:
+        """The running primary that serves `key`'s slot now."""
+        slot = int(self.cli(self.primary_nodes()[0], "cluster", "keyslot", key).strip())
+        for node in self.primary_nodes():
+            for line in self.cli(node, "cluster", "nodes").splitlines():
+                fields = line.split()
+                if "myself" in fields[2]:
+                    for span in fields[8:]:
+                        first, _, last = span.partition("-")
+                        if first.isdigit() and int(first) <= slot <= int(last or first):
+                            return node
+        raise LookupError(f"no running primary serves {key!r}")
+
+    def flush(self) -> None:
+        """Empty every primary (replicas follow), so a shared cluster starts each test clean."""
+        for node in self.primary_nodes():
+            self.cli(node, "flushall")
+            self.cli(node, "script", "flush")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 class HarborProcess:

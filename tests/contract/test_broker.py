@@ -1,4 +1,5 @@
-"""One contract, run unchanged against MemoryBroker and RedisBroker (a private redis-server)."""
+"""One contract, run unchanged against MemoryBroker, RedisBroker (a private redis-server) and
+ClusterBroker (a real local Redis Cluster: 3 primaries, 3 replicas)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import redis
 from rooms.broker import Broker, History, HistoryLimits, Receipt
 from rooms.broker_url import create_broker
 from rooms.envelope import Draft, Hidden, Posted, PresenceChanged, presence_body, read
-from tests.harness import RedisProcess, seconds
+from tests.harness import RedisClusterProcesses, RedisProcess, seconds
 
 
 @dataclass
@@ -50,10 +51,21 @@ def _forget_memory(broker: Broker, room: str) -> None:
     broker._logs.pop(room, None)  # type: ignore[attr-defined]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "memory":
         yield Backend(lambda limits: create_broker(None, limits), _forget_memory, "memory")
+        return
+    if request.param == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("cluster")
+
+        def forget_on_cluster(broker: Broker, room: str) -> None:
+            owner = cluster.owner_of(f"harbor:{{room:{room}}}:meta")
+            cluster.cli(owner, "del", f"harbor:{{room:{room}}}:meta", f"harbor:{{room:{room}}}:log")
+
+        yield Backend(
+            lambda limits: create_broker(cluster.url, limits), forget_on_cluster, "cluster"
+        )
         return
     server = RedisProcess(tmp_path / "redis").start()
 

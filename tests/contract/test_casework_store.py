@@ -1,5 +1,6 @@
-"""One moderation-store contract, run unchanged against SQLite (a file in tmp_path) and Redis (a
-private redis-server per test).
+"""One moderation-store contract, run unchanged against SQLite (a file in tmp_path), Redis (a
+private redis-server per test) and a real local Redis Cluster (3 primaries, 3 replicas, shared
+by the session and emptied before each test).
 
 Time is passed explicitly (`now_ms`) everywhere: leases lapsing and flags falling due are tested by
 moving the clock argument, never by sleeping. The base time is the real clock, because Redis
@@ -41,7 +42,8 @@ from casework.flags import (
 )
 from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
-from tests.harness import RedisProcess
+from rooms.broker_cluster import open_redis
+from tests.harness import RedisClusterProcesses, RedisProcess
 
 LEASE = 30_000
 MINUTE = 60_000
@@ -64,12 +66,17 @@ class Backend:
         return store
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "cluster"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     server: RedisProcess | None = None
     if request.param == "sqlite":
         path = tmp_path / "data" / "moderation.sqlite3"
         chosen = Backend("sqlite", lambda: SqliteModerationStore(path))
+    elif request.param == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("cluster")
+        chosen = Backend(
+            "cluster", lambda: RedisModerationStore(open_redis(cluster.url), owns_client=True)
+        )
     else:
         server = RedisProcess(tmp_path / "redis").start()
         url = server.url

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from server.check import redact_url
-from tests.harness import REPO, RedisProcess, free_port, wait_until
+from tests.harness import REPO, RedisClusterProcesses, RedisProcess, free_port, wait_until
 
 LONG_SECRET = "0123456789abcdef" * 4
 
@@ -268,7 +268,7 @@ def test_tls_certificates_are_explained(tmp_path: Path, start_redis: StartRedis)
     assert trusted.level("redis") == "ok"
 
 
-def test_a_cluster_node_is_refused_until_harbor_speaks_cluster(
+def test_a_cluster_node_named_as_one_redis_is_refused_with_the_cluster_url_to_use(
     tmp_path: Path, start_redis: StartRedis
 ) -> None:
     # The cluster bus defaults to port + 10000, which may be taken or past 65535: choose it.
@@ -276,6 +276,37 @@ def test_a_cluster_node_is_refused_until_harbor_speaks_cluster(
     run = run_check(tmp_path, **shared(redis.url))
     assert run.code == 1, run.output
     assert "Redis Cluster node" in run.line("redis")
+    assert "redis+cluster://" in run.line("redis")
+
+
+def test_a_cluster_url_checks_slots_and_every_primary(
+    tmp_path: Path, cluster: RedisClusterProcesses
+) -> None:
+    run = run_check(tmp_path, **shared(cluster.url))
+    assert run.code == 0, run.output
+    assert run.level("redis cluster") == "ok"
+    assert "all 16384 slots served by 3 primaries" in run.line("redis cluster")
+    nodes = [line for line in run.output.splitlines() if "redis node" in line]
+    assert len(nodes) == 3 and all("sharded pub/sub available" in n for n in nodes), run.output
+    assert "redis persistence" in run.output and "redis eviction" in run.output
+
+
+def test_a_cluster_with_unserved_slots_is_an_error(
+    tmp_path: Path, cluster: RedisClusterProcesses
+) -> None:
+    primary = cluster.primary_nodes()[0]
+    served = [line for line in cluster.cli(primary, "cluster", "nodes").splitlines()
+              if "myself" in line][0].split()[8]  # fmt: skip
+    first, _, last = served.partition("-")
+    cluster.cli(primary, "cluster", "delslots", first)
+    try:
+        run = run_check(tmp_path, **shared(f"redis+cluster://127.0.0.1:{primary.port}"))
+    finally:
+        cluster.cli(primary, "cluster", "addslots", first)
+    assert run.code == 1, run.output
+    assert run.level("redis cluster") == "error"
+    assert "of 16384 slots are served" in run.line("redis cluster")
+    assert last
 
 
 @pytest.mark.parametrize(
