@@ -36,6 +36,7 @@ from .identity import Identity
 from .protocol import Delete, Report, error_event
 from .registry import Registry
 from .risk_memory import RiskMemory
+from .sensitivity import verdict_kind
 from .support import support_frame
 from .time_to_human import volunteer_spoke
 
@@ -192,8 +193,10 @@ class MessageGate:
             return None
         note = ""
         text = verdict.delivered_text
+        sensitive = verdict_kind(verdict)
         if verdict.action is Action.HOLD_WITH_SUPPORT or text is None:
             text, note = verdict.placeholder or "A message is waiting for a moderator.", "held"
+            sensitive = ""  # the room sees the gentle note, not the words
         draft = Draft(
             uid=writer.uid,
             name=writer.name,
@@ -201,6 +204,7 @@ class MessageGate:
             ts=self._context.clock(),
             client_id=client_id,
             note=note,
+            sensitive=sensitive,
         )
         receipt = await self._context.broker.publish(room, draft)
         return receipt.id

@@ -281,8 +281,7 @@ def message_event(posted: Posted, author: str) -> dict[str, Any]:
         "text": posted.text,
         "ts": posted.ts,
     }
-    if posted.note:
-        frame["note"] = posted.note
+    _add_marks(frame, posted)
     return frame
 
 
@@ -294,9 +293,19 @@ def history_item(posted: Posted, author: str) -> dict[str, Any]:
         "text": posted.text,
     }
     item["ts"] = posted.ts
-    if posted.note:
-        item["note"] = posted.note
+    _add_marks(item, posted)
     return item
+
+
+def _add_marks(frame: dict[str, Any], posted: Posted) -> None:
+    """How a client should present the message: `note`, and the one-word `sensitive` subject
+    and self-declared `badge` when it has them (never anything else of the verdict)."""
+    if posted.note:
+        frame["note"] = posted.note
+    if posted.sensitive:
+        frame["sensitive"] = posted.sensitive
+    if posted.badge:
+        frame["badge"] = posted.badge
 
 
 def error_event(
