@@ -12,6 +12,7 @@ import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
+import * as controls from "./controls.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
@@ -149,6 +150,7 @@ const state = {
   exiting: false,
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
+  controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
 };
 
 // ---------- views ----------
@@ -423,7 +425,12 @@ function addMessage(conv, message, live) {
   const own = typeof state.author === "string" && state.author !== "" &&
     message.author === state.author;
   if (own && bindOwn(conv, message)) return;
-  conv.list.append(render.messageElement(message, { own }));
+  const li = render.messageElement(message, { own, subject: own ? null : foldSubject(message) });
+  conv.list.append(li);
+  if (!own && controls.isMuted(state.controls, message.author)) {
+    li.hidden = true; // a muted person's words: never shown, announced or counted as new
+    return;
+  }
   if (live && conv.wanted && !own) {
     const text = message.text.length > 280 ? `${message.text.slice(0, 280)}…` : message.text;
     announce(`${message.from}: ${text}`);
@@ -622,12 +629,18 @@ function retry(li) {
 
 // ---------- reports ----------
 
-function report(li, button) {
+function askReport(li) {
+  render.askReport(li, controls.REPORT_REASONS).focus();
+}
+
+function report(li, reason) {
   const id = Number(li.dataset.id);
   const roomId = state.current;
   const status = li.querySelector(".msg-status");
-  if (!roomId || !Number.isInteger(id)) return;
-  if (!state.socket?.send({ type: "report", room: roomId, id })) {
+  const button = li.querySelector(".msg-report");
+  if (!roomId || !Number.isInteger(id) || !button) return;
+  render.cancelAsk(li);
+  if (!state.socket?.send({ type: "report", room: roomId, id, reason })) {
     status.textContent = "Not connected. Try again in a moment.";
     return;
   }
@@ -645,9 +658,81 @@ function report(li, button) {
       status.textContent = REPORT_REFUSALS[entry.refused];
       button.disabled = entry.refused === "unsupported" || entry.refused === "unknown_message";
     } else {
-      status.textContent = "Thanks, reported.";
+      status.textContent = reason === controls.REPORT_REASONS[0]
+        ? "Thanks, reported. A volunteer will look. Get help now lists crisis lines if it can't wait."
+        : "Thanks, reported.";
     }
+    button.focus();
   });
+}
+
+// ---------- each person's own controls ----------
+
+/** The subject to fold a message under, when this reader chose folding and it has one. */
+function foldSubject(message) {
+  return controls.folds(state.controls, message) ? controls.SUBJECTS[message.sensitive] : null;
+}
+
+function askMute(li) {
+  const name = li.querySelector(".msg-from")?.textContent ?? "this person";
+  render.askMute(li, name).focus();
+}
+
+function muteWriter(li) {
+  const author = li.dataset.author;
+  if (!author) return;
+  const name = li.querySelector(".msg-from")?.textContent ?? "";
+  state.controls = controls.mute(state.controls, author, name);
+  render.cancelAsk(li);
+  applyControls();
+  announce(`You muted ${name}. Your settings can undo it.`);
+  $("text").focus();
+}
+
+/** Show every message as this reader's controls say: muted writers hidden, subjects folded
+ * (a message someone chose to show stays shown until folding is turned off and on). */
+function applyControls() {
+  for (const conv of state.conversations.values()) {
+    for (const li of conv.list.querySelectorAll(".msg[data-author]:not(.own)")) {
+      li.hidden = controls.isMuted(state.controls, li.dataset.author);
+      const subject = foldSubject({ sensitive: li.dataset.sensitive });
+      if (subject && li.dataset.shown !== "1") render.fold(li, subject);
+      if (!subject) {
+        render.unfold(li);
+        delete li.dataset.shown;
+      }
+    }
+  }
+  renderControls();
+}
+
+function showFolded(li) {
+  li.dataset.shown = "1";
+  render.unfold(li);
+  const text = li.querySelector(".msg-text");
+  text.tabIndex = -1; // the words take the focus the vanished "Show" had
+  text.focus();
+}
+
+function renderControls() {
+  $("fold-sensitive").checked = state.controls.fold;
+  const items = state.controls.mutes.map((m) => {
+    const item = render.el("li", "muted-person");
+    item.append(render.el("span", "", m.name || "Someone"));
+    const undo = render.el("button", "link-button", "Unmute");
+    undo.type = "button";
+    undo.dataset.author = m.author;
+    undo.setAttribute("aria-label", `Unmute ${m.name || "this person"}`);
+    item.append(undo);
+    return item;
+  });
+  $("muted-list").replaceChildren(...items);
+  $("muted-none").hidden = items.length > 0;
+}
+
+function openControls() {
+  renderControls();
+  $("controls-panel").showModal();
 }
 
 // ---------- deleting our own messages ----------
@@ -945,6 +1030,7 @@ function forgetMe() {
   renderRoomList();
   state.requests = [];
   state.deleting.clear();
+  state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
   state.current = null;
   state.name = null;
   state.author = null;
@@ -1006,6 +1092,23 @@ function wire() {
     if (invite && !$("banner-join").hidden) saveInvite({ ...invite, dismissed: true });
   });
   $("banner-join").addEventListener("click", joinCheckin);
+  for (const id of ["open-controls", "room-controls"]) {
+    $(id).addEventListener("click", openControls);
+  }
+  $("controls-panel").querySelector("[data-close]").addEventListener("click", () => {
+    $("controls-panel").close();
+  });
+  $("fold-sensitive").addEventListener("change", (event) => {
+    state.controls = controls.setFold(state.controls, event.target.checked);
+    applyControls();
+  });
+  $("muted-list").addEventListener("click", (event) => {
+    const undo = event.target.closest("button[data-author]");
+    if (!undo) return;
+    state.controls = controls.unmute(state.controls, undo.dataset.author);
+    applyControls();
+    $("fold-sensitive").focus();
+  });
   $("room-list").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-room]");
     if (button) enterRoom(button.dataset.room);
@@ -1014,7 +1117,12 @@ function wire() {
     const button = event.target.closest("button[data-action]");
     const li = button?.closest("li");
     if (!li) return;
-    if (button.dataset.action === "report") report(li, button);
+    if (button.dataset.action === "report") askReport(li);
+    if (button.dataset.action === "report-reason") report(li, button.dataset.reason);
+    if (button.dataset.action === "mute") askMute(li);
+    if (button.dataset.action === "confirm-mute") muteWriter(li);
+    if (button.dataset.action === "cancel-ask") render.cancelAsk(li);
+    if (button.dataset.action === "show") showFolded(li);
     if (button.dataset.action === "retry") retry(li);
     if (button.dataset.action === "delete") askDelete(li);
     if (button.dataset.action === "confirm-delete") deleteOwn(li);
