@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -44,6 +45,7 @@ from .protocol import (
     Refusal,
     Report,
     Send,
+    Struggling,
     encode,
     error_event,
     history_item,
@@ -53,6 +55,7 @@ from .ratelimit import TokenBucket
 from .registry import Registry
 from .settings import Settings
 from .sources import source_sanction_key
+from .struggling import ask_for_support
 from .transport import FrameSink
 
 logger = logging.getLogger("harbor.endpoint")
@@ -90,6 +93,7 @@ class ChatConnection:
         "_registry",
         "_send_bucket",
         "_sink",
+        "_struggled_at",
         "_task",
     )
 
@@ -130,6 +134,7 @@ class ChatConnection:
         # Today's and yesterday's keyed hash of the client's address (server/sources.py).
         self.sources = sources
         self._crisis_checks: TokenBucket | None = None  # made at the first refused send
+        self._struggled_at = -math.inf  # when this connection last asked for support
         loop = asyncio.get_running_loop()
         self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
             settings.hello_timeout_s, self._hello_expired
@@ -250,6 +255,8 @@ class ChatConnection:
             await self._report(item)
         elif isinstance(item, Delete):
             await self._delete(item)
+        elif isinstance(item, Struggling):
+            await self._struggling(item)
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -546,6 +553,36 @@ class ChatConnection:
             self.send(error_event("unavailable", "not deleted; retry", retryable=True))
             return
         self.send({"type": "deleted", "room": delete.room, "id": delete.id})
+
+    async def _struggling(self, request: Struggling) -> None:
+        """Post the room a gentle request for support (server/struggling.py)."""
+        identity, client_id = self.identity, request.client_id
+        if request.room not in self.rooms or identity is None or self.moderator is not None:
+            self._refuse("not_joined", "join the room first", client_id)
+            return
+        now = time.monotonic()
+        wait = self._struggled_at + self._context.settings.struggling_cooldown_s - now
+        if wait <= 0:
+            wait = self._send_bucket.take(now)
+        if wait > 0:
+            self.send(
+                error_event(
+                    "rate_limited",
+                    "you asked a moment ago; the room has seen it",
+                    client_id=client_id,
+                    retry_after_ms=int(wait * 1000) + 1,
+                )
+            )
+            return
+        try:
+            ack = await ask_for_support(self._context, identity, request.room, client_id)
+        except BrokerUnavailable:
+            self.send(
+                error_event("unavailable", "not sent; retry", client_id=client_id, retryable=True)
+            )
+            return
+        self._struggled_at = now
+        self.send(ack)
 
 
 class ChatEntrance:

@@ -87,7 +87,15 @@ class Ping:
     pass
 
 
-Command = Hello | Join | Leave | Send | Report | Delete | Ping
+@dataclass(frozen=True, slots=True)
+class Struggling:
+    """One tap: a gentle request for support posted in the room (server/struggling.py)."""
+
+    room: str
+    client_id: str
+
+
+Command = Hello | Join | Leave | Send | Report | Delete | Ping | Struggling
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +199,8 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             return Delete(_room(obj), message_id)
         if kind == "ping":
             return Ping()
+        if kind == "struggling":
+            return Struggling(_room(obj), _string(obj, "client_id", _MAX_CLIENT_ID))
     except _Invalid as invalid:
         return Refusal(invalid.code, invalid.message, client_id)
     if not isinstance(kind, str):
