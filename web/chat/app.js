@@ -17,6 +17,7 @@ import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
+import { STEPS, URGE_MS, clockText, loadUrge, saveUrge } from "./urge.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
 const ROOMS_REFRESH_MS = 15_000;
@@ -151,6 +152,17 @@ const state = {
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
+  asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
+  urgeEnd: null, // when the private urge timer ends (ms), or null
+  urgeTimer: null,
+};
+
+// What the urge timer says about the request the room got (never more than is known).
+const ASKED = {
+  sending: "Asking the room for support…",
+  sent: "The room has your request for support.",
+  again: "You asked a moment ago; the room has seen it.",
+  failed: "Couldn't post your request. The timer is yours anyway; try again in a moment.",
 };
 
 // ---------- views ----------
@@ -666,6 +678,73 @@ function report(li, reason) {
   });
 }
 
+// ---------- "I'm struggling" ----------
+
+/** One tap: a gentle request for support in the room, and the private urge timer. */
+function askForSupport() {
+  const roomId = state.current;
+  if (!roomId) return;
+  const clientId = newClientId();
+  const sent = conversation(roomId).state === "in" &&
+    state.socket?.send({ type: "struggling", room: roomId, client_id: clientId });
+  state.asking = sent ? { clientId, room: roomId } : null;
+  startUrge(Date.now() + URGE_MS);
+  $("urge-status").textContent = sent ? ASKED.sending : ASKED.failed;
+  $("urge-title").focus();
+}
+
+function onAsked(frame) {
+  state.asking = null;
+  const status = frame.type === "ack"
+    ? ASKED.sent
+    : frame.code === "rate_limited" ? ASKED.again : ASKED.failed;
+  $("urge-status").textContent = status;
+  if (frame.type === "ack") follower.toEnd();
+}
+
+function startUrge(end) {
+  state.urgeEnd = end;
+  saveUrge(end);
+  $("urge-steps").replaceChildren(...STEPS.map((step) => render.el("li", "", step)));
+  $("urge").hidden = false;
+  // The steps open where there is room; on a phone the conversation keeps the screen.
+  $("urge-more").open = window.innerWidth >= 600;
+  $("urge-again").hidden = true;
+  $("urge-lead").textContent =
+    "Urges rise and fall like a wave. Stay with this for fifteen minutes:";
+  tickUrge();
+}
+
+function tickUrge() {
+  clearTimeout(state.urgeTimer);
+  if (state.urgeEnd === null) return;
+  const left = state.urgeEnd - Date.now();
+  $("urge-clock").textContent = clockText(left);
+  if (left <= 0) {
+    $("urge-lead").textContent =
+      "Fifteen minutes. How is the urge now? You can start another timer, or tell the room.";
+    $("urge-again").hidden = false;
+    saveUrge(null);
+    return;
+  }
+  state.urgeTimer = setTimeout(tickUrge, Math.min(1000, left));
+}
+
+function stopUrge() {
+  clearTimeout(state.urgeTimer);
+  state.urgeEnd = null;
+  saveUrge(null);
+  $("urge").hidden = true;
+  $("urge-status").textContent = "";
+  $("text").focus();
+}
+
+/** After a reload: a timer still running in this tab goes on. */
+function restoreUrge() {
+  const end = loadUrge(Date.now());
+  if (end !== null) startUrge(end);
+}
+
 // ---------- each person's own controls ----------
 
 /** The subject to fold a message under, when this reader chose folding and it has one. */
@@ -805,7 +884,8 @@ function onFrame(frame) {
       break;
     }
     case "ack":
-      onAck(frame);
+      if (state.asking?.clientId === frame.client_id) onAsked(frame);
+      else onAck(frame);
       break;
     case "presence":
       if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
@@ -848,6 +928,10 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
+  if (state.asking && state.asking.clientId === frame.client_id) {
+    onAsked(frame);
+    return;
+  }
   const item = typeof frame.client_id === "string" ? state.outbox.get(frame.client_id) : null;
   if (item) {
     onSendRefused(item, frame);
@@ -1031,6 +1115,8 @@ function forgetMe() {
   state.requests = [];
   state.deleting.clear();
   state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
+  state.asking = null;
+  stopUrge();
   state.current = null;
   state.name = null;
   state.author = null;
@@ -1078,6 +1164,7 @@ function wire() {
   setupQuickExit();
   onQuickExit(() => {
     state.exiting = true;
+    clearTimeout(state.urgeTimer);
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -1092,6 +1179,10 @@ function wire() {
     if (invite && !$("banner-join").hidden) saveInvite({ ...invite, dismissed: true });
   });
   $("banner-join").addEventListener("click", joinCheckin);
+  $("struggling").addEventListener("click", askForSupport);
+  $("urge-stop").addEventListener("click", stopUrge);
+  $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
+  restoreUrge();
   for (const id of ["open-controls", "room-controls"]) {
     $(id).addEventListener("click", openControls);
   }

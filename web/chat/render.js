@@ -62,6 +62,10 @@ export function messageElement(message, { own, subject = null }) {
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
+  if (message.note === "struggling") {
+    li.classList.add("struggling");
+    meta.append(el("span", "msg-asks", "asks for support"));
+  }
   meta.append(timeElement(message.ts));
   const text = el("p", "msg-text", message.text);
   const foot = el("div", "msg-foot");
