@@ -42,6 +42,7 @@ from .protocol import (
     Join,
     Leave,
     Ping,
+    Profile,
     Refusal,
     Report,
     Send,
@@ -71,6 +72,7 @@ _SLOW = "too far behind; reconnect and resume with since"
 
 class ChatConnection:
     __slots__ = (
+        "badge",
         "closed",
         "codec",
         "id",
@@ -118,6 +120,7 @@ class ChatConnection:
         self.moderator: str | None = None
         self.muted_until_ms = 0
         self.region: str | None = None
+        self.badge = ""  # a milestone badge the person chose to show (server/milestones.py)
         self._session_token = session_token  # the moderator cookie of the handshake, if any
         self.rooms: set[str] = set()
         self.closed = False
@@ -257,6 +260,9 @@ class ChatConnection:
             await self._delete(item)
         elif isinstance(item, Struggling):
             await self._struggling(item)
+        elif isinstance(item, Profile):
+            self.badge = item.badge if self.moderator is None else ""
+            self.send({"type": "profile", "badge": self.badge or None})
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -498,6 +504,7 @@ class ChatConnection:
             tell=self.send,
             muted=self.muted_until_ms > self._context.clock(),
             region=self.region,
+            badge=self.badge,
         )
 
     def _reaches_out_past_limit(self, send: Send, now: float) -> bool:
@@ -575,7 +582,9 @@ class ChatConnection:
             )
             return
         try:
-            ack = await ask_for_support(self._context, identity, request.room, client_id)
+            ack = await ask_for_support(
+                self._context, identity, request.room, client_id, self.badge
+            )
         except BrokerUnavailable:
             self.send(
                 error_event("unavailable", "not sent; retry", client_id=client_id, retryable=True)

@@ -146,6 +146,7 @@ class MessageGate:
         tell: Tell,
         muted: bool = False,
         region: str | None = None,
+        badge: str = "",
     ) -> Outcome:
         """Moderate and route one member's message. `tell` reaches the writer at once: the
         support frame is sent through it before anything that could fail. Raises
@@ -163,7 +164,7 @@ class MessageGate:
                 "muted", "a moderator paused your messages for a while", client_id=client_id
             )
             return Outcome((refusal,), cooldown)
-        published_id = await self._publish(writer, room, client_id, verdict)
+        published_id = await self._publish(writer, room, client_id, verdict, badge)
         if verdict.flag or verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
             await self._flag(writer, room, text, client_id, verdict, published_id)
         ack = _ack(client_id, published_id, verdict, on_duty=self._registry.on_duty)
@@ -187,7 +188,7 @@ class MessageGate:
         return Outcome(({"type": "ack", "client_id": client_id, "id": receipt.id},))
 
     async def _publish(
-        self, writer: Identity, room: str, client_id: str, verdict: Verdict
+        self, writer: Identity, room: str, client_id: str, verdict: Verdict, badge: str = ""
     ) -> int | None:
         if verdict.action is Action.HOLD:
             return None
@@ -205,6 +206,7 @@ class MessageGate:
             client_id=client_id,
             note=note,
             sensitive=sensitive,
+            badge=badge,
         )
         receipt = await self._context.broker.publish(room, draft)
         return receipt.id

@@ -24,6 +24,7 @@ from rooms.catalog import ROOM_ID
 from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
 
 from .closecodes import CloseCode
+from .milestones import is_badge
 
 JSON = 0
 MSGPACK = 1
@@ -95,7 +96,14 @@ class Struggling:
     client_id: str
 
 
-Command = Hello | Join | Leave | Send | Report | Delete | Ping | Struggling
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a person shows beside their pseudonym: a milestone badge, or none ("")."""
+
+    badge: str
+
+
+Command = Hello | Join | Leave | Send | Report | Delete | Ping | Struggling | Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +207,11 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             return Delete(_room(obj), message_id)
         if kind == "ping":
             return Ping()
+        if kind == "profile":
+            badge = obj.get("badge")
+            if badge is not None and not is_badge(badge):
+                raise _Invalid("bad_field", "badge must be a milestone (24h, 1w, 30d, ..., 1y)")
+            return Profile(badge or "")
         if kind == "struggling":
             return Struggling(_room(obj), _string(obj, "client_id", _MAX_CLIENT_ID))
     except _Invalid as invalid:

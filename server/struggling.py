@@ -25,7 +25,7 @@ TEXT = "I'm struggling right now and could use some support."
 
 
 async def ask_for_support(
-    context: WorkerContext, writer: Identity, room: str, client_id: str
+    context: WorkerContext, writer: Identity, room: str, client_id: str, badge: str = ""
 ) -> dict[str, Any]:
     """Publish the request (once per client_id: a resend gets the first ack) and the ack."""
     draft = Draft(
@@ -35,6 +35,7 @@ async def ask_for_support(
         ts=context.clock(),
         client_id=client_id,
         note=NOTE,
+        badge=badge,
     )
     receipt = await context.broker.publish(room, draft)
     return {"type": "ack", "client_id": client_id, "id": receipt.id}

@@ -54,3 +54,24 @@ async def test_a_request_needs_the_room_joined_and_a_well_formed_frame(
     assert (await asking.expect("error"))["code"] == "bad_field"
     await asking.send({"type": "struggling", "room": "Alcohol!", "client_id": "s-8"})
     assert (await asking.expect("error", client_id="s-8"))["code"] == "bad_field"
+
+
+async def test_a_declared_badge_rides_on_later_messages_only_when_it_is_a_milestone(
+    harbor: HarborFactory,
+) -> None:
+    """A profile's badge is carried on the person's messages and requests; anything but a
+    milestone is refused, and null takes the badge off."""
+    asking, other = await two_in("wins-milestones", harbor)
+    await asking.send({"type": "profile", "badge": "say hi to me"})
+    assert (await asking.expect("error"))["code"] == "bad_field"
+    await asking.send({"type": "profile", "badge": "90d"})
+    assert (await asking.expect("profile"))["badge"] == "90d"
+    ack = await asking.say("wins-milestones", "ninety days today", "b1")
+    assert (await other.expect("message", id=ack["id"]))["badge"] == "90d"
+    await asking.send({"type": "struggling", "room": "wins-milestones", "client_id": "b2"})
+    ack = await asking.expect("ack", client_id="b2")
+    assert (await other.expect("message", id=ack["id"]))["badge"] == "90d"
+    await asking.send({"type": "profile", "badge": None})
+    assert (await asking.expect("profile"))["badge"] is None
+    ack = await asking.say("wins-milestones", "no badge now", "b3")
+    assert "badge" not in await other.expect("message", id=ack["id"])

@@ -21,6 +21,7 @@ from server.protocol import (
     Join,
     Leave,
     Ping,
+    Profile,
     Refusal,
     Report,
     Send,
@@ -141,6 +142,9 @@ COMMANDS: list[tuple[str, dict[str, Any], Command]] = [
         {"type": "struggling", "room": "alcohol", "client_id": "s-1"},
         Struggling("alcohol", "s-1"),
     ),
+    ("profile with a badge", {"type": "profile", "badge": "30d"}, Profile("30d")),
+    ("profile without a badge", {"type": "profile", "badge": None}, Profile("")),
+    ("profile with no badge field", {"type": "profile"}, Profile("")),
     (
         "struggling ignores any text",
         {"type": "struggling", "room": "alcohol", "client_id": "s-1", "text": "details"},
@@ -222,6 +226,9 @@ REFUSALS: list[tuple[str, object, str]] = [
     ("negative report id", report(id=-5), "bad_field"),
     ("report reason not a string", report(reason=["spam"]), "bad_field"),
     ("report with bad room", report(room="x/y"), "bad_field"),
+    ("profile badge not a milestone", {"type": "profile", "badge": "7d"}, "bad_field"),
+    ("profile badge with words", {"type": "profile", "badge": "call me"}, "bad_field"),
+    ("profile badge not a string", {"type": "profile", "badge": 30}, "bad_field"),
     ("struggling without room", {"type": "struggling", "client_id": "s"}, "bad_field"),
     ("struggling without client_id", {"type": "struggling", "room": "alcohol"}, "bad_field"),
     (
