@@ -131,7 +131,16 @@ class MemoryBroker:
         seq = log.head  # the head moves on if another send runs during the checkpoint below
         body = draft.body()
         posted = Posted(
-            room, seq, log.epoch, draft.ts, draft.uid, draft.name, draft.text, draft.note
+            room,
+            seq,
+            log.epoch,
+            draft.ts,
+            draft.uid,
+            draft.name,
+            draft.text,
+            draft.note,
+            draft.sensitive,
+            draft.badge,
         )
         log.messages.append(posted)
         log.text_bytes += _size(posted)

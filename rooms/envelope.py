@@ -6,6 +6,12 @@ stores it in history, so the wire form is `b"<id> <epoch> " + body`: the body is
 publishing worker before the id exists, and nobody re-packs it. Presence and hide events carry
 id 0 and never enter history.
 
+A message body is `[version, "m", ts, uid, name, text, note?, marks?]`. `marks` is a small map of
+short strings a client may show beside the words: `s`, what kind of sensitive subject the
+moderation core found (`SENSITIVE_KINDS`), and `b`, the writer's self-declared milestone badge.
+A reader ignores a mark it does not know, so a newer worker's messages still read on an older
+one during a rolling deploy.
+
 Pure: no I/O.
 """
 
@@ -20,6 +26,12 @@ KIND_MESSAGE = "m"
 KIND_PRESENCE = "p"
 KIND_HIDE = "h"
 KIND_BROADCAST = "x"
+MARK_SENSITIVE = "s"
+MARK_BADGE = "b"
+# What a `sensitive` mark may say: the subjects a reader can choose to fold behind a tap.
+SENSITIVE_KINDS = frozenset({"suicide", "self_harm", "using"})
+# The longest mark value read back; anything longer is dropped, never shown.
+_MAX_MARK = 16
 
 
 def _pack(value: object) -> bytes:
@@ -41,12 +53,26 @@ class Draft:
     ts: int  # milliseconds since the epoch, stamped by the receiving worker
     client_id: str = ""
     note: str = ""  # "placeholder", "released", "volunteer": how clients should present it
+    sensitive: str = ""  # one of SENSITIVE_KINDS, computed once from the message's verdict
+    badge: str = ""  # the writer's milestone badge, as they declared it (server/milestones.py)
 
     def body(self) -> bytes:
         fields: list[object] = [VERSION, KIND_MESSAGE, self.ts, self.uid, self.name, self.text]
-        if self.note:
+        marks = _marks(self.sensitive, self.badge)
+        if self.note or marks:
             fields.append(self.note)
+        if marks:
+            fields.append(marks)
         return _pack(fields)
+
+
+def _marks(sensitive: str, badge: str) -> dict[str, str]:
+    marks = {}
+    if sensitive:
+        marks[MARK_SENSITIVE] = sensitive
+    if badge:
+        marks[MARK_BADGE] = badge
+    return marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +87,8 @@ class Posted:
     name: str
     text: str
     note: str = ""
+    sensitive: str = ""
+    badge: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +159,29 @@ def read_body(room: str, message_id: int, epoch: str, body: bytes) -> Event:
         if kind == KIND_MESSAGE:
             _, _, ts, uid, name, text, *rest = fields
             note = rest[0] if rest else ""
+            marks = rest[1] if len(rest) > 1 else {}
             if not (
                 isinstance(ts, int)
                 and isinstance(text, str)
                 and isinstance(name, str)
                 and isinstance(note, str)
-                and len(rest) <= 1
+                and isinstance(marks, dict)
+                and len(rest) <= 2
             ):
                 raise EnvelopeError("message fields have the wrong types")
-            return Posted(room, message_id, epoch, ts, str(uid), name, text, note)
+            sensitive = _mark(marks, MARK_SENSITIVE)
+            return Posted(
+                room,
+                message_id,
+                epoch,
+                ts,
+                str(uid),
+                name,
+                text,
+                note,
+                sensitive if sensitive in SENSITIVE_KINDS else "",
+                _mark(marks, MARK_BADGE),
+            )
         if kind == KIND_PRESENCE and isinstance(fields[2], int):
             return PresenceChanged(room, fields[2])
         if kind == KIND_HIDE and isinstance(fields[2], int):
@@ -149,3 +191,9 @@ def read_body(room: str, message_id: int, epoch: str, body: bytes) -> Event:
     except ValueError:
         raise EnvelopeError("envelope has the wrong number of fields") from None
     raise EnvelopeError(f"unknown envelope kind {kind!r}")
+
+
+def _mark(marks: dict[object, object], key: str) -> str:
+    """One mark's value, or "" when it is absent or not a short string."""
+    value = marks.get(key, "")
+    return value if isinstance(value, str) and len(value) <= _MAX_MARK else ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -41,9 +42,11 @@ from .protocol import (
     Join,
     Leave,
     Ping,
+    Profile,
     Refusal,
     Report,
     Send,
+    Struggling,
     encode,
     error_event,
     history_item,
@@ -53,6 +56,7 @@ from .ratelimit import TokenBucket
 from .registry import Registry
 from .settings import Settings
 from .sources import source_sanction_key
+from .struggling import ask_for_support
 from .transport import FrameSink
 
 logger = logging.getLogger("harbor.endpoint")
@@ -68,6 +72,7 @@ _SLOW = "too far behind; reconnect and resume with since"
 
 class ChatConnection:
     __slots__ = (
+        "badge",
         "closed",
         "codec",
         "id",
@@ -90,6 +95,7 @@ class ChatConnection:
         "_registry",
         "_send_bucket",
         "_sink",
+        "_struggled_at",
         "_task",
     )
 
@@ -114,6 +120,7 @@ class ChatConnection:
         self.moderator: str | None = None
         self.muted_until_ms = 0
         self.region: str | None = None
+        self.badge = ""  # a milestone badge the person chose to show (server/milestones.py)
         self._session_token = session_token  # the moderator cookie of the handshake, if any
         self.rooms: set[str] = set()
         self.closed = False
@@ -130,6 +137,7 @@ class ChatConnection:
         # Today's and yesterday's keyed hash of the client's address (server/sources.py).
         self.sources = sources
         self._crisis_checks: TokenBucket | None = None  # made at the first refused send
+        self._struggled_at = -math.inf  # when this connection last asked for support
         loop = asyncio.get_running_loop()
         self._hello_timer: asyncio.TimerHandle | None = loop.call_later(
             settings.hello_timeout_s, self._hello_expired
@@ -250,6 +258,11 @@ class ChatConnection:
             await self._report(item)
         elif isinstance(item, Delete):
             await self._delete(item)
+        elif isinstance(item, Struggling):
+            await self._struggling(item)
+        elif isinstance(item, Profile):
+            self.badge = item.badge if self.moderator is None else ""
+            self.send({"type": "profile", "badge": self.badge or None})
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -491,6 +504,7 @@ class ChatConnection:
             tell=self.send,
             muted=self.muted_until_ms > self._context.clock(),
             region=self.region,
+            badge=self.badge,
         )
 
     def _reaches_out_past_limit(self, send: Send, now: float) -> bool:
@@ -546,6 +560,38 @@ class ChatConnection:
             self.send(error_event("unavailable", "not deleted; retry", retryable=True))
             return
         self.send({"type": "deleted", "room": delete.room, "id": delete.id})
+
+    async def _struggling(self, request: Struggling) -> None:
+        """Post the room a gentle request for support (server/struggling.py)."""
+        identity, client_id = self.identity, request.client_id
+        if request.room not in self.rooms or identity is None or self.moderator is not None:
+            self._refuse("not_joined", "join the room first", client_id)
+            return
+        now = time.monotonic()
+        wait = self._struggled_at + self._context.settings.struggling_cooldown_s - now
+        if wait <= 0:
+            wait = self._send_bucket.take(now)
+        if wait > 0:
+            self.send(
+                error_event(
+                    "rate_limited",
+                    "you asked a moment ago; the room has seen it",
+                    client_id=client_id,
+                    retry_after_ms=int(wait * 1000) + 1,
+                )
+            )
+            return
+        try:
+            ack = await ask_for_support(
+                self._context, identity, request.room, client_id, self.badge
+            )
+        except BrokerUnavailable:
+            self.send(
+                error_event("unavailable", "not sent; retry", client_id=client_id, retryable=True)
+            )
+            return
+        self._struggled_at = now
+        self.send(ack)
 
 
 class ChatEntrance:

@@ -36,6 +36,7 @@ from .identity import Identity
 from .protocol import Delete, Report, error_event
 from .registry import Registry
 from .risk_memory import RiskMemory
+from .sensitivity import verdict_kind
 from .support import support_frame
 from .time_to_human import volunteer_spoke
 
@@ -145,6 +146,7 @@ class MessageGate:
         tell: Tell,
         muted: bool = False,
         region: str | None = None,
+        badge: str = "",
     ) -> Outcome:
         """Moderate and route one member's message. `tell` reaches the writer at once: the
         support frame is sent through it before anything that could fail. Raises
@@ -162,7 +164,7 @@ class MessageGate:
                 "muted", "a moderator paused your messages for a while", client_id=client_id
             )
             return Outcome((refusal,), cooldown)
-        published_id = await self._publish(writer, room, client_id, verdict)
+        published_id = await self._publish(writer, room, client_id, verdict, badge)
         if verdict.flag or verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
             await self._flag(writer, room, text, client_id, verdict, published_id)
         ack = _ack(client_id, published_id, verdict, on_duty=self._registry.on_duty)
@@ -186,14 +188,16 @@ class MessageGate:
         return Outcome(({"type": "ack", "client_id": client_id, "id": receipt.id},))
 
     async def _publish(
-        self, writer: Identity, room: str, client_id: str, verdict: Verdict
+        self, writer: Identity, room: str, client_id: str, verdict: Verdict, badge: str = ""
     ) -> int | None:
         if verdict.action is Action.HOLD:
             return None
         note = ""
         text = verdict.delivered_text
+        sensitive = verdict_kind(verdict)
         if verdict.action is Action.HOLD_WITH_SUPPORT or text is None:
             text, note = verdict.placeholder or "A message is waiting for a moderator.", "held"
+            sensitive = ""  # the room sees the gentle note, not the words
         draft = Draft(
             uid=writer.uid,
             name=writer.name,
@@ -201,6 +205,8 @@ class MessageGate:
             ts=self._context.clock(),
             client_id=client_id,
             note=note,
+            sensitive=sensitive,
+            badge=badge,
         )
         receipt = await self._context.broker.publish(room, draft)
         return receipt.id

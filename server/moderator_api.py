@@ -53,6 +53,7 @@ from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
 from .registry import Registry
+from .sensitivity import sensitive_kind
 from .time_to_human import observe_claim
 from .transport import MODERATOR_COOKIE
 
@@ -386,6 +387,7 @@ async def _release_held(
             ts=context.clock(),
             client_id=f"release:{flag.id}",
             note="released",
+            sensitive=sensitive_kind(draft.categories),
         ),
     )
     if draft.message_id is not None:

@@ -24,6 +24,7 @@ from rooms.catalog import ROOM_ID
 from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
 
 from .closecodes import CloseCode
+from .milestones import is_badge
 
 JSON = 0
 MSGPACK = 1
@@ -87,7 +88,22 @@ class Ping:
     pass
 
 
-Command = Hello | Join | Leave | Send | Report | Delete | Ping
+@dataclass(frozen=True, slots=True)
+class Struggling:
+    """One tap: a gentle request for support posted in the room (server/struggling.py)."""
+
+    room: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a person shows beside their pseudonym: a milestone badge, or none ("")."""
+
+    badge: str
+
+
+Command = Hello | Join | Leave | Send | Report | Delete | Ping | Struggling | Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +207,13 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             return Delete(_room(obj), message_id)
         if kind == "ping":
             return Ping()
+        if kind == "profile":
+            badge = obj.get("badge")
+            if badge is not None and not is_badge(badge):
+                raise _Invalid("bad_field", "badge must be a milestone (24h, 1w, 30d, ..., 1y)")
+            return Profile(badge or "")
+        if kind == "struggling":
+            return Struggling(_room(obj), _string(obj, "client_id", _MAX_CLIENT_ID))
     except _Invalid as invalid:
         return Refusal(invalid.code, invalid.message, client_id)
     if not isinstance(kind, str):
@@ -281,8 +304,7 @@ def message_event(posted: Posted, author: str) -> dict[str, Any]:
         "text": posted.text,
         "ts": posted.ts,
     }
-    if posted.note:
-        frame["note"] = posted.note
+    _add_marks(frame, posted)
     return frame
 
 
@@ -294,9 +316,19 @@ def history_item(posted: Posted, author: str) -> dict[str, Any]:
         "text": posted.text,
     }
     item["ts"] = posted.ts
-    if posted.note:
-        item["note"] = posted.note
+    _add_marks(item, posted)
     return item
+
+
+def _add_marks(frame: dict[str, Any], posted: Posted) -> None:
+    """How a client should present the message: `note`, and the one-word `sensitive` subject
+    and self-declared `badge` when it has them (never anything else of the verdict)."""
+    if posted.note:
+        frame["note"] = posted.note
+    if posted.sensitive:
+        frame["sensitive"] = posted.sensitive
+    if posted.badge:
+        frame["badge"] = posted.badge
 
 
 def error_event(

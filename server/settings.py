@@ -62,6 +62,10 @@ class Settings:
     # A message judged spam is held, and its writer's next send waits this long: a spammer is
     # slowed to one attempt per cooldown, a person misjudged once loses a few seconds.
     spam_cooldown_s: float = 10.0
+    # "I'm struggling" requests from one connection are at least this far apart: a second tap
+    # soon after the first adds nothing the room has not seen, and a flood of them would drown
+    # the room's own requests.
+    struggling_cooldown_s: float = 120.0
     # Risk across messages (moderation/context.py): each person's recent risky messages are
     # remembered this long, in memory only, for at most this many people (oldest forgotten).
     context_window_s: float = 900.0
@@ -224,6 +228,9 @@ class Settings:
             send_rate_per_10s=env.integer("HARBOR_SEND_RATE_PER_10S", cls.send_rate_per_10s, 1),
             send_burst=env.integer("HARBOR_SEND_BURST", cls.send_burst, 1),
             spam_cooldown_s=env.number("HARBOR_SPAM_COOLDOWN_S", cls.spam_cooldown_s),
+            struggling_cooldown_s=env.number(
+                "HARBOR_STRUGGLING_COOLDOWN_S", cls.struggling_cooldown_s
+            ),
             context_window_s=env.number("HARBOR_CONTEXT_WINDOW_S", cls.context_window_s),
             context_people=env.integer("HARBOR_CONTEXT_PEOPLE", cls.context_people, 1),
             max_rooms_per_connection=env.integer(

@@ -166,11 +166,13 @@ async def test_report_thanks_only_when_the_server_takes_it(
 
     first = await page.wait_message("a message someone might report")
     await first.get_by_role("button", name="Report").click()
+    await first.get_by_role("button", name="Spam or a scam").click()
     await expect(first.locator(".msg-status")).to_have_text("Thanks, reported.")
 
     refuse[0] = True
     second = await page.wait_message("another one")
     await second.get_by_role("button", name="Report").click()
+    await second.get_by_role("button", name="Something else").click()
     await expect(second.locator(".msg-status")).to_have_text(
         "Reporting isn't available yet. If someone may be in danger, use Get help now."
     )

@@ -342,6 +342,21 @@ async def test_a_message_note_survives_history_and_live_delivery(backend: Backen
         assert history.messages[0].note == "held"
 
 
+async def test_message_marks_survive_history_and_live_delivery(backend: Backend) -> None:
+    """A message's sensitive subject and badge reach live members and history alike."""
+    broker = backend.make(HistoryLimits())
+    async with running(broker) as delivered:
+        await broker.subscribe("newcomers")
+        now_ms = int(time.time() * 1000)
+        draft = Draft(uid="u", name="n", text="w", ts=now_ms, sensitive="using", badge="1y")
+        await broker.publish("newcomers", draft)
+        await delivered.until(lambda: bool(delivered.posted()), "delivery")
+        live = delivered.posted()[0]
+        assert (live.note, live.sensitive, live.badge) == ("", "using", "1y")
+        history = await broker.history("newcomers", since=None, client_epoch=None, limit=5)
+        assert (history.messages[0].sensitive, history.messages[0].badge) == ("using", "1y")
+
+
 async def test_history_reads_survive_redis_forgetting_its_scripts(tmp_path: Path) -> None:
     """History is read with EVALSHA in a pipeline; after SCRIPT FLUSH (a Redis restart or
     failover loses loaded scripts) the broker loads the script again and answers."""

@@ -47,6 +47,33 @@ def test_the_client_id_never_travels() -> None:
     assert Draft("u", "n", "t", 1, client_id="c-1").body() == Draft("u", "n", "t", 1).body()
 
 
+def test_marks_travel_with_the_message() -> None:
+    """A draft's sensitive kind and badge read back on the Posted message."""
+    draft = Draft("u", "n", "t", 1, sensitive="self_harm", badge="30d")
+    event = read("r", wire(2, "e", draft.body()))
+    assert isinstance(event, Posted)
+    assert (event.note, event.sensitive, event.badge) == ("", "self_harm", "30d")
+
+
+def test_unknown_or_malformed_marks_are_ignored() -> None:
+    """A mark this worker does not know, an unknown sensitive kind or an overlong value reads
+    as no mark: a newer worker's message still reads here, and nothing odd is shown."""
+    marks = {"s": "weapons", "b": "x" * 40, "z": "later"}
+    event = read("r", message(1, "u", "n", "t", "volunteer", marks))
+    assert isinstance(event, Posted)
+    assert (event.note, event.sensitive, event.badge) == ("volunteer", "", "")
+
+
+def test_a_message_without_marks_keeps_the_old_shape() -> None:
+    """No marks and no note: the body is the six fields older workers read."""
+    assert msgpack.unpackb(DRAFT.body()) == [
+        VERSION,
+        KIND_MESSAGE,
+        *[DRAFT.ts, "ab12"],
+        *["Calm Heron 42", "day 30 today ✓"],
+    ]
+
+
 def test_the_wire_form_is_an_ascii_head_then_the_body_untouched() -> None:
     """wire() prefixes `<id> <epoch> ` and leaves the packed body byte-identical."""
     body = DRAFT.body()
@@ -97,7 +124,8 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("unknown kind", wire(1, "e", packed([VERSION, "z", 3]))),
     ("kind not a string", wire(1, "e", packed([VERSION, 1, 3]))),
     ("message with five fields", message(1, "u", "n")),
-    ("message with eight fields", message(1, "u", "n", "t", "note", "extra")),
+    ("message with a string for its marks", message(1, "u", "n", "t", "note", "extra")),
+    ("message with nine fields", message(1, "u", "n", "t", "", {}, "extra")),
     ("message with a non-string note", message(1, "u", "n", "t", 7)),
     ("message ts as string", message("1", "u", "n", "t")),
     ("message ts as float", message(1.5, "u", "n", "t")),

@@ -21,9 +21,11 @@ from server.protocol import (
     Join,
     Leave,
     Ping,
+    Profile,
     Refusal,
     Report,
     Send,
+    Struggling,
     encode,
     error_event,
     history_item,
@@ -135,6 +137,19 @@ COMMANDS: list[tuple[str, dict[str, Any], Command]] = [
     ),
     ("ping", {"type": "ping"}, Ping()),
     ("ping ignores extra fields", {"type": "ping", "extra": [1, 2]}, Ping()),
+    (
+        "struggling",
+        {"type": "struggling", "room": "alcohol", "client_id": "s-1"},
+        Struggling("alcohol", "s-1"),
+    ),
+    ("profile with a badge", {"type": "profile", "badge": "30d"}, Profile("30d")),
+    ("profile without a badge", {"type": "profile", "badge": None}, Profile("")),
+    ("profile with no badge field", {"type": "profile"}, Profile("")),
+    (
+        "struggling ignores any text",
+        {"type": "struggling", "room": "alcohol", "client_id": "s-1", "text": "details"},
+        Struggling("alcohol", "s-1"),
+    ),
 ]
 
 
@@ -211,6 +226,21 @@ REFUSALS: list[tuple[str, object, str]] = [
     ("negative report id", report(id=-5), "bad_field"),
     ("report reason not a string", report(reason=["spam"]), "bad_field"),
     ("report with bad room", report(room="x/y"), "bad_field"),
+    ("profile badge not a milestone", {"type": "profile", "badge": "7d"}, "bad_field"),
+    ("profile badge with words", {"type": "profile", "badge": "call me"}, "bad_field"),
+    ("profile badge not a string", {"type": "profile", "badge": 30}, "bad_field"),
+    ("struggling without room", {"type": "struggling", "client_id": "s"}, "bad_field"),
+    ("struggling without client_id", {"type": "struggling", "room": "alcohol"}, "bad_field"),
+    (
+        "struggling with client_id too long",
+        {"type": "struggling", "room": "alcohol", "client_id": "k" * 65},
+        "bad_field",
+    ),
+    (
+        "struggling with bad room",
+        {"type": "struggling", "room": "A", "client_id": "s"},
+        "bad_field",
+    ),
 ]
 
 

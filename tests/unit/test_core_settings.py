@@ -41,6 +41,8 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.shutdown_grace_s == 10.0
     assert settings.log_format == "text"
     assert settings.log_level == "info"
+    assert settings.struggling_cooldown_s == 120.0
+    assert Settings.from_env({"HARBOR_STRUGGLING_COOLDOWN_S": "30"}).struggling_cooldown_s == 30
 
 
 def test_without_a_secret_one_is_generated_per_process() -> None:

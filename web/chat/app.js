@@ -12,10 +12,12 @@ import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
+import * as controls from "./controls.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
+import { STEPS, URGE_MS, clockText, loadUrge, saveUrge } from "./urge.js";
 
 const MAX_CHARS = 2000; // the server's HARBOR_MAX_TEXT_CHARS default, counted in code points
 const ROOMS_REFRESH_MS = 15_000;
@@ -149,6 +151,18 @@ const state = {
   exiting: false,
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
+  controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
+  asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
+  urgeEnd: null, // when the private urge timer ends (ms), or null
+  urgeTimer: null,
+};
+
+// What the urge timer says about the request the room got (never more than is known).
+const ASKED = {
+  sending: "Asking the room for support…",
+  sent: "The room has your request for support.",
+  again: "You asked a moment ago; the room has seen it.",
+  failed: "Couldn't post your request. The timer is yours anyway; try again in a moment.",
 };
 
 // ---------- views ----------
@@ -423,7 +437,12 @@ function addMessage(conv, message, live) {
   const own = typeof state.author === "string" && state.author !== "" &&
     message.author === state.author;
   if (own && bindOwn(conv, message)) return;
-  conv.list.append(render.messageElement(message, { own }));
+  const li = render.messageElement(message, { own, subject: own ? null : foldSubject(message) });
+  conv.list.append(li);
+  if (!own && controls.isMuted(state.controls, message.author)) {
+    li.hidden = true; // a muted person's words: never shown, announced or counted as new
+    return;
+  }
   if (live && conv.wanted && !own) {
     const text = message.text.length > 280 ? `${message.text.slice(0, 280)}…` : message.text;
     announce(`${message.from}: ${text}`);
@@ -622,12 +641,18 @@ function retry(li) {
 
 // ---------- reports ----------
 
-function report(li, button) {
+function askReport(li) {
+  render.askReport(li, controls.REPORT_REASONS).focus();
+}
+
+function report(li, reason) {
   const id = Number(li.dataset.id);
   const roomId = state.current;
   const status = li.querySelector(".msg-status");
-  if (!roomId || !Number.isInteger(id)) return;
-  if (!state.socket?.send({ type: "report", room: roomId, id })) {
+  const button = li.querySelector(".msg-report");
+  if (!roomId || !Number.isInteger(id) || !button) return;
+  render.cancelAsk(li);
+  if (!state.socket?.send({ type: "report", room: roomId, id, reason })) {
     status.textContent = "Not connected. Try again in a moment.";
     return;
   }
@@ -645,9 +670,148 @@ function report(li, button) {
       status.textContent = REPORT_REFUSALS[entry.refused];
       button.disabled = entry.refused === "unsupported" || entry.refused === "unknown_message";
     } else {
-      status.textContent = "Thanks, reported.";
+      status.textContent = reason === controls.REPORT_REASONS[0]
+        ? "Thanks, reported. A volunteer will look. Get help now lists crisis lines if it can't wait."
+        : "Thanks, reported.";
     }
+    button.focus();
   });
+}
+
+// ---------- "I'm struggling" ----------
+
+/** One tap: a gentle request for support in the room, and the private urge timer. */
+function askForSupport() {
+  const roomId = state.current;
+  if (!roomId) return;
+  const clientId = newClientId();
+  const sent = conversation(roomId).state === "in" &&
+    state.socket?.send({ type: "struggling", room: roomId, client_id: clientId });
+  state.asking = sent ? { clientId, room: roomId } : null;
+  startUrge(Date.now() + URGE_MS);
+  $("urge-status").textContent = sent ? ASKED.sending : ASKED.failed;
+  $("urge-title").focus();
+}
+
+function onAsked(frame) {
+  state.asking = null;
+  const status = frame.type === "ack"
+    ? ASKED.sent
+    : frame.code === "rate_limited" ? ASKED.again : ASKED.failed;
+  $("urge-status").textContent = status;
+  if (frame.type === "ack") follower.toEnd();
+}
+
+function startUrge(end) {
+  state.urgeEnd = end;
+  saveUrge(end);
+  $("urge-steps").replaceChildren(...STEPS.map((step) => render.el("li", "", step)));
+  $("urge").hidden = false;
+  // The steps open where there is room; on a phone the conversation keeps the screen.
+  $("urge-more").open = window.innerWidth >= 600;
+  $("urge-again").hidden = true;
+  $("urge-lead").textContent =
+    "Urges rise and fall like a wave. Stay with this for fifteen minutes:";
+  tickUrge();
+}
+
+function tickUrge() {
+  clearTimeout(state.urgeTimer);
+  if (state.urgeEnd === null) return;
+  const left = state.urgeEnd - Date.now();
+  $("urge-clock").textContent = clockText(left);
+  if (left <= 0) {
+    $("urge-lead").textContent =
+      "Fifteen minutes. How is the urge now? You can start another timer, or tell the room.";
+    $("urge-again").hidden = false;
+    saveUrge(null);
+    return;
+  }
+  state.urgeTimer = setTimeout(tickUrge, Math.min(1000, left));
+}
+
+function stopUrge() {
+  clearTimeout(state.urgeTimer);
+  state.urgeEnd = null;
+  saveUrge(null);
+  $("urge").hidden = true;
+  $("urge-status").textContent = "";
+  $("text").focus();
+}
+
+/** After a reload: a timer still running in this tab goes on. */
+function restoreUrge() {
+  const end = loadUrge(Date.now());
+  if (end !== null) startUrge(end);
+}
+
+// ---------- each person's own controls ----------
+
+/** The subject to fold a message under, when this reader chose folding and it has one. */
+function foldSubject(message) {
+  return controls.folds(state.controls, message) ? controls.SUBJECTS[message.sensitive] : null;
+}
+
+function askMute(li) {
+  const name = li.querySelector(".msg-from")?.textContent ?? "this person";
+  render.askMute(li, name).focus();
+}
+
+function muteWriter(li) {
+  const author = li.dataset.author;
+  if (!author) return;
+  const name = li.querySelector(".msg-from")?.textContent ?? "";
+  state.controls = controls.mute(state.controls, author, name);
+  render.cancelAsk(li);
+  applyControls();
+  announce(`You muted ${name}. Your settings can undo it.`);
+  $("text").focus();
+}
+
+/** Show every message as this reader's controls say: muted writers hidden, subjects folded
+ * (a message someone chose to show stays shown until folding is turned off and on). */
+function applyControls() {
+  for (const conv of state.conversations.values()) {
+    for (const li of conv.list.querySelectorAll(".msg[data-author]:not(.own)")) {
+      li.hidden = controls.isMuted(state.controls, li.dataset.author);
+      const subject = foldSubject({ sensitive: li.dataset.sensitive });
+      if (subject && li.dataset.shown !== "1") render.fold(li, subject);
+      if (!subject) {
+        render.unfold(li);
+        delete li.dataset.shown;
+      }
+    }
+  }
+  renderControls();
+}
+
+function showFolded(li) {
+  li.dataset.shown = "1";
+  render.unfold(li);
+  const text = li.querySelector(".msg-text");
+  text.tabIndex = -1; // the words take the focus the vanished "Show" had
+  text.focus();
+}
+
+function renderControls() {
+  $("fold-sensitive").checked = state.controls.fold;
+  const items = state.controls.mutes.map((m) => {
+    const item = render.el("li", "muted-person");
+    item.append(render.el("span", "", m.name || "Someone"));
+    const undo = render.el("button", "link-button", "Unmute");
+    undo.type = "button";
+    undo.dataset.author = m.author;
+    undo.setAttribute("aria-label", `Unmute ${m.name || "this person"}`);
+    item.append(undo);
+    return item;
+  });
+  $("muted-list").replaceChildren(...items);
+  $("muted-none").hidden = items.length > 0;
+}
+
+function openControls() {
+  renderControls();
+  $("controls-panel").showModal();
 }
 
 // ---------- deleting our own messages ----------
@@ -720,7 +884,8 @@ function onFrame(frame) {
       break;
     }
     case "ack":
-      onAck(frame);
+      if (state.asking?.clientId === frame.client_id) onAsked(frame);
+      else onAck(frame);
       break;
     case "presence":
       if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
@@ -763,6 +928,10 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
+  if (state.asking && state.asking.clientId === frame.client_id) {
+    onAsked(frame);
+    return;
+  }
   const item = typeof frame.client_id === "string" ? state.outbox.get(frame.client_id) : null;
   if (item) {
     onSendRefused(item, frame);
@@ -945,6 +1114,9 @@ function forgetMe() {
   renderRoomList();
   state.requests = [];
   state.deleting.clear();
+  state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
+  state.asking = null;
+  stopUrge();
   state.current = null;
   state.name = null;
   state.author = null;
@@ -992,6 +1164,7 @@ function wire() {
   setupQuickExit();
   onQuickExit(() => {
     state.exiting = true;
+    clearTimeout(state.urgeTimer);
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -1006,6 +1179,27 @@ function wire() {
     if (invite && !$("banner-join").hidden) saveInvite({ ...invite, dismissed: true });
   });
   $("banner-join").addEventListener("click", joinCheckin);
+  $("struggling").addEventListener("click", askForSupport);
+  $("urge-stop").addEventListener("click", stopUrge);
+  $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
+  restoreUrge();
+  for (const id of ["open-controls", "room-controls"]) {
+    $(id).addEventListener("click", openControls);
+  }
+  $("controls-panel").querySelector("[data-close]").addEventListener("click", () => {
+    $("controls-panel").close();
+  });
+  $("fold-sensitive").addEventListener("change", (event) => {
+    state.controls = controls.setFold(state.controls, event.target.checked);
+    applyControls();
+  });
+  $("muted-list").addEventListener("click", (event) => {
+    const undo = event.target.closest("button[data-author]");
+    if (!undo) return;
+    state.controls = controls.unmute(state.controls, undo.dataset.author);
+    applyControls();
+    $("fold-sensitive").focus();
+  });
   $("room-list").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-room]");
     if (button) enterRoom(button.dataset.room);
@@ -1014,7 +1208,12 @@ function wire() {
     const button = event.target.closest("button[data-action]");
     const li = button?.closest("li");
     if (!li) return;
-    if (button.dataset.action === "report") report(li, button);
+    if (button.dataset.action === "report") askReport(li);
+    if (button.dataset.action === "report-reason") report(li, button.dataset.reason);
+    if (button.dataset.action === "mute") askMute(li);
+    if (button.dataset.action === "confirm-mute") muteWriter(li);
+    if (button.dataset.action === "cancel-ask") render.cancelAsk(li);
+    if (button.dataset.action === "show") showFolded(li);
     if (button.dataset.action === "retry") retry(li);
     if (button.dataset.action === "delete") askDelete(li);
     if (button.dataset.action === "confirm-delete") deleteOwn(li);

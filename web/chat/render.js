@@ -42,30 +42,95 @@ function timeElement(ts) {
   return time;
 }
 
-/** A message from the room. `own` marks ours (a visible "you" label, not colour alone). */
-export function messageElement(message, { own }) {
+function button(className, text, action) {
+  const node = el("button", `link-button ${className}`, text);
+  node.type = "button";
+  node.dataset.action = action;
+  return node;
+}
+
+/** A message from the room. `own` marks ours (a visible "you" label, not colour alone);
+ * `subject` (a reader's fold, see controls.js) hides the words behind a "Show" tap. */
+export function messageElement(message, { own, subject = null }) {
   const li = el("li", own ? "msg own" : "msg");
   li.dataset.id = String(message.id);
+  if (typeof message.author === "string") li.dataset.author = message.author;
+  if (typeof message.sensitive === "string") li.dataset.sensitive = message.sensitive;
   const meta = el("p", "msg-meta");
   meta.append(el("span", "msg-from", message.from));
   if (own) meta.append(el("span", "msg-you", "you"));
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
+  if (message.note === "struggling") {
+    li.classList.add("struggling");
+    meta.append(el("span", "msg-asks", "asks for support"));
+  }
   meta.append(timeElement(message.ts));
   const text = el("p", "msg-text", message.text);
   const foot = el("div", "msg-foot");
   foot.append(el("span", "msg-status"));
   if (!own && message.note !== "held") {
-    const report = el("button", "link-button msg-report", "Report");
-    report.type = "button";
-    report.dataset.action = "report";
+    const report = button("msg-report", "Report", "report");
     report.setAttribute("aria-label", `Report message from ${message.from}`);
     foot.append(report);
   }
+  if (!own && message.note !== "volunteer") {
+    const mute = button("msg-mute", "Mute", "mute");
+    mute.setAttribute("aria-label", `Mute ${message.from} on this device`);
+    foot.append(mute);
+  }
   li.append(meta, text, foot);
+  if (subject) fold(li, subject);
   if (own && message.id !== "" && message.note !== "held") addDeleteButton(li);
   return li;
+}
+
+/** Hide the words behind a "Show" tap, saying only what the message is about. */
+export function fold(li, subject) {
+  if (li.querySelector(".msg-fold") || li.classList.contains("removed")) return;
+  const note = el("p", "msg-fold", `This message talks about ${subject}. `);
+  note.append(button("msg-show", "Show", "show"));
+  li.querySelector(".msg-text").hidden = true;
+  li.querySelector(".msg-meta").after(note);
+}
+
+export function unfold(li) {
+  li.querySelector(".msg-fold")?.remove();
+  li.querySelector(".msg-text").hidden = false;
+}
+
+/** One question before a mute: it hides every message of theirs on this device. */
+export function askMute(li, name) {
+  li.querySelector(".msg-ask")?.remove();
+  const ask = el("span", "msg-ask");
+  ask.append(el("span", "", `Hide everything ${name} writes, on this device? `));
+  ask.append(button("msg-confirm-mute", "Mute", "confirm-mute"), " ");
+  const cancel = button("msg-keep", "Cancel", "cancel-ask");
+  ask.append(cancel);
+  li.querySelector(".msg-foot").append(ask);
+  return cancel;
+}
+
+/** The reasons to pick from before a report is sent (or Cancel). */
+export function askReport(li, reasons) {
+  li.querySelector(".msg-ask")?.remove();
+  const ask = el("div", "msg-ask msg-reasons");
+  ask.setAttribute("role", "group");
+  ask.setAttribute("aria-label", "Why are you reporting this?");
+  ask.append(el("span", "msg-ask-title", "Why are you reporting this?"));
+  for (const reason of reasons) {
+    const pick = button("msg-reason", reason, "report-reason");
+    pick.dataset.reason = reason;
+    ask.append(pick);
+  }
+  ask.append(button("msg-keep", "Cancel", "cancel-ask"));
+  li.querySelector(".msg-foot").append(ask);
+  return ask.querySelector(".msg-reason");
+}
+
+export function cancelAsk(li) {
+  li.querySelector(".msg-ask")?.remove();
 }
 
 /** Our own stored message can be taken back: a "Delete" that asks once before it acts. */
@@ -144,9 +209,10 @@ export function setNote(li, text) {
  * once, and `text` says only what the viewer can know about who removed it. */
 export function setRemoved(li, text) {
   li.classList.add("held", "removed");
+  unfold(li);
   li.querySelector(".msg-text").textContent = text;
   li.querySelector(".msg-status").textContent = "";
-  for (const selector of [".msg-report", ".msg-delete", ".msg-ask", ".msg-retry"]) {
+  for (const selector of [".msg-report", ".msg-mute", ".msg-delete", ".msg-ask", ".msg-retry"]) {
     li.querySelector(selector)?.remove();
   }
 }
