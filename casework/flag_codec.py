@@ -29,6 +29,7 @@ from typing import Any
 from casework.flags import (
     SEVERITY_ORDER,
     AuditEntry,
+    CaseNote,
     Flag,
     FlagDraft,
     FlagState,
@@ -56,6 +57,8 @@ STATE_FIELDS = (
     "first_words_ms",
     "backup_due_ms",
     "backup_ms",
+    "checkin_room",
+    "followed_up_ms",
 )
 _TIME_TO_HUMAN = ("claimed_ms", "first_words_ms", "backup_due_ms", "backup_ms")
 _INT_FIELDS = (
@@ -74,6 +77,8 @@ _LATER_FIELDS: dict[str, object] = {
     "released_id": None,
     "reopened_ms": 0,
     **dict.fromkeys(_TIME_TO_HUMAN, 0),
+    "checkin_room": "",
+    "followed_up_ms": 0,
 }
 
 
@@ -194,6 +199,8 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
         "released_id": flag.released_id,
         "reopened_ms": flag.reopened_ms,
         **{name: getattr(flag, name) for name in _TIME_TO_HUMAN},
+        "checkin_room": flag.checkin_room,
+        "followed_up_ms": flag.followed_up_ms,
         "draft": draft_to_dict(flag.draft),
     }
 
@@ -201,7 +208,7 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
 def flag_from_dict(data: Mapping[str, Any]) -> Flag:
     """The inverse of `flag_to_dict`; raises CodecError on anything malformed. Fields added
     after the first layout (`hidden`, `released_id`, `reopened_ms`, the time-to-a-human
-    fields) may be absent."""
+    fields, `checkin_room`, `followed_up_ms`) may be absent."""
     data = {**_LATER_FIELDS, **data}
     draft = data.get("draft")
     if not isinstance(draft, dict):
@@ -238,6 +245,8 @@ def flag_from_dict(data: Mapping[str, Any]) -> Flag:
         released_id=released_id,
         reopened_ms=_int(data, "reopened_ms"),
         **{name: _int(data, name) for name in _TIME_TO_HUMAN},
+        checkin_room=_str(data, "checkin_room"),
+        followed_up_ms=_int(data, "followed_up_ms"),
     )
 
 
@@ -281,6 +290,8 @@ def flag_to_fields(flag: Flag) -> dict[str, str | int]:
         "released_id": flag.released_id or 0,
         "reopened_ms": flag.reopened_ms,
         **{name: int(getattr(flag, name)) for name in _TIME_TO_HUMAN},
+        "checkin_room": flag.checkin_room,
+        "followed_up_ms": flag.followed_up_ms,
     }
 
 
@@ -331,6 +342,8 @@ def flag_from_fields(fields: Mapping[str, str | int | bytes | None]) -> Flag:
         released_id=number("released_id") or None,
         reopened_ms=number("reopened_ms"),
         **{name: number(name) for name in _TIME_TO_HUMAN},
+        checkin_room=text("checkin_room"),
+        followed_up_ms=number("followed_up_ms"),
     )
 
 
@@ -364,6 +377,18 @@ def audit_from_json(text: str | bytes) -> AuditEntry:
     if not isinstance(data, dict):
         raise CodecError("an audit entry must be a JSON object")
     return audit_from_dict(data)
+
+
+def note_to_json(note: CaseNote) -> str:
+    """A note as stored (its subject is where it is stored: the SQLite column, the Redis key)."""
+    return _dumps({"at_ms": note.at_ms, "moderator": note.moderator, "text": note.text})
+
+
+def note_from_json(subject: str, text: str | bytes) -> CaseNote:
+    data = _loads(text)
+    if not isinstance(data, dict):
+        raise CodecError("a note must be a JSON object")
+    return CaseNote(_int(data, "at_ms"), _str(data, "moderator"), subject, _str(data, "text"))
 
 
 def sanction_to_dict(sanction: Sanction) -> dict[str, Any]:

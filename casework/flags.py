@@ -200,6 +200,11 @@ class Flag:
     first_words_ms: int = 0
     backup_due_ms: int = 0
     backup_ms: int = 0
+    # The case around the person: the private check-in room a volunteer opened with them ("":
+    # none yet), so every dashboard shows it beside the case, across reloads; and when a
+    # volunteer followed up after the writer came back (0: not yet).
+    checkin_room: str = ""
+    followed_up_ms: int = 0
 
     @property
     def waiting_since_ms(self) -> int:
@@ -239,6 +244,8 @@ class Flag:
             "claimed_ms": self.claimed_ms,
             "first_words_ms": self.first_words_ms,
             "backup_ms": self.backup_ms,
+            "checkin_room": self.checkin_room,
+            "followed_up_ms": self.followed_up_ms,
             **shown,
         }
 
@@ -278,6 +285,57 @@ class AuditEntry:
             "reason": self.reason,
             "detail": self.detail,
         }
+
+
+# How many resolved flags one search may read (the newest in its date window): a bound on what a
+# search costs the store (casework/case_search.py). A window holding more is narrowed by dates.
+SEARCH_SCAN_LIMIT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class CaseQuery:
+    """Every field optional: "" (or 0 for times) matches anything. `to_ms` is exclusive."""
+
+    room: str = ""
+    category: str = ""
+    outcome: str = ""
+    from_ms: int = 0
+    to_ms: int = 0
+
+    def matches(self, flag: Flag) -> bool:
+        draft = flag.draft
+        return (
+            flag.state is FlagState.RESOLVED
+            and (not self.room or draft.room == self.room)
+            and (not self.category or self.category in draft.categories)
+            and (not self.outcome or flag.outcome == self.outcome)
+            and flag.resolved_ms >= self.from_ms
+            and (not self.to_ms or flag.resolved_ms < self.to_ms)
+        )
+
+    @property
+    def upper_ms(self) -> int | None:
+        """The last resolved time inside the window, or None when it is open-ended."""
+        return self.to_ms - 1 if self.to_ms else None
+
+
+# The subject of shift hand-over notes; every other note's subject is a flag id.
+HANDOVER = "handover"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseNote:
+    """A volunteer's note on a case (`subject` is the flag id), or a hand-over note at the end
+    of a shift (`subject` is `HANDOVER`). Moderators' own words, never the person's: they stay
+    out of the audit log, which records only that a note was added."""
+
+    at_ms: int
+    moderator: str
+    subject: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_ms": self.at_ms, "moderator": self.moderator, "text": self.text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +478,28 @@ class ModerationStore(Protocol):
         """`before_ms` of the revocation of `uid` that is still kept at `now_ms`, or 0."""
         ...
 
+    # The case around the person
+    async def mark_checkin(self, flag_id: str, room: str, now_ms: int) -> Flag:
+        """Record the private check-in room opened with the flag's writer (any state: a
+        follow-up check-in may come after the case was resolved)."""
+        ...
+
+    async def mark_followed_up(self, flag_id: str, now_ms: int) -> Flag:
+        """Record that a volunteer followed up on the writer's return (`followed_up_ms`)."""
+        ...
+
+    async def add_note(self, note: CaseNote) -> None: ...
+
+    async def notes(self, subject: str, limit: int = 100) -> list[CaseNote]:
+        """The notes on `subject` (a flag id, or `HANDOVER`), newest first; the same time
+        orders by the later append first."""
+        ...
+
+    async def search_resolved(self, query: CaseQuery, limit: int = 100) -> list[Flag]:
+        """Resolved flags matching `query`, most recently resolved first: at most `limit`, from
+        among at most `SEARCH_SCAN_LIMIT` resolved in the query's date window (the newest)."""
+        ...
+
     async def forget_message(self, room: str, message_id: int) -> int:
         """Take message `message_id` of `room` out of every flag's earlier messages (its writer
         deleted it); returns how many flags changed. A flag about that message keeps it."""
@@ -427,7 +507,9 @@ class ModerationStore(Protocol):
 
     # Housekeeping
     async def prune(self, now_ms: int, retention_ms: int) -> int:
-        """Remove resolved flags and audit entries older than the retention; returns how many."""
+        """Remove resolved flags and audit entries older than the retention; returns how many.
+        A pruned flag's notes go with it, and hand-over notes older than the retention go too
+        (not counted)."""
         ...
 
     async def aclose(self) -> None: ...

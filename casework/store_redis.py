@@ -16,6 +16,9 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
                                  at expires_ms (PXAT); a new password or a removal ends it
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
+- `harbor:{mod}:notes:<subject>` zset: "<seq, 16 digits>:<note JSON>" by at_ms, the notes on a
+                                 flag (subject: its id) or the shift hand-over notes
+                                 (subject: `handover`); `notes:seq` counter
 - `harbor:{mod}:revoked:<uid>`   string: "<before_ms> <until_ms>", expiring at until_ms (PXAT):
                                  the identity's tokens issued before before_ms are revoked
 
@@ -51,6 +54,8 @@ from casework.flag_codec import (
     draft_to_json,
     flag_from_fields,
     flag_to_fields,
+    note_from_json,
+    note_to_json,
     sanction_from_json,
     sanction_to_json,
     severity_rank,
@@ -58,8 +63,12 @@ from casework.flag_codec import (
 )
 from casework.flags import (
     DEFAULT_TARGETS,
+    HANDOVER,
+    SEARCH_SCAN_LIMIT,
     SEVERITY_ORDER,
     AuditEntry,
+    CaseNote,
+    CaseQuery,
     ClaimConflict,
     Flag,
     FlagDraft,
@@ -209,6 +218,17 @@ redis.call('HSET', flag, 'released', '1', 'released_id', message_id, 'hidden', '
 return {'ok', fields(redis.call('HGET', flag, 'id'))}
 """
 
+# Sets one case field (ARGV[2], a name Python chose) to ARGV[3], in any state.
+_MARK_CASE = """
+local flag, name, value, now_ms = KEYS[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
+redis.call('HSET', flag, name, value)
+if tonumber(redis.call('HGET', flag, 'updated_ms')) < tonumber(now_ms) then
+  redis.call('HSET', flag, 'updated_ms', now_ms)
+end
+return {'ok', fields(redis.call('HGET', flag, 'id'))}
+"""
+
 _MARK_HIDDEN = """
 local flag, now_ms = KEYS[1], ARGV[2]
 if redis.call('EXISTS', flag) == 0 then return {'not_found'} end
@@ -346,12 +366,14 @@ for _, id in ipairs(ids) do
       redis.call('DEL', prefix .. 'flagkey:' .. key)
     end
     redis.call('DEL', fkey(id))
+    redis.call('DEL', prefix .. 'notes:' .. id)
     removed = removed + 1
   end
 end
 local entries = 0
 if #ids < tonumber(batch) then
   entries = redis.call('ZREMRANGEBYSCORE', audit, '-inf', '(' .. cutoff)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. cutoff)
 end
 return {#ids, removed, entries}
 """
@@ -433,6 +455,13 @@ _BACKUP = _key("backup")
 _MODERATORS = _key("moderators")
 _AUDIT_KEY = _key("audit")
 _AUDIT_SEQ = _key("audit:seq")
+_NOTES_SEQ = _key("notes:seq")
+# Resolved flags read per round trip while searching.
+_SEARCH_BATCH = 200
+
+
+def _notes_key(subject: str) -> str:
+    return _key(f"notes:{subject}")
 
 
 def urgency_score(draft: FlagDraft) -> int:
@@ -469,6 +498,7 @@ class RedisModerationStore:
         self._escalate = register(_PRELUDE + _ESCALATE)
         self._mark_released = register(_PRELUDE + _MARK_RELEASED)
         self._mark_hidden = register(_PRELUDE + _MARK_HIDDEN)
+        self._mark_case = register(_PRELUDE + _MARK_CASE)
         self._renew = register(_PRELUDE + _RENEW)
         self._lapse = register(_PRELUDE + _LAPSE)
         self._take_overdue = register(_PRELUDE + _TAKE_OVERDUE)
@@ -654,6 +684,47 @@ class RedisModerationStore:
         reply = await self._run(self._mark_first_words, [_flag_key(flag_id)], now_ms)
         return _flag(reply) if reply else None
 
+    # The case around the person
+
+    async def mark_checkin(self, flag_id: str, room: str, now_ms: int) -> Flag:
+        return await self._flag_script(self._mark_case, flag_id, [], "checkin_room", room, now_ms)
+
+    async def mark_followed_up(self, flag_id: str, now_ms: int) -> Flag:
+        return await self._flag_script(
+            self._mark_case, flag_id, [], "followed_up_ms", now_ms, now_ms
+        )
+
+    async def add_note(self, note: CaseNote) -> None:
+        """Appended like an audit entry (the same script): a sequence number keeps equal times
+        in the order they were written."""
+        keys = [_notes_key(note.subject), _NOTES_SEQ]
+        await self._run(self._audit, keys, note.at_ms, note_to_json(note))
+
+    async def notes(self, subject: str, limit: int = 100) -> list[CaseNote]:
+        if limit <= 0:
+            return []
+        members = _texts(await self._redis.zrevrange(_notes_key(subject), 0, limit - 1))
+        return [note_from_json(subject, member.partition(":")[2]) for member in members]
+
+    async def search_resolved(self, query: CaseQuery, limit: int = 100) -> list[Flag]:
+        """Reads the resolved index newest first within the date window, a batch of flags per
+        round trip, until `limit` match or `SEARCH_SCAN_LIMIT` were read."""
+        upper = "+inf" if query.upper_ms is None else str(query.upper_ms)
+        found: list[Flag] = []
+        for start in range(0, SEARCH_SCAN_LIMIT, _SEARCH_BATCH):
+            members = await self._redis.zrevrangebyscore(
+                _RESOLVED, upper, str(query.from_ms), start=start, num=_SEARCH_BATCH
+            )
+            ids = _texts(members)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for flag_id in ids:
+                    pipe.hgetall(_flag_key(flag_id))
+                replies = await pipe.execute()
+            found += [flag for flag in (_flag(r) for r in replies if r) if query.matches(flag)]
+            if len(found) >= limit or len(ids) < _SEARCH_BATCH:
+                break
+        return sorted(found, key=lambda f: (f.resolved_ms, f.id), reverse=True)[: max(0, limit)]
+
     # Moderators and sessions
 
     async def add_moderator(self, name: str, password_hash: str) -> None:
@@ -815,7 +886,7 @@ class RedisModerationStore:
         total = 0
         while True:
             seen, removed, entries = await self._run(
-                self._prune, [_RESOLVED, _AUDIT_KEY], cutoff, _PRUNE_BATCH
+                self._prune, [_RESOLVED, _AUDIT_KEY, _notes_key(HANDOVER)], cutoff, _PRUNE_BATCH
             )
             total += int(removed) + int(entries)
             if int(seen) < _PRUNE_BATCH:

@@ -34,13 +34,19 @@ from casework.flag_codec import (
     draft_to_json,
     flag_from_fields,
     flag_to_fields,
+    note_from_json,
+    note_to_json,
     sanction_from_dict,
     severity_rank,
     without_message,
 )
 from casework.flags import (
     DEFAULT_TARGETS,
+    HANDOVER,
+    SEARCH_SCAN_LIMIT,
     AuditEntry,
+    CaseNote,
+    CaseQuery,
     ClaimConflict,
     Flag,
     FlagDraft,
@@ -54,7 +60,7 @@ from casework.flags import (
     new_flag,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -81,7 +87,9 @@ CREATE TABLE IF NOT EXISTS flags (
     claimed_ms INTEGER NOT NULL DEFAULT 0,
     first_words_ms INTEGER NOT NULL DEFAULT 0,
     backup_due_ms INTEGER NOT NULL DEFAULT 0,
-    backup_ms INTEGER NOT NULL DEFAULT 0
+    backup_ms INTEGER NOT NULL DEFAULT 0,
+    checkin_room TEXT NOT NULL DEFAULT '',
+    followed_up_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS flags_by_urgency ON flags (state, severity_rank, created_ms, id);
 CREATE INDEX IF NOT EXISTS flags_by_due ON flags (state, due_ms);
@@ -112,6 +120,13 @@ CREATE TABLE IF NOT EXISTS sanctions (
     reason TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sanctions_by_uid ON sanctions (uid, until_ms);
+CREATE TABLE IF NOT EXISTS notes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    note TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS notes_by_subject ON notes (subject, at_ms, seq);
 CREATE TABLE IF NOT EXISTS revocations (
     uid TEXT PRIMARY KEY,
     before_ms INTEGER NOT NULL,
@@ -134,6 +149,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE flags ADD COLUMN first_words_ms INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE flags ADD COLUMN backup_due_ms INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE flags ADD COLUMN backup_ms INTEGER NOT NULL DEFAULT 0",
+    ),
+    4: (
+        "ALTER TABLE flags ADD COLUMN checkin_room TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE flags ADD COLUMN followed_up_ms INTEGER NOT NULL DEFAULT 0",
     ),
 }
 
@@ -425,6 +444,64 @@ class SqliteModerationStore:
             ).rowcount
             return tx.require(flag_id) if changed else None
 
+    # The case around the person
+
+    async def mark_checkin(self, flag_id: str, room: str, now_ms: int) -> Flag:
+        return await self._set(flag_id, "checkin_room", room, now_ms)
+
+    async def mark_followed_up(self, flag_id: str, now_ms: int) -> Flag:
+        return await self._set(flag_id, "followed_up_ms", now_ms, now_ms)
+
+    async def _set(self, flag_id: str, column: str, value: str | int, now_ms: int) -> Flag:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.require(flag_id)
+            tx.execute(
+                f"UPDATE flags SET {column} = ?, updated_ms = max(updated_ms, ?) WHERE id = ?",
+                (value, now_ms, flag_id),
+            )
+            return tx.require(flag_id)
+
+    async def add_note(self, note: CaseNote) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO notes (subject, at_ms, note) VALUES (?, ?, ?)",
+                (note.subject, note.at_ms, note_to_json(note)),
+            )
+
+    async def notes(self, subject: str, limit: int = 100) -> list[CaseNote]:
+        await anyio.lowlevel.checkpoint()
+        if limit <= 0:
+            return []
+        with self._read() as tx:
+            rows = tx.execute(
+                "SELECT note FROM notes WHERE subject = ? ORDER BY at_ms DESC, seq DESC LIMIT ?",
+                (subject, limit),
+            ).fetchall()
+        return [note_from_json(subject, row[0]) for row in rows]
+
+    async def search_resolved(self, query: CaseQuery, limit: int = 100) -> list[Flag]:
+        """Room and outcome narrow the read in SQL; `query.matches` decides, as in Redis."""
+        await anyio.lowlevel.checkpoint()
+        where = ["state = 'resolved'", "resolved_ms >= ?"]
+        params: list[object] = [query.from_ms]
+        if query.upper_ms is not None:
+            where.append("resolved_ms <= ?")
+            params.append(query.upper_ms)
+        if query.room:
+            where.append("json_extract(draft, '$.room') = ?")
+            params.append(query.room)
+        if query.outcome:
+            where.append("outcome = ?")
+            params.append(query.outcome)
+        with self._read() as tx:
+            scanned = tx.flags(
+                f"WHERE {' AND '.join(where)} {_RESOLVED_ORDER} LIMIT ?",
+                (*params, SEARCH_SCAN_LIMIT),
+            )
+        return [flag for flag in scanned if query.matches(flag)][: max(0, limit)]
+
     # Moderators and sessions
 
     async def add_moderator(self, name: str, password_hash: str) -> None:
@@ -584,6 +661,11 @@ class SqliteModerationStore:
                 "DELETE FROM flags WHERE state = 'resolved' AND resolved_ms < ?", (cutoff,)
             ).rowcount
             entries = tx.execute("DELETE FROM audit WHERE at_ms < ?", (cutoff,)).rowcount
+            tx.execute(
+                "DELETE FROM notes WHERE (subject = ? AND at_ms < ?) "
+                "OR (subject != ? AND subject NOT IN (SELECT id FROM flags))",
+                (HANDOVER, cutoff, HANDOVER),
+            )
             tx.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
             tx.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,))
             tx.execute("DELETE FROM revocations WHERE until_ms <= ?", (now_ms,))

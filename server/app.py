@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from rooms.catalog import Catalog
 
+from .casebook_api import ROUTES as CASEBOOK_ROUTES
 from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
 from .lifespan import make_lifespan
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *MODERATOR_ROUTES,
+        *CASEBOOK_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

@@ -32,6 +32,9 @@ ACTION_WORDS = {
     "checkin": "Invited to a private check-in",
     "reopen": "Reopened by a new report",
     "appeal": "Appealed",
+    "note": "Wrote a note on",
+    "follow_up": "Followed up on",
+    "handover": "Left a hand-over note",
 }
 
 OUTCOME_WORDS = {

@@ -4,8 +4,8 @@ Runs in the lifespan task group. Every tick it renews the claims of moderators c
 worker (so a claim lapses within HARBOR_CLAIM_LEASE_S of its moderator going away, even if the
 worker dies), returns lapsed claims to the queue, re-alerts every moderator about overdue open
 flags (each one handed to exactly one worker by the store), calls the backup list for crisis flags
-still unclaimed past their target (server/time_to_human.py), and tells members here when duty
-status changes.
+still unclaimed past their target (server/time_to_human.py), counts which cases' writers are
+here (server/writer_presence.py), and tells members here when duty status changes.
 """
 
 from __future__ import annotations
@@ -15,28 +15,33 @@ import time
 
 import anyio
 
-from casework.flags import SEVERITY_ORDER, FlagState
+from casework.flags import SEVERITY_ORDER, Flag, FlagState
 
 from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .registry import Registry
 from .time_to_human import call_backups
+from .writer_presence import WriterPresence, follow_up_window_ms, writer_counts
 
 logger = logging.getLogger("harbor.duty")
 
 TICK_S = 1.0
 _PRUNE_EVERY_S = 3600.0
 _DAY_MS = 24 * 3600 * 1000
+# Cases read each tick: every live one first (the gauges, the writers' presence), then the most
+# recently resolved, whose writers may come back for a follow-up.
+WATCHED_CASES = 500
 
 
 async def keep_moderation(context: WorkerContext, registry: Registry) -> None:
     pruned_at = 0.0
     retention_ms = context.settings.retention_days * _DAY_MS
+    writers = WriterPresence(context.presence, context.settings.presence_ttl_s)
     while True:
         await anyio.sleep(TICK_S)
         try:
-            await _tick(context, registry)
+            await _tick(context, registry, writers)
             if time.monotonic() - pruned_at > _PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
                 await context.store.prune(context.clock(), retention_ms)
@@ -64,7 +69,7 @@ async def keep_sessions_checked(context: WorkerContext, registry: Registry) -> N
             logger.warning("session check failed (%s); retrying", type(exc).__name__)
 
 
-async def _tick(context: WorkerContext, registry: Registry) -> None:
+async def _tick(context: WorkerContext, registry: Registry, writers: WriterPresence) -> None:
     now = context.clock()
     store = context.store
     lease_ms = int(context.settings.claim_lease_s * 1000)
@@ -75,19 +80,26 @@ async def _tick(context: WorkerContext, registry: Registry) -> None:
     for flag in await store.take_overdue(now):
         await feeds.announce_flag(context.broker, "overdue", flag)
     await _refresh_duty(context, registry)
-    on_duty = await _gauges(context, registry, now)
+    cases = await store.list_flags(include_resolved=True, limit=WATCHED_CASES)
+    window_ms = follow_up_window_ms(context.settings.follow_up_hours)
+    counts = writer_counts(cases, registry.arrivals, now, window_ms)
+    await writers.report(counts, time.monotonic())
+    live = [flag for flag in cases if flag.state is not FlagState.RESOLVED]
+    on_duty = await _gauges(context, registry, now, live)
     await call_backups(context, on_duty)
 
 
-async def _gauges(context: WorkerContext, registry: Registry, now_ms: int) -> int:
-    """Refresh the gauges; returns how many moderator connections are on duty."""
+async def _gauges(
+    context: WorkerContext, registry: Registry, now_ms: int, flags: list[Flag]
+) -> int:
+    """Refresh the gauges (`flags`: the live ones); returns how many moderator connections are
+    on duty."""
     metrics = context.metrics
     hub = context.hub
     metrics.sync_hub(hub.stats, getattr(context.broker, "reconnects", 0))
     metrics.connections.set(registry.open_count)
     metrics.rooms.set(sum(1 for room in hub.local_counts() if not feeds.is_feed(room)))
     metrics.broker_ready.set(1 if context.broker.ready else 0)
-    flags = await context.store.list_flags()
     for severity in SEVERITY_ORDER:
         waiting = [f for f in flags if f.draft.severity == severity]
         metrics.flags_open.labels(severity).set(len(waiting))

@@ -318,7 +318,7 @@ class ChatConnection:
                     self.muted_until_ms = max(self.muted_until_ms, sanction.until_ms)
         self.identity = identity
         self.region = hello.region
-        self._registry.identified(identity.uid, self)
+        self._registry.identified(identity.uid, self, now_ms)
         welcome: dict[str, Any] = {
             "type": "welcome",
             "token": identity.token,

@@ -86,7 +86,7 @@ def _context(request: Request) -> WorkerContext:
     return context
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def read_json(request: Request) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise ValueError("send JSON")
     try:
@@ -166,7 +166,7 @@ async def sign_in(request: Request) -> Response:
     if not _same_origin(request):
         return _error(403, "cross_origin", "sign in from Harbor's own page")
     try:
-        body = await _body(request)
+        body = await read_json(request)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
     name, password = body.get("name"), body.get("password")
@@ -222,7 +222,7 @@ async def sign_in_with_link(request: Request) -> Response:
     if not _same_origin(request):
         return _error(403, "cross_origin", "sign in from Harbor's own page")
     try:
-        token = str((await _body(request)).get("token", ""))
+        token = str((await read_json(request)).get("token", ""))
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
     link = context.sign_in_link
@@ -298,7 +298,7 @@ async def _after(
     await feeds.announce_flag(context.broker, action, flag)
 
 
-def _note(body: dict[str, Any], key: str = "note") -> str:
+def text_field(body: dict[str, Any], key: str = "note") -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or len(value) > 1000:
         raise ValueError(f"{key} must be text of at most 1000 characters")
@@ -311,7 +311,7 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
     handler = _FLAG_ACTIONS.get(action)
     if handler is None:
         return _error(404, "unknown_action", "no such action")
-    body = await _body(request)
+    body = await read_json(request)
     flag = await _flag_or_404(context, request)
     return await handler(context, name, flag, body)
 
@@ -329,7 +329,7 @@ async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, 
 
 
 async def _release(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    note = _note(body)
+    note = text_field(body)
     released = await context.store.release(flag.id, name, context.clock())
     await _after(context, name, "release", released, note)
     return JSONResponse({"flag": released.to_json()})
@@ -340,7 +340,7 @@ async def _resolve(context: WorkerContext, name: str, flag: Flag, body: dict[str
         outcome = Outcome(str(body.get("outcome")))
     except ValueError:
         raise ValueError(f"outcome must be one of {', '.join(Outcome)}") from None
-    note = _note(body)
+    note = text_field(body)
     resolved = await context.store.resolve(flag.id, name, outcome, note, context.clock())
     await _after(context, name, "resolve", resolved, note, outcome=str(outcome))
     return JSONResponse({"flag": resolved.to_json()})
@@ -349,7 +349,7 @@ async def _resolve(context: WorkerContext, name: str, flag: Flag, body: dict[str
 async def _escalate(
     context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
 ) -> Response:
-    note = _note(body)
+    note = text_field(body)
     escalated = await context.store.escalate(flag.id, name, note, context.clock())
     await _after(context, name, "escalate", escalated, note)
     return JSONResponse({"flag": escalated.to_json()})
@@ -358,7 +358,7 @@ async def _escalate(
 async def _hide(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     """Hide the flag's message (the released copy, once a held message was released) and
     record it on the flag, so every dashboard shows it hidden; who and when go to the audit."""
-    reason = _note(body, "reason")  # every check before the first effect
+    reason = text_field(body, "reason")  # every check before the first effect
     message_id = flag.room_message_id
     if message_id is None:
         raise FlagError("nothing_to_hide", "this message never reached the room")
@@ -374,7 +374,7 @@ async def _release_held(
     context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
 ) -> Response:
     """Publish the original words of a held message; the placeholder (if any) is removed."""
-    reason = _note(body, "reason")  # every check before the first effect
+    reason = text_field(body, "reason")  # every check before the first effect
     draft = flag.draft
     if not draft.held or flag.released:
         raise FlagError("not_held", "this message is not waiting to be released")
@@ -398,7 +398,7 @@ async def _release_held(
 
 
 async def _warn(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
-    text = _note(body, "text").strip()
+    text = text_field(body, "text").strip()
     if not text:
         raise ValueError("text is required")
     if body.get("confirm") is not True:
@@ -419,7 +419,7 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
             raise ValueError("minutes must be a whole number")
         if not 1 <= minutes <= MAX_SANCTION_MINUTES:
             raise ValueError(f"minutes must be between 1 and {MAX_SANCTION_MINUTES}")
-        reason = _note(body, "reason")
+        reason = text_field(body, "reason")
         summary = f"{kind} {flag.draft.name} for {minutes} minutes"
         if body.get("confirm") is not True:
             asked = {"error": "confirm_required", "summary": summary}
@@ -451,6 +451,9 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
 
 
 async def _checkin(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    """Invite the writer to their private check-in room, and record the room on the case so
+    every dashboard shows the check-in beside it, across reloads. A resolved case may be
+    checked in on again: a follow-up when the person came back."""
     room = context.identities.checkin_room(flag.draft.uid)
     invite = {
         "type": "checkin",
@@ -458,8 +461,10 @@ async def _checkin(context: WorkerContext, name: str, flag: Flag, body: dict[str
         "message": "A volunteer moderator would like to check in with you privately.",
     }
     await feeds.notify(context.broker, flag.draft.uid, invite)
+    if flag.checkin_room != room:
+        flag = await context.store.mark_checkin(flag.id, room, context.clock())
     await _after(context, name, "checkin", flag, "", room=room)
-    return JSONResponse({"room": room})
+    return JSONResponse({"room": room, "flag": flag.to_json()})
 
 
 _FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {

@@ -38,6 +38,7 @@ class LiveConnection(Protocol):
 
 class Registry:
     __slots__ = (
+        "_arrived",
         "_by_uid",
         "_drain_slots",
         "_moderators",
@@ -60,6 +61,7 @@ class Registry:
         self.draining = False  # SIGTERM received: not ready, clients being closed in batches
         self._drain_slots = 0
         self._by_uid: dict[str, set[LiveConnection]] = {}
+        self._arrived: dict[LiveConnection, int] = {}  # identified socket -> when (ms)
         self._moderators: Counter[str] = Counter()
         self._sessions: dict[LiveConnection, str] = {}  # moderator socket -> session hash
 
@@ -68,12 +70,16 @@ class Registry:
     def opened(self) -> None:
         self.open_count += 1
 
-    def identified(self, uid: str, connection: LiveConnection) -> None:
+    def identified(self, uid: str, connection: LiveConnection, at_ms: int = 0) -> None:
+        """`at_ms`: when it said hello, so a case can tell a person who came back after it was
+        resolved from one who never left (server/writer_presence.py)."""
         self._by_uid.setdefault(uid, set()).add(connection)
+        self._arrived[connection] = at_ms
 
     def closed(self, connection: LiveConnection, uid: str | None, moderator: str | None) -> None:
         """Forget a socket everywhere it was indexed (call once, when it has ended)."""
         self.open_count -= 1
+        self._arrived.pop(connection, None)
         if uid is not None:
             peers = self._by_uid.get(uid)
             if peers is not None:
@@ -88,6 +94,10 @@ class Registry:
 
     def of_identity(self, uid: str) -> tuple[LiveConnection, ...]:
         return tuple(self._by_uid.get(uid, ()))
+
+    def arrivals(self, uid: str) -> list[int]:
+        """When each open socket of identity `uid` said hello (ms)."""
+        return [self._arrived.get(peer, 0) for peer in self._by_uid.get(uid, ())]
 
     def identified_connections(self) -> Iterator[LiveConnection]:
         """Every socket that said hello, once each (a snapshot: safe to close while iterating)."""

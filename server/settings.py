@@ -144,6 +144,9 @@ class Settings:
     session_check_interval_s: float = 1.0
     # Resolved flags and audit entries are deleted after this many days.
     retention_days: int = 30
+    # A person whose crisis case was resolved and who comes back within this many hours
+    # prompts the volunteers on duty to follow up (server/writer_presence.py).
+    follow_up_hours: int = 72
     # An anonymous token unused this long no longer opens its identity (every welcome hands out
     # a fresh one, so only someone who stayed away this long is affected): the next person at a
     # shared device cannot walk back into a private check-in. A ban's revocation is kept as long.
@@ -300,6 +303,7 @@ class Settings:
                 "HARBOR_SESSION_CHECK_INTERVAL_S", cls.session_check_interval_s
             ),
             retention_days=env.integer("HARBOR_RETENTION_DAYS", cls.retention_days, 1),
+            follow_up_hours=env.integer("HARBOR_FOLLOW_UP_HOURS", cls.follow_up_hours, 0, 24 * 30),
             max_body_bytes=env.integer("HARBOR_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
             header_timeout_s=env.number("HARBOR_HEADER_TIMEOUT_S", cls.header_timeout_s),
             body_timeout_s=env.number("HARBOR_BODY_TIMEOUT_S", cls.body_timeout_s),

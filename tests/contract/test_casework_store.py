@@ -26,8 +26,11 @@ from hypothesis import strategies as st
 
 from casework.flags import (
     DUE_AFTER_MS,
+    HANDOVER,
     SEVERITY_ORDER,
     AuditEntry,
+    CaseNote,
+    CaseQuery,
     ClaimConflict,
     Flag,
     FlagDraft,
@@ -985,6 +988,87 @@ async def test_a_pruned_flags_key_raises_a_new_flag(store: ModerationStore, now:
     assert created and again.id != flag.id and again.state is FlagState.OPEN
 
 
+# The case around the person
+
+
+async def test_a_checkin_and_a_follow_up_are_recorded_on_the_flag_in_any_state(
+    store: ModerationStore, now: int
+) -> None:
+    flag, _ = await store.raise_flag(draft(created_ms=now))
+    opened = await store.mark_checkin(flag.id, "checkin-abc", now + 1)
+    assert opened.checkin_room == "checkin-abc" and opened.updated_ms == now + 1
+    await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now + 2)
+    followed = await store.mark_followed_up(flag.id, now + 3)
+    assert followed.followed_up_ms == now + 3 and followed.state is FlagState.RESOLVED
+    assert followed.checkin_room == "checkin-abc"
+    assert await store.get_flag(flag.id) == followed
+    with pytest.raises(FlagError) as missing:
+        await store.mark_checkin("nope", "checkin-abc", now)
+    assert missing.value.code == "not_found"
+
+
+async def test_notes_come_back_by_subject_newest_first(store: ModerationStore, now: int) -> None:
+    first = CaseNote(now, "ana", "f1", "Called back; she is with her sister.")
+    second = CaseNote(now + 1, "ben", "f1", "Follow up tomorrow 🌅")
+    same_time = CaseNote(now + 1, "ana", "f1", "written after, at the same time")
+    handover = CaseNote(now, "ana", HANDOVER, "Quiet night; f1 may come back.")
+    for note in (first, handover, second, same_time):
+        await store.add_note(note)
+    assert await store.notes("f1") == [same_time, second, first]
+    assert await store.notes("f1", limit=1) == [same_time]
+    assert await store.notes(HANDOVER) == [handover]
+    assert await store.notes("f2") == []
+
+
+async def test_prune_takes_a_pruned_flags_notes_and_old_handovers_with_it(
+    store: ModerationStore, now: int
+) -> None:
+    long_ago = now - 90 * DAY
+    old, _ = await store.raise_flag(draft("old", created_ms=long_ago))
+    live, _ = await store.raise_flag(draft("live", created_ms=long_ago))
+    await store.resolve(old.id, "ana", Outcome.SUPPORTED, "", long_ago)
+    for subject in (old.id, live.id, HANDOVER):
+        await store.add_note(CaseNote(long_ago, "ana", subject, "old"))
+    recent = CaseNote(now, "ana", HANDOVER, "new")
+    await store.add_note(recent)
+    await store.prune(now, 30 * DAY)
+    assert await store.notes(old.id) == []
+    assert [n.text for n in await store.notes(live.id)] == ["old"]
+    assert await store.notes(HANDOVER) == [recent]
+
+
+async def test_resolved_cases_are_found_by_room_category_outcome_and_date(
+    store: ModerationStore, now: int
+) -> None:
+    cases = [
+        ("a", "newcomers", ("suicide",), Outcome.SUPPORTED, now - 3 * DAY),
+        ("b", "alcohol", ("overdose",), Outcome.REFERRED, now - 2 * DAY),
+        ("c", "newcomers", ("overdose", "relapse"), Outcome.FALSE_ALARM, now - DAY),
+        ("d", "newcomers", ("suicide",), Outcome.SUPPORTED, now - HOUR),
+    ]
+    ids = {}
+    for key, room, categories, outcome, at in cases:
+        flag, _ = await store.raise_flag(
+            draft(key, created_ms=at - MINUTE, room=room, categories=categories)
+        )
+        await store.resolve(flag.id, "ana", outcome, "", at)
+        ids[flag.id] = key
+    await store.raise_flag(draft("live", created_ms=now))  # never a search result
+
+    async def found(**fields: object) -> list[str]:
+        return [ids[f.id] for f in await store.search_resolved(CaseQuery(**fields))]  # type: ignore[arg-type]
+
+    assert await found() == ["d", "c", "b", "a"]
+    assert await found(room="newcomers") == ["d", "c", "a"]
+    assert await found(category="overdose") == ["c", "b"]
+    assert await found(outcome="supported", room="newcomers") == ["d", "a"]
+    assert await found(from_ms=now - 2 * DAY, to_ms=now - DAY) == ["b"]
+    assert await found(from_ms=now - 2 * DAY) == ["d", "c", "b"]
+    assert await found(room="alcohol", category="suicide") == []
+    limited = await store.search_resolved(CaseQuery(room="newcomers"), limit=2)
+    assert [ids[f.id] for f in limited] == ["d", "c"]
+
+
 # Sanctions
 
 
@@ -1121,6 +1205,7 @@ async def test_sqlite_refuses_a_file_written_by_a_newer_schema(tmp_path: Path) -
 
 
 _SCHEMA_3_COLUMNS = ("claimed_ms", "first_words_ms", "backup_due_ms", "backup_ms")
+_SCHEMA_4_COLUMNS = ("checkin_room", "followed_up_ms")
 
 
 async def test_sqlite_upgrades_a_schema_2_file_keeping_every_flag_and_calling_no_backup(
@@ -1133,7 +1218,7 @@ async def test_sqlite_upgrades_a_schema_2_file_keeping_every_flag_and_calling_no
     flag, _ = await store.raise_flag(draft(created_ms=now, severity="imminent"))
     await store.aclose()
     with sqlite3.connect(path) as db:
-        for column in _SCHEMA_3_COLUMNS:
+        for column in (*_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS):
             db.execute(f"ALTER TABLE flags DROP COLUMN {column}")
         db.execute("UPDATE schema_version SET version = 2")
     db.close()
@@ -1155,7 +1240,13 @@ async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path
     resolved = await store.resolve(flag.id, "ana", Outcome.SUPPORTED, "", now)
     await store.aclose()
     with sqlite3.connect(path) as db:
-        for column in ("hidden", "released_id", "reopened_ms", *_SCHEMA_3_COLUMNS):
+        for column in (
+            "hidden",
+            "released_id",
+            "reopened_ms",
+            *_SCHEMA_3_COLUMNS,
+            *_SCHEMA_4_COLUMNS,
+        ):
             db.execute(f"ALTER TABLE flags DROP COLUMN {column}")
         db.execute("UPDATE schema_version SET version = 1")
     db.close()
@@ -1165,7 +1256,7 @@ async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path
         # A flag written before backups were kept calls none (its backup time reads as 0).
         assert await upgraded.get_flag(flag.id) == replace(resolved, backup_due_ms=0)
         versions = upgraded._conn.execute("SELECT version FROM schema_version").fetchall()
-        assert [tuple(row) for row in versions] == [(3,)]
+        assert [tuple(row) for row in versions] == [(4,)]
         hidden = await upgraded.mark_hidden(flag.id, now + 1)
         assert hidden.hidden
         reopened, raised = await upgraded.raise_or_fold(
@@ -1174,7 +1265,7 @@ async def test_sqlite_upgrades_a_schema_1_file_keeping_every_flag(tmp_path: Path
         assert raised is Raised.REOPENED and reopened.reopened_ms == now + 2
     finally:
         await upgraded.aclose()
-    again = SqliteModerationStore(path)  # and opens again as schema 3, without migrating twice
+    again = SqliteModerationStore(path)  # and opens again as schema 4, without migrating twice
     try:
         stored = await again.get_flag(flag.id)
         assert stored is not None and stored.hidden and stored.state is FlagState.OPEN

@@ -8,12 +8,14 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from server.moderator_api import ROUTES
+from server.casebook_api import ROUTES as CASEBOOK_ROUTES
+from server.moderator_api import ROUTES as QUEUE_ROUTES
 from tests.conftest import HarborFactory
 from tests.harness import Client, HarborProcess, seconds
 
 ACTIONS = ["claim", "release", "resolve", "escalate", "hide", "release-held", "warn", "mute",
            "ban", "checkin"]  # fmt: skip
+ROUTES = [*QUEUE_ROUTES, *CASEBOOK_ROUTES]
 PUBLIC = {("/mod/api/session", "POST"), ("/mod/api/link", "POST"), ("/mod/api/me", "GET")}
 
 
@@ -41,7 +43,7 @@ def worker(harbor: HarborFactory) -> HarborProcess:
 
 async def test_every_moderator_route_refuses_without_a_session(worker: HarborProcess) -> None:
     walked = moderator_routes()
-    assert len(walked) >= 15
+    assert len(walked) >= 22
     async with httpx.AsyncClient(base_url=worker.http, timeout=seconds(10)) as http:
         for method, path in walked:
             response = await http.request(method, path, json={})

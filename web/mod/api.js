@@ -68,4 +68,14 @@ export const api = {
   audit: () => request("GET", "/mod/api/audit"),
   duty: () => request("GET", "/mod/api/duty"),
   response: () => request("GET", "/mod/api/response"),
+  // The case around the person (server/casebook_api.py).
+  oneCase: (flagId) => request("GET", `/mod/api/cases/${encodeURIComponent(flagId)}`),
+  addNote: (flagId, text) =>
+    request("POST", `/mod/api/cases/${encodeURIComponent(flagId)}/notes`, { text }),
+  followedUp: (flagId) =>
+    request("POST", `/mod/api/cases/${encodeURIComponent(flagId)}/followed-up`),
+  handover: () => request("GET", "/mod/api/handover"),
+  addHandover: (text) => request("POST", "/mod/api/handover", { text }),
+  writers: () => request("GET", "/mod/api/writers"),
+  searchCases: (query) => request("GET", `/mod/api/cases?${new URLSearchParams(query)}`),
 };

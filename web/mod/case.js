@@ -98,12 +98,18 @@ export function renderCase(flag, view) {
   const severity = el("span", `sev sev-${flag.severity}`, flag.severity);
   fact(facts, "Severity", severity);
   fact(facts, "State", stateText(flag, view.me));
-  fact(facts, "Writer", `${flag.name} in ${roomTitle(flag.room)}`);
+  const writer = el("span", "", `${flag.name} in ${roomTitle(flag.room)}`);
+  const here = el("span", view.online ? "tag tag-online" : "tag", view.online ? "here now" : "not here now");
+  here.id = "writer-online";
+  here.dataset.online = String(Boolean(view.online));
+  writer.append(" ", here);
+  fact(facts, "Writer", writer);
   fact(facts, "Source", sourceText(flag));
   fact(facts, "Message", heldText(flag) + (flag.escalated ? " · escalated" : ""));
   fact(facts, "Raised", `${fullTime(flag.created_ms)} (waited ${age(flag.created_ms)})`);
   fact(facts, "Time to a human", timeToHuman(flag, view.targets ?? {}));
   if (flag.note) fact(facts, "Note", flag.note);
+  if (flag.state === "resolved" && flag.resolved_ms) fact(facts, "Resolved", fullTime(flag.resolved_ms));
 
   // The conversation, oldest first, ending with the flagged message.
   const thread = $("case-thread");
@@ -131,7 +137,8 @@ export function renderCase(flag, view) {
   enable("claim", flag.state === "open");
   enable("release", mine);
   enable("escalate", !resolved && !flag.escalated);
-  enable("checkin", !resolved);
+  // A resolved case may be followed up while its writer is here.
+  enable("checkin", !resolved || Boolean(view.online));
   // Whether the message was hidden is recorded on the flag (any moderator, any page, any reload).
   const hide = $("case").querySelector('[data-act="hide"]');
   hide.textContent = flag.hidden ? "Hidden" : "Hide message";
@@ -153,7 +160,23 @@ export function renderCase(flag, view) {
     $("resolve-note").value = "";
     $("warn-text").value = "";
     $("sanction-reason").value = "";
+    $("note-text").value = "";
   }
+}
+
+/** Notes, oldest first like a conversation (the server sends them newest first), or newest
+ * first (hand-over notes: the last shift's on top). */
+export function renderNotes(listId, emptyId, notes, { newestFirst = false } = {}) {
+  const ordered = newestFirst ? [...notes] : [...notes].reverse();
+  const items = ordered.map((note) => {
+    const li = el("li");
+    const meta = el("p", "thread-meta");
+    meta.append(el("strong", "", String(note.moderator ?? "")), " ", timeElement(note.at_ms));
+    li.append(meta, el("p", "note-text", String(note.text ?? "")));
+    return li;
+  });
+  $(listId).replaceChildren(...items);
+  $(emptyId).hidden = items.length > 0;
 }
 
 export function setOpen(open) {

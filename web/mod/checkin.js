@@ -2,15 +2,62 @@
 // invites the person; the room is joined on the moderator's own socket, so messages arrive as
 // ordinary `message` frames and the volunteer writes with ordinary `send` frames. After a
 // reconnect each open check-in is re-joined with `since`, so nothing said meanwhile is lost.
+//
+// Each check-in belongs to its case and sits inside the case view, shown while that case is on
+// screen. The check-ins open in this tab are kept in sessionStorage (gone with the tab, and on
+// sign-out), so a reload joins them again and the room's history brings back what was said.
 
 import { $, announce, el, timeElement } from "./dom.js";
 
-const panels = new Map(); // room -> {room, who, list, seen, lastId, epoch, state, form}
+const panels = new Map(); // room -> {room, who, flagId, list, seen, lastId, epoch, state, form}
+const KEPT = "harbor-mod-checkins";
 let socket = null;
 let counter = 0;
+let keptFor = null; // the moderator whose check-ins are kept
+let shownFlag = null; // the case on screen
 
 export function setupCheckins(getSocket) {
   socket = getSocket;
+}
+
+function keep() {
+  if (keptFor === null) return;
+  const open = [...panels.values()].map(({ room, who, flagId }) => ({ room, who, flagId }));
+  try {
+    sessionStorage.setItem(KEPT, JSON.stringify({ moderator: keptFor, open }));
+  } catch {
+    // storage full or refused: the check-ins still work, they just won't survive a reload
+  }
+}
+
+/** Open again the check-ins this tab had open for `moderator` before a reload. */
+export function restoreCheckins(moderator) {
+  keptFor = moderator;
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(KEPT) ?? "null");
+  } catch {
+    kept = null;
+  }
+  if (kept?.moderator !== moderator || !Array.isArray(kept.open)) return;
+  for (const { room, who, flagId } of kept.open) {
+    if (typeof room === "string" && typeof flagId === "string") openCheckin(room, String(who ?? ""), flagId, { focus: false });
+  }
+}
+
+export function hasCheckin(room) {
+  return panels.has(room);
+}
+
+/** Show the check-in of case `flagId` (if one is open here) and hide the others. */
+export function showCheckinFor(flagId) {
+  shownFlag = flagId;
+  let shown = false;
+  for (const panel of panels.values()) {
+    panel.node.hidden = panel.flagId !== flagId;
+    shown ||= !panel.node.hidden;
+  }
+  return shown;
 }
 
 function newClientId() {
@@ -18,25 +65,27 @@ function newClientId() {
   return `checkin-${Date.now().toString(36)}-${counter}`;
 }
 
-/** Show (or bring forward) the panel for `room`, talking with `who`, and join it. */
-export function openCheckin(room, who) {
+/** Show (or bring forward) the panel for `room`, talking with `who` about case `flagId`, and
+ * join it. */
+export function openCheckin(room, who, flagId, { focus = true } = {}) {
   let panel = panels.get(room);
   if (!panel) {
-    panel = build(room, who);
+    panel = build(room, who, flagId);
     panels.set(room, panel);
     $("checkin-list").append(panel.node);
+    keep();
   }
-  $("checkins").hidden = false;
+  panel.node.hidden = panel.flagId !== shownFlag;
   join(panel);
-  panel.box.focus();
+  if (focus && !panel.node.hidden) panel.box.focus();
   return panel;
 }
 
-function build(room, who) {
+function build(room, who, flagId) {
   const node = el("section", "checkin");
   node.dataset.room = room;
   const headingId = `checkin-${room}`;
-  const heading = el("h3", "", `With ${who}`);
+  const heading = el("h4", "", `Private check-in with ${who}`);
   heading.id = headingId;
   node.setAttribute("aria-labelledby", headingId);
   const state = el("p", "small checkin-state", "Joining…");
@@ -59,8 +108,8 @@ function build(room, who) {
   row.append(send, close);
   form.append(label, box, row);
   node.append(heading, state, list, form);
-  const panel = { room, who, node, list, box, stateNode: state, seen: new Set(), lastId: null,
-    epoch: null, state: "out", pending: new Map() };
+  const panel = { room, who, flagId, node, list, box, stateNode: state, seen: new Set(),
+    lastId: null, epoch: null, state: "out", pending: new Map() };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     say(panel);
@@ -104,7 +153,15 @@ function closeCheckin(panel) {
   if (panel.state === "in") socket?.()?.send({ type: "leave", room: panel.room });
   panel.node.remove();
   panels.delete(panel.room);
-  $("checkins").hidden = panels.size === 0;
+  keep();
+  onClosed(panel.flagId);
+}
+
+let onClosed = () => {};
+
+/** Called with the case's flag id when a volunteer closes its check-in. */
+export function whenCheckinClosed(fn) {
+  onClosed = fn;
 }
 
 function addMessage(panel, message) {
@@ -173,6 +230,13 @@ export function connectionLost() {
   }
 }
 
+/** Signing out: close every check-in and forget them (a reload must not reopen them). */
 export function closeAllCheckins() {
   for (const panel of [...panels.values()]) closeCheckin(panel);
+  keptFor = null;
+  try {
+    sessionStorage.removeItem(KEPT);
+  } catch {
+    // nothing kept
+  }
 }

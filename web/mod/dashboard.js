@@ -8,20 +8,34 @@
 import { HarborSocket, socketUrl } from "../shared/socket.js";
 import { alertFor, dismiss, setupAlerts } from "./alerts.js";
 import { ApiError, api, whenSignedOut } from "./api.js";
-import { clearCase, renderCase, setOpen } from "./case.js";
+import { clearCase, renderCase, renderNotes, setOpen } from "./case.js";
 import {
   closeAllCheckins,
   connectionLost,
+  hasCheckin,
   onCheckinAck,
   onCheckinError,
   onCheckinFrame,
   openCheckin,
   rejoinCheckins,
+  restoreCheckins,
   setupCheckins,
+  showCheckinFor,
+  whenCheckinClosed,
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
-import { article, categoryWords, compareFlags, roomTitle, setRoomTitles } from "./flags.js";
+import {
+  CATEGORY_WORDS,
+  OUTCOMES,
+  article,
+  categoryWords,
+  compareFlags,
+  outcomeWords,
+  roomTitle,
+  roomTitles,
+  setRoomTitles,
+} from "./flags.js";
 
 const DUTY_REFRESH_MS = 10_000;
 const AUDIT_REFRESH_MS = 20_000;
@@ -34,6 +48,10 @@ const state = {
   opened: new Set(), // flags whose text the volunteer chose to read
   alerted: new Set(), // imminent and high flags already alerted (a refetch must not ring again)
   targets: {}, // seconds a flag may wait for a claim, by severity (from /mod/api/response)
+  known: new Map(), // resolved cases seen in the history search or a follow-up, by id
+  online: new Set(), // cases whose writer is here now (from /mod/api/writers)
+  followups: [], // resolved crisis cases whose writer came back
+  notesFor: null, // the case whose notes are on screen
   loaded: false,
   // Flag frames that arrive while the queue is being fetched: the fetched list may predate
   // them, so they are applied on top of it (else a flag raised meanwhile vanished from view).
@@ -143,10 +161,44 @@ function startDashboard(name) {
   // page says it is checking rather than showing nobody.
   $("duty-list").replaceChildren(el("li", "small", "Checking who is on duty…"));
   $("on-duty").textContent = "On duty: checking…";
+  state.timers.push(setInterval(() => !document.hidden && loadWriters(), DUTY_REFRESH_MS));
+  restoreCheckins(name);
   loadRooms();
   loadAudit();
   loadResponse();
+  loadHandover();
+  loadWriters();
+  reopenCaseFromAddress();
   startSocket();
+}
+
+// ---------- the case in the address: a reload comes back to it ----------
+
+function caseInAddress() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  return params.get("case");
+}
+
+function putCaseInAddress(id) {
+  const hash = id ? `#case=${encodeURIComponent(id)}` : "";
+  if (window.location.hash !== hash) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search + hash);
+  }
+}
+
+/** After a reload: the case that was on screen, in whatever state it is now. */
+async function reopenCaseFromAddress() {
+  const id = caseInAddress();
+  if (!id) return;
+  try {
+    const data = await api.oneCase(id);
+    if (state.me === null || state.caseFlag) return;
+    if (data.online) state.online.add(id);
+    remember(data.flag);
+    showCase(data.flag, { focus: false });
+  } catch {
+    putCaseInAddress(null); // resolved long ago and pruned, or never existed
+  }
 }
 
 /** Room titles for the queue and the case (the public room list). */
@@ -157,6 +209,7 @@ async function loadRooms() {
   } catch {
     return; // ids stand in for titles until the next load
   }
+  fillHistoryChoices();
   renderQueue();
   if (state.caseFlag) showCase(state.caseFlag, { focus: false });
 }
@@ -177,8 +230,15 @@ function stopDashboard() {
   state.caseFlag = null;
   state.opened.clear();
   state.loaded = false;
+  state.known.clear();
+  state.online.clear();
+  state.followups = [];
+  state.notesFor = null;
+  putCaseInAddress(null);
   dismiss();
   clearCase();
+  $("followups").hidden = true;
+  $("history-body").replaceChildren();
   $("queue").replaceChildren();
   $("audit-body").replaceChildren();
   $("duty-list").replaceChildren();
@@ -292,6 +352,11 @@ function onFlag(frame) {
     alertFor(flag, `Nobody has claimed ${one} ${where}: the backup list was called.`);
   }
   if (["claim", "answered", "backup", "resolve"].includes(frame.event)) loadResponseSoon();
+  if (frame.event === "note" && state.caseFlag?.id === flag.id) loadNotes(flag.id);
+  if (frame.event === "followed_up") {
+    state.followups = state.followups.filter((f) => f.id !== flag.id);
+    renderFollowups();
+  }
 }
 
 // Severities that ring when raised: imminent loudly, high quietly.
@@ -346,6 +411,8 @@ function queueItem(flag, now) {
   if (flag.backup_ms && flag.state === "open") tags.append(el("span", "tag tag-overdue", "backup called"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
+  if (state.online.has(flag.id)) tags.append(el("span", "tag tag-online", "here now"));
+  if (flag.checkin_room) tags.append(el("span", "tag", "check-in"));
   if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
   if (flag.hidden) tags.append(el("span", "tag", "hidden"));
   if (flag.escalated) tags.append(el("span", "tag", "escalated"));
@@ -366,8 +433,16 @@ function pastTarget(flag, now = Date.now()) {
 
 function showCase(flag, { focus = true } = {}) {
   state.caseFlag = flag;
-  renderCase(flag, { me: state.me, opened: state.opened, targets: state.targets });
+  renderCase(flag, {
+    me: state.me,
+    opened: state.opened,
+    targets: state.targets,
+    online: state.online.has(flag.id),
+  });
   document.body.dataset.caseOpen = "true";
+  putCaseInAddress(flag.id);
+  showCaseCheckin(flag);
+  if (state.notesFor !== flag.id) loadNotes(flag.id);
   for (const button of $("queue").querySelectorAll("[data-flag]")) {
     if (button.dataset.flag === flag.id) button.setAttribute("aria-current", "true");
     else button.removeAttribute("aria-current");
@@ -376,8 +451,27 @@ function showCase(flag, { focus = true } = {}) {
 }
 
 function openFlag(id) {
-  const flag = state.flags.get(id) ?? (state.caseFlag?.id === id ? state.caseFlag : null);
+  const flag = state.flags.get(id) ?? state.known.get(id) ??
+    (state.caseFlag?.id === id ? state.caseFlag : null);
   if (flag) showCase(flag);
+}
+
+/** The case's check-in beside it: joined already (this tab opened it, or the case is ours),
+ * or offered to join when another volunteer opened it. */
+function showCaseCheckin(flag) {
+  const room = flag.checkin_room;
+  if (room && !hasCheckin(room) && flag.state === "claimed" && flag.owner === state.me) {
+    openCheckin(room, flag.name, flag.id, { focus: false });
+  }
+  const shown = showCheckinFor(flag.id);
+  $("checkin-offer").hidden = shown || !room;
+}
+
+function joinCaseCheckin() {
+  const flag = state.caseFlag;
+  if (!flag?.checkin_room) return;
+  openCheckin(flag.checkin_room, flag.name, flag.id);
+  $("checkin-offer").hidden = true;
 }
 
 function backToQueue() {
@@ -393,8 +487,10 @@ function status(text) {
 
 function remember(flag) {
   if (!flag?.id) return;
-  if (flag.state === "resolved") state.flags.delete(flag.id);
-  else state.flags.set(flag.id, flag);
+  if (flag.state === "resolved") {
+    state.flags.delete(flag.id);
+    state.known.set(flag.id, flag);
+  } else state.flags.set(flag.id, flag);
   renderQueue();
   if (state.caseFlag?.id === flag.id) showCase(flag, { focus: false });
 }
@@ -480,9 +576,206 @@ async function checkin() {
   const flag = state.caseFlag;
   const data = await act("checkin");
   if (data?.room) {
-    openCheckin(data.room, flag.name);
+    openCheckin(data.room, flag.name, flag.id);
+    $("checkin-offer").hidden = true;
     status(`${flag.name} was invited to a private check-in.`);
+    if (state.followups.some((f) => f.id === flag.id)) followedUp(flag.id);
   }
+}
+
+// ---------- notes, hand-over, follow-ups, history ----------
+
+async function loadNotes(flagId) {
+  state.notesFor = flagId;
+  renderNotes("notes-list", "notes-empty", []);
+  try {
+    const data = await api.oneCase(flagId);
+    if (state.caseFlag?.id !== flagId) return;
+    renderNotes("notes-list", "notes-empty", Array.isArray(data.notes) ? data.notes : []);
+    setOnline(flagId, Boolean(data.online));
+  } catch {
+    // the case's notes stay empty until the next look
+  }
+}
+
+async function addNote(event) {
+  event.preventDefault();
+  const flag = state.caseFlag;
+  const text = $("note-text").value.trim();
+  if (!flag || !text) {
+    status("Write the note first.");
+    return;
+  }
+  try {
+    const data = await api.addNote(flag.id, text);
+    $("note-text").value = "";
+    renderNotes("notes-list", "notes-empty", data.notes ?? []);
+    status("Note added.");
+    loadAudit();
+  } catch (failure) {
+    status(`Not added: ${failure.message}`);
+  }
+}
+
+async function loadHandover() {
+  try {
+    const data = await api.handover();
+    renderNotes("handover-list", "handover-empty", data.notes ?? [], { newestFirst: true });
+  } catch {
+    // shown on the next load
+  }
+}
+
+async function addHandover(event) {
+  event.preventDefault();
+  const text = $("handover-text").value.trim();
+  if (!text) return;
+  try {
+    const data = await api.addHandover(text);
+    $("handover-text").value = "";
+    renderNotes("handover-list", "handover-empty", data.notes ?? [], { newestFirst: true });
+    announce("Hand-over note left.");
+    loadAudit();
+  } catch (failure) {
+    announce(`Hand-over note not saved: ${failure.message}`);
+  }
+}
+
+function setOnline(flagId, online) {
+  const changed = online !== state.online.has(flagId);
+  if (online) state.online.add(flagId);
+  else state.online.delete(flagId);
+  if (changed && state.caseFlag?.id === flagId) showCase(state.caseFlag, { focus: false });
+}
+
+/** Whose writers are here now, and who came back after their crisis case was resolved. */
+async function loadWriters() {
+  if (state.me === null) return;
+  let data;
+  try {
+    data = await api.writers();
+  } catch {
+    return;
+  }
+  const online = new Set(Array.isArray(data.online) ? data.online : []);
+  const shown = state.caseFlag?.id;
+  const changed = shown && online.has(shown) !== state.online.has(shown);
+  state.online = online;
+  const fresh = (Array.isArray(data.followups) ? data.followups : []).filter((f) => typeof f.id === "string");
+  for (const flag of fresh) {
+    state.known.set(flag.id, flag);
+    if (!state.followups.some((f) => f.id === flag.id)) {
+      announce(`${flag.name}, from ${article(flag.severity)} ${flag.severity} case resolved ${age(flag.resolved_ms)} ago, is back.`);
+    }
+  }
+  state.followups = fresh;
+  renderFollowups();
+  renderQueue();
+  if (changed) showCase(state.caseFlag, { focus: false });
+}
+
+function renderFollowups() {
+  const items = state.followups.map((flag) => {
+    const li = el("li");
+    li.dataset.flag = flag.id;
+    li.append(el("p", "", `${flag.name} is back in Harbor: ${article(flag.severity)} ${flag.severity} case (${categoryWords(flag.categories)}) in ${roomTitle(flag.room)} was resolved ${age(flag.resolved_ms)} ago. Say hello?`));
+    const row = el("div", "action-row");
+    const open = el("button", "btn btn-primary", "Open the case");
+    open.type = "button";
+    open.addEventListener("click", () => openFlag(flag.id));
+    const done = el("button", "btn btn-quiet", "Done");
+    done.type = "button";
+    done.addEventListener("click", () => followedUp(flag.id));
+    row.append(open, done);
+    li.append(row);
+    return li;
+  });
+  $("followup-list").replaceChildren(...items);
+  $("followups").hidden = items.length === 0;
+}
+
+async function followedUp(flagId) {
+  try {
+    const data = await api.followedUp(flagId);
+    if (data.flag) remember(data.flag);
+  } catch {
+    return;
+  }
+  state.followups = state.followups.filter((f) => f.id !== flagId);
+  renderFollowups();
+}
+
+function option(value, text) {
+  const node = el("option", "", text);
+  node.value = value;
+  return node;
+}
+
+function fillHistoryChoices() {
+  const rooms = $("history-room");
+  const chosen = rooms.value;
+  rooms.replaceChildren(option("", "Any room"), ...[...roomTitles()].map(([id, title]) => option(id, title)));
+  rooms.value = chosen;
+}
+
+function fillFixedChoices() {
+  $("history-category").append(...Object.entries(CATEGORY_WORDS).map(([id, words]) => option(id, words)));
+  $("history-outcome").append(...OUTCOMES.map((id) => option(id, outcomeWords(id))));
+}
+
+/** A date field's day in the volunteer's own time zone, as milliseconds: its start, or the
+ * start of the next day (an "until" day is included whole). */
+function dayMs(value, next = false) {
+  if (!value) return "";
+  const [year, month, day] = value.split("-").map(Number);
+  return String(new Date(year, month - 1, day + (next ? 1 : 0)).getTime());
+}
+
+async function searchHistory(event) {
+  event.preventDefault();
+  const query = {
+    room: $("history-room").value,
+    category: $("history-category").value,
+    outcome: $("history-outcome").value,
+    from_ms: dayMs($("history-from").value),
+    to_ms: dayMs($("history-to").value, true),
+  };
+  for (const key of Object.keys(query)) if (!query[key]) delete query[key];
+  $("history-status").textContent = "Searching…";
+  let data;
+  try {
+    data = await api.searchCases(query);
+  } catch (failure) {
+    $("history-status").textContent = `The search didn't work: ${failure.message}`;
+    return;
+  }
+  const cases = Array.isArray(data.cases) ? data.cases : [];
+  const rows = cases.map((flag) => {
+    state.known.set(flag.id, flag);
+    const tr = el("tr");
+    tr.dataset.flag = flag.id;
+    const open = el("button", "btn btn-quiet", "Open");
+    open.type = "button";
+    open.setAttribute("aria-label", `Open the case about ${flag.name}`);
+    open.addEventListener("click", () => openFlag(flag.id));
+    const cell = el("td");
+    cell.append(open);
+    tr.append(
+      el("td", "", fullTime(flag.resolved_ms)),
+      el("td", "", cap(flag.severity)),
+      el("td", "", roomTitle(flag.room)),
+      el("td", "", flag.name),
+      el("td", "", categoryWords(flag.categories)),
+      el("td", "", outcomeWords(flag.outcome)),
+      cell,
+    );
+    return tr;
+  });
+  $("history-body").replaceChildren(...rows);
+  const more = cases.length >= (data.limit ?? Infinity) ? ` (the newest ${cases.length}; narrow the dates to see older ones)` : "";
+  $("history-status").textContent = cases.length
+    ? `${cases.length} resolved case${cases.length > 1 ? "s" : ""} found${more}.`
+    : "No resolved cases match.";
 }
 
 async function takeNext() {
@@ -653,6 +946,14 @@ function wire() {
   $("warn-form").addEventListener("submit", warn);
   $("sanction-form").addEventListener("submit", sanction);
   $("audit-refresh").addEventListener("click", loadAudit);
+  $("note-form").addEventListener("submit", addNote);
+  $("handover-form").addEventListener("submit", addHandover);
+  $("history-form").addEventListener("submit", searchHistory);
+  $("checkin-join").addEventListener("click", joinCaseCheckin);
+  whenCheckinClosed((flagId) => {
+    if (state.caseFlag?.id === flagId) showCaseCheckin(state.caseFlag);
+  });
+  fillFixedChoices();
   document.body.dataset.caseOpen = "false";
   $("no-js").hidden = true;
   boot();

@@ -8,7 +8,7 @@ export const SEVERITIES = ["imminent", "high", "concern", "watch"];
 // messages stay collapsed until a volunteer chooses to read them.
 export const CRISIS = new Set(["suicide", "self_harm", "overdose", "relapse", "abuse"]);
 
-const CATEGORY_WORDS = {
+export const CATEGORY_WORDS = {
   suicide: "suicide",
   self_harm: "self-harm",
   overdose: "overdose",
@@ -22,18 +22,23 @@ const CATEGORY_WORDS = {
 
 // Room titles by id, from /api/rooms (the same list the chat page shows); a check-in room's id is
 // derived from the person's identity and is never shown.
-const roomTitles = new Map();
+const roomTitles_ = new Map();
 
 export function setRoomTitles(rooms) {
   for (const room of Array.isArray(rooms) ? rooms : []) {
-    if (typeof room?.id === "string" && typeof room.title === "string") roomTitles.set(room.id, room.title);
+    if (typeof room?.id === "string" && typeof room.title === "string") roomTitles_.set(room.id, room.title);
   }
+}
+
+/** Every room's [id, title], in the list's order. */
+export function roomTitles() {
+  return roomTitles_.entries();
 }
 
 export function roomTitle(id) {
   const room = String(id ?? "");
   if (room.startsWith("checkin-")) return "a private check-in";
-  return roomTitles.get(room) ?? room;
+  return roomTitles_.get(room) ?? room;
 }
 
 /** "a" or "an", for "an imminent flag". */
@@ -42,6 +47,20 @@ export function article(word) {
 }
 
 export const OUTCOMES = ["supported", "referred", "false_alarm", "user_left", "escalated", "duplicate"];
+
+// server/audit_words.py OUTCOME_WORDS.
+const OUTCOME_WORDS = {
+  supported: "supported",
+  referred: "referred to a crisis line",
+  false_alarm: "false alarm",
+  user_left: "person left",
+  escalated: "escalated",
+  duplicate: "duplicate",
+};
+
+export function outcomeWords(outcome) {
+  return OUTCOME_WORDS[outcome] ?? String(outcome ?? "").replace("_", " ");
+}
 
 export function categoryWords(categories) {
   const list = Array.isArray(categories) ? categories : [];
