@@ -36,17 +36,16 @@ from anyio.abc import TaskGroup, TaskStatus
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
-from .batching import BatchFailed, TurnBatch
+from .batching import TurnBatch
 from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt, Repair
 from .broker_redis import (
     _HIDE,
     _HISTORY,
     _PUBLISH,
-    history_args,
     on_cluster,
+    read_history,
     room_channel,
     room_key,
-    shape_history,
     sharded,
 )
 from .cluster import Topology, by_slot, is_cluster_url, parse_cluster_url, probe_channel, slot_of
@@ -244,20 +243,14 @@ class ClusterBroker:
     async def history(
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
-        request = history_args(room, since=since, limit=limit, limits=self._limits)
-        try:
-            reply = await self._history_reads(request)
-        except BatchFailed as exc:
-            raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
-        if isinstance(reply, Exception):
-            raise BrokerUnavailable(type(reply).__name__) from reply
-        shaped = shape_history(
-            room, reply, since=since, client_epoch=client_epoch, limit=limit, limits=self._limits
+        return await read_history(
+            self._history_reads,
+            room,
+            since=since,
+            client_epoch=client_epoch,
+            limit=limit,
+            limits=self._limits,
         )
-        if shaped is not None:
-            return shaped
-        recent = await self.history(room, since=None, client_epoch=None, limit=limit)
-        return History(recent.epoch, recent.head, recent.messages, False, recent.hidden)
 
     async def _read_histories(self, reads: list[tuple[list[str], list[str | int]]]) -> list[Any]:
         """The history script for every join of one event-loop turn, in one pipeline (redis-py
