@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cluster_shards import measure_acks, run_shards
 from bench.procs import ProcessGroup, raise_nofile_limit, redis_command, start_redis
 from bench.report import render_tables, update_docs, write_svg
 from bench.servers import (
@@ -30,7 +31,9 @@ from bench.servers import (
 from bench.stats import machine_busy_seconds
 
 PEERS = ("harbor", "floor", "socketio")
-SCENARIOS = ("fanout", "rooms", "idle", "slow", "storm")
+SCENARIOS = ("fanout", "rooms", "idle", "slow", "storm", "shards")
+# Run for Harbor alone, on clusters of its own (bench/cluster_shards.py).
+CLUSTER_SCENARIOS = ("shards",)
 RESULTS = REPO / "bench" / "results"
 
 
@@ -113,6 +116,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         redis = start_redis(group)
         for scenario in args.scenarios:
+            if scenario in CLUSTER_SCENARIOS:
+                print(f"== harbor / {scenario} (Redis Cluster)", file=sys.stderr, flush=True)
+                records = run_shards(group, cfg, run_driver) + measure_acks(group)
+                failures += not records
+                for rec in records:
+                    rec.update(run=run_id, peer="harbor", scenario=scenario, quick=args.quick)
+                    out.write(json.dumps(rec) + "\n")
+                results += records
+                continue
             for peer in args.peers:
                 redis_command(redis.port, "FLUSHALL")
                 print(f"== {peer} / {scenario}", file=sys.stderr, flush=True)

@@ -148,6 +148,26 @@ def render_tables(results: list[Rec], meta: dict[str, Any]) -> str:
         ],
     )
     parts += _section(
+        "Rooms of 10 on a Redis Cluster: Redis CPU per shard (INFO CPU, over the driver's run)",
+        ["shards", "WAIT ms", "deliv/s", "lost", "p50 ms", "p99 ms", "CPU % per shard"]
+        + ["busiest shard %", "all shards %"],
+        [
+            [r["shards"], r["replica_ack_timeout_ms"], r["deliveries_per_s"], r["lost"]]
+            + [r["p50_ms"], r["p99_ms"], " / ".join(str(p) for p in r["shard_cpu_pct"])]
+            + [r["max_shard_cpu_pct"], r["all_shards_cpu_pct"]]
+            for r in _pick(results, kind="shards")
+        ],
+    )
+    parts += _section(
+        "What waiting for a replica adds to an ack (3 shards, publishes one after another)",
+        ["WAIT ms", "publishes", "ack p50 ms", "ack p99 ms", "ack max ms", "Redis µs CPU/msg"],
+        [
+            [r["replica_ack_timeout_ms"], r["publishes"], r["ack_p50_ms"], r["ack_p99_ms"]]
+            + [r["ack_max_ms"], r["redis_cpu_us_per_msg"]]
+            for r in _pick(results, kind="acks")
+        ],
+    )
+    parts += _section(
         "Idle connections (each joined a room; held with ping/pong running)",
         ["peer", "idle conns", "alive", "RSS before KB w1/w2", "RSS after KB w1/w2"]
         + ["KB/conn", "connect s", "held s", "idle CPU % w1/w2"],

@@ -64,10 +64,18 @@ class Workers:
         return [m.pid for m in self.procs]
 
 
-def start_workers(group: ProcessGroup, peer: str, redis_port: int) -> Workers:
-    """Start 2 workers of `peer` and wait until each answers GET /readyz with 200."""
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    env: dict[str, str] = {}
+def start_workers(
+    group: ProcessGroup,
+    peer: str,
+    redis_port: int,
+    *,
+    redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Workers:
+    """Start 2 workers of `peer` and wait until each answers GET /readyz with 200 (on the Redis
+    at `redis_port`, or at `redis_url`, e.g. a cluster's)."""
+    redis_url = redis_url or f"redis://127.0.0.1:{redis_port}/0"
+    env: dict[str, str] = dict(extra_env or {})
     cwd = REPO
     if peer == "baseline":  # Harbor from another checkout (--baseline): same bench, older code
         cwd = Path(os.environ[BASELINE_ENV])

@@ -36,17 +36,16 @@ from anyio.abc import TaskGroup, TaskStatus
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
-from .batching import BatchFailed, TurnBatch
+from .batching import TurnBatch
 from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt, Repair
 from .broker_redis import (
     _HIDE,
     _HISTORY,
     _PUBLISH,
-    history_args,
     on_cluster,
+    read_history,
     room_channel,
     room_key,
-    shape_history,
     sharded,
 )
 from .cluster import Topology, by_slot, is_cluster_url, parse_cluster_url, probe_channel, slot_of
@@ -59,7 +58,8 @@ logger = logging.getLogger("harbor.broker")
 # the cluster's node timeout plus an election (~2-3 s with cluster-node-timeout 1000 ms).
 NODE_TIMEOUT_S = 2.0
 _CONFIRM_TIMEOUT_S = 5.0
-# How long a message waits for a replica to confirm it before its sender is acked anyway.
+# How long a message waits for a replica to confirm it before its sender is acked anyway, unless
+# the worker's settings say otherwise (HARBOR_REPLICA_ACK_TIMEOUT_MS; 0: no WAIT at all).
 REPLICA_ACK_TIMEOUT_MS = 250
 # Connections per node beyond the broker's own, for presence and the moderation store.
 SHARED_CONNECTIONS = 16
@@ -111,9 +111,17 @@ def open_redis(url: str) -> aioredis.Redis | RedisCluster:
 class ClusterBroker:
     """Rooms over a Redis Cluster, shared by any number of workers; see the module docstring."""
 
-    def __init__(self, url: str, limits: HistoryLimits, *, max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        url: str,
+        limits: HistoryLimits,
+        *,
+        max_connections: int = 64,
+        replica_ack_timeout_ms: int = REPLICA_ACK_TIMEOUT_MS,
+    ) -> None:
         address = parse_cluster_url(url)
         self._limits = limits
+        self._replica_ack_timeout_ms = replica_ack_timeout_ms
         self._seeds = list(address.seeds)
         self._node_options: dict[str, Any] = {
             **address.options,
@@ -200,17 +208,20 @@ class ClusterBroker:
         """The publish script, then WAIT for a replica on the same connection, before the sender
         is acked: an acked message is then on the replica that takes over if the primary dies
         (asynchronous replication would otherwise lose the last ones). A replica slower than
-        REPLICA_ACK_TIMEOUT_MS does not hold the message back; it is acked as one Redis acks."""
+        the timeout does not hold the message back; it is acked as one Redis acks. A timeout of
+        0 sends no WAIT (WAIT 0 would block until a replica answers)."""
         redis = self._redis
         await redis.initialize()  # at once when it already knows the slots
         node = redis.get_node_from_key(keys[0])
         sha = self._publish.sha
+        timeout_ms = self._replica_ack_timeout_ms
         reply: Any = None
         for attempt in range(2):
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.evalsha(sha, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
-                reply, _acked = await pipe.execute(raise_on_error=False)
+                if timeout_ms:
+                    pipe.execute_command("WAIT", 1, timeout_ms, target_nodes=node)
+                reply = (await pipe.execute(raise_on_error=False))[0]
             if isinstance(reply, NoScriptError) and not attempt:
                 await load_everywhere(redis, self._publish.script)  # a failover lost it
                 continue
@@ -244,20 +255,14 @@ class ClusterBroker:
     async def history(
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
-        request = history_args(room, since=since, limit=limit, limits=self._limits)
-        try:
-            reply = await self._history_reads(request)
-        except BatchFailed as exc:
-            raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
-        if isinstance(reply, Exception):
-            raise BrokerUnavailable(type(reply).__name__) from reply
-        shaped = shape_history(
-            room, reply, since=since, client_epoch=client_epoch, limit=limit, limits=self._limits
+        return await read_history(
+            self._history_reads,
+            room,
+            since=since,
+            client_epoch=client_epoch,
+            limit=limit,
+            limits=self._limits,
         )
-        if shaped is not None:
-            return shaped
-        recent = await self.history(room, since=None, client_epoch=None, limit=limit)
-        return History(recent.epoch, recent.head, recent.messages, False, recent.hidden)
 
     async def _read_histories(self, reads: list[tuple[list[str], list[str | int]]]) -> list[Any]:
         """The history script for every join of one event-loop turn, in one pipeline (redis-py

@@ -34,7 +34,7 @@ from redis.exceptions import NoScriptError, RedisError
 from .batching import BatchFailed, TurnBatch
 from .broker import BrokerUnavailable, Deliver, History, HistoryLimits, Receipt, Repair
 from .envelope import Draft, EnvelopeError, Posted, hide_body, read_body, wire
-from .history import is_recovered
+from .history import Carried, carry_over, is_recovered
 from .redis_direct import DirectConnections
 
 logger = logging.getLogger("harbor.broker")
@@ -78,7 +78,7 @@ _HISTORY = """
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
-local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'from_epoch', 'from_seq')
 local hidden = redis.call('SMEMBERS', KEYS[3])
 local entries
 if ARGV[1] == '' then
@@ -86,7 +86,7 @@ if ARGV[1] == '' then
 else
   entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
 end
-return {meta[1] or '0', meta[2] or '', entries, hidden}
+return {meta[1] or '0', meta[2] or '', entries, hidden, meta[3] or '', meta[4] or '0'}
 """
 
 _HIDE = """
@@ -108,13 +108,19 @@ def sharded(script: str) -> str:
 # Replication is asynchronous: a primary that dies may take its last writes with it, and the
 # replica that takes over continues from an older `seq`, so an id could be given twice. The
 # meta hash remembers which node numbered the room; on any other node (after a failover, or a
-# slot moved) the room starts a new epoch, and every client resuming from before it is told
-# that its history was not recovered instead of trusting ids that may have been reused.
+# slot moved) the room starts a new epoch, so ids that may have been reused are never trusted.
+# It also keeps where the new epoch came from (`from_epoch`, and `from_seq`: the last id the
+# new node inherited, the same message on both sides), so a client that had seen no further
+# resumes without a loss (rooms.history.carry_over).
 _EPOCH_PER_NODE = """
 local here = redis.call('CLUSTER', 'MYID')
-if redis.call('HGET', KEYS[1], 'node') ~= here then
-  redis.call('HDEL', KEYS[1], 'epoch')
+local was = redis.call('HMGET', KEYS[1], 'node', 'epoch', 'seq')
+if was[1] ~= here then
   redis.call('HSET', KEYS[1], 'node', here)
+  if was[2] then
+    redis.call('HDEL', KEYS[1], 'epoch')
+    redis.call('HSET', KEYS[1], 'from_epoch', was[2], 'from_seq', was[3] or '0')
+  end
 end
 """
 
@@ -232,25 +238,13 @@ class RedisBroker:
     async def history(
         self, room: str, *, since: int | None, client_epoch: str | None, limit: int
     ) -> History:
-        keys, args = history_args(room, since=since, limit=limit, limits=self._limits)
-        try:
-            reply = await self._history_reads((keys, args))
-        except BatchFailed as exc:
-            raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
-        if isinstance(reply, Exception):
-            raise BrokerUnavailable(type(reply).__name__) from reply
-        shaped = shape_history(
-            room, reply, since=since, client_epoch=client_epoch, limit=limit, limits=self._limits
-        )
-        if shaped is not None:
-            return shaped
-        recent_history = await self.history(room, since=None, client_epoch=None, limit=limit)
-        return History(
-            recent_history.epoch,
-            recent_history.head,
-            recent_history.messages,
-            False,
-            recent_history.hidden,
+        return await read_history(
+            self._history_reads,
+            room,
+            since=since,
+            client_epoch=client_epoch,
+            limit=limit,
+            limits=self._limits,
         )
 
     async def _read_histories(self, reads: list[tuple[list[str], list[str | int]]]) -> list[Any]:
@@ -437,6 +431,62 @@ def history_args(
     return keys, args
 
 
+HistoryRead = tuple[list[str], list[str | int]]
+
+
+async def read_history(
+    read: TurnBatch[HistoryRead, Any],
+    room: str,
+    *,
+    since: int | None,
+    client_epoch: str | None,
+    limit: int,
+    limits: HistoryLimits,
+) -> History:
+    """The Broker contract's `history` over the history script (one Redis or a cluster): read
+    after `since`; a resume from before a cluster node change starts where both epochs agree
+    (rooms.history.carry_over, a second read); one that cannot be recovered gets the `limit`
+    most recent messages instead."""
+    reply = await _read_one(read, history_args(room, since=since, limit=limit, limits=limits))
+    resume = carry_over(since, client_epoch, epoch=_text(reply[1]), carried=carried_of(reply))
+    if resume.since != since:
+        args = history_args(room, since=resume.since, limit=limit, limits=limits)
+        reply = await _read_one(read, args)
+    shaped = shape_history(
+        room,
+        reply,
+        since=resume.since,
+        client_epoch=resume.client_epoch,
+        limit=limit,
+        limits=limits,
+    )
+    if shaped is not None:
+        if resume.lost:
+            return History(shaped.epoch, shaped.head, shaped.messages, False, shaped.hidden)
+        return shaped
+    recent = await _read_one(read, history_args(room, since=None, limit=limit, limits=limits))
+    latest = shape_history(room, recent, since=None, client_epoch=None, limit=limit, limits=limits)
+    assert latest is not None  # a read without `since` is always shaped
+    return latest
+
+
+async def _read_one(read: TurnBatch[HistoryRead, Any], request: HistoryRead) -> Any:
+    try:
+        reply = await read(request)
+    except BatchFailed as exc:
+        raise BrokerUnavailable(type(exc.__cause__).__name__) from exc.__cause__
+    if isinstance(reply, Exception):
+        raise BrokerUnavailable(type(reply).__name__) from reply
+    return reply
+
+
+def carried_of(reply: Any) -> Carried | None:
+    """Where the room's epoch came from, if it began on a new cluster node (the history
+    script's last two fields; never set on one Redis)."""
+    from_epoch = _text(reply[4])
+    return Carried(from_epoch, int(reply[5])) if from_epoch else None
+
+
 def shape_history(
     room: str,
     reply: Any,
@@ -448,7 +498,7 @@ def shape_history(
 ) -> History | None:
     """The history script's reply as the Broker contract's History; None when `since` could not
     be recovered (the caller then reads the most recent messages instead)."""
-    head, epoch, entries, hidden_raw = reply
+    head, epoch, entries, hidden_raw = reply[:4]
     epoch = _text(epoch)
     cutoff = int(time.time() * 1000) - limits.max_age_s * 1000
     messages = _decode_entries(room, epoch, entries, cutoff)

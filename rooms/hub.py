@@ -20,13 +20,17 @@ so nothing published during the join is lost or repeated.
 Pub/sub is at most once. The hub remembers the last message id it delivered per room; when the
 broker reconnects, or an id arrives that skips one, the room is repaired from history: live
 events are parked while the missed messages are read and fanned out in order, then the parked
-ones follow. Members see every message once and in order; if history no longer reaches back,
-they are dropped to reconnect and resume on their own (they then learn `recovered: false`).
+ones follow (joiners get them in their join buffers, like live ones). Members see every message
+once and in order; if history no longer reaches back, or the room began a new epoch (a Redis
+Cluster shard failed over), every member -- joined, trailing or mid-join -- is dropped to
+reconnect and resume on its own, so no one keeps a position the parked events were meant to
+continue. A failed repair read is retried with a bounded, jittered backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -38,6 +42,11 @@ from .broker import Broker, BrokerUnavailable, History
 from .envelope import EnvelopeError, Event, Hidden, Posted, PresenceChanged, read
 
 logger = logging.getLogger("harbor.hub")
+
+# A repair whose history read failed (the broker unreachable) is tried again after this, doubled
+# per failure up to the cap and jittered, or at once when another repair is asked for.
+REPAIR_RETRY_FIRST_S = 0.05
+REPAIR_RETRY_MAX_S = 2.0
 
 
 # (is_closing, write) of one member's socket: called directly by the fan-out loop.
@@ -187,6 +196,10 @@ class LocalHub:
         if isinstance(event, Posted | Hidden):
             if local.repairing is not None:
                 local.repairing.append(event)
+                if len(local.repairing) > self._join_buffer:
+                    # A repair that cannot read history in time: hold no more, resume instead.
+                    local.repairing = None
+                    self._drop_everyone(local)
                 return
             if isinstance(event, Posted) and event.epoch == local.epoch:
                 if event.id <= local.last_id:
@@ -323,42 +336,72 @@ class LocalHub:
 
     async def keep_repaired(self, *, limit: int) -> None:
         """Run repairs as they are requested (a lifespan task)."""
+        failures = 0
         while True:
-            await self._repair_wanted.wait()
+            if failures:
+                with anyio.move_on_after(
+                    repair_retry_delay(failures) * (0.5 + random.random() / 2)
+                ):
+                    await self._repair_wanted.wait()
+            else:
+                await self._repair_wanted.wait()
             self._repair_wanted = anyio.Event()
-            while self._to_repair:
-                await self._repair(self._to_repair.pop(), limit)
+            rooms, self._to_repair = self._to_repair, set()
+            repaired = [await self._repair(room, limit) for room in rooms]
+            failures = 0 if all(repaired) else failures + 1
 
-    async def _repair(self, room_id: str, limit: int) -> None:
+    async def _repair(self, room_id: str, limit: int) -> bool:
+        """Fill one room's gap from history; False if the read failed (the room stays queued)."""
         local = self._rooms.get(room_id)
         if local is None or local.repairing is None:
-            return
+            return True
+        if local.last_id < 0:
+            # Nothing was fanned out here yet (everyone was just dropped): no position to
+            # repair from, and joiners read history of their own.
+            parked, local.repairing = local.repairing, None
+            for event in parked:
+                self._release(local, event)
+            return True
         self.stats.repairs += 1
         try:
             history = await self._broker.history(
-                room_id, since=max(local.last_id, 0), client_epoch=local.epoch or None, limit=limit
+                room_id, since=local.last_id, client_epoch=local.epoch or None, limit=limit
             )
         except BrokerUnavailable:
-            self._to_repair.add(room_id)  # the next reconnect asks again
-            return
+            self._to_repair.add(room_id)
+            return False
         parked, local.repairing = local.repairing, None
-        if local.last_id >= 0 and not history.recovered:
+        if not history.recovered or history.epoch != local.epoch:
+            # Members' clients hold the old epoch: only a resume tells them the new one, and
+            # (on a cluster) recovers what they missed across it.
             self._drop_everyone(local)
-            return
+            return True
         for message in history.messages:
             if message.id > local.last_id:
                 self.stats.repaired_messages += 1
-                self.fan_out(local, message)
+                self._release(local, message)
         for event in parked:
             if isinstance(event, Hidden) or event.id > local.last_id:
-                self.fan_out(local, event)
+                self._release(local, event)
+        return True
+
+    def _release(self, local: LocalRoom, event: Posted | Hidden) -> None:
+        """An event held back by a repair, on its way as if live: joiners whose history read
+        may have missed it get it in their buffers (merged by id), members get it fanned out."""
+        if local.joining:
+            self._buffer_for_joiners(local, event)
+        self.fan_out(local, event)
 
     def _drop_everyone(self, local: LocalRoom) -> None:
-        """History can't fill the gap: members reconnect and learn `recovered: false`."""
-        for members in local.members:
-            for member in list(members):
-                self._forget(local, member)
-                member.evicted()
+        """History can't continue what members have (a gap it no longer holds, or a new epoch):
+        each member -- joined, trailing behind its join's history, or mid-join -- is dropped to
+        reconnect and resume, learning the epoch and what it missed. Parked events are
+        discarded with them; the resumes read history instead."""
+        dropped = [m for members in local.members for m in members]
+        dropped += [*local.trailing, *local.joining]
+        for member in dropped:
+            self._forget(local, member)
+            member.evicted()
         local.last_id = -1
 
     def _is_gap(self, local: LocalRoom, event: Posted) -> bool:
@@ -409,6 +452,11 @@ class LocalHub:
             del local.joining[member]
             self.stats.slow_members_dropped += 1
             member.evicted()
+
+
+def repair_retry_delay(failures: int) -> float:
+    """Seconds before a repair is tried again after `failures` failed rounds (before jitter)."""
+    return min(REPAIR_RETRY_MAX_S, REPAIR_RETRY_FIRST_S * 2.0 ** min(max(failures - 1, 0), 16))
 
 
 def _merge(history: History, raced: list[Posted | Hidden]) -> History:

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rooms.cluster import is_cluster_url, parse_cluster_url
+
 from .settings import Settings
 
 _waiting: list[str] = []
@@ -42,10 +44,8 @@ def site_url(host: str, port: int, path: str = "/") -> str:
 def data_line(settings: Settings, cwd: Path) -> str:
     """Where this configuration keeps what outlives a restart (never a password)."""
     if settings.redis_url is not None:
-        parts = urlsplit(settings.redis_url)
-        where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
         return (
-            f"Data: Redis at {where} (rooms, messages for at most"
+            f"Data: {_redis_place(settings.redis_url)} (rooms, messages for at most"
             f" {_duration(settings.history_max_age_s)}, moderator accounts, flags and the audit"
             " log)."
         )
@@ -55,6 +55,17 @@ def data_line(settings: Settings, cwd: Path) -> str:
         " SQLite, and the key that keeps visitors' names across restarts). Rooms and messages"
         " live in memory only and end with this process."
     )
+
+
+def _redis_place(url: str) -> str:
+    """The Redis a URL names, without its password: one server, or a cluster's seeds."""
+    if is_cluster_url(url):
+        seeds = parse_cluster_url(url).seeds
+        first = f"{seeds[0][0]}:{seeds[0][1]}"
+        more = f" and {len(seeds) - 1} more seed nodes" if len(seeds) > 1 else ""
+        return f"a Redis Cluster seeded at {first}{more}"
+    parts = urlsplit(url)
+    return f"Redis at {parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
 
 
 def start_banner(settings: Settings, cwd: Path, waiting: list[str]) -> str:

@@ -99,7 +99,10 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         sweep_interval_s=settings.room_sweep_interval_s,
     )
     broker = create_broker(
-        settings.redis_url, limits, max_connections=settings.redis_max_connections
+        settings.redis_url,
+        limits,
+        max_connections=settings.redis_max_connections,
+        replica_ack_timeout_ms=settings.replica_ack_timeout_ms,
     )
     worker_id = secrets.token_hex(6)
     identities = IdentityIssuer(settings.secret.value, idle_s=settings.token_idle_s)

@@ -44,6 +44,9 @@ class Settings:
     # Redis connections per worker for commands (publish, history, flags); a burst waits for one
     # rather than failing. Pub/sub uses one more, separate connection.
     redis_max_connections: int = 64
+    # On a Redis Cluster, how long a message's ack waits for a replica to confirm it (WAIT), so
+    # a primary that dies right after cannot take an acked message with it; 0: never wait.
+    replica_ack_timeout_ms: int = 250
     # HMAC key for anonymous tokens; generated per process when absent (embedded default only).
     secret: Secret = field(default_factory=lambda: Secret(""))
     secret_generated: bool = False
@@ -219,6 +222,9 @@ class Settings:
             redis_url=redis_url,
             redis_max_connections=env.integer(
                 "HARBOR_REDIS_MAX_CONNECTIONS", cls.redis_max_connections, 2
+            ),
+            replica_ack_timeout_ms=env.integer(
+                "HARBOR_REPLICA_ACK_TIMEOUT_MS", cls.replica_ack_timeout_ms, 0, 10_000
             ),
             secret=Secret(secret or secrets.token_hex(32)),
             secret_generated=not secret,

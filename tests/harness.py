@@ -147,7 +147,13 @@ class RedisClusterProcesses:
     primary being killed, so failover tests stay short; nodes are stopped by the PIDs started."""
 
     def __init__(
-        self, workdir: Path, *, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000
+        self,
+        workdir: Path,
+        *,
+        primaries: int = 3,
+        replicas: int = 1,
+        node_timeout_ms: int = 1000,
+        appendonly: bool = False,
     ) -> None:
         if shutil.which("redis-cli") is None:
             raise RuntimeError("redis-cli is not installed (it comes with redis-server)")
@@ -155,7 +161,11 @@ class RedisClusterProcesses:
         self.primaries = primaries
         self.replicas = replicas
         self.nodes = [
-            RedisProcess(workdir / f"node{n}", extra_args=self._node_args(node_timeout_ms))
+            RedisProcess(
+                workdir / f"node{n}",
+                appendonly=appendonly,
+                extra_args=self._node_args(node_timeout_ms),
+            )
             for n in range(primaries * (1 + replicas))
         ]
 
@@ -239,6 +249,29 @@ class RedisClusterProcesses:
                         if first.isdigit() and int(first) <= slot <= int(last or first):
                             return node
         raise LookupError(f"no running primary serves {key!r}")
+
+    def node_id(self, node: RedisProcess) -> str:
+        return self.cli(node, "cluster", "myid").strip()
+
+    def slot_of(self, key: str) -> int:
+        return int(self.cli(self.primary_nodes()[0], "cluster", "keyslot", key).strip())
+
+    def move_slot(self, key: str, target: RedisProcess) -> None:
+        """Move `key`'s slot, with its keys, to the primary `target`, as resharding does:
+        IMPORTING on the target, MIGRATING on the source, MIGRATE the keys in batches, then
+        the slot assigned to the target on every primary."""
+        source, slot = self.owner_of(key), str(self.slot_of(key))
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        self.cli(target, "cluster", "setslot", slot, "importing", source_id)
+        self.cli(source, "cluster", "setslot", slot, "migrating", target_id)
+        for _ in range(1000):
+            keys = self.cli(source, "cluster", "getkeysinslot", slot, "100").split()
+            if not keys:
+                break
+            self.cli(source, "migrate", "127.0.0.1", str(target.port), "", "0", "5000",
+                     "keys", *keys)  # fmt: skip
+        for node in [target, source, *self.primary_nodes()]:
+            self.cli(node, "cluster", "setslot", slot, "node", target_id)
 
     def flush(self) -> None:
         """Empty every primary (replicas follow), so a shared cluster starts each test clean."""

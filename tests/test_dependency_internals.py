@@ -1,7 +1,8 @@
 """The private internals of uvicorn and redis-py that Harbor builds on, each named and pinned.
 
 Harbor leans on parts of two libraries that are not their public API, for measured reasons
-(server/transport.py, rooms/broker_redis.py, rooms/redis_direct.py, server/logs.py). A release
+(server/transport.py, rooms/broker_redis.py, rooms/redis_direct.py, server/logs.py, and on a
+Redis Cluster rooms/broker_cluster.py and rooms/scripts.py). A release
 may change any of them without notice; the lock file (requirements/) keeps a fresh install on
 the versions these tests passed on, and `bash .ci/test --latest` tries the newest on purpose.
 When a release does change one, the test for it fails here with the name of the internal and
@@ -11,6 +12,7 @@ the module that relies on it, not with an obscure error deep in a socket write.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 from collections.abc import Callable
 from importlib.metadata import version
@@ -22,14 +24,17 @@ import redis.asyncio as aioredis
 import uvicorn.protocols.http.httptools_impl as httptools_impl
 import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection, ConnectionPool
+from redis.exceptions import NoScriptError
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from rooms.scripts import load_everywhere
 from server.http_protocol import HarborHttpProtocol
 from server.logs import UVICORN_HANDSHAKE_LINE
 from server.transport import HarborWebSocketProtocol
-from tests.harness import RedisProcess
+from tests.harness import RedisClusterProcesses, RedisProcess
 
 
 def _changed(library: str, internal: str, user: str, detail: str) -> str:
@@ -283,3 +288,100 @@ async def test_redis_listener_read_times_out_with_none(redis_server: RedisProces
     finally:
         await pubsub.aclose()
         await client.aclose()
+
+
+# --- redis-py's cluster client: rooms/broker_cluster.py and rooms/scripts.py ------------------
+
+
+def _cluster_client(cluster: RedisClusterProcesses) -> RedisCluster:
+    return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", n.port) for n in cluster.nodes])
+
+
+async def test_a_cluster_pipeline_sends_a_command_to_the_node_it_names(
+    cluster: RedisClusterProcesses,
+) -> None:
+    """The publish pipeline sends WAIT with `target_nodes` to the node that owns the room (a
+    keyless command routes nowhere by itself), after the script, on one connection; with
+    `raise_on_error=False` a NOSCRIPT comes back as a NoScriptError in its place."""
+    client = _cluster_client(cluster)
+    key = "harbor:{room:internals}:meta"
+    try:
+        await client.initialize()
+        node = client.get_node_from_key(key)
+        owner = cluster.owner_of(key)
+        assert node is not None and (node.host, node.port) == ("127.0.0.1", owner.port), _changed(
+            "redis", "RedisCluster.get_node_from_key", "rooms/broker_cluster.py", "wrong node"
+        )
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.evalsha("0" * 40, 1, key)
+            pipe.execute_command("WAIT", 1, 100, target_nodes=node)
+            pipe.execute_command("CLUSTER MYID", target_nodes=node)
+            missing, replicas, answered_by = await pipe.execute(raise_on_error=False)
+        assert isinstance(missing, NoScriptError), _changed(
+            "redis",
+            "ClusterPipeline.execute(raise_on_error=False)",
+            "rooms/broker_cluster.py (publish, history)",
+            f"NOSCRIPT came back as {missing!r}",
+        )
+        assert isinstance(replicas, int), _changed(
+            "redis", "ClusterPipeline target_nodes", "rooms/broker_cluster.py", f"{replicas!r}"
+        )
+        assert _text(answered_by) == cluster.node_id(owner), _changed(
+            "redis",
+            "ClusterPipeline target_nodes",
+            "rooms/broker_cluster.py (_replicated_publish)",
+            "a command named for one node was answered by another",
+        )
+    finally:
+        await client.aclose()
+
+
+async def test_a_script_loaded_for_primaries_is_cached_on_every_primary(
+    cluster: RedisClusterProcesses,
+) -> None:
+    """rooms/scripts.py loads a script on every primary after a failover's NOSCRIPT with
+    `execute_command("SCRIPT LOAD", ..., target_nodes=RedisCluster.PRIMARIES)`."""
+    client = _cluster_client(cluster)
+    script = "return 'harbor internals'"
+    try:
+        await load_everywhere(client, script)
+        sha = hashlib.sha1(script.encode()).hexdigest()
+        for primary in cluster.primary_nodes():
+            assert cluster.cli(primary, "script", "exists", sha).strip() == "1", _changed(
+                "redis",
+                "execute_command(target_nodes=RedisCluster.PRIMARIES)",
+                "rooms/scripts.py (load_everywhere)",
+                f"the script is not cached on the primary at port {primary.port}",
+            )
+    finally:
+        await client.aclose()
+
+
+async def test_a_shard_subscription_reads_as_raw_replies(cluster: RedisClusterProcesses) -> None:
+    """The cluster listener SSUBSCRIBEs through `PubSub.execute_command` on one node's client
+    and reads `[b"ssubscribe", channel, n]` and `[b"smessage", channel, body]` itself."""
+    channel = "harbor:{room:internals}:ch"
+    owner = cluster.owner_of(channel)
+    node = aioredis.Redis(host="127.0.0.1", port=owner.port)
+    pubsub: Any = node.pubsub()
+    client = _cluster_client(cluster)
+    try:
+        await pubsub.execute_command("SSUBSCRIBE", channel)
+        read = pubsub.connection.read_response
+        confirmed = await read(timeout=1.0, disconnect_on_error=False, push_request=True)
+        assert confirmed[:2] == [b"ssubscribe", channel.encode()], _changed(
+            "redis", "the raw SSUBSCRIBE reply", "rooms/broker_cluster.py", f"{confirmed!r}"
+        )
+        await client.spublish(channel, b"body")
+        message = await read(timeout=1.0, disconnect_on_error=False, push_request=True)
+        assert message == [b"smessage", channel.encode(), b"body"], _changed(
+            "redis", "the raw sharded message", "rooms/broker_cluster.py", f"{message!r}"
+        )
+    finally:
+        await pubsub.aclose()
+        await node.aclose()
+        await client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

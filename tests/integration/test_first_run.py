@@ -66,6 +66,13 @@ def test_the_data_line_never_shows_a_redis_password() -> None:
     )
     line = data_line(settings, Path("/srv"))
     assert "redis.internal:6380/2" in line and "hunter2" not in line
+    cluster = Settings.from_env(
+        {"REDIS_URL": "redis+cluster://:hunter2@10.0.0.1:7000,10.0.0.2:7000",
+         "HARBOR_SECRET": "s" * 32}
+    )  # fmt: skip
+    on_cluster = data_line(cluster, Path("/srv"))
+    assert "Redis Cluster seeded at 10.0.0.1:7000 and 1 more" in on_cluster
+    assert "hunter2" not in on_cluster
     embedded = data_line(Settings.from_env({}), Path("/srv/harbor"))
     assert embedded.startswith("Data: /srv/harbor/var ")
     assert site_url("0.0.0.0", 8080) == "http://127.0.0.1:8080/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rooms.history import is_recovered
+from rooms.history import Carried, Resume, carry_over, is_recovered
 
 # (case, since, client_epoch, epoch, head, first_after_since, recovered)
 TABLE: list[tuple[str, int | None, str | None, str, int, int | None, bool]] = [
@@ -51,3 +51,27 @@ def test_is_recovered(
         )
         is recovered
     )
+
+
+CARRIED = Carried("e1", 40)
+
+
+@pytest.mark.parametrize(
+    ("since", "client_epoch", "carried", "resume"),
+    [
+        (35, "e1", CARRIED, Resume(35, "e2")),  # saw only what the new node inherited
+        (40, "e1", CARRIED, Resume(40, "e2")),
+        (42, "e1", CARRIED, Resume(40, "e2", lost=True)),  # saw a message the failover lost
+        (42, "e0", CARRIED, Resume(42, "e0")),  # from an older epoch still: untouched
+        (42, None, CARRIED, Resume(42, None)),
+        (None, "e1", CARRIED, Resume(None, "e1")),
+        (42, "e1", None, Resume(42, "e1")),  # no node change on record (one Redis)
+        (3, "e2", CARRIED, Resume(3, "e2")),  # already in the current epoch
+    ],
+)
+def test_carry_over(
+    since: int | None, client_epoch: str | None, carried: Carried | None, resume: Resume
+) -> None:
+    """A resume from the epoch before a node change continues in the new one up to the last
+    id both share; past it the client is not recovered but restarts from that id."""
+    assert carry_over(since, client_epoch, epoch="e2", carried=carried) == resume

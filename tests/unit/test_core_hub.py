@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +16,13 @@ import pytest
 from rooms.broker import BrokerUnavailable, History, HistoryLimits
 from rooms.broker_memory import MemoryBroker
 from rooms.envelope import Draft, Event, hide_body, presence_body
-from rooms.hub import JoinAborted, LocalHub
+from rooms.hub import (
+    REPAIR_RETRY_FIRST_S,
+    REPAIR_RETRY_MAX_S,
+    JoinAborted,
+    LocalHub,
+    repair_retry_delay,
+)
 from server.identity import IdentityIssuer
 from server.protocol import CODECS, JSON, MSGPACK, room_encoder
 
@@ -40,6 +48,7 @@ class RecordingMember:
         self.closing = False
         self.frames: list[bytes] = []
         self.evictions = 0
+        self.wrote = anyio.Event()  # set by the next frame written
 
     @property
     def outlet(self) -> tuple[Callable[[], bool], Callable[[bytes], object]]:
@@ -50,6 +59,8 @@ class RecordingMember:
 
     def write(self, frame: bytes) -> None:
         self.frames.append(frame)
+        self.wrote.set()
+        self.wrote = anyio.Event()
         if self.falls_behind is not None:
             self.falls_behind.detach(self, slow=True)
 
@@ -666,4 +677,156 @@ async def test_a_trailing_joiner_that_leaves_is_forgotten() -> None:
         await anyio.wait_all_tasks_blocked()
         assert joiner.frames == []
         assert hub.local_counts() == {ROOM: 1}
+        tg.cancel_scope.cancel()
+
+
+# Repairs
+
+
+@asynccontextmanager
+async def repairing_hub(
+    broker: RecordingBroker,
+) -> AsyncIterator[LocalHub]:
+    """A hub whose repairs run (the lifespan's `keep_repaired` task) over `broker`."""
+    hub = LocalHub(broker, CountingEncoder(), codecs=CODECS, join_buffer=100)
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        tg.start_soon(functools.partial(hub.keep_repaired, limit=50))
+        try:
+            yield hub
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def got_or_evicted(member: RecordingMember, text: str) -> bool:
+    return member.evictions > 0 or text in [f.get("text") for f in member.decoded()]
+
+
+async def test_a_new_epoch_drops_trailing_members_too_not_only_the_joined_ones() -> None:
+    """A room began a new epoch (a cluster shard failed over) while this worker still holds
+    the old one. A member that joins in the new epoch ahead of the worker trails behind its
+    join's history; the repair the join asked for parks live messages, then finds the new
+    epoch and drops the room's members. The trailing member must be dropped with them (it
+    resumes from history): kept, it silently lacked the parked messages."""
+    broker = LaggingBroker()
+    async with repairing_hub(broker) as hub:
+        old, new = RecordingMember(), RecordingMember()
+        await join(hub, old)
+        await broker.publish(ROOM, draft("before the failover"))
+        await anyio.wait_all_tasks_blocked()
+        broker._drop(ROOM)  # the history the worker numbered from is gone: a new epoch
+        broker.lagging = True
+        await broker.publish(ROOM, draft("first in the new epoch"))
+        await broker.publish(ROOM, draft("second in the new epoch"))
+        history = await join(hub, new)
+        assert texts(history)[-1] == "second in the new epoch"
+        broker.catch_up()  # parked: the join found a new epoch and asked for a repair
+        await broker.publish(ROOM, draft("parked during the repair"))
+        await anyio.wait_all_tasks_blocked()
+        assert old.evictions == 1, "the members of the old epoch are told to resume"
+        assert got_or_evicted(new, "parked during the repair")
+        await broker.publish(ROOM, draft("after the repair"))
+        await anyio.wait_all_tasks_blocked()
+        assert got_or_evicted(new, "parked during the repair")
+
+
+async def test_a_repair_hands_what_it_releases_to_joiners_as_well() -> None:
+    """Messages a repair fans out (from history, then the parked ones) reach a member whose
+    join is in progress through its join buffer, merged by id: its own history read may have
+    run before they were stored."""
+    broker = LaggingBroker()
+    async with repairing_hub(broker) as hub:
+        member, joiner = RecordingMember(), RecordingMember()
+        await join(hub, member)
+        await broker.publish(ROOM, draft("one"))
+        await anyio.wait_all_tasks_blocked()
+        broker.lagging = True
+        await broker.publish(ROOM, draft("two, lost live"))
+        broker.held.clear()  # pub/sub dropped it
+        broker.lagging = False
+        hub.request_repair(ROOM)
+        broker.after_history = ["three, after the joiner's read"]
+        history = await join(hub, joiner)
+        await anyio.wait_all_tasks_blocked()
+        seen = texts(history) + [f["text"] for f in joiner.decoded()]
+        assert seen[-2:] == ["two, lost live", "three, after the joiner's read"]
+        assert len(seen) == len(set(seen)), "each message once"
+        assert [f["text"] for f in member.decoded()] == [
+            "one",
+            "two, lost live",
+            "three, after the joiner's read",
+        ]
+
+
+class FailingHistory(LaggingBroker):
+    """History reads fail while `down`, counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.reads = 0
+
+    async def history(
+        self, room: str, *, since: int | None, client_epoch: str | None, limit: int
+    ) -> History:
+        self.reads += 1
+        if self.down:
+            raise BrokerUnavailable("down")
+        return await super().history(room, since=since, client_epoch=client_epoch, limit=limit)
+
+
+async def test_a_failed_repair_read_backs_off_instead_of_spinning_then_repairs() -> None:
+    """A broker that refuses at once made the repair loop retry in a tight loop that never
+    yielded to the event loop; now it waits (bounded, jittered) and repairs once it answers."""
+    broker = FailingHistory()
+    async with repairing_hub(broker) as hub:
+        member = RecordingMember()
+        await join(hub, member)
+        await broker.publish(ROOM, draft("one"))
+        await anyio.wait_all_tasks_blocked()
+        broker.lagging = True
+        await broker.publish(ROOM, draft("two, lost live"))
+        broker.held.clear()
+        broker.lagging = False
+        broker.down, broker.reads = True, 0
+        hub.request_repair(ROOM)
+        member.wrote = anyio.Event()
+        with anyio.fail_after(5):
+            await anyio.wait_all_tasks_blocked()
+        assert broker.reads == 1, "one read, then a wait: no tight loop"
+        broker.down = False
+        with anyio.fail_after(5):
+            await member.wrote.wait()  # the retry, within one backoff
+        assert [f["text"] for f in member.decoded()] == ["one", "two, lost live"]
+
+
+def test_the_repair_retry_delay_doubles_up_to_its_cap() -> None:
+    delays = [repair_retry_delay(n) for n in range(1, 12)]
+    assert delays[0] == REPAIR_RETRY_FIRST_S
+    assert all(b == min(2 * a, REPAIR_RETRY_MAX_S) for a, b in itertools.pairwise(delays))
+    assert delays[-1] == REPAIR_RETRY_MAX_S
+    assert repair_retry_delay(10**6) == REPAIR_RETRY_MAX_S
+
+
+async def test_events_parked_by_a_stuck_repair_are_bounded_by_the_join_buffer() -> None:
+    """While history cannot be read, a repair parks live events; past the join buffer the
+    room's members are dropped to resume instead of the worker holding ever more."""
+    broker = FailingHistory()
+    hub = LocalHub(broker, CountingEncoder(), codecs=CODECS, join_buffer=3)
+    async with anyio.create_task_group() as tg:
+        await tg.start(broker.run, hub.deliver)
+        tg.start_soon(functools.partial(hub.keep_repaired, limit=50))
+        member = RecordingMember()
+        await join(hub, member)
+        broker.down = True
+        hub.request_repair(ROOM)
+        for n in range(3):
+            await broker.publish(ROOM, draft(f"parked {n}"))
+        await anyio.wait_all_tasks_blocked()
+        assert member.evictions == 0 and member.frames == []
+        await broker.publish(ROOM, draft("one too many"))
+        await anyio.wait_all_tasks_blocked()
+        assert member.evictions == 1
+        local = hub.room(ROOM)
+        assert local is not None and local.repairing is None
         tg.cancel_scope.cancel()
