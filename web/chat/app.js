@@ -15,6 +15,7 @@ import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
+import { MilestonePanel } from "./milestone-panel.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
 import { STEPS, URGE_MS, clockText, loadUrge, saveUrge } from "./urge.js";
@@ -152,6 +153,7 @@ const state = {
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
+  milestones: new MilestonePanel((frame) => state.socket?.send(frame) === true),
   asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
   urgeEnd: null, // when the private urge timer ends (ms), or null
   urgeTimer: null,
@@ -1049,6 +1051,7 @@ function startSocket() {
       $("whoami").hidden = false;
       if (Object.hasOwn(REPLACED, String(welcome.replaced))) newIdentity(welcome);
       restoreInvite(welcome);
+      state.milestones.welcomed(); // a new connection carries no badge until told
       for (const conv of state.conversations.values()) {
         conv.state = "out";
         if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
@@ -1115,6 +1118,7 @@ function forgetMe() {
   state.requests = [];
   state.deleting.clear();
   state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
+  state.milestones.forget();
   state.asking = null;
   stopUrge();
   state.current = null;
@@ -1165,6 +1169,7 @@ function wire() {
   onQuickExit(() => {
     state.exiting = true;
     clearTimeout(state.urgeTimer);
+    state.milestones.forget();
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -1183,6 +1188,7 @@ function wire() {
   $("urge-stop").addEventListener("click", stopUrge);
   $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
   restoreUrge();
+  state.milestones.wire();
   for (const id of ["open-controls", "room-controls"]) {
     $(id).addEventListener("click", openControls);
   }

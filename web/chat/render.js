@@ -1,6 +1,8 @@
 // DOM builders for the chat. Every piece of user or server text goes in through textContent or
 // text nodes, never innerHTML: markup typed in a message shows as the characters someone typed.
 
+import { BADGE_WORDS } from "./milestones.js";
+
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -59,6 +61,13 @@ export function messageElement(message, { own, subject = null }) {
   const meta = el("p", "msg-meta");
   meta.append(el("span", "msg-from", message.from));
   if (own) meta.append(el("span", "msg-you", "you"));
+  // A milestone the writer chose to show (self-declared; only the known words are shown).
+  if (Object.hasOwn(BADGE_WORDS, String(message.badge))) {
+    const milestone = el("span", "msg-milestone", BADGE_WORDS[message.badge]);
+    milestone.title = "A milestone this person chose to show";
+    milestone.setAttribute("aria-label", `milestone: ${BADGE_WORDS[message.badge]}`);
+    meta.append(milestone);
+  }
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
