@@ -494,7 +494,7 @@ class ChatConnection:
             raise RuntimeError("send before hello")
         if self.moderator is not None:
             return await self._gate.submit_volunteer(
-                identity, self.moderator, send.room, send.text, send.client_id
+                identity, self.moderator, send.room, send.text, send.client_id, send.thread
             )
         return await self._gate.submit(
             identity,
@@ -505,6 +505,7 @@ class ChatConnection:
             muted=self.muted_until_ms > self._context.clock(),
             region=self.region,
             badge=self.badge,
+            thread=send.thread,
         )
 
     def _reaches_out_past_limit(self, send: Send, now: float) -> bool:

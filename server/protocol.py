@@ -21,7 +21,7 @@ from typing import Any
 import msgpack
 
 from rooms.catalog import ROOM_ID
-from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
+from rooms.envelope import THREADS, Broadcast, Event, Hidden, Posted, PresenceChanged
 
 from .closecodes import CloseCode
 from .milestones import is_badge
@@ -66,6 +66,7 @@ class Send:
     room: str
     text: str
     client_id: str
+    thread: str = ""  # "checkin": an answer to the room's daily check-in (rooms.envelope.THREADS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +172,14 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
     )
     try:
         if kind == "send":
+            thread = obj.get("thread")
+            if thread is not None and not (isinstance(thread, str) and thread in THREADS):
+                raise _Invalid("bad_field", "thread must be 'checkin' or absent")
             return Send(
-                _room(obj), _text(obj, max_text_chars), _string(obj, "client_id", _MAX_CLIENT_ID)
+                _room(obj),
+                _text(obj, max_text_chars),
+                _string(obj, "client_id", _MAX_CLIENT_ID),
+                thread or "",
             )
         if kind == "join":
             return Join(_room(obj), _optional_id(obj, "since"), _optional_epoch(obj))
@@ -321,14 +328,17 @@ def history_item(posted: Posted, author: str) -> dict[str, Any]:
 
 
 def _add_marks(frame: dict[str, Any], posted: Posted) -> None:
-    """How a client should present the message: `note`, and the one-word `sensitive` subject
-    and self-declared `badge` when it has them (never anything else of the verdict)."""
+    """How a client should present the message: `note`, and the one-word `sensitive` subject,
+    self-declared `badge` and daily check-in `thread` when it has them (never anything else of
+    the verdict)."""
     if posted.note:
         frame["note"] = posted.note
     if posted.sensitive:
         frame["sensitive"] = posted.sensitive
     if posted.badge:
         frame["badge"] = posted.badge
+    if posted.thread:
+        frame["thread"] = posted.thread
 
 
 def error_event(

@@ -13,6 +13,7 @@ import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quicke
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
+import { DailyThread } from "./daily.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
 import { MilestonePanel } from "./milestone-panel.js";
@@ -154,6 +155,7 @@ const state = {
   paceTimer: null,
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
   milestones: new MilestonePanel((frame) => state.socket?.send(frame) === true),
+  daily: new DailyThread({ focusComposer: () => $("text").focus() }),
   asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
   urgeEnd: null, // when the private urge timer ends (ms), or null
   urgeTimer: null,
@@ -284,6 +286,8 @@ function enterRoom(roomId, address = "push") {
   }
   showRoomHeader(roomId);
   $("messages-host").replaceChildren(conv.list);
+  // Topic rooms have a daily check-in; a private check-in with a volunteer does not.
+  state.daily.show(conv.list, !/^checkin-/.test(roomId));
   show("room");
   $("text").value = loadDraft(roomId);
   updateCounter();
@@ -480,12 +484,14 @@ function send() {
   if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
   if (!paced(roomId)) return; // the words stay in the box
   const clientId = newClientId();
+  const thread = state.daily.take(); // "checkin" when it answers the daily check-in
   const item = {
     clientId,
     room: roomId,
     text,
+    thread,
     status: "queued",
-    el: render.pendingElement(text, state.name, clientId),
+    el: render.pendingElement(text, state.name, clientId, thread),
     boundId: null,
     drops: 0,
   };
@@ -558,6 +564,7 @@ function flush(roomId) {
     if (conv.throttled && item.status === "inflight") return;
     if (item.status !== "queued") continue;
     const frame = { type: "send", room: roomId, text: item.text, client_id: item.clientId };
+    if (item.thread) frame.thread = item.thread;
     if (!state.socket.send(frame)) return;
     item.status = "inflight";
     if (conv.throttled) return;
@@ -1189,6 +1196,7 @@ function wire() {
   $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
   restoreUrge();
   state.milestones.wire();
+  state.daily.wire();
   for (const id of ["open-controls", "room-controls"]) {
     $(id).addEventListener("click", openControls);
   }

@@ -71,6 +71,10 @@ export function messageElement(message, { own, subject = null }) {
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
+  if (message.thread === "checkin") {
+    li.classList.add("daily-answer");
+    meta.append(el("span", "msg-daily", "check-in"));
+  }
   if (message.note === "struggling") {
     li.classList.add("struggling");
     meta.append(el("span", "msg-asks", "asks for support"));
@@ -175,8 +179,9 @@ export function cancelDelete(li) {
 }
 
 /** Our message before its ack: shown at once, marked "sending…" until the server stores it. */
-export function pendingElement(text, name, clientId) {
-  const li = messageElement({ id: "", from: name || "You", text, ts: Number.NaN }, { own: true });
+export function pendingElement(text, name, clientId, thread = "") {
+  const message = { id: "", from: name || "You", text, ts: Number.NaN, thread };
+  const li = messageElement(message, { own: true });
   li.removeAttribute("data-id");
   li.dataset.clientId = clientId;
   setPendingState(li, "sending");
