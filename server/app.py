@@ -27,6 +27,7 @@ from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
 from .proxies import networks
 from .registry import Registry
+from .schedule import ROUTES as SCHEDULE_ROUTES
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", chat_needs_harbor_protocol),
         Route("/api/rooms", list_rooms),
         Route("/api/resources", list_resources),
+        *SCHEDULE_ROUTES,
         Route("/r/{room}", room_page),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

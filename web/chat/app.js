@@ -16,6 +16,7 @@ import * as controls from "./controls.js";
 import { DailyThread } from "./daily.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
+import { MeetingPanel } from "./meeting.js";
 import { MilestonePanel } from "./milestone-panel.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
@@ -42,6 +43,7 @@ const FAILURE_REASONS = {
   text_too_long: "This message is too long.",
   empty_text: "This message is empty.",
   dropped: "The connection dropped each time this was sent.",
+  floor_only: "Cross-talk is off: only the person sharing posts now. Raise your hand to share.",
 };
 // A message in flight when the connection dropped is sent again after the re-join; after this
 // many drops in a row it is marked not sent instead, so nothing is resent in a loop.
@@ -156,6 +158,8 @@ const state = {
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
   milestones: new MilestonePanel((frame) => state.socket?.send(frame) === true),
   daily: new DailyThread({ focusComposer: () => $("text").focus() }),
+  volunteer: false, // this page chairs as a volunteer moderator (opened with ?volunteer)
+  meeting: null, // the MeetingPanel, made in wire()
   asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
   urgeEnd: null, // when the private urge timer ends (ms), or null
   urgeTimer: null,
@@ -288,6 +292,7 @@ function enterRoom(roomId, address = "push") {
   $("messages-host").replaceChildren(conv.list);
   // Topic rooms have a daily check-in; a private check-in with a volunteer does not.
   state.daily.show(conv.list, !/^checkin-/.test(roomId));
+  state.meeting.show(roomId, conv.list);
   show("room");
   $("text").value = loadDraft(roomId);
   updateCounter();
@@ -311,6 +316,7 @@ function backToRooms() {
 function leaveRoomView() {
   const roomId = state.current;
   state.current = null;
+  state.meeting.show(null, null);
   show("rooms");
   if (!roomId) return;
   saveDraft(roomId, $("text").value);
@@ -896,6 +902,12 @@ function onFrame(frame) {
       if (state.asking?.clientId === frame.client_id) onAsked(frame);
       else onAck(frame);
       break;
+    case "meeting":
+      state.meeting.onMeeting(frame);
+      break;
+    case "meeting_reaction":
+      state.meeting.onReaction(frame);
+      break;
     case "presence":
       if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
       break;
@@ -937,6 +949,10 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
+  if (typeof frame.action === "string") {
+    state.meeting.onError(frame); // a meeting action the meeting's rules refused
+    return;
+  }
   if (state.asking && state.asking.clientId === frame.client_id) {
     onAsked(frame);
     return;
@@ -1041,6 +1057,9 @@ function startSocket() {
   state.socket = new HarborSocket({
     url: socketUrl(),
     hello: () => {
+      // A volunteer moderator chairing a meeting opens the page with ?volunteer: their
+      // session cookie rides on the handshake, and no member token is used or kept.
+      if (state.volunteer) return { type: "hello", moderator: true };
       const token = storage.get(STORE.token);
       const hello = token ? { type: "hello", token } : { type: "hello" };
       // The region the help lines are shown for: a support frame lists its lines first.
@@ -1049,7 +1068,7 @@ function startSocket() {
     },
     onReady: (welcome) => {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
-      storage.set(STORE.token, welcome.token);
+      if (!state.volunteer) storage.set(STORE.token, welcome.token);
       state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
       if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
       state.name = welcome.name;
@@ -1196,6 +1215,14 @@ function wire() {
   $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
   restoreUrge();
   state.milestones.wire();
+  state.volunteer = new URLSearchParams(window.location.search).has("volunteer");
+  state.meeting = new MeetingPanel({
+    send: (frame) => state.socket?.send(frame) === true,
+    me: () => state.author,
+    volunteer: () => state.volunteer,
+    announce,
+  });
+  state.meeting.wire();
   state.daily.wire();
   for (const id of ["open-controls", "room-controls"]) {
     $(id).addEventListener("click", openControls);
