@@ -18,6 +18,7 @@ from tests.meetings import MEETING_ROOM, rooms_with_a_meeting
 from .chat import ChatPage, ms
 from .conftest import Chromium, screenshot_path
 from .dashboard import Dashboard, add_moderators
+from .test_accessibility import serious_violations
 
 ROOM = MEETING_ROOM
 FAST = {"HARBOR_SEND_RATE_PER_10S": "1000", "HARBOR_SEND_BURST": "200"}
@@ -31,7 +32,11 @@ def panel(chat: ChatPage) -> Locator:
 
 
 async def test_a_meeting_across_two_workers(
-    chromium: Chromium, harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+    chromium: Chromium,
+    harbor: HarborFactory,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+    axe_source: str,
 ) -> None:
     rooms = str(rooms_with_a_meeting(tmp_path / "rooms", started_min_ago=5))
     add_moderators(redis_server, "volunteer")
@@ -39,6 +44,7 @@ async def test_a_meeting_across_two_workers(
     second = harbor(redis_server, HARBOR_ROOMS=rooms, **FAST)
 
     desk = await Dashboard.signed_in(chromium, first, "volunteer", viewport=DESKTOP)
+    await desk.page.context.add_init_script(script=axe_source)
     await desk.page.goto(first.http + f"/r/{ROOM}?volunteer")
     chair = ChatPage(desk.page)
     await chair.accept()
@@ -98,13 +104,21 @@ async def test_a_meeting_across_two_workers(
     await bo.page.screenshot(path=screenshot_path("desktop-meeting.png"))
     await ana.page.screenshot(path=screenshot_path("phone-meeting.png"))
 
-    late = await ChatPage.open(chromium, second, viewport=PHONE)
+    context = await chromium.context(viewport=PHONE)
+    await context.add_init_script(script=axe_source)  # injected outside the page's CSP
+    late_page = await context.new_page()
+    chromium.watch_page(late_page)
+    await late_page.goto(second.http + "/")
+    late = ChatPage(late_page)
+    await late.accept()
     await late.enter(ROOM)
     greeting = panel(late).locator("#meeting-greeting")
     await expect(greeting).to_be_visible()
     await expect(greeting).to_contain_text("Welcome, come on in. The meeting has started")
     await expect(panel(late).locator("#meeting-floor")).to_contain_text(f"Sharing now: {ana_name}")
     await late.wait_message(SHARE)
+    assert await serious_violations(late_page) == []
+    assert await serious_violations(chair.page) == []  # the chair's controls too
     await panel(late).get_by_role("button", name="Just listening").click()
     await expect(panel(chair).locator("#meeting-queue")).to_have_text(
         f"Hands raised: {bo_name}. 1 just listening."

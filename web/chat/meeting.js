@@ -63,6 +63,7 @@ export class MeetingPanel {
     this.room = null;
     this.list = null;
     this.timer = null;
+    this.endTimer = null;
     this.reactions = {};
     this.observer = new MutationObserver((changes) => {
       for (const change of changes) {
@@ -156,7 +157,13 @@ export class MeetingPanel {
 
   render() {
     clearTimeout(this.timer);
-    const frame = this.frames.get(this.room);
+    clearTimeout(this.endTimer);
+    let frame = this.frames.get(this.room);
+    if (frame && Date.now() >= frame.end_ms) {
+      this.frames.delete(this.room); // its time is over: the room is a room again
+      frame = undefined;
+    }
+    if (frame) this.endTimer = setTimeout(() => this.render(), Math.min(frame.end_ms - Date.now(), 2 ** 31 - 1));
     const panel = $("meeting");
     panel.hidden = !frame;
     if (this.list) for (const li of this.list.querySelectorAll(".msg")) this.decorate(li);
@@ -280,6 +287,7 @@ export class MeetingPanel {
       li.dataset.author = person.author;
       if (person.author !== frame.floor?.author) {
         li.append(" ", button("Give the floor", () => this.act("give", { to: person.author }), "link-button"));
+        li.append(" ", button("Lower their hand", () => this.act("remove", { to: person.author }), "link-button"));
       }
       li.append(" ", button("Hand the chair", () => this.act("hand", { to: person.author }), "link-button"));
       list.append(li);
