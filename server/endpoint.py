@@ -465,13 +465,13 @@ class ChatConnection:
     async def _meeting(self, command: MeetingCommand) -> None:
         store, identity = self._context.meetings, self.identity
         if command.room not in self.rooms or identity is None:
-            self._refuse("not_joined", "join the room first")
+            self._refuse_action(command, "not_joined", "join the room first")
             return
         if store is None:
-            self._refuse("no_meeting", "there is no meeting in this room now")
+            self._refuse_action(command, "no_meeting", "there is no meeting in this room now")
             return
         if command.action == "react" and self._send_bucket.take(time.monotonic()) > 0:
-            self._refuse("rate_limited", "slow down a little")
+            self._refuse_action(command, "rate_limited", "slow down a little")
             return
         person = Person(self._context.identities.author_tag(identity.uid), identity.name)
         action = Action(command.action, command.to, command.on, command.step, command.reaction)
@@ -480,11 +480,16 @@ class ChatConnection:
                 self._context, store, command.room, Actor(person, self.moderator or ""), action
             )
         except MeetingRefused as refused:
-            self.send(error_event(refused.code, str(refused), action=command.action))
+            self._refuse_action(command, refused.code, str(refused))
         except BrokerUnavailable:
-            self.send(
-                error_event("unavailable", "not done; retry", action=command.action, retryable=True)
-            )
+            self._refuse_action(command, "unavailable", "not done; retry", retryable=True)
+
+    def _refuse_action(
+        self, command: MeetingCommand, code: str, message: str, **extra: Any
+    ) -> None:
+        """A meeting action refused: the error names the action, so a page can tell it from
+        a refused send or report."""
+        self.send(error_event(code, message, action=command.action, **extra))
 
     async def _meeting_allows(self, send: Send) -> bool:
         """Whether a chaired meeting lets this person post now (cross-talk off: only the person

@@ -129,7 +129,7 @@ async def test_meeting_frames_are_validated(harbor: HarborFactory, tmp_path: Pat
         await ana.send({"type": "meeting", "room": ROOM, **bad})
         assert (await ana.expect("error"))["code"] == "bad_field", bad
     await ana.send({"type": "meeting", "room": "opioids", "action": "raise"})
-    assert (await ana.expect("error"))["code"] == "not_joined"
+    assert (await ana.expect("error", action="raise"))["code"] == "not_joined"
     await ana.join("opioids")
     await ana.send({"type": "meeting", "room": "opioids", "action": "raise"})
     assert (await ana.expect("error", action="raise"))["code"] == "no_meeting"
