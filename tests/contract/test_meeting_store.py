@@ -1,4 +1,5 @@
-"""The meeting store contract, run against both backends: memory and a real Redis. Changes are
+"""The meeting store contract, run against every backend: memory, a real Redis and a real Redis
+Cluster. Changes are
 atomic (racing writers never lose one another), a change may decline to write, and states
 expire."""
 
@@ -10,8 +11,9 @@ import anyio
 import pytest
 import redis.asyncio as aioredis
 
+from rooms.broker_cluster import open_redis
 from rooms.meeting_store import MeetingStore, MemoryMeetingStore, RedisMeetingStore
-from tests.harness import RedisProcess
+from tests.harness import RedisClusterProcesses, RedisProcess
 
 
 class Clock:
@@ -22,14 +24,15 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(
-    request: pytest.FixtureRequest, redis_server: RedisProcess
-) -> AsyncIterator[MeetingStore]:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[MeetingStore]:
     if request.param == "memory":
         yield MemoryMeetingStore(Clock())
         return
-    client = aioredis.from_url(redis_server.url)
+    server: RedisProcess | RedisClusterProcesses = request.getfixturevalue(
+        "cluster" if request.param == "cluster" else "redis_server"
+    )
+    client = open_redis(server.url)  # a cluster client for redis+cluster://
     try:
         yield RedisMeetingStore(client)
     finally:
