@@ -50,6 +50,9 @@ async def test_a_meeting_across_two_workers(
     await chair.accept()
     await chair.wait_joined()
     ana = await ChatPage.open(chromium, first, viewport=PHONE)
+    await expect(ana.page.locator(f"button[data-room='{ROOM}'] .room-meeting")).to_have_text(
+        "Meeting now: Evening meeting"
+    )
     await ana.enter(ROOM)
     bo = await ChatPage.open(chromium, second, viewport=DESKTOP)
     await bo.enter(ROOM)

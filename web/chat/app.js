@@ -233,8 +233,11 @@ async function loadRooms() {
   }
   $("rooms-error").hidden = true;
   const rooms = Array.isArray(data?.rooms) ? data.rooms : [];
-  const fresh = rooms.map((r) => r.id).join("\n");
-  const known = [...state.rooms.keys()].join("\n");
+  // Redrawn when the rooms change, or a room's meeting comes or goes; else counts only.
+  const now = Date.now();
+  const shape = (r) => `${r.id} ${r.meeting?.start_ms ?? ""} ${r.meeting?.start_ms <= now}`;
+  const fresh = rooms.map(shape).join("\n");
+  const known = [...state.rooms.values()].map(shape).join("\n");
   for (const room of rooms) state.rooms.set(room.id, room);
   if (fresh !== known) {
     state.rooms = new Map(rooms.map((r) => [r.id, r]));

@@ -29,6 +29,12 @@ export function roomCard(room) {
   const count = el("span", "room-count", countText(room.count));
   count.dataset.countFor = room.id;
   button.append(title, description, count);
+  if (room.meeting && Number.isFinite(room.meeting.start_ms)) {
+    const started = room.meeting.start_ms <= Date.now();
+    const when = clock.format(new Date(room.meeting.start_ms));
+    const text = started ? `Meeting now: ${room.meeting.title}` : `Meeting at ${when}: ${room.meeting.title}`;
+    button.append(el("span", "room-meeting", text));
+  }
   li.append(button);
   return li;
 }
