@@ -1148,6 +1148,7 @@ function forgetMe() {
   state.deleting.clear();
   state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
   state.milestones.forget();
+  state.meeting.forget();
   state.asking = null;
   stopUrge();
   state.current = null;

@@ -87,6 +87,14 @@ export class MeetingPanel {
     this.render();
   }
 
+  /** Forget me and quick exit: nothing of the meetings this page saw stays in it. */
+  forget() {
+    this.frames.clear();
+    this.seen.clear();
+    this.reactions = {};
+    this.show(null, null);
+  }
+
   /** Whether the room on screen is in a running meeting (the daily prompt steps aside). */
   active() {
     const frame = this.frames.get(this.room);
