@@ -135,3 +135,26 @@ async def test_meeting_frames_are_validated(harbor: HarborFactory, tmp_path: Pat
     assert (await ana.expect("error", action="raise"))["code"] == "no_meeting"
     await act(ana, "give")
     assert (await ana.expect("error", action="give"))["code"] == "not_chair"
+
+
+async def test_the_schedule_and_its_calendar_files(harbor: HarborFactory, tmp_path: Path) -> None:
+    worker = harbor(HARBOR_ROOMS=str(rooms_with_a_meeting(tmp_path / "rooms")))
+    listed = worker.get_json("/api/meetings")["meetings"]
+    assert [m["id"] for m in listed] == [MEETING_ID] * 15  # today's, under way, and 14 more
+    first = listed[0]
+    assert (first["room"], first["room_title"], first["repeat"], first["zone"]) == (
+        ROOM,
+        "Alcohol",
+        "daily",
+        "UTC",
+    )
+    assert first["end_ms"] - first["start_ms"] == 90 * 60_000
+    assert first["format"][0] == "Opening words"
+    rooms = {room["id"]: room for room in worker.get_json("/api/rooms")["rooms"]}
+    assert rooms[ROOM]["meeting"]["start_ms"] == first["start_ms"]
+    assert "meeting" not in rooms["opioids"]
+    one = worker.get_text(f"/api/meetings/{MEETING_ID}.ics")
+    assert one.count("BEGIN:VEVENT") == 15
+    assert worker.status("/api/meetings/no-such-meeting.ics") == 404
+    assert worker.status("/api/meetings/Bad..Name.ics") == 404
+    assert worker.get_text("/api/meetings.ics").count("BEGIN:VEVENT") == 15
