@@ -141,6 +141,7 @@ class MemoryBroker:
             draft.note,
             draft.sensitive,
             draft.badge,
+            draft.thread,
         )
         log.messages.append(posted)
         log.text_bytes += _size(posted)

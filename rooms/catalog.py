@@ -2,7 +2,8 @@
 
 Rooms are data, not code, so an operator can run a community with its own rooms by pointing
 `HARBOR_ROOMS` at a file of the same shape as the shipped `rooms.json`. An entry's optional
-`moderation` object sets that room's moderation policy (see moderation.policy.policy_from_json).
+`moderation` object sets that room's moderation policy (see moderation.policy.policy_from_json),
+and its optional `meetings` list the meetings it hosts (rooms/meetings.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.policy import DEFAULT_POLICY, RoomPolicy, policy_from_json
+
+from .meetings import Meeting, MeetingError, meetings_from_json
 
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("rooms.json")
 # Every room id, listed or a private check-in: what the wire protocol accepts and the rooms file
@@ -33,6 +36,8 @@ class Room:
     guidelines: str
     # What moderation does with this room's messages (the entry's optional `moderation` object).
     policy: RoomPolicy = DEFAULT_POLICY
+    # Scheduled meetings this room hosts (the entry's optional `meetings` list).
+    meetings: tuple[Meeting, ...] = ()
 
 
 class Catalog:
@@ -44,6 +49,9 @@ class Catalog:
         self._rooms = {room.id: room for room in rooms}
         if len(self._rooms) != len(rooms):
             raise CatalogError("room ids must be unique")
+        meeting_ids = [meeting.id for room in rooms for meeting in room.meetings]
+        if len(set(meeting_ids)) != len(meeting_ids):
+            raise CatalogError("meeting ids must be unique across rooms")
 
     def __iter__(self) -> Iterator[Room]:
         return iter(self._rooms.values())
@@ -56,6 +64,10 @@ class Catalog:
 
     def get(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
+
+    def meetings(self) -> tuple[Meeting, ...]:
+        """Every room's meetings, in room order (ids are unique across the catalog)."""
+        return tuple(meeting for room in self for meeting in room.meetings)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Catalog:
@@ -88,4 +100,10 @@ def _room(entry: object, index: int) -> Room:
             policy = policy_from_json(entry["moderation"])
         except ValueError as exc:
             raise CatalogError(f"room #{index} ({fields['id']}): 'moderation' {exc}") from exc
-    return Room(**fields, policy=policy)
+    meetings: tuple[Meeting, ...] = ()
+    if "meetings" in entry:
+        try:
+            meetings = meetings_from_json(fields["id"], entry["meetings"])
+        except MeetingError as exc:
+            raise CatalogError(f"room #{index} ({fields['id']}): {exc}") from exc
+    return Room(**fields, policy=policy, meetings=meetings)

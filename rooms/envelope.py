@@ -8,7 +8,8 @@ id 0 and never enter history.
 
 A message body is `[version, "m", ts, uid, name, text, note?, marks?]`. `marks` is a small map of
 short strings a client may show beside the words: `s`, what kind of sensitive subject the
-moderation core found (`SENSITIVE_KINDS`), and `b`, the writer's self-declared milestone badge.
+moderation core found (`SENSITIVE_KINDS`), `b`, the writer's self-declared milestone badge, and
+`t`, the thread the message answers (`THREADS`: the room's daily check-in).
 A reader ignores a mark it does not know, so a newer worker's messages still read on an older
 one during a rolling deploy.
 
@@ -28,8 +29,11 @@ KIND_HIDE = "h"
 KIND_BROADCAST = "x"
 MARK_SENSITIVE = "s"
 MARK_BADGE = "b"
+MARK_THREAD = "t"
 # What a `sensitive` mark may say: the subjects a reader can choose to fold behind a tap.
 SENSITIVE_KINDS = frozenset({"suicide", "self_harm", "using"})
+# What a `thread` mark may say: "checkin", an answer to the room's daily check-in prompt.
+THREADS = frozenset({"checkin"})
 # The longest mark value read back; anything longer is dropped, never shown.
 _MAX_MARK = 16
 
@@ -55,10 +59,11 @@ class Draft:
     note: str = ""  # "placeholder", "released", "volunteer": how clients should present it
     sensitive: str = ""  # one of SENSITIVE_KINDS, computed once from the message's verdict
     badge: str = ""  # the writer's milestone badge, as they declared it (server/milestones.py)
+    thread: str = ""  # one of THREADS: the daily check-in this message answers
 
     def body(self) -> bytes:
         fields: list[object] = [VERSION, KIND_MESSAGE, self.ts, self.uid, self.name, self.text]
-        marks = _marks(self.sensitive, self.badge)
+        marks = _marks(self.sensitive, self.badge, self.thread)
         if self.note or marks:
             fields.append(self.note)
         if marks:
@@ -66,12 +71,14 @@ class Draft:
         return _pack(fields)
 
 
-def _marks(sensitive: str, badge: str) -> dict[str, str]:
+def _marks(sensitive: str, badge: str, thread: str) -> dict[str, str]:
     marks = {}
     if sensitive:
         marks[MARK_SENSITIVE] = sensitive
     if badge:
         marks[MARK_BADGE] = badge
+    if thread:
+        marks[MARK_THREAD] = thread
     return marks
 
 
@@ -89,6 +96,7 @@ class Posted:
     note: str = ""
     sensitive: str = ""
     badge: str = ""
+    thread: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,7 @@ def read_body(room: str, message_id: int, epoch: str, body: bytes) -> Event:
             ):
                 raise EnvelopeError("message fields have the wrong types")
             sensitive = _mark(marks, MARK_SENSITIVE)
+            thread = _mark(marks, MARK_THREAD)
             return Posted(
                 room,
                 message_id,
@@ -181,6 +190,7 @@ def read_body(room: str, message_id: int, epoch: str, body: bytes) -> Event:
                 note,
                 sensitive if sensitive in SENSITIVE_KINDS else "",
                 _mark(marks, MARK_BADGE),
+                thread if thread in THREADS else "",
             )
         if kind == KIND_PRESENCE and isinstance(fields[2], int):
             return PresenceChanged(room, fields[2])

@@ -24,10 +24,12 @@ from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
 from .lifespan import make_lifespan
 from .logs import configure_logging
+from .meetings import occurrence_now
 from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
 from .proxies import networks
 from .registry import Registry
+from .schedule import ROUTES as SCHEDULE_ROUTES
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", chat_needs_harbor_protocol),
         Route("/api/rooms", list_rooms),
         Route("/api/resources", list_resources),
+        *SCHEDULE_ROUTES,
         Route("/r/{room}", room_page),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -109,16 +112,23 @@ async def list_rooms(request: Request) -> Response:
         counts = await context.presence.totals(ids)
     except Exception:  # presence is a nicety: the list must load during a Redis blip
         counts = {}
-    rooms = [
-        {
+    rooms = []
+    for room in context.catalog:
+        entry: dict[str, object] = {
             "id": room.id,
             "title": room.title,
             "description": room.description,
             "guidelines": room.guidelines,
             "count": counts.get(room.id, 0),
         }
-        for room in context.catalog
-    ]
+        occurrence = occurrence_now(context, room.id)
+        if occurrence is not None:  # a meeting about to start, or under way
+            entry["meeting"] = {
+                "title": occurrence.meeting.title,
+                "start_ms": occurrence.start_ms,
+                "end_ms": occurrence.end_ms,
+            }
+        rooms.append(entry)
     return JSONResponse({"rooms": rooms})
 
 

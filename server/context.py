@@ -2,7 +2,8 @@
 
 `WorkerContext` holds the long-lived parts (settings, the room catalog, the broker, the local
 hub, presence, the identity issuer, the per-source keys, the lexicon, the moderation store, the
-crisis resources, metrics, the one-time sign-in link, the backup caller) and the clock every
+crisis resources, metrics, the one-time sign-in link, the backup caller, the meeting store) and
+the clock every
 wall-time read goes through, so tests can set the time. It holds no mutable state but the backup
 caller's bounded queue: what changes while the worker runs -- its live connections, who is on
 duty, draining -- is the `Registry` (server/registry.py).
@@ -19,6 +20,7 @@ from moderation import Lexicon
 from rooms.broker import Broker
 from rooms.catalog import Catalog
 from rooms.hub import LocalHub
+from rooms.meeting_store import MeetingStore
 from rooms.presence import Presence
 
 from .backup_call import BackupCaller
@@ -55,3 +57,5 @@ class WorkerContext:
     clock: Clock = wall_clock_ms
     # Rings the backup list when a crisis flag waits unclaimed (None: no webhook configured).
     backup: BackupCaller | None = None
+    # Where meetings' queues and floors live (rooms/meeting_store.py); None: no meetings here.
+    meetings: MeetingStore | None = None

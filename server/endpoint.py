@@ -28,8 +28,10 @@ from typing import Any
 from casework.passwords import session_token_hash
 from rooms.broker import BrokerUnavailable
 from rooms.hub import JoinAborted, Outlet
+from rooms.meeting_rules import Action, Actor, Person
+from rooms.meeting_rules import Refused as MeetingRefused
 
-from . import feeds
+from . import feeds, meetings
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .gate import GateUnavailable, MessageGate, Outcome, Refused
@@ -41,6 +43,7 @@ from .protocol import (
     Hello,
     Join,
     Leave,
+    MeetingCommand,
     Ping,
     Profile,
     Refusal,
@@ -263,6 +266,8 @@ class ChatConnection:
         elif isinstance(item, Profile):
             self.badge = item.badge if self.moderator is None else ""
             self.send({"type": "profile", "badge": self.badge or None})
+        elif isinstance(item, MeetingCommand):
+            await self._meeting(item)
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -443,6 +448,63 @@ class ChatConnection:
         if history.hidden:
             joined["hidden"] = list(history.hidden)
         self.send(joined)
+        await self._show_meeting(join.room)
+
+    async def _show_meeting(self, room: str) -> None:
+        """A room in a meeting tells whoever joins where it stands (a late-comer included)."""
+        store = self._context.meetings
+        occurrence = meetings.occurrence_now(self._context, room)
+        if store is None or occurrence is None:
+            return
+        try:
+            state = await meetings.live_state(self._context, store, occurrence)
+        except BrokerUnavailable:
+            return  # the next change reaches this member anyway
+        self.send(meetings.meeting_frame(room, occurrence, state))
+
+    async def _meeting(self, command: MeetingCommand) -> None:
+        store, identity = self._context.meetings, self.identity
+        if command.room not in self.rooms or identity is None:
+            self._refuse_action(command, "not_joined", "join the room first")
+            return
+        if store is None:
+            self._refuse_action(command, "no_meeting", "there is no meeting in this room now")
+            return
+        if command.action == "react" and self._send_bucket.take(time.monotonic()) > 0:
+            self._refuse_action(command, "rate_limited", "slow down a little")
+            return
+        person = Person(self._context.identities.author_tag(identity.uid), identity.name)
+        action = Action(command.action, command.to, command.on, command.step, command.reaction)
+        try:
+            await meetings.act(
+                self._context, store, command.room, Actor(person, self.moderator or ""), action
+            )
+        except MeetingRefused as refused:
+            self._refuse_action(command, refused.code, str(refused))
+        except BrokerUnavailable:
+            self._refuse_action(command, "unavailable", "not done; retry", retryable=True)
+
+    def _refuse_action(
+        self, command: MeetingCommand, code: str, message: str, **extra: Any
+    ) -> None:
+        """A meeting action refused: the error names the action, so a page can tell it from
+        a refused send or report."""
+        self.send(error_event(code, message, action=command.action, **extra))
+
+    async def _meeting_allows(self, send: Send) -> bool:
+        """Whether a chaired meeting lets this person post now (cross-talk off: only the person
+        sharing; paused: only the chair). A crisis always goes through: no meeting rule may
+        silence someone in danger, and the gate then takes its usual path."""
+        store, identity = self._context.meetings, self.identity
+        if store is None or identity is None or self.moderator is not None:
+            return True
+        author = self._context.identities.author_tag(identity.uid)
+        try:
+            if await meetings.poster_may_post(self._context, store, send.room, author):
+                return True
+        except BrokerUnavailable:
+            return True  # the send meets the same outage and is refused as retryable there
+        return self._gate.is_crisis(send.room, send.text)
 
     async def _leave(self, leave: Leave) -> None:
         if leave.room not in self.rooms:
@@ -470,6 +532,15 @@ class ChatConnection:
                 )
             )
             return
+        if not await self._meeting_allows(send):
+            self.send(
+                error_event(
+                    "floor_only",
+                    "during the meeting only the person sharing posts now; send support instead",
+                    client_id=send.client_id,
+                )
+            )
+            return
         metrics.messages_in.inc()
         try:
             outcome = await self._submit(send)
@@ -494,7 +565,7 @@ class ChatConnection:
             raise RuntimeError("send before hello")
         if self.moderator is not None:
             return await self._gate.submit_volunteer(
-                identity, self.moderator, send.room, send.text, send.client_id
+                identity, self.moderator, send.room, send.text, send.client_id, send.thread
             )
         return await self._gate.submit(
             identity,
@@ -505,6 +576,7 @@ class ChatConnection:
             muted=self.muted_until_ms > self._context.clock(),
             region=self.region,
             badge=self.badge,
+            thread=send.thread,
         )
 
     def _reaches_out_past_limit(self, send: Send, now: float) -> bool:

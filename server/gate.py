@@ -147,6 +147,7 @@ class MessageGate:
         muted: bool = False,
         region: str | None = None,
         badge: str = "",
+        thread: str = "",
     ) -> Outcome:
         """Moderate and route one member's message. `tell` reaches the writer at once: the
         support frame is sent through it before anything that could fail. Raises
@@ -164,14 +165,20 @@ class MessageGate:
                 "muted", "a moderator paused your messages for a while", client_id=client_id
             )
             return Outcome((refusal,), cooldown)
-        published_id = await self._publish(writer, room, client_id, verdict, badge)
+        published_id = await self._publish(writer, room, client_id, verdict, badge, thread)
         if verdict.flag or verdict.action in (Action.HOLD, Action.HOLD_WITH_SUPPORT):
             await self._flag(writer, room, text, client_id, verdict, published_id)
         ack = _ack(client_id, published_id, verdict, on_duty=self._registry.on_duty)
         return Outcome((ack,), cooldown)
 
     async def submit_volunteer(
-        self, volunteer: Identity, moderator: str, room: str, text: str, client_id: str
+        self,
+        volunteer: Identity,
+        moderator: str,
+        room: str,
+        text: str,
+        client_id: str,
+        thread: str = "",
     ) -> Outcome:
         """A volunteer's words skip the classifier: they ask about risk on purpose. Words that
         reach a flag's writer are that flag's time to first words (server/time_to_human.py)."""
@@ -182,13 +189,20 @@ class MessageGate:
             ts=self._context.clock(),
             client_id=client_id,
             note="volunteer",
+            thread=thread,
         )
         receipt = await self._context.broker.publish(room, draft)
         await volunteer_spoke(self._context, moderator, room)
         return Outcome(({"type": "ack", "client_id": client_id, "id": receipt.id},))
 
     async def _publish(
-        self, writer: Identity, room: str, client_id: str, verdict: Verdict, badge: str = ""
+        self,
+        writer: Identity,
+        room: str,
+        client_id: str,
+        verdict: Verdict,
+        badge: str = "",
+        thread: str = "",
     ) -> int | None:
         if verdict.action is Action.HOLD:
             return None
@@ -207,6 +221,7 @@ class MessageGate:
             note=note,
             sensitive=sensitive,
             badge=badge,
+            thread=thread,  # a held placeholder stays in the thread its words answered
         )
         receipt = await self._context.broker.publish(room, draft)
         return receipt.id

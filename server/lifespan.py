@@ -16,6 +16,7 @@ import gc
 import logging
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from rooms.broker_redis import RedisBroker
 from rooms.broker_url import create_broker
 from rooms.catalog import Catalog
 from rooms.hub import LocalHub
+from rooms.meeting_store import MeetingStore, MemoryMeetingStore, RedisMeetingStore
 from rooms.presence import MemoryPresence, Presence, keep_presence
 from rooms.presence_redis import RedisPresence
 
@@ -128,6 +130,7 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         source_keys=SourceKeys(settings.secret.value),
         sign_in_link=None if settings.uses_redis else SignInLink(),
         backup=_backup_caller(settings),
+        meetings=_meeting_store(broker) if catalog.meetings() else None,
     )
     hub.observe_latency = context.metrics.fanout_latency.observe
     registry = Registry(
@@ -157,6 +160,14 @@ def _backup_caller(settings: Settings) -> BackupCaller | None:
         metrics=process_metrics(),
         clock=wall_clock_ms,
     )
+
+
+def _meeting_store(broker: Broker) -> MeetingStore:
+    """Meetings' queues and floors beside the rooms: in Redis when the rooms are, so every
+    worker sees one queue and one floor."""
+    if isinstance(broker, RedisBroker | ClusterBroker):
+        return RedisMeetingStore(broker.client)
+    return MemoryMeetingStore(time.monotonic)
 
 
 def _presence_and_store(

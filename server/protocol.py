@@ -13,6 +13,7 @@ object to every member's transport.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from typing import Any
 import msgpack
 
 from rooms.catalog import ROOM_ID
-from rooms.envelope import Broadcast, Event, Hidden, Posted, PresenceChanged
+from rooms.envelope import THREADS, Broadcast, Event, Hidden, Posted, PresenceChanged
+from rooms.meeting_rules import ACTIONS, REACTIONS
+from rooms.meetings import MAX_STEPS
 
 from .closecodes import CloseCode
 from .milestones import is_badge
@@ -66,6 +69,7 @@ class Send:
     room: str
     text: str
     client_id: str
+    thread: str = ""  # "checkin": an answer to the room's daily check-in (rooms.envelope.THREADS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,21 @@ class Profile:
     badge: str
 
 
-Command = Hello | Join | Leave | Send | Report | Delete | Ping | Struggling | Profile
+@dataclass(frozen=True, slots=True)
+class MeetingCommand:
+    """One action in a room's meeting (rooms/meeting_rules.py says who may take it)."""
+
+    room: str
+    action: str
+    to: str = ""  # a writer's tag: for give, hand and remove
+    on: bool = True  # for crosstalk, pause and listen
+    step: int = 0  # for step
+    reaction: str = ""  # for react
+
+
+Command = (
+    Hello | Join | Leave | Send | Report | Delete | Ping | Struggling | Profile | MeetingCommand
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +189,14 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
     )
     try:
         if kind == "send":
+            thread = obj.get("thread")
+            if thread is not None and not (isinstance(thread, str) and thread in THREADS):
+                raise _Invalid("bad_field", "thread must be 'checkin' or absent")
             return Send(
-                _room(obj), _text(obj, max_text_chars), _string(obj, "client_id", _MAX_CLIENT_ID)
+                _room(obj),
+                _text(obj, max_text_chars),
+                _string(obj, "client_id", _MAX_CLIENT_ID),
+                thread or "",
             )
         if kind == "join":
             return Join(_room(obj), _optional_id(obj, "since"), _optional_epoch(obj))
@@ -214,11 +238,47 @@ def _command(obj: dict[Any, Any], max_text_chars: int) -> Command | Refusal:
             return Profile(badge or "")
         if kind == "struggling":
             return Struggling(_room(obj), _string(obj, "client_id", _MAX_CLIENT_ID))
+        if kind == "meeting":
+            return _meeting(obj)
     except _Invalid as invalid:
         return Refusal(invalid.code, invalid.message, client_id)
     if not isinstance(kind, str):
         return Refusal("bad_frame", "frame needs a string 'type'", client_id)
     return Refusal("unknown_type", "unknown frame type", client_id)
+
+
+# A writer's tag (server/identity.py): what `to` names in a meeting action.
+_AUTHOR_TAG = re.compile(r"[0-9a-f]{12}")
+
+
+def _meeting(obj: dict[Any, Any]) -> MeetingCommand:
+    room = _room(obj)
+    action = obj.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise _Invalid("bad_field", "action must be a meeting action")
+    to = obj.get("to", "")
+    if action in ("hand", "remove") or (action == "give" and to):
+        if not isinstance(to, str) or not _AUTHOR_TAG.fullmatch(to):
+            raise _Invalid("bad_field", "to must be a writer's tag (a message's author)")
+    on = obj.get("on", True)
+    if not isinstance(on, bool):
+        raise _Invalid("bad_field", "on must be true or false")
+    step = obj.get("step", 0)
+    if action == "step" and (
+        isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < MAX_STEPS
+    ):
+        raise _Invalid("bad_field", "step must be the number of a part of the format")
+    reaction = obj.get("reaction", "")
+    if action == "react" and reaction not in REACTIONS:
+        raise _Invalid("bad_field", f"reaction must be one of {', '.join(REACTIONS)}")
+    return MeetingCommand(
+        room,
+        action,
+        to if isinstance(to, str) else "",
+        on,
+        step if action == "step" else 0,
+        reaction if action == "react" else "",
+    )
 
 
 def _room(obj: dict[Any, Any]) -> str:
@@ -321,14 +381,17 @@ def history_item(posted: Posted, author: str) -> dict[str, Any]:
 
 
 def _add_marks(frame: dict[str, Any], posted: Posted) -> None:
-    """How a client should present the message: `note`, and the one-word `sensitive` subject
-    and self-declared `badge` when it has them (never anything else of the verdict)."""
+    """How a client should present the message: `note`, and the one-word `sensitive` subject,
+    self-declared `badge` and daily check-in `thread` when it has them (never anything else of
+    the verdict)."""
     if posted.note:
         frame["note"] = posted.note
     if posted.sensitive:
         frame["sensitive"] = posted.sensitive
     if posted.badge:
         frame["badge"] = posted.badge
+    if posted.thread:
+        frame["thread"] = posted.thread
 
 
 def error_event(

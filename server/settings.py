@@ -69,6 +69,13 @@ class Settings:
     # soon after the first adds nothing the room has not seen, and a flood of them would drown
     # the room's own requests.
     struggling_cooldown_s: float = 120.0
+    # Meetings (rooms/meetings.py): a room shows its meeting this long before the start; one
+    # meeting's share queue holds at most this many raised hands, and this many people may say
+    # they are just listening (counted); the schedule page lists this many days ahead.
+    meeting_open_early_s: float = 600.0
+    meeting_queue_max: int = 50
+    meeting_listening_max: int = 500
+    meeting_schedule_days: int = 14
     # Risk across messages (moderation/context.py): each person's recent risky messages are
     # remembered this long, in memory only, for at most this many people (oldest forgotten).
     context_window_s: float = 900.0
@@ -239,6 +246,18 @@ class Settings:
             spam_cooldown_s=env.number("HARBOR_SPAM_COOLDOWN_S", cls.spam_cooldown_s),
             struggling_cooldown_s=env.number(
                 "HARBOR_STRUGGLING_COOLDOWN_S", cls.struggling_cooldown_s
+            ),
+            meeting_open_early_s=env.number(
+                "HARBOR_MEETING_OPEN_EARLY_S", cls.meeting_open_early_s
+            ),
+            meeting_queue_max=env.integer(
+                "HARBOR_MEETING_QUEUE_MAX", cls.meeting_queue_max, 1, 1000
+            ),
+            meeting_listening_max=env.integer(
+                "HARBOR_MEETING_LISTENING_MAX", cls.meeting_listening_max, 0, 100_000
+            ),
+            meeting_schedule_days=env.integer(
+                "HARBOR_MEETING_SCHEDULE_DAYS", cls.meeting_schedule_days, 1, 366
             ),
             context_window_s=env.number("HARBOR_CONTEXT_WINDOW_S", cls.context_window_s),
             context_people=env.integer("HARBOR_CONTEXT_PEOPLE", cls.context_people, 1),

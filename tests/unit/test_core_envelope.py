@@ -49,19 +49,24 @@ def test_the_client_id_never_travels() -> None:
 
 def test_marks_travel_with_the_message() -> None:
     """A draft's sensitive kind and badge read back on the Posted message."""
-    draft = Draft("u", "n", "t", 1, sensitive="self_harm", badge="30d")
+    draft = Draft("u", "n", "t", 1, sensitive="self_harm", badge="30d", thread="checkin")
     event = read("r", wire(2, "e", draft.body()))
     assert isinstance(event, Posted)
-    assert (event.note, event.sensitive, event.badge) == ("", "self_harm", "30d")
+    assert (event.note, event.sensitive, event.badge, event.thread) == (
+        "",
+        "self_harm",
+        "30d",
+        "checkin",
+    )
 
 
 def test_unknown_or_malformed_marks_are_ignored() -> None:
     """A mark this worker does not know, an unknown sensitive kind or an overlong value reads
     as no mark: a newer worker's message still reads here, and nothing odd is shown."""
-    marks = {"s": "weapons", "b": "x" * 40, "z": "later"}
+    marks = {"s": "weapons", "b": "x" * 40, "t": "gossip", "z": "later"}
     event = read("r", message(1, "u", "n", "t", "volunteer", marks))
     assert isinstance(event, Posted)
-    assert (event.note, event.sensitive, event.badge) == ("volunteer", "", "")
+    assert (event.note, event.sensitive, event.badge, event.thread) == ("volunteer", "", "", "")
 
 
 def test_a_message_without_marks_keeps_the_old_shape() -> None:

@@ -135,6 +135,22 @@ COMMANDS: list[tuple[str, dict[str, Any], Command]] = [
         {"type": "report", "room": "opioids", "id": 3, "reason": "r" * 600},
         Report("opioids", 3, "r" * 500),
     ),
+    (
+        "send answering the daily check-in",
+        {
+            "type": "send",
+            "room": "alcohol",
+            "text": "a good day",
+            "client_id": "c",
+            "thread": "checkin",
+        },
+        Send("alcohol", "a good day", "c", "checkin"),
+    ),
+    (
+        "send with a null thread",
+        {"type": "send", "room": "alcohol", "text": "hi", "client_id": "c", "thread": None},
+        Send("alcohol", "hi", "c"),
+    ),
     ("ping", {"type": "ping"}, Ping()),
     ("ping ignores extra fields", {"type": "ping", "extra": [1, 2]}, Ping()),
     (
@@ -226,6 +242,8 @@ REFUSALS: list[tuple[str, object, str]] = [
     ("negative report id", report(id=-5), "bad_field"),
     ("report reason not a string", report(reason=["spam"]), "bad_field"),
     ("report with bad room", report(room="x/y"), "bad_field"),
+    ("send to an unknown thread", send(thread="gossip"), "bad_field"),
+    ("send with a thread not a string", send(thread=["checkin"]), "bad_field"),
     ("profile badge not a milestone", {"type": "profile", "badge": "7d"}, "bad_field"),
     ("profile badge with words", {"type": "profile", "badge": "call me"}, "bad_field"),
     ("profile badge not a string", {"type": "profile", "badge": 30}, "bad_field"),

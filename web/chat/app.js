@@ -13,8 +13,11 @@ import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quicke
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
+import { DailyThread } from "./daily.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Follower } from "./follow.js";
+import { MeetingPanel } from "./meeting.js";
+import { MilestonePanel } from "./milestone-panel.js";
 import { DEFAULT_PACE, SendPace, paceFrom, slowDownText } from "./pace.js";
 import * as render from "./render.js";
 import { STEPS, URGE_MS, clockText, loadUrge, saveUrge } from "./urge.js";
@@ -40,6 +43,7 @@ const FAILURE_REASONS = {
   text_too_long: "This message is too long.",
   empty_text: "This message is empty.",
   dropped: "The connection dropped each time this was sent.",
+  floor_only: "Cross-talk is off: only the person sharing posts now. Raise your hand to share.",
 };
 // A message in flight when the connection dropped is sent again after the re-join; after this
 // many drops in a row it is marked not sent instead, so nothing is resent in a loop.
@@ -152,6 +156,10 @@ const state = {
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
+  milestones: new MilestonePanel((frame) => state.socket?.send(frame) === true),
+  daily: new DailyThread({ focusComposer: () => $("text").focus() }),
+  volunteer: false, // this page chairs as a volunteer moderator (opened with ?volunteer)
+  meeting: null, // the MeetingPanel, made in wire()
   asking: null, // {clientId, room}: an "I'm struggling" request waiting for its ack
   urgeEnd: null, // when the private urge timer ends (ms), or null
   urgeTimer: null,
@@ -225,8 +233,11 @@ async function loadRooms() {
   }
   $("rooms-error").hidden = true;
   const rooms = Array.isArray(data?.rooms) ? data.rooms : [];
-  const fresh = rooms.map((r) => r.id).join("\n");
-  const known = [...state.rooms.keys()].join("\n");
+  // Redrawn when the rooms change, or a room's meeting comes or goes; else counts only.
+  const now = Date.now();
+  const shape = (r) => `${r.id} ${r.meeting?.start_ms ?? ""} ${r.meeting?.start_ms <= now}`;
+  const fresh = rooms.map(shape).join("\n");
+  const known = [...state.rooms.values()].map(shape).join("\n");
   for (const room of rooms) state.rooms.set(room.id, room);
   if (fresh !== known) {
     state.rooms = new Map(rooms.map((r) => [r.id, r]));
@@ -282,6 +293,9 @@ function enterRoom(roomId, address = "push") {
   }
   showRoomHeader(roomId);
   $("messages-host").replaceChildren(conv.list);
+  // Topic rooms have a daily check-in; a private check-in with a volunteer does not.
+  state.daily.show(conv.list, !/^checkin-/.test(roomId));
+  state.meeting.show(roomId, conv.list);
   show("room");
   $("text").value = loadDraft(roomId);
   updateCounter();
@@ -305,6 +319,7 @@ function backToRooms() {
 function leaveRoomView() {
   const roomId = state.current;
   state.current = null;
+  state.meeting.show(null, null);
   show("rooms");
   if (!roomId) return;
   saveDraft(roomId, $("text").value);
@@ -478,12 +493,14 @@ function send() {
   if (!roomId || !text || codePoints(text) > MAX_CHARS) return;
   if (!paced(roomId)) return; // the words stay in the box
   const clientId = newClientId();
+  const thread = state.daily.take(); // "checkin" when it answers the daily check-in
   const item = {
     clientId,
     room: roomId,
     text,
+    thread,
     status: "queued",
-    el: render.pendingElement(text, state.name, clientId),
+    el: render.pendingElement(text, state.name, clientId, thread),
     boundId: null,
     drops: 0,
   };
@@ -556,6 +573,7 @@ function flush(roomId) {
     if (conv.throttled && item.status === "inflight") return;
     if (item.status !== "queued") continue;
     const frame = { type: "send", room: roomId, text: item.text, client_id: item.clientId };
+    if (item.thread) frame.thread = item.thread;
     if (!state.socket.send(frame)) return;
     item.status = "inflight";
     if (conv.throttled) return;
@@ -887,6 +905,12 @@ function onFrame(frame) {
       if (state.asking?.clientId === frame.client_id) onAsked(frame);
       else onAck(frame);
       break;
+    case "meeting":
+      state.meeting.onMeeting(frame);
+      break;
+    case "meeting_reaction":
+      state.meeting.onReaction(frame);
+      break;
     case "presence":
       if (Number.isFinite(frame.count)) setCount(frame.room, frame.count);
       break;
@@ -928,6 +952,10 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
+  if (typeof frame.action === "string") {
+    state.meeting.onError(frame); // a meeting action the meeting's rules refused
+    return;
+  }
   if (state.asking && state.asking.clientId === frame.client_id) {
     onAsked(frame);
     return;
@@ -1032,6 +1060,9 @@ function startSocket() {
   state.socket = new HarborSocket({
     url: socketUrl(),
     hello: () => {
+      // A volunteer moderator chairing a meeting opens the page with ?volunteer: their
+      // session cookie rides on the handshake, and no member token is used or kept.
+      if (state.volunteer) return { type: "hello", moderator: true };
       const token = storage.get(STORE.token);
       const hello = token ? { type: "hello", token } : { type: "hello" };
       // The region the help lines are shown for: a support frame lists its lines first.
@@ -1040,7 +1071,7 @@ function startSocket() {
     },
     onReady: (welcome) => {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
-      storage.set(STORE.token, welcome.token);
+      if (!state.volunteer) storage.set(STORE.token, welcome.token);
       state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
       if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
       state.name = welcome.name;
@@ -1049,6 +1080,7 @@ function startSocket() {
       $("whoami").hidden = false;
       if (Object.hasOwn(REPLACED, String(welcome.replaced))) newIdentity(welcome);
       restoreInvite(welcome);
+      state.milestones.welcomed(); // a new connection carries no badge until told
       for (const conv of state.conversations.values()) {
         conv.state = "out";
         if (conv.wanted || unsettled(conv.room).length > 0) join(conv);
@@ -1115,6 +1147,8 @@ function forgetMe() {
   state.requests = [];
   state.deleting.clear();
   state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
+  state.milestones.forget();
+  state.meeting.forget();
   state.asking = null;
   stopUrge();
   state.current = null;
@@ -1165,6 +1199,7 @@ function wire() {
   onQuickExit(() => {
     state.exiting = true;
     clearTimeout(state.urgeTimer);
+    state.milestones.forget();
     stopSocket();
     clearInterval(state.roomsTimer);
     state.conversations.clear();
@@ -1183,6 +1218,16 @@ function wire() {
   $("urge-stop").addEventListener("click", stopUrge);
   $("urge-again").addEventListener("click", () => startUrge(Date.now() + URGE_MS));
   restoreUrge();
+  state.milestones.wire();
+  state.volunteer = new URLSearchParams(window.location.search).has("volunteer");
+  state.meeting = new MeetingPanel({
+    send: (frame) => state.socket?.send(frame) === true,
+    me: () => state.author,
+    volunteer: () => state.volunteer,
+    announce,
+  });
+  state.meeting.wire();
+  state.daily.wire();
   for (const id of ["open-controls", "room-controls"]) {
     $(id).addEventListener("click", openControls);
   }

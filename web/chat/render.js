@@ -1,6 +1,8 @@
 // DOM builders for the chat. Every piece of user or server text goes in through textContent or
 // text nodes, never innerHTML: markup typed in a message shows as the characters someone typed.
 
+import { BADGE_WORDS } from "./milestones.js";
+
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -27,6 +29,12 @@ export function roomCard(room) {
   const count = el("span", "room-count", countText(room.count));
   count.dataset.countFor = room.id;
   button.append(title, description, count);
+  if (room.meeting && Number.isFinite(room.meeting.start_ms)) {
+    const started = room.meeting.start_ms <= Date.now();
+    const when = clock.format(new Date(room.meeting.start_ms));
+    const text = started ? `Meeting now: ${room.meeting.title}` : `Meeting at ${when}: ${room.meeting.title}`;
+    button.append(el("span", "room-meeting", text));
+  }
   li.append(button);
   return li;
 }
@@ -59,9 +67,20 @@ export function messageElement(message, { own, subject = null }) {
   const meta = el("p", "msg-meta");
   meta.append(el("span", "msg-from", message.from));
   if (own) meta.append(el("span", "msg-you", "you"));
+  // A milestone the writer chose to show (self-declared; only the known words are shown).
+  if (Object.hasOwn(BADGE_WORDS, String(message.badge))) {
+    const milestone = el("span", "msg-milestone", BADGE_WORDS[message.badge]);
+    milestone.title = "A milestone this person chose to show";
+    milestone.setAttribute("aria-label", `milestone: ${BADGE_WORDS[message.badge]}`);
+    meta.append(milestone);
+  }
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
+  if (message.thread === "checkin") {
+    li.classList.add("daily-answer");
+    meta.append(el("span", "msg-daily", "check-in"));
+  }
   if (message.note === "struggling") {
     li.classList.add("struggling");
     meta.append(el("span", "msg-asks", "asks for support"));
@@ -166,8 +185,9 @@ export function cancelDelete(li) {
 }
 
 /** Our message before its ack: shown at once, marked "sending…" until the server stores it. */
-export function pendingElement(text, name, clientId) {
-  const li = messageElement({ id: "", from: name || "You", text, ts: Number.NaN }, { own: true });
+export function pendingElement(text, name, clientId, thread = "") {
+  const message = { id: "", from: name || "You", text, ts: Number.NaN, thread };
+  const li = messageElement(message, { own: true });
   li.removeAttribute("data-id");
   li.dataset.clientId = clientId;
   setPendingState(li, "sending");
