@@ -484,9 +484,11 @@ class RedisModerationStore:
         *,
         owns_client: bool = False,
         targets: ResponseTargets = DEFAULT_TARGETS,
+        replica_ack_timeout_ms: int = REPLICA_ACK_TIMEOUT_MS,
     ) -> None:
         self._redis = client
         self._targets = targets
+        self._replica_ack_timeout_ms = replica_ack_timeout_ms
         self._owns_client = owns_client
         self._lookups = TurnBatch(self._sanctions_of)
         self._revocation_lookups = TurnBatch(self._revocations_of)
@@ -525,9 +527,10 @@ class RedisModerationStore:
         it answered then cannot take a raised flag or a ban with it, since the replica that
         takes over has it. Redis replication is otherwise asynchronous. One Redis has no
         replica to wait for (run it with an append-only file). A replica slower than
-        REPLICA_ACK_TIMEOUT_MS is logged, not an error: the write itself succeeded."""
+        the timeout (HARBOR_REPLICA_ACK_TIMEOUT_MS, shared with the broker; 0 waits for none)
+        is logged, not an error: the write itself succeeded."""
         redis = self._redis
-        if not isinstance(redis, RedisCluster):
+        if not isinstance(redis, RedisCluster) or self._replica_ack_timeout_ms <= 0:
             return await self._run(script, keys, *args)
         await redis.initialize()  # at once when it already knows the slots
         node = redis.get_node_from_key(keys[0])
@@ -535,7 +538,7 @@ class RedisModerationStore:
         for attempt in range(2):
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.evalsha(script.sha, len(keys), *keys, PREFIX, *args)
-                pipe.execute_command("WAIT", 1, REPLICA_ACK_TIMEOUT_MS, target_nodes=node)
+                pipe.execute_command("WAIT", 1, self._replica_ack_timeout_ms, target_nodes=node)
                 reply, acked = await pipe.execute(raise_on_error=False)
             if isinstance(reply, NoScriptError) and not attempt:
                 await load_everywhere(redis, script.script)  # a failover or restart lost it

@@ -86,7 +86,9 @@ def open_store(settings: Settings, redis_client: Any = None) -> ModerationStore:
     targets = settings.response_targets
     if settings.redis_url is not None:
         client = redis_client or open_redis(settings.redis_url)
-        return RedisModerationStore(client, targets=targets)
+        return RedisModerationStore(
+            client, targets=targets, replica_ack_timeout_ms=settings.replica_ack_timeout_ms
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteModerationStore(settings.data_dir / "moderation.sqlite3", targets=targets)
 
