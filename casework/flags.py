@@ -38,6 +38,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from .roles import Role
+
 
 class FlagState(StrEnum):
     OPEN = "open"
@@ -449,6 +451,15 @@ class ModerationStore(Protocol):
     async def password_hash(self, name: str) -> str | None: ...
 
     async def moderator_names(self) -> list[str]: ...
+
+    async def role_of(self, name: str) -> Role | None:
+        """The account's role (`DEFAULT_ROLE` when none was ever set); None: no such account."""
+        ...
+
+    async def set_role(self, name: str, role: Role) -> bool:
+        """Record the account's role; False (and nothing recorded) when there is no account.
+        Removing the account removes its role: a re-created account starts as the default."""
+        ...
 
     async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None: ...
 

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from rooms.catalog import Catalog
 
+from .accounts_api import ROUTES as ACCOUNT_ROUTES
 from .casebook_api import ROUTES as CASEBOOK_ROUTES
 from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
         *MODERATOR_ROUTES,
         *CASEBOOK_ROUTES,
+        *ACCOUNT_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

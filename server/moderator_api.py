@@ -44,6 +44,7 @@ from casework.passwords import (
     verify_password,
 )
 from casework.response_times import summary
+from casework.roles import Role
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
@@ -118,25 +119,41 @@ async def moderator_name(request: Request) -> str | None:
     return await context.store.session_owner(session_token_hash(token), context.clock())
 
 
-def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Refuse without a live session (401), and cross-site writes (403)."""
+def requires(role: Role) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Refuse without a live session (401), cross-site writes (403 cross_origin), and a
+    moderator whose role is below `role` (403 role_required, saying which role it needs). The
+    role is read on every request, so a changed role holds from the next one."""
 
-    async def guarded(request: Request) -> Response:
-        if request.method != "GET" and not _same_origin(request):
-            return _error(403, "cross_origin", "requests must come from Harbor's own pages")
-        name = await moderator_name(request)
-        if name is None:
-            return _error(401, "sign_in_required", "sign in as a moderator first")
-        try:
-            return await handler(request, _context(request), name)
-        except ValueError as exc:
-            return _error(400, "bad_request", str(exc))
-        except FlagError as exc:
-            return _error(409, exc.code, str(exc))
-        except BrokerUnavailable:
-            return _error(503, "unavailable", "rooms are unreachable; try again")
+    def guard(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(request: Request) -> Response:
+            if request.method != "GET" and not _same_origin(request):
+                return _error(403, "cross_origin", "requests must come from Harbor's own pages")
+            name = await moderator_name(request)
+            context = _context(request)
+            held = None if name is None else await context.store.role_of(name)
+            if name is None or held is None:
+                return _error(401, "sign_in_required", "sign in as a moderator first")
+            if not held.allows(role):
+                return _error(403, "role_required", f"only {role.words} can do this")
+            try:
+                return await handler(request, context, name)
+            except ValueError as exc:
+                return _error(400, "bad_request", str(exc))
+            except FlagError as exc:
+                return _error(409, exc.code, str(exc))
+            except BrokerUnavailable:
+                return _error(503, "unavailable", "rooms are unreachable; try again")
 
-    return guarded
+        guarded.__dict__[REQUIRED_ROLE] = role  # what tests read to see every route guarded
+        return guarded
+
+    return guard
+
+
+# The attribute on a guarded route's endpoint naming the role it needs.
+REQUIRED_ROLE = "required_role"
+# Casework: any moderator.
+authenticated = requires(Role.VOLUNTEER)
 
 
 # Sign-in
@@ -202,7 +219,7 @@ async def _start_session(request: Request, context: WorkerContext, name: str) ->
     await context.store.create_session(session_token_hash(token), name, expires)
     await context.store.audit(AuditEntry(context.clock(), name, "sign_in", "moderator"))
     context.metrics.sign_ins.labels("ok").inc()
-    response = JSONResponse({"name": name})
+    response = JSONResponse({"name": name, "role": await context.store.role_of(name)})
     response.set_cookie(
         MODERATOR_COOKIE,
         token,
@@ -229,7 +246,10 @@ async def sign_in_with_link(request: Request) -> Response:
     if not token or link is None or not link.redeem(token):
         return _error(403, "link_used", "this link is used or unknown; restart for a new one")
     if await context.store.password_hash(link.name) is None:
+        # Printed only on the operator's own terminal before any account exists: whoever holds
+        # it runs this Harbor, so the account may do everything (roles, rota, appeals).
         await context.store.add_moderator(link.name, "link-only")
+        await context.store.set_role(link.name, Role.ADMIN)
     response = await _start_session(request, context, link.name)
     return response
 
@@ -254,8 +274,13 @@ async def sign_out(request: Request, context: WorkerContext, name: str) -> Respo
 
 
 async def me(request: Request) -> Response:
-    """Who is signed in here: `{"name": null}` when nobody is (the page asks on every load)."""
-    return JSONResponse({"name": await moderator_name(request)})
+    """Who is signed in here, and their role (the page shows only what the role may do; every
+    route checks again): `{"name": null}` when nobody is (the page asks on every load)."""
+    name = await moderator_name(request)
+    role = None if name is None else await _context(request).store.role_of(name)
+    if role is None:
+        return JSONResponse({"name": None, "role": None})
+    return JSONResponse({"name": name, "role": role})
 
 
 # The queue

@@ -24,6 +24,7 @@ import {
   whenCheckinClosed,
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
+import { loadAccounts, setRole } from "./roles.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
 import {
   CATEGORY_WORDS,
@@ -109,7 +110,7 @@ async function signIn(event) {
     const data = await api.signIn(name, password);
     $("password").value = "";
     error.hidden = true;
-    startDashboard(data.name);
+    startDashboard(data.name, data.role);
   } catch (failure) {
     error.textContent = failure.status === 401
       ? "That name and password don't match."
@@ -145,9 +146,10 @@ async function signOut() {
 
 // ---------- the dashboard ----------
 
-function startDashboard(name) {
+function startDashboard(name, role) {
   state.me = name;
   $("my-name").textContent = name;
+  setRole(name, role);
   show("dashboard");
   $("queue-heading").focus();
   stopTimers();
@@ -155,6 +157,7 @@ function startDashboard(name) {
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
+    setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
   // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
@@ -225,6 +228,7 @@ function stopDashboard() {
   state.socket = null;
   setConnection("idle");
   closeAllCheckins();
+  setRole(null, null);
   state.me = null;
   state.flags.clear();
   state.caseFlag = null;
@@ -897,7 +901,7 @@ async function boot() {
   if (token) {
     try {
       const data = await api.redeemLink(token);
-      startDashboard(data.name);
+      startDashboard(data.name, data.role);
       return;
     } catch {
       // fall through: perhaps already signed in; else say the link is spent
@@ -905,7 +909,7 @@ async function boot() {
   }
   try {
     const data = await api.me();
-    startDashboard(data.name);
+    startDashboard(data.name, data.role);
   } catch {
     showSignIn(token ? "This sign-in link was already used or has expired. Sign in with a name and password, or restart Harbor for a new link." : "");
   }
