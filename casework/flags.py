@@ -154,6 +154,9 @@ class FlagDraft:
     # Kinds of personal detail taken out of `text` and the context ("phone", "email", ...):
     # the flag keeps the words as the room saw them, not what was removed.
     removed: tuple[str, ...] = ()
+    # For an appeal of a sanction (source "appeal"): the sanction appealed (kind, until_ms,
+    # reason, by: who gave it, case: the flag it was given on; casework/appeals.py); else empty.
+    appeal: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready (tuples become lists): the one place drafts are serialised."""
@@ -174,6 +177,7 @@ class FlagDraft:
             "created_ms": self.created_ms,
             "reason": self.reason,
             "removed": list(self.removed),
+            "appeal": dict(self.appeal),
         }
 
 

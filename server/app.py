@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from rooms.catalog import Catalog
 
 from .accounts_api import ROUTES as ACCOUNT_ROUTES
+from .appeal_api import ROUTES as APPEAL_ROUTES
 from .casebook_api import ROUTES as CASEBOOK_ROUTES
 from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Starlette:
         *MODERATOR_ROUTES,
         *CASEBOOK_ROUTES,
         *ACCOUNT_ROUTES,
+        *APPEAL_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

@@ -11,6 +11,7 @@ import { REGION_NAMES } from "../shared/regions.js";
 import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
+import { showSanction } from "./appeal.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
 import { loadDraft, saveDraft } from "./drafts.js";
@@ -910,6 +911,9 @@ function onFrame(frame) {
     case "muted":
       // Direct notices from a volunteer moderator (the moderation release).
       showBanner(frame.message ?? frame.text);
+      break;
+    case "sanction":
+      showSanction(frame); // what, why, until when, and the one appeal (./appeal.js)
       break;
     case "checkin": {
       // A volunteer invites this person to their own check-in room: offered, never forced.

@@ -415,6 +415,7 @@ function queueItem(flag, now) {
   if (flag.backup_ms && flag.state === "open") tags.append(el("span", "tag tag-overdue", "backup called"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
+  if (flag.source === "appeal") tags.append(el("span", "tag", "appeal"));
   if (state.online.has(flag.id)) tags.append(el("span", "tag tag-online", "here now"));
   if (flag.checkin_room) tags.append(el("span", "tag", "check-in"));
   if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
@@ -572,6 +573,11 @@ async function sanction(event) {
   event.preventDefault();
   const kind = event.submitter?.value === "ban" ? "ban" : "mute";
   const body = { minutes: Number($("sanction-minutes").value), reason: $("sanction-reason").value.trim() };
+  if (!body.reason) {
+    status("Write the reason first: the person reads it, with how long it lasts.");
+    $("sanction-reason").focus();
+    return;
+  }
   const data = await confirmed(kind, body, kind === "ban" ? "Ban" : "Mute");
   if (data) status(`Applied: ${data.applied}.`);
 }
