@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from .roles import Role
+from .rota import Shift
 
 
 class FlagState(StrEnum):
@@ -470,6 +471,15 @@ class ModerationStore(Protocol):
     async def session_owner(self, token_hash: str, now_ms: int) -> str | None: ...
 
     async def end_session(self, token_hash: str) -> None: ...
+
+    # The rota
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        """Replace `moderator`'s weekly shifts (an empty list takes them off the rota)."""
+        ...
+
+    async def shifts(self) -> list[Shift]:
+        """Every moderator's shifts, by moderator then as set."""
+        ...
 
     # Audit log
     async def audit(self, entry: AuditEntry) -> None: ...

@@ -13,6 +13,7 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
                                   by backup_due_ms: when the backup list is called
 - `harbor:{mod}:moderators`      hash: name -> password hash
 - `harbor:{mod}:roles`           hash: name -> role (an account without one is a volunteer)
+- `harbor:{mod}:rota`            hash: name -> that moderator's weekly shifts (JSON list)
 - `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
                                  at expires_ms (PXAT); a new password or a removal ends it
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
@@ -83,6 +84,7 @@ from casework.flags import (
     new_flag,
 )
 from casework.roles import DEFAULT_ROLE, Role, parse_role
+from casework.rota import Shift, shifts_from_json, shifts_to_json
 from rooms.batching import BatchFailed, TurnBatch
 from rooms.scripts import load_everywhere, with_scripts
 
@@ -474,6 +476,7 @@ _LEASES = _key("leases")
 _BACKUP = _key("backup")
 _MODERATORS = _key("moderators")
 _ROLES = _key("roles")
+_ROTA = _key("rota")
 _AUDIT_KEY = _key("audit")
 _AUDIT_SEQ = _key("audit:seq")
 _NOTES_SEQ = _key("notes:seq")
@@ -759,6 +762,20 @@ class RedisModerationStore:
     async def remove_moderator(self, name: str) -> bool:
         """Its sessions end with it: `session_owner` finds no password to match."""
         return bool(await self._run(self._remove_moderator, [_MODERATORS, _ROLES], name))
+
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        if shifts:
+            await self._redis.hset(_ROTA, moderator, shifts_to_json(shifts))
+        else:
+            await self._redis.hdel(_ROTA, moderator)
+
+    async def shifts(self) -> list[Shift]:
+        stored = await self._redis.hgetall(_ROTA)
+        return [
+            shift
+            for name, text in sorted((_text(n), _text(t)) for n, t in stored.items())
+            for shift in shifts_from_json(name, text)
+        ]
 
     async def role_of(self, name: str) -> Role | None:
         reply = await self._run(self._role_of, [_MODERATORS, _ROLES], name)

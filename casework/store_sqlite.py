@@ -60,6 +60,7 @@ from casework.flags import (
     new_flag,
 )
 from casework.roles import DEFAULT_ROLE, Role, parse_role
+from casework.rota import Shift, shifts_from_json, shifts_to_json
 
 SCHEMA_VERSION = 4
 
@@ -100,6 +101,10 @@ CREATE INDEX IF NOT EXISTS flags_by_resolved ON flags (state, resolved_ms);
 CREATE TABLE IF NOT EXISTS moderators (
     name TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS rota (
+    name TEXT PRIMARY KEY,
+    shifts TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS roles (
     name TEXT PRIMARY KEY REFERENCES moderators (name) ON DELETE CASCADE,
@@ -570,6 +575,24 @@ class SqliteModerationStore:
                 (name, str(role)),
             )
             return True
+
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            if shifts:
+                tx.execute(
+                    "INSERT INTO rota (name, shifts) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET shifts = excluded.shifts",
+                    (moderator, shifts_to_json(shifts)),
+                )
+            else:
+                tx.execute("DELETE FROM rota WHERE name = ?", (moderator,))
+
+    async def shifts(self) -> list[Shift]:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            rows = tx.execute("SELECT name, shifts FROM rota ORDER BY name").fetchall()
+        return [shift for name, text in rows for shift in shifts_from_json(str(name), text)]
 
     async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None:
         """Raises ValueError for a moderator that does not exist (a caller bug: log in first)."""

@@ -30,6 +30,7 @@ from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
 from .proxies import networks
 from .registry import Registry
+from .rota_api import ROUTES as ROTA_ROUTES
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         *CASEBOOK_ROUTES,
         *ACCOUNT_ROUTES,
         *APPEAL_ROUTES,
+        *ROTA_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

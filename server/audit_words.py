@@ -37,6 +37,7 @@ ACTION_WORDS = {
     "handover": "Left a hand-over note",
     "role": "Changed the role of",
     "remove_account": "Removed the account of",
+    "rota": "Set the shifts of",
 }
 
 OUTCOME_WORDS = {

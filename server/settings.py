@@ -92,6 +92,11 @@ class Settings:
     # No mute or ban lasts longer than this: every ban expires (a person is paused, never shut
     # out for good), and the notice tells them when.
     sanction_max_days: int = 30
+    # While nobody is on duty, the page names the time the next volunteer is expected only when
+    # the rota has a shift starting within this many hours (never a guess past it).
+    next_volunteer_hours: float = 12.0
+    # Coordinators are warned of rota gaps starting within this many hours ("a day ahead").
+    rota_warning_hours: float = 24.0
     # Time to a human (casework.flags.ResponseTargets). An unclaimed flag past its severity's
     # target re-alerts every moderator on duty, once per target: a person at imminent risk
     # should reach a human within a minute (Crisis Text Line answers its highest-risk texters in
@@ -256,6 +261,10 @@ class Settings:
                 "HARBOR_CLIENT_IDS_REMEMBERED", cls.client_ids_remembered, 1
             ),
             claim_lease_s=env.number("HARBOR_CLAIM_LEASE_S", cls.claim_lease_s),
+            next_volunteer_hours=env.number(
+                "HARBOR_NEXT_VOLUNTEER_HOURS", cls.next_volunteer_hours
+            ),
+            rota_warning_hours=env.number("HARBOR_ROTA_WARNING_HOURS", cls.rota_warning_hours),
             sanction_max_days=env.integer(
                 "HARBOR_SANCTION_MAX_DAYS", cls.sanction_max_days, 1, 365
             ),

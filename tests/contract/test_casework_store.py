@@ -44,6 +44,7 @@ from casework.flags import (
     Sanction,
 )
 from casework.roles import DEFAULT_ROLE, Role
+from casework.rota import Shift
 from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
 from rooms.broker_cluster import open_redis
@@ -895,6 +896,19 @@ async def test_an_account_is_a_volunteer_until_given_a_role_and_loses_it_when_re
     assert await store.role_of("ana") is None
     await store.add_moderator("ana", "scrypt$again")
     assert await store.role_of("ana") == Role.VOLUNTEER, "a re-created account starts afresh"
+
+
+async def test_each_moderators_shifts_are_replaced_whole_and_listed_together(
+    store: ModerationStore,
+) -> None:
+    assert await store.shifts() == []
+    ana = [Shift("ana", 0, 540, 120, "Europe/London"), Shift("ana", 2, 1320, 240, "UTC")]
+    await store.set_shifts("ana", ana)
+    await store.set_shifts("ben", [Shift("ben", 6, 0, 60, "Asia/Tokyo")])
+    assert await store.shifts() == [*ana, Shift("ben", 6, 0, 60, "Asia/Tokyo")]
+    await store.set_shifts("ana", [ana[1]])
+    await store.set_shifts("ben", [])
+    assert await store.shifts() == [ana[1]]
 
 
 async def test_a_session_names_its_moderator_until_it_expires_or_ends(

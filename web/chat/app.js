@@ -12,6 +12,7 @@ import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
 import { showSanction } from "./appeal.js";
+import { expectedText } from "./expected.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
 import { loadDraft, saveDraft } from "./drafts.js";
@@ -895,11 +896,14 @@ function onFrame(frame) {
       onError(frame);
       break;
     case "duty":
-      showDuty(frame.on_duty === true);
+      showDuty(frame.on_duty === true, frame.next_volunteer_ms);
       break;
     case "support":
-      openHelp({ message: frame.message, resources: frame.resources });
-      if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty);
+      openHelp({
+        message: [frame.message, expectedText(frame.next_volunteer_ms)].filter(Boolean).join(" "),
+        resources: frame.resources,
+      });
+      if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty, frame.next_volunteer_ms);
       break;
     case "hidden": {
       const conv = state.conversations.get(frame.room);
@@ -1020,11 +1024,12 @@ function joinCheckin() {
   if (state.current !== roomId) enterRoom(roomId);
 }
 
-function showDuty(onDuty) {
+function showDuty(onDuty, nextMs) {
   const node = $("duty");
+  const expected = onDuty ? "" : expectedText(nextMs);
   node.textContent = onDuty
     ? "Moderators: a volunteer is on duty"
-    : "Moderators: none on duty right now";
+    : `Moderators: none on duty right now${expected ? `. ${expected}` : ""}`;
   node.dataset.onDuty = String(onDuty);
   node.hidden = false;
 }
@@ -1046,7 +1051,7 @@ function startSocket() {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       storage.set(STORE.token, welcome.token);
       state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
-      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
+      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty, welcome.next_volunteer_ms);
       state.name = welcome.name;
       state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;

@@ -25,6 +25,7 @@ import {
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
 import { loadAccounts, setRole } from "./roles.js";
+import { loadRota, setupRota, startRota, stopRota } from "./rota.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
 import {
   CATEGORY_WORDS,
@@ -158,6 +159,7 @@ function startDashboard(name, role) {
     setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
     setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadRota(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
   // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
@@ -166,6 +168,7 @@ function startDashboard(name, role) {
   $("on-duty").textContent = "On duty: checking…";
   state.timers.push(setInterval(() => !document.hidden && loadWriters(), DUTY_REFRESH_MS));
   restoreCheckins(name);
+  startRota(name);
   loadRooms();
   loadAudit();
   loadResponse();
@@ -229,6 +232,7 @@ function stopDashboard() {
   setConnection("idle");
   closeAllCheckins();
   setRole(null, null);
+  stopRota();
   state.me = null;
   state.flags.clear();
   state.caseFlag = null;
@@ -924,6 +928,7 @@ async function boot() {
 function wire() {
   setupAlerts(openFlag);
   setupConfirm();
+  setupRota();
   setupCheckins(() => state.socket);
   whenSignedOut(() => {
     if (state.me !== null) showSignIn("Your session ended. Please sign in again.");
