@@ -6,6 +6,7 @@ is expected -- because the rota says so, and only then."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
@@ -17,7 +18,8 @@ from .chat import ChatPage, ms
 from .conftest import Chromium, screenshot_path
 from .dashboard import Dashboard, add_moderators
 
-ZONE = {"timezone_id": "UTC"}  # the page's clock, so the test knows which weekday to pick
+# The page's clock, so the test knows which weekday to pick.
+ZONE: dict[str, Any] = {"timezone_id": "UTC"}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
