@@ -155,6 +155,7 @@ def draft_from_dict(data: Mapping[str, Any]) -> FlagDraft:
         created_ms=_int(data, "created_ms"),
         reason=_str(data, "reason") if "reason" in data else "",
         removed=_removed(data),
+        appeal=_appeal(data),
     )
 
 
@@ -164,6 +165,14 @@ def _removed(data: Mapping[str, Any]) -> tuple[str, ...]:
     if not isinstance(removed, list) or not all(isinstance(kind, str) for kind in removed):
         raise CodecError("removed must be a list of strings")
     return tuple(removed)
+
+
+def _appeal(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Optional: only appeals carry one, and drafts stored before appeals existed have none."""
+    appeal = data.get("appeal", {})
+    if not isinstance(appeal, dict):
+        raise CodecError("appeal must be an object")
+    return appeal
 
 
 def draft_to_json(draft: FlagDraft) -> str:

@@ -38,6 +38,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from .roles import Role
+from .rota import Shift
+
 
 class FlagState(StrEnum):
     OPEN = "open"
@@ -152,6 +155,9 @@ class FlagDraft:
     # Kinds of personal detail taken out of `text` and the context ("phone", "email", ...):
     # the flag keeps the words as the room saw them, not what was removed.
     removed: tuple[str, ...] = ()
+    # For an appeal of a sanction (source "appeal"): the sanction appealed (kind, until_ms,
+    # reason, by: who gave it, case: the flag it was given on; casework/appeals.py); else empty.
+    appeal: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready (tuples become lists): the one place drafts are serialised."""
@@ -172,6 +178,7 @@ class FlagDraft:
             "created_ms": self.created_ms,
             "reason": self.reason,
             "removed": list(self.removed),
+            "appeal": dict(self.appeal),
         }
 
 
@@ -450,11 +457,29 @@ class ModerationStore(Protocol):
 
     async def moderator_names(self) -> list[str]: ...
 
+    async def role_of(self, name: str) -> Role | None:
+        """The account's role (`DEFAULT_ROLE` when none was ever set); None: no such account."""
+        ...
+
+    async def set_role(self, name: str, role: Role) -> bool:
+        """Record the account's role; False (and nothing recorded) when there is no account.
+        Removing the account removes its role: a re-created account starts as the default."""
+        ...
+
     async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None: ...
 
     async def session_owner(self, token_hash: str, now_ms: int) -> str | None: ...
 
     async def end_session(self, token_hash: str) -> None: ...
+
+    # The rota
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        """Replace `moderator`'s weekly shifts (an empty list takes them off the rota)."""
+        ...
+
+    async def shifts(self) -> list[Shift]:
+        """Every moderator's shifts, by moderator then as set."""
+        ...
 
     # Audit log
     async def audit(self, entry: AuditEntry) -> None: ...

@@ -12,6 +12,8 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:backup`          zset: crisis flag ids never claimed since raised (or reopened),
                                   by backup_due_ms: when the backup list is called
 - `harbor:{mod}:moderators`      hash: name -> password hash
+- `harbor:{mod}:roles`           hash: name -> role (an account without one is a volunteer)
+- `harbor:{mod}:rota`            hash: name -> that moderator's weekly shifts (JSON list)
 - `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
                                  at expires_ms (PXAT); a new password or a removal ends it
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
@@ -81,6 +83,8 @@ from casework.flags import (
     Sanction,
     new_flag,
 )
+from casework.roles import DEFAULT_ROLE, Role, parse_role
+from casework.rota import Shift, shifts_from_json, shifts_to_json
 from rooms.batching import BatchFailed, TurnBatch
 from rooms.scripts import load_everywhere, with_scripts
 
@@ -415,6 +419,24 @@ redis.call('SET', session, value, 'PXAT', expires_ms)
 return 1
 """
 
+# Roles live beside the accounts (KEYS[1] accounts, KEYS[2] roles): set only on an account that
+# exists, read with it, removed with it.
+_SET_ROLE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+_ROLE_OF = """
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return false end
+return {1, redis.call('HGET', KEYS[2], ARGV[2]) or ''}
+"""
+
+_REMOVE_MODERATOR = """
+redis.call('HDEL', KEYS[2], ARGV[2])
+return redis.call('HDEL', KEYS[1], ARGV[2])
+"""
+
 
 # A session and the password hash of its moderator, in one round trip (checked every second for
 # each open moderator socket).
@@ -453,6 +475,8 @@ _DUE = _key("due")
 _LEASES = _key("leases")
 _BACKUP = _key("backup")
 _MODERATORS = _key("moderators")
+_ROLES = _key("roles")
+_ROTA = _key("rota")
 _AUDIT_KEY = _key("audit")
 _AUDIT_SEQ = _key("audit:seq")
 _NOTES_SEQ = _key("notes:seq")
@@ -515,6 +539,9 @@ class RedisModerationStore:
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
+        self._set_role = register(_PRELUDE + _SET_ROLE)
+        self._role_of = register(_PRELUDE + _ROLE_OF)
+        self._remove_moderator = register(_PRELUDE + _REMOVE_MODERATOR)
 
     async def _run(self, script: Any, keys: Sequence[str], *args: str | int) -> Any:
         return await with_scripts(
@@ -737,7 +764,31 @@ class RedisModerationStore:
 
     async def remove_moderator(self, name: str) -> bool:
         """Its sessions end with it: `session_owner` finds no password to match."""
-        return bool(await self._redis.hdel(_MODERATORS, name))
+        return bool(await self._run(self._remove_moderator, [_MODERATORS, _ROLES], name))
+
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        if shifts:
+            await self._redis.hset(_ROTA, moderator, shifts_to_json(shifts))
+        else:
+            await self._redis.hdel(_ROTA, moderator)
+
+    async def shifts(self) -> list[Shift]:
+        stored = await self._redis.hgetall(_ROTA)
+        return [
+            shift
+            for name, text in sorted((_text(n), _text(t)) for n, t in stored.items())
+            for shift in shifts_from_json(name, text)
+        ]
+
+    async def role_of(self, name: str) -> Role | None:
+        reply = await self._run(self._role_of, [_MODERATORS, _ROLES], name)
+        if not reply:
+            return None
+        return DEFAULT_ROLE if not reply[1] else parse_role(_text(reply[1]))
+
+    async def set_role(self, name: str, role: Role) -> bool:
+        """One script, so a role is never left behind by an account removed meanwhile."""
+        return bool(await self._run(self._set_role, [_MODERATORS, _ROLES], name, str(role)))
 
     async def password_hash(self, name: str) -> str | None:
         stored = await self._redis.hget(_MODERATORS, name)

@@ -59,6 +59,8 @@ from casework.flags import (
     Sanction,
     new_flag,
 )
+from casework.roles import DEFAULT_ROLE, Role, parse_role
+from casework.rota import Shift, shifts_from_json, shifts_to_json
 
 SCHEMA_VERSION = 4
 
@@ -99,6 +101,14 @@ CREATE INDEX IF NOT EXISTS flags_by_resolved ON flags (state, resolved_ms);
 CREATE TABLE IF NOT EXISTS moderators (
     name TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS rota (
+    name TEXT PRIMARY KEY,
+    shifts TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS roles (
+    name TEXT PRIMARY KEY REFERENCES moderators (name) ON DELETE CASCADE,
+    role TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -539,6 +549,50 @@ class SqliteModerationStore:
         with self._read() as tx:
             rows = tx.execute("SELECT name FROM moderators ORDER BY name").fetchall()
             return [str(row[0]) for row in rows]
+
+    async def role_of(self, name: str) -> Role | None:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            row = tx.execute(
+                "SELECT roles.role FROM moderators LEFT JOIN roles USING (name) "
+                "WHERE moderators.name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            return None
+        return DEFAULT_ROLE if row[0] is None else parse_role(row[0])
+
+    async def set_role(self, name: str, role: Role) -> bool:
+        """A role is its own table (added with IF NOT EXISTS: no migration; an older Harbor
+        opening the file reads every account as it always did)."""
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            if tx.execute("SELECT 1 FROM moderators WHERE name = ?", (name,)).fetchone() is None:
+                return False
+            tx.execute(
+                "INSERT INTO roles (name, role) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET role = excluded.role",
+                (name, str(role)),
+            )
+            return True
+
+    async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            if shifts:
+                tx.execute(
+                    "INSERT INTO rota (name, shifts) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET shifts = excluded.shifts",
+                    (moderator, shifts_to_json(shifts)),
+                )
+            else:
+                tx.execute("DELETE FROM rota WHERE name = ?", (moderator,))
+
+    async def shifts(self) -> list[Shift]:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            rows = tx.execute("SELECT name, shifts FROM rota ORDER BY name").fetchall()
+        return [shift for name, text in rows for shift in shifts_from_json(str(name), text)]
 
     async def create_session(self, token_hash: str, name: str, expires_ms: int) -> None:
         """Raises ValueError for a moderator that does not exist (a caller bug: log in first)."""

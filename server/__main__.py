@@ -1,8 +1,11 @@
 """The `harbor` command.
 
 - `harbor serve`: run a worker (or N) with every limit from Settings.
-- `harbor moderators add NAME [--password-stdin]`: create a moderator (or change a password,
-  which signs out every session of the old one).
+- `harbor moderators add NAME [--role ROLE] [--password-stdin]`: create a moderator (or change
+  a password, which signs out every session of the old one). A new account without `--role` is a
+  volunteer; an existing one keeps its role unless `--role` is given.
+- `harbor moderators role NAME ROLE`: change a moderator's role (volunteer, coordinator, admin).
+- `harbor moderators list`: names and roles.
 - `harbor moderators remove NAME`: delete a moderator; their open dashboards close within a second.
 - `harbor moderation scan`: moderate stdin lines into JSON verdicts (see moderation.scan).
 - `harbor check`: validate the configuration and the Redis behind it before a deploy.
@@ -24,6 +27,7 @@ import anyio
 import uvicorn
 
 from casework.passwords import hash_password
+from casework.roles import DEFAULT_ROLE, Role
 from moderation.__main__ import main as moderation_main
 
 from .banner import start_banner, take_waiting
@@ -49,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     add = moderator_commands.add_parser("add", help="create a moderator or set a new password")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    moderator_commands.add_parser("list", help="list moderator names")
+    add.add_argument(
+        "--role",
+        choices=list(Role),
+        help=f"volunteer, coordinator or admin (a new account: {DEFAULT_ROLE}; else unchanged)",
+    )
+    role = moderator_commands.add_parser("role", help="change a moderator's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=list(Role))
+    moderator_commands.add_parser("list", help="list moderator names and roles")
     remove = moderator_commands.add_parser(
         "remove", help="delete a moderator and end their sessions"
     )
@@ -82,8 +94,16 @@ def _moderators(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     if args.action == "list":
-        names = anyio.run(_moderator_names, settings)
-        print("\n".join(names) if names else "(no moderators yet)")
+        accounts = anyio.run(_moderator_roles, settings)
+        lines = [f"{name}  {role}" for name, role in accounts]
+        print("\n".join(lines) if lines else "(no moderators yet)")
+        return 0
+    if args.action == "role":
+        name, role = args.name.strip(), Role(args.role)
+        if not anyio.run(_set_role, settings, name, role):
+            print(f"harbor: no moderator named {name}", file=sys.stderr)
+            return 1
+        print(f"moderator {name} is now {role.words}")
         return 0
     if args.action == "remove":
         if not anyio.run(_remove_moderator, settings, args.name.strip()):
@@ -105,15 +125,38 @@ def _moderators(args: argparse.Namespace) -> int:
     if len(password) < 10:
         print("harbor: use a password of at least 10 characters", file=sys.stderr)
         return 2
-    anyio.run(_add_moderator, settings, name, hash_password(password))
-    print(f"moderator {name} can now sign in at /mod")
+    wanted = None if args.role is None else Role(args.role)
+    now = anyio.run(_add_moderator, settings, name, hash_password(password), wanted)
+    print(f"moderator {name} ({now}) can now sign in at /mod")
     return 0
 
 
-async def _add_moderator(settings: Settings, name: str, password_hash: str) -> None:
+async def _add_moderator(
+    settings: Settings, name: str, password_hash: str, role: Role | None
+) -> Role:
     store = open_store(settings)
     try:
         await store.add_moderator(name, password_hash)
+        if role is not None:
+            await store.set_role(name, role)
+        return await store.role_of(name) or DEFAULT_ROLE
+    finally:
+        await store.aclose()
+
+
+async def _set_role(settings: Settings, name: str, role: Role) -> bool:
+    store = open_store(settings)
+    try:
+        return await store.set_role(name, role)
+    finally:
+        await store.aclose()
+
+
+async def _moderator_roles(settings: Settings) -> list[tuple[str, Role]]:
+    store = open_store(settings)
+    try:
+        names = await store.moderator_names()
+        return [(name, await store.role_of(name) or DEFAULT_ROLE) for name in names]
     finally:
         await store.aclose()
 
@@ -122,14 +165,6 @@ async def _remove_moderator(settings: Settings, name: str) -> bool:
     store = open_store(settings)
     try:
         return await store.remove_moderator(name)
-    finally:
-        await store.aclose()
-
-
-async def _moderator_names(settings: Settings) -> list[str]:
-    store = open_store(settings)
-    try:
-        return await store.moderator_names()
     finally:
         await store.aclose()
 

@@ -19,6 +19,8 @@ from starlette.websockets import WebSocket
 
 from rooms.catalog import Catalog
 
+from .accounts_api import ROUTES as ACCOUNT_ROUTES
+from .appeal_api import ROUTES as APPEAL_ROUTES
 from .casebook_api import ROUTES as CASEBOOK_ROUTES
 from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
@@ -29,6 +31,7 @@ from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
 from .proxies import networks
 from .registry import Registry
+from .rota_api import ROUTES as ROTA_ROUTES
 from .schedule import ROUTES as SCHEDULE_ROUTES
 from .security import SecurityHeadersMiddleware
 from .settings import Secret, Settings
@@ -56,6 +59,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
         *MODERATOR_ROUTES,
         *CASEBOOK_ROUTES,
+        *ACCOUNT_ROUTES,
+        *APPEAL_ROUTES,
+        *ROTA_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

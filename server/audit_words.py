@@ -35,6 +35,9 @@ ACTION_WORDS = {
     "note": "Wrote a note on",
     "follow_up": "Followed up on",
     "handover": "Left a hand-over note",
+    "role": "Changed the role of",
+    "remove_account": "Removed the account of",
+    "rota": "Set the shifts of",
 }
 
 OUTCOME_WORDS = {
@@ -78,6 +81,8 @@ def subject(entry: AuditEntry, flags: Mapping[str, Flag], title_of: RoomTitle) -
         severity = draft.severity
         where = room_words(draft.room, title_of)
         return f"{article(severity)} {severity} flag about {draft.name} in {where}"
+    if target.startswith("account:"):
+        return target.removeprefix("account:")
     if target.startswith("uid:"):
         return "a person"
     if target.startswith("room:"):
@@ -101,6 +106,9 @@ def detail_words(entry: AuditEntry) -> str:
     count = detail.get("count")
     if isinstance(count, int) and not isinstance(count, bool):
         parts.append(f"{count} attempt" + ("s" if count != 1 else ""))
+    role = detail.get("role")
+    if isinstance(role, str):
+        parts.append(f"now {article(role)} {role}")
     reports = detail.get("reports")
     if isinstance(reports, int) and not isinstance(reports, bool):
         parts.append(f"reported {reports} time" + ("s" if reports != 1 else ""))

@@ -16,6 +16,7 @@ import time
 import anyio
 
 from casework.flags import SEVERITY_ORDER, Flag, FlagState
+from casework.rota import next_expected_ms
 
 from . import feeds
 from .closecodes import CloseCode
@@ -122,7 +123,12 @@ async def _refresh_duty(context: WorkerContext, registry: Registry) -> None:
     if not on_duty:
         totals = await context.presence.totals([feeds.MODERATORS])
         on_duty = totals.get(feeds.MODERATORS, 0) > 0
-    if registry.set_on_duty(on_duty):
-        frame = {"type": "duty", "on_duty": on_duty}
+    expected = 0
+    if not on_duty:
+        horizon_ms = int(context.settings.next_volunteer_hours * 3600 * 1000)
+        now = context.clock()
+        expected = next_expected_ms(await context.store.shifts(), now, horizon_ms) or 0
+    if registry.set_on_duty(on_duty, expected):
+        frame = {"type": "duty", **registry.duty_fields()}
         for connection in registry.identified_connections():
             connection.send(frame)

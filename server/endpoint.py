@@ -329,7 +329,7 @@ class ChatConnection:
             "token": identity.token,
             "name": identity.name,
             "author": identities.author_tag(identity.uid),
-            "on_duty": self._registry.on_duty,
+            **self._registry.duty_fields(),
             "checkin_room": identities.checkin_room(identity.uid),
             # This connection's send limit, so the page paces itself instead of piling up
             # messages the server would refuse (web/chat/pace.js).

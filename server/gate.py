@@ -155,8 +155,10 @@ class MessageGate:
         context = self._context
         verdict = self._in_context(writer, room, self._moderate(room, text))
         if verdict.support:
-            on_duty = self._registry.on_duty
-            tell(support_frame(room, context.resources, on_duty=on_duty, region=region))
+            frame = support_frame(
+                room, context.resources, on_duty=self._registry.on_duty, region=region
+            )
+            tell({**frame, **self._registry.duty_fields()})
         cooldown = context.settings.spam_cooldown_s if Category.SPAM in verdict.categories else 0
         if muted:
             if verdict.flag:

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from casework.appeals import APPEAL_SOURCE, AppealSigner, AppealTicket, may_decide
 from casework.flags import (
     AuditEntry,
     Flag,
@@ -44,11 +45,12 @@ from casework.passwords import (
     verify_password,
 )
 from casework.response_times import summary
+from casework.roles import Role
 from rooms.broker import BrokerUnavailable
 from rooms.envelope import Draft
 
 from . import feeds
-from .audit_words import in_words
+from .audit_words import in_words, minutes_words
 from .context import WorkerContext
 from .origin import origin_allowed
 from .protocol import is_well_formed, well_formed
@@ -68,7 +70,6 @@ BAN_HOLDS_SOURCE = (
     "People who share it (a household, a shelter, a phone network) can't start a new name "
     "there meanwhile; those already here are not affected."
 )
-MAX_SANCTION_MINUTES = 30 * 24 * 60
 
 Handler = Callable[[Request, WorkerContext, str], Awaitable[Response]]
 
@@ -118,25 +119,41 @@ async def moderator_name(request: Request) -> str | None:
     return await context.store.session_owner(session_token_hash(token), context.clock())
 
 
-def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Refuse without a live session (401), and cross-site writes (403)."""
+def requires(role: Role) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Refuse without a live session (401), cross-site writes (403 cross_origin), and a
+    moderator whose role is below `role` (403 role_required, saying which role it needs). The
+    role is read on every request, so a changed role holds from the next one."""
 
-    async def guarded(request: Request) -> Response:
-        if request.method != "GET" and not _same_origin(request):
-            return _error(403, "cross_origin", "requests must come from Harbor's own pages")
-        name = await moderator_name(request)
-        if name is None:
-            return _error(401, "sign_in_required", "sign in as a moderator first")
-        try:
-            return await handler(request, _context(request), name)
-        except ValueError as exc:
-            return _error(400, "bad_request", str(exc))
-        except FlagError as exc:
-            return _error(409, exc.code, str(exc))
-        except BrokerUnavailable:
-            return _error(503, "unavailable", "rooms are unreachable; try again")
+    def guard(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(request: Request) -> Response:
+            if request.method != "GET" and not _same_origin(request):
+                return _error(403, "cross_origin", "requests must come from Harbor's own pages")
+            name = await moderator_name(request)
+            context = _context(request)
+            held = None if name is None else await context.store.role_of(name)
+            if name is None or held is None:
+                return _error(401, "sign_in_required", "sign in as a moderator first")
+            if not held.allows(role):
+                return _error(403, "role_required", f"only {role.words} can do this")
+            try:
+                return await handler(request, context, name)
+            except ValueError as exc:
+                return _error(400, "bad_request", str(exc))
+            except FlagError as exc:
+                return _error(409, exc.code, str(exc))
+            except BrokerUnavailable:
+                return _error(503, "unavailable", "rooms are unreachable; try again")
 
-    return guarded
+        guarded.__dict__[REQUIRED_ROLE] = role  # what tests read to see every route guarded
+        return guarded
+
+    return guard
+
+
+# The attribute on a guarded route's endpoint naming the role it needs.
+REQUIRED_ROLE = "required_role"
+# Casework: any moderator.
+authenticated = requires(Role.VOLUNTEER)
 
 
 # Sign-in
@@ -202,7 +219,7 @@ async def _start_session(request: Request, context: WorkerContext, name: str) ->
     await context.store.create_session(session_token_hash(token), name, expires)
     await context.store.audit(AuditEntry(context.clock(), name, "sign_in", "moderator"))
     context.metrics.sign_ins.labels("ok").inc()
-    response = JSONResponse({"name": name})
+    response = JSONResponse({"name": name, "role": await context.store.role_of(name)})
     response.set_cookie(
         MODERATOR_COOKIE,
         token,
@@ -229,7 +246,10 @@ async def sign_in_with_link(request: Request) -> Response:
     if not token or link is None or not link.redeem(token):
         return _error(403, "link_used", "this link is used or unknown; restart for a new one")
     if await context.store.password_hash(link.name) is None:
+        # Printed only on the operator's own terminal before any account exists: whoever holds
+        # it runs this Harbor, so the account may do everything (roles, rota, appeals).
         await context.store.add_moderator(link.name, "link-only")
+        await context.store.set_role(link.name, Role.ADMIN)
     response = await _start_session(request, context, link.name)
     return response
 
@@ -254,8 +274,13 @@ async def sign_out(request: Request, context: WorkerContext, name: str) -> Respo
 
 
 async def me(request: Request) -> Response:
-    """Who is signed in here: `{"name": null}` when nobody is (the page asks on every load)."""
-    return JSONResponse({"name": await moderator_name(request)})
+    """Who is signed in here, and their role (the page shows only what the role may do; every
+    route checks again): `{"name": null}` when nobody is (the page asks on every load)."""
+    name = await moderator_name(request)
+    role = None if name is None else await _context(request).store.role_of(name)
+    if role is None:
+        return JSONResponse({"name": None, "role": None})
+    return JSONResponse({"name": name, "role": role})
 
 
 # The queue
@@ -313,6 +338,13 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
         return _error(404, "unknown_action", "no such action")
     body = await read_json(request)
     flag = await _flag_or_404(context, request)
+    if flag.draft.source == APPEAL_SOURCE:
+        # An appeal is decided by a coordinator, and never by the moderator it appeals.
+        role = await context.store.role_of(name)
+        if role is None or not role.allows(Role.COORDINATOR):
+            return _error(403, "role_required", "only a coordinator can decide an appeal")
+        if not may_decide(flag, name):
+            return _error(403, "own_sanction", "another moderator decides an appeal of yours")
     return await handler(context, name, flag, body)
 
 
@@ -411,16 +443,23 @@ async def _warn(context: WorkerContext, name: str, flag: Flag, body: dict[str, A
 
 
 def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
+    """Mute or ban, always for a stated time (at most HARBOR_SANCTION_MAX_DAYS: every ban
+    expires) and for a stated reason, both of which the person is told, with a ticket to appeal
+    once (casework/appeals.py)."""
+
     async def apply(
         context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]
     ) -> Response:
         minutes = body.get("minutes")
+        longest = context.settings.sanction_max_days * 24 * 60
         if isinstance(minutes, bool) or not isinstance(minutes, int):
             raise ValueError("minutes must be a whole number")
-        if not 1 <= minutes <= MAX_SANCTION_MINUTES:
-            raise ValueError(f"minutes must be between 1 and {MAX_SANCTION_MINUTES}")
-        reason = text_field(body, "reason")
-        summary = f"{kind} {flag.draft.name} for {minutes} minutes"
+        if not 1 <= minutes <= longest:
+            raise ValueError(f"minutes must be between 1 and {longest}")
+        reason = text_field(body, "reason").strip()
+        if not reason:
+            raise ValueError("say why: the person is told the reason")
+        summary = f"{kind} {flag.draft.name} for {minutes_words(minutes)}"
         if body.get("confirm") is not True:
             asked = {"error": "confirm_required", "summary": summary}
             asked["confirm"] = "send confirm: true"
@@ -429,6 +468,7 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
             return JSONResponse(asked, status_code=409)
         until = context.clock() + minutes * 60_000
         await context.store.sanction(Sanction(flag.draft.uid, kind, until, name, reason))
+        notice = sanction_notice(context, flag, kind, reason, minutes, until)
         if kind == "ban":
             # Every token the identity holds stops opening it, for good: after the ban the
             # person (or whoever next holds their device) starts afresh, not in the old name
@@ -436,18 +476,31 @@ def _sanction_action(kind: str) -> Callable[..., Awaitable[Response]]:
             # ban's end also catches a welcome that raced the ban. Kept until all have expired.
             idle_ms = int(context.settings.token_idle_s * 1000)
             await context.store.revoke_tokens(Revocation(flag.draft.uid, until, until + idle_ms))
-            await feeds.notify(context.broker, flag.draft.uid, None, ban_until_ms=until)
+            await feeds.notify(context.broker, flag.draft.uid, notice, ban_until_ms=until)
         else:
-            notice = {
-                "type": "muted",
-                "until_ms": until,
-                "message": "A moderator paused your messages for a while.",
-            }
             await feeds.notify(context.broker, flag.draft.uid, notice, muted_until_ms=until)
         await _after(context, name, kind, flag, reason, minutes=minutes, until_ms=until)
         return JSONResponse({"applied": summary, "until_ms": until})
 
     return apply
+
+
+def sanction_notice(
+    context: WorkerContext, flag: Flag, kind: str, reason: str, minutes: int, until: int
+) -> dict[str, Any]:
+    """What the person reads: what, why, for how long, and how to appeal (never who)."""
+    length = minutes_words(minutes)
+    what = "paused your messages" if kind == "mute" else "paused your name"
+    ticket = AppealSigner(context.settings.secret.value).sign(AppealTicket(flag.id, kind, until))
+    return {
+        "type": "sanction",
+        "kind": kind,
+        "reason": reason,
+        "minutes": minutes,
+        "until_ms": until,
+        "message": f"A moderator {what} for {length}. The reason: {reason}",
+        "appeal": ticket,
+    }
 
 
 async def _checkin(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:

@@ -45,6 +45,7 @@ class Registry:
         "_sessions",
         "draining",
         "limits",
+        "next_volunteer_ms",
         "on_duty",
         "open_count",
         "sign_ins",
@@ -58,6 +59,9 @@ class Registry:
         )
         self.open_count = 0
         self.on_duty = False  # a moderator is signed in on some worker (refreshed by duty.py)
+        # While nobody is: when the rota says the next volunteer is expected (0: it doesn't
+        # say, and the page then says nothing about when).
+        self.next_volunteer_ms = 0
         self.draining = False  # SIGTERM received: not ready, clients being closed in batches
         self._drain_slots = 0
         self._by_uid: dict[str, set[LiveConnection]] = {}
@@ -117,11 +121,22 @@ class Registry:
     def moderators_here(self) -> tuple[str, ...]:
         return tuple(self._moderators)
 
-    def set_on_duty(self, on_duty: bool) -> bool:
-        """Record whether anyone is on duty; True if that changed."""
-        changed = on_duty != self.on_duty
+    def set_on_duty(self, on_duty: bool, next_volunteer_ms: int = 0) -> bool:
+        """Record whether anyone is on duty, and else when the rota expects the next volunteer;
+        True if either changed."""
+        expected = 0 if on_duty else next_volunteer_ms
+        changed = on_duty != self.on_duty or expected != self.next_volunteer_ms
         self.on_duty = on_duty
+        self.next_volunteer_ms = expected
         return changed
+
+    def duty_fields(self) -> dict[str, object]:
+        """What members are told about duty: whether a volunteer is on, and only when the rota
+        says so, when the next one is expected."""
+        fields: dict[str, object] = {"on_duty": self.on_duty}
+        if not self.on_duty and self.next_volunteer_ms:
+            fields["next_volunteer_ms"] = self.next_volunteer_ms
+        return fields
 
     # Restart
 

@@ -99,6 +99,14 @@ class Settings:
     # A moderator's claim is a lease their live connection renews; it lapses back to the queue
     # this long after they go away (closed laptop, crashed worker).
     claim_lease_s: float = 30.0
+    # No mute or ban lasts longer than this: every ban expires (a person is paused, never shut
+    # out for good), and the notice tells them when.
+    sanction_max_days: int = 30
+    # While nobody is on duty, the page names the time the next volunteer is expected only when
+    # the rota has a shift starting within this many hours (never a guess past it).
+    next_volunteer_hours: float = 12.0
+    # Coordinators are warned of rota gaps starting within this many hours ("a day ahead").
+    rota_warning_hours: float = 24.0
     # Time to a human (casework.flags.ResponseTargets). An unclaimed flag past its severity's
     # target re-alerts every moderator on duty, once per target: a person at imminent risk
     # should reach a human within a minute (Crisis Text Line answers its highest-risk texters in
@@ -278,6 +286,13 @@ class Settings:
                 "HARBOR_CLIENT_IDS_REMEMBERED", cls.client_ids_remembered, 1
             ),
             claim_lease_s=env.number("HARBOR_CLAIM_LEASE_S", cls.claim_lease_s),
+            next_volunteer_hours=env.number(
+                "HARBOR_NEXT_VOLUNTEER_HOURS", cls.next_volunteer_hours
+            ),
+            rota_warning_hours=env.number("HARBOR_ROTA_WARNING_HOURS", cls.rota_warning_hours),
+            sanction_max_days=env.integer(
+                "HARBOR_SANCTION_MAX_DAYS", cls.sanction_max_days, 1, 365
+            ),
             target_imminent_s=env.number("HARBOR_TARGET_IMMINENT_S", cls.target_imminent_s),
             target_high_s=env.number("HARBOR_TARGET_HIGH_S", cls.target_high_s),
             backup_after_s=env.number("HARBOR_BACKUP_AFTER_S", cls.backup_after_s),

@@ -22,15 +22,17 @@ PASSWORD = "correct horse battery staple"
 # of mute and ban (409 confirm_required). Tests that meet them allow exactly these.
 EXPECTED_401 = r"status of 401 \(Unauthorized\)"
 EXPECTED_409 = r"status of 409 \(Conflict\)"
+EXPECTED_403 = r"status of 403 \(Forbidden\)"
 
 
-def add_moderators(redis: RedisProcess, *names: str) -> None:
-    """`harbor moderators add NAME --password-stdin`, as an operator would run it (all at once:
-    each run pays for a Python start and a password hash)."""
+def add_moderators(redis: RedisProcess, *names: str, role: str | None = None) -> None:
+    """`harbor moderators add NAME --password-stdin [--role ROLE]`, as an operator would run it
+    (all at once: each run pays for a Python start and a password hash)."""
+    roles = [] if role is None else ["--role", role]
     env = {**os.environ, "REDIS_URL": redis.url, "HARBOR_SECRET": TEST_SECRET}
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin"],
+            [sys.executable, "-m", "server", "moderators", "add", name, "--password-stdin", *roles],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

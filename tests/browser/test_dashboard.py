@@ -266,18 +266,20 @@ async def test_a_check_in_conversation_and_a_mute_that_needs_confirming(
     # On a crisis case the sanctions start folded away, below the support actions.
     await mod.page.locator("#sanctions > summary").click()
     mute = mod.page.get_by_role("button", name="Mute…")
+    await mod.page.get_by_label("Reason").fill("Sharing a dealer's number")
     await mute.click()
     dialog = mod.page.get_by_role("dialog", name="Please confirm")
     await expect(dialog).to_be_visible()
-    await expect(dialog).to_contain_text(f"Mute {name} for 60 minutes?")
+    await expect(dialog).to_contain_text(f"Mute {name} for 1 hour?")
     await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
     await dialog.get_by_role("button", name="Cancel").click()
     await mod.status("Nothing was changed.")
     await mute.click()
     await dialog.get_by_role("button", name="Mute").click()
-    await mod.status(f"Applied: mute {name} for 60 minutes.")
-    await expect(person.page.locator("#banner")).to_contain_text(
-        "A moderator paused your messages", timeout=ms(10)
+    await mod.status(f"Applied: mute {name} for 1 hour.")
+    await expect(person.page.locator("#sanction-notice")).to_contain_text(
+        "A moderator paused your messages for 1 hour. The reason: Sharing a dealer's number",
+        timeout=ms(10),
     )
 
 

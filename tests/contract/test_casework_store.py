@@ -43,6 +43,8 @@ from casework.flags import (
     Revocation,
     Sanction,
 )
+from casework.roles import DEFAULT_ROLE, Role
+from casework.rota import Shift
 from casework.store_redis import RedisModerationStore
 from casework.store_sqlite import SqliteModerationStore
 from rooms.broker_cluster import open_redis
@@ -876,6 +878,37 @@ async def test_moderators_can_be_added_replaced_and_listed(store: ModerationStor
     assert await store.moderator_names() == ["ana", "ben"]
     assert await store.password_hash("ben") == "scrypt$new"
     assert await store.password_hash("ana") == "scrypt$a"
+
+
+async def test_an_account_is_a_volunteer_until_given_a_role_and_loses_it_when_removed(
+    store: ModerationStore,
+) -> None:
+    assert await store.role_of("ana") is None
+    assert await store.set_role("ana", Role.ADMIN) is False, "no account, no role"
+    await store.add_moderator("ana", "scrypt$a")
+    assert await store.role_of("ana") == DEFAULT_ROLE == Role.VOLUNTEER
+    assert await store.set_role("ana", Role.COORDINATOR) is True
+    await store.add_moderator("ana", "scrypt$changed")  # a new password keeps the role
+    assert await store.role_of("ana") == Role.COORDINATOR
+    await store.add_moderator("ben", "scrypt$b")
+    assert await store.role_of("ben") == Role.VOLUNTEER, "one account's role is its own"
+    assert await store.remove_moderator("ana") is True
+    assert await store.role_of("ana") is None
+    await store.add_moderator("ana", "scrypt$again")
+    assert await store.role_of("ana") == Role.VOLUNTEER, "a re-created account starts afresh"
+
+
+async def test_each_moderators_shifts_are_replaced_whole_and_listed_together(
+    store: ModerationStore,
+) -> None:
+    assert await store.shifts() == []
+    ana = [Shift("ana", 0, 540, 120, "Europe/London"), Shift("ana", 2, 1320, 240, "UTC")]
+    await store.set_shifts("ana", ana)
+    await store.set_shifts("ben", [Shift("ben", 6, 0, 60, "Asia/Tokyo")])
+    assert await store.shifts() == [*ana, Shift("ben", 6, 0, 60, "Asia/Tokyo")]
+    await store.set_shifts("ana", [ana[1]])
+    await store.set_shifts("ben", [])
+    assert await store.shifts() == [ana[1]]
 
 
 async def test_a_session_names_its_moderator_until_it_expires_or_ends(

@@ -291,7 +291,8 @@ async def test_mute_and_ban_need_confirmation_then_apply_on_any_worker(
     assert unconfirmed.json()["error"] == "confirm_required"
     confirmed = await moderator.act(flag["id"], "mute", minutes=10, reason="dealing", confirm=True)
     assert confirmed.status_code == 200
-    await writer.expect("muted", within=10)
+    told = await writer.expect("sanction", within=10)
+    assert (told["kind"], told["reason"], told["minutes"]) == ("mute", "dealing", 10)
     await writer.send({"type": "send", "room": "newcomers", "text": "hello?", "client_id": "m2"})
     assert (await writer.expect("error", client_id="m2"))["code"] == "muted"
     asked = await moderator.act(flag["id"], "ban", minutes=60, reason="dealing")

@@ -53,7 +53,7 @@ async def test_every_moderator_route_refuses_without_a_session(worker: HarborPro
             )
             assert forged.status_code == 401, (method, path)
         signed_out = await http.get("/mod/api/me")
-        assert signed_out.status_code == 200 and signed_out.json() == {"name": None}
+        assert signed_out.status_code == 200 and signed_out.json() == {"name": None, "role": None}
 
 
 async def test_a_moderator_hello_without_a_session_is_closed(worker: HarborProcess) -> None:
@@ -91,7 +91,7 @@ async def test_the_one_time_link_signs_in_once(harbor: HarborFactory) -> None:
         assert first.status_code == 200
         assert "httponly" in first.headers["set-cookie"].lower()
         assert "samesite=strict" in first.headers["set-cookie"].lower()
-        assert (await http.get("/mod/api/me")).json() == {"name": "volunteer"}
+        assert (await http.get("/mod/api/me")).json() == {"name": "volunteer", "role": "admin"}
         async with httpx.AsyncClient(base_url=worker.http, timeout=seconds(10)) as other:
             again = await other.post("/mod/api/link", json={"token": token})
             assert again.status_code == 403

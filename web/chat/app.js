@@ -11,6 +11,8 @@ import { REGION_NAMES } from "../shared/regions.js";
 import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
+import { showSanction } from "./appeal.js";
+import { expectedText } from "./expected.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
 import { DailyThread } from "./daily.js";
@@ -918,11 +920,14 @@ function onFrame(frame) {
       onError(frame);
       break;
     case "duty":
-      showDuty(frame.on_duty === true);
+      showDuty(frame.on_duty === true, frame.next_volunteer_ms);
       break;
     case "support":
-      openHelp({ message: frame.message, resources: frame.resources });
-      if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty);
+      openHelp({
+        message: [frame.message, expectedText(frame.next_volunteer_ms)].filter(Boolean).join(" "),
+        resources: frame.resources,
+      });
+      if (typeof frame.on_duty === "boolean") showDuty(frame.on_duty, frame.next_volunteer_ms);
       break;
     case "hidden": {
       const conv = state.conversations.get(frame.room);
@@ -934,6 +939,9 @@ function onFrame(frame) {
     case "muted":
       // Direct notices from a volunteer moderator (the moderation release).
       showBanner(frame.message ?? frame.text);
+      break;
+    case "sanction":
+      showSanction(frame); // what, why, until when, and the one appeal (./appeal.js)
       break;
     case "checkin": {
       // A volunteer invites this person to their own check-in room: offered, never forced.
@@ -1044,11 +1052,12 @@ function joinCheckin() {
   if (state.current !== roomId) enterRoom(roomId);
 }
 
-function showDuty(onDuty) {
+function showDuty(onDuty, nextMs) {
   const node = $("duty");
+  const expected = onDuty ? "" : expectedText(nextMs);
   node.textContent = onDuty
     ? "Moderators: a volunteer is on duty"
-    : "Moderators: none on duty right now";
+    : `Moderators: none on duty right now${expected ? `. ${expected}` : ""}`;
   node.dataset.onDuty = String(onDuty);
   node.hidden = false;
 }
@@ -1073,7 +1082,7 @@ function startSocket() {
       // Every welcome brings a fresh token: keeping it is what keeps an active person's name.
       if (!state.volunteer) storage.set(STORE.token, welcome.token);
       state.pace = new SendPace(paceFrom(welcome), Date.now()); // a new connection, a new bucket
-      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty);
+      if (typeof welcome.on_duty === "boolean") showDuty(welcome.on_duty, welcome.next_volunteer_ms);
       state.name = welcome.name;
       state.author = typeof welcome.author === "string" ? welcome.author : null;
       $("my-name").textContent = welcome.name;

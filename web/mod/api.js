@@ -78,4 +78,14 @@ export const api = {
   addHandover: (text) => request("POST", "/mod/api/handover", { text }),
   writers: () => request("GET", "/mod/api/writers"),
   searchCases: (query) => request("GET", `/mod/api/cases?${new URLSearchParams(query)}`),
+  // The rota (server/rota_api.py).
+  rota: () => request("GET", "/mod/api/rota"),
+  setShifts: (name, shifts) =>
+    request("POST", `/mod/api/rota/${encodeURIComponent(name)}`, { shifts }),
+  // Accounts, for coordinators and admins (server/accounts_api.py).
+  accounts: () => request("GET", "/mod/api/accounts"),
+  setRole: (name, role) =>
+    request("POST", `/mod/api/accounts/${encodeURIComponent(name)}/role`, { role }),
+  removeAccount: (name) =>
+    request("POST", `/mod/api/accounts/${encodeURIComponent(name)}/remove`),
 };

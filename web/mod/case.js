@@ -34,6 +34,12 @@ function wrap(node) {
 }
 
 function sourceText(flag) {
+  if (flag.source === "appeal") {
+    const appeal = flag.appeal ?? {};
+    const what = appeal.kind === "ban" ? "ban" : "mute";
+    const until = fullTime(appeal.until_ms);
+    return `Appeal of a ${what} by ${appeal.by} (until ${until}), given for: “${appeal.reason ?? ""}”. Another volunteer decides it.`;
+  }
   if (flag.source === "report") {
     const extra = flag.reports > 0 ? ` (${flag.reports + 1} reports)` : "";
     return flag.reason ? `Reported by a member${extra}: “${flag.reason}”` : `Reported by a member${extra}`;

@@ -24,6 +24,8 @@ import {
   whenCheckinClosed,
 } from "./checkin.js";
 import { confirmAction, setupConfirm } from "./confirm.js";
+import { loadAccounts, setRole } from "./roles.js";
+import { loadRota, setupRota, startRota, stopRota } from "./rota.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
 import {
   CATEGORY_WORDS,
@@ -109,7 +111,7 @@ async function signIn(event) {
     const data = await api.signIn(name, password);
     $("password").value = "";
     error.hidden = true;
-    startDashboard(data.name);
+    startDashboard(data.name, data.role);
   } catch (failure) {
     error.textContent = failure.status === 401
       ? "That name and password don't match."
@@ -145,9 +147,10 @@ async function signOut() {
 
 // ---------- the dashboard ----------
 
-function startDashboard(name) {
+function startDashboard(name, role) {
   state.me = name;
   $("my-name").textContent = name;
+  setRole(name, role);
   show("dashboard");
   $("queue-heading").focus();
   stopTimers();
@@ -155,6 +158,8 @@ function startDashboard(name) {
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
+    setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadRota(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
   // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
@@ -163,6 +168,7 @@ function startDashboard(name) {
   $("on-duty").textContent = "On duty: checking…";
   state.timers.push(setInterval(() => !document.hidden && loadWriters(), DUTY_REFRESH_MS));
   restoreCheckins(name);
+  startRota(name);
   loadRooms();
   loadAudit();
   loadResponse();
@@ -225,6 +231,8 @@ function stopDashboard() {
   state.socket = null;
   setConnection("idle");
   closeAllCheckins();
+  setRole(null, null);
+  stopRota();
   state.me = null;
   state.flags.clear();
   state.caseFlag = null;
@@ -411,6 +419,7 @@ function queueItem(flag, now) {
   if (flag.backup_ms && flag.state === "open") tags.append(el("span", "tag tag-overdue", "backup called"));
   if (flag.held && !flag.released) tags.append(el("span", "tag", "held"));
   if (flag.source === "report") tags.append(el("span", "tag", "reported"));
+  if (flag.source === "appeal") tags.append(el("span", "tag", "appeal"));
   if (state.online.has(flag.id)) tags.append(el("span", "tag tag-online", "here now"));
   if (flag.checkin_room) tags.append(el("span", "tag", "check-in"));
   if (flag.reopened_ms) tags.append(el("span", "tag", "reopened"));
@@ -568,6 +577,11 @@ async function sanction(event) {
   event.preventDefault();
   const kind = event.submitter?.value === "ban" ? "ban" : "mute";
   const body = { minutes: Number($("sanction-minutes").value), reason: $("sanction-reason").value.trim() };
+  if (!body.reason) {
+    status("Write the reason first: the person reads it, with how long it lasts.");
+    $("sanction-reason").focus();
+    return;
+  }
   const data = await confirmed(kind, body, kind === "ban" ? "Ban" : "Mute");
   if (data) status(`Applied: ${data.applied}.`);
 }
@@ -897,7 +911,7 @@ async function boot() {
   if (token) {
     try {
       const data = await api.redeemLink(token);
-      startDashboard(data.name);
+      startDashboard(data.name, data.role);
       return;
     } catch {
       // fall through: perhaps already signed in; else say the link is spent
@@ -905,7 +919,7 @@ async function boot() {
   }
   try {
     const data = await api.me();
-    startDashboard(data.name);
+    startDashboard(data.name, data.role);
   } catch {
     showSignIn(token ? "This sign-in link was already used or has expired. Sign in with a name and password, or restart Harbor for a new link." : "");
   }
@@ -914,6 +928,7 @@ async function boot() {
 function wire() {
   setupAlerts(openFlag);
   setupConfirm();
+  setupRota();
   setupCheckins(() => state.socket);
   whenSignedOut(() => {
     if (state.me !== null) showSignIn("Your session ended. Please sign in again.");

@@ -18,6 +18,7 @@ export const CATEGORY_WORDS = {
   pii: "personal details",
   solicitation: "dealing",
   spam: "spam",
+  appeal: "an appeal of a sanction",
 };
 
 // Room titles by id, from /api/rooms (the same list the chat page shows); a check-in room's id is

@@ -1,0 +1,67 @@
+"""The person's one appeal of a sanction: POST /api/appeal {"ticket", "text"}.
+
+No identity is needed (a banned person's name is closed): the signed ticket from their sanction
+notice names the sanction (casework/appeals.py). The appeal becomes a low-severity case in the
+moderators' queue, decided by a coordinator other than the moderator who gave the sanction
+(server/moderator_api.py checks both). One appeal per sanction: a second answers 409
+`already_appealed`. An ended sanction (or a case no longer kept) answers 410 `ended`.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from casework.appeals import MAX_APPEAL_CHARS, AppealSigner, appeal_draft, appealed
+from casework.flags import AuditEntry, Raised
+
+from . import feeds
+from .context import WorkerContext
+from .moderator_api import read_json
+from .origin import origin_allowed
+from .protocol import is_well_formed
+
+
+def _answer(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+async def appeal(request: Request) -> Response:
+    context: WorkerContext = request.state.context
+    if not origin_allowed(
+        request.headers.get("origin"),
+        request.headers.get("host"),
+        context.settings.allowed_origins,
+        request.url.scheme,
+    ):
+        return _answer(403, "cross_origin", "appeal from Harbor's own page")
+    try:
+        body = await read_json(request)
+    except ValueError as exc:
+        return _answer(400, "bad_request", str(exc))
+    ticket = AppealSigner(context.settings.secret.value).read(body.get("ticket"))
+    text = body.get("text")
+    if ticket is None:
+        return _answer(400, "bad_ticket", "this appeal link isn't one Harbor gave")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_APPEAL_CHARS:
+        return _answer(400, "bad_text", f"say why, in at most {MAX_APPEAL_CHARS} characters")
+    if not is_well_formed(text):
+        return _answer(400, "bad_text", "the appeal must be valid text")
+    now = context.clock()
+    flag = await context.store.get_flag(ticket.flag_id)
+    sanction = None
+    if flag is not None:
+        sanction = appealed(ticket, await context.store.active_sanctions(flag.draft.uid, now))
+    if flag is None or sanction is None:
+        return _answer(410, "ended", "this pause has already ended")
+    draft = appeal_draft(ticket, flag, sanction, text.strip(), now)
+    case, raised = await context.store.raise_or_fold(draft)
+    if raised is not Raised.CREATED:
+        return _answer(409, "already_appealed", "you have appealed this already")
+    await context.store.audit(AuditEntry(now, "the person", "appeal", case.id))
+    await feeds.announce_flag(context.broker, "raised", case)
+    return JSONResponse({"appealed": True})
+
+
+ROUTES = [Route("/api/appeal", appeal, methods=["POST"])]

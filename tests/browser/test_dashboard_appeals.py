@@ -1,0 +1,80 @@
+"""Fair process (#19 item 5) in a real browser: a volunteer mutes someone with a reason; the
+person reads the reason and the length, and appeals once; the appeal reaches another
+coordinator's queue as a low-severity case, showing the sanction it appeals, and the moderator
+who gave the sanction is refused when they try to decide it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from tests.conftest import HarborFactory
+from tests.harness import HarborProcess, RedisProcess
+
+from .chat import ChatPage, ms
+from .conftest import Chromium, screenshot_path
+from .dashboard import EXPECTED_403, EXPECTED_409, Dashboard, add_moderators
+
+SOLICITING = "anyone selling oxy near downtown? dm me, paying cash"
+ENV = {"HARBOR_SEND_RATE_PER_10S": "200", "HARBOR_SEND_BURST": "50"}
+
+
+@pytest.fixture
+def worker(harbor: HarborFactory, redis_server: RedisProcess) -> HarborProcess:
+    add_moderators(redis_server, "alice", "cara", role="coordinator")
+    return harbor(redis_server, **ENV)
+
+
+async def test_a_sanction_tells_its_reason_and_length_and_its_appeal_reaches_another_coordinator(
+    chromium: Chromium, worker: HarborProcess
+) -> None:
+    chromium.allow_console_error(EXPECTED_409)  # the mute's confirmation step
+    chromium.allow_console_error(EXPECTED_403)  # alice may not decide an appeal of her own mute
+    alice = await Dashboard.signed_in(chromium, worker, "alice")
+    person = await ChatPage.open(chromium, worker)
+    await person.enter("newcomers")
+    name = await person.name()
+    await person.say(SOLICITING)
+    await alice.open_case(name)
+    sanctions = alice.page.locator("#sanctions")
+    if await sanctions.get_attribute("open") is None:  # folded away on crisis cases only
+        await sanctions.locator("summary").click()
+    await alice.page.get_by_label("Reason").fill("Offering to buy pills")
+    await alice.page.get_by_role("button", name="Mute…").click()
+    dialog = alice.page.get_by_role("dialog", name="Please confirm")
+    await dialog.get_by_role("button", name="Mute").click()
+    await alice.status(f"Applied: mute {name} for 1 hour.")
+
+    notice = person.page.locator("#sanction-notice")
+    await expect(notice).to_contain_text(
+        "A moderator paused your messages for 1 hour. The reason: Offering to buy pills",
+        timeout=ms(10),
+    )
+    await expect(notice).to_contain_text("It ends on its own at")
+    await notice.get_by_label("Think this was wrong?").fill("I was asking where not to go.")
+    await notice.get_by_role("button", name="Send appeal").click()
+    await expect(notice.get_by_role("status")).to_have_text(
+        "Your appeal was sent. A volunteer who did not make this decision will look at it."
+    )
+    await expect(notice.get_by_role("button", name="Send appeal")).to_be_disabled()
+    await person.page.screenshot(path=screenshot_path("chat-sanction-appeal.png"))
+
+    cara = await Dashboard.signed_in(chromium, worker, "cara")
+    appeal = cara.queue_items().filter(has_text="an appeal of a sanction")
+    await expect(appeal).to_have_count(1, timeout=ms(10))
+    await expect(appeal).to_contain_text("watch")
+    await appeal.get_by_role("button").click()
+    case = cara.page.locator("#case")
+    await expect(case.locator("#case-facts")).to_contain_text(
+        "Appeal of a mute by alice", timeout=ms(10)
+    )
+    await expect(case.locator("#case-facts")).to_contain_text("“Offering to buy pills”")
+    await expect(case.locator("#case-thread")).to_contain_text("I was asking where not to go.")
+    await cara.page.screenshot(path=screenshot_path("mod-appeal-case.png"), full_page=True)
+
+    mine = alice.queue_items().filter(has_text="an appeal of a sanction")
+    await mine.get_by_role("button").click()
+    await alice.action("Claim").click()
+    await alice.status("Not done: another moderator decides an appeal of yours")
+    await cara.action("Claim").click()
+    await expect(appeal).to_contain_text("yours", timeout=ms(10))
