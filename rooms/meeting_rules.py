@@ -8,12 +8,21 @@ pauses, hands the chair to someone in the queue or sharing, and ends it. Anyone 
 lower their own hand, or say they are just listening. A volunteer moderator may always take the
 chair: a meeting is never left with a chair nobody can replace.
 
+Time and absence come in from outside too: `settle` is the step the server runs on every action
+and on a short periodic sweep, with `now_ms` and when each person named in the meeting was last
+seen connected. It warns the person sharing before their turn is up, ends an over-long turn
+(the floor goes back to the chair, or on to the next hand, as the meeting says), and lets go of
+people gone past the resume window: their hand, their floor, and their chair. Being pure, it
+gives every worker the same answer, and the store's compare-and-set lets only one of them write
+it, so each expiry has exactly one effect.
+
 People are named by their writer's tag (`author`, the same on every worker) and carried with
 their pseudonym, so a page can show the queue without asking anyone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import msgpack
@@ -56,6 +65,9 @@ class MeetingState:
     chair: Person | None = None
     floor: Person | None = None
     floor_since_ms: int = 0
+    floor_warned: bool = False  # the person sharing was told their time is nearly up
+    timed_out: Person | None = None  # whose share the turn limit ended last (until the next)
+    chair_before: Person | None = None  # who handed the chair over: it goes back to them
     queue: tuple[Person, ...] = ()
     listening: tuple[str, ...] = ()  # writers' tags of those just listening (counted, not named)
     crosstalk: bool = True
@@ -71,6 +83,10 @@ class Rules:
     chair_account: str = ""  # the moderator account named in the rooms file ("": any)
     queue_max: int = 50
     listening_max: int = 500
+    turn_ms: int = 0  # how long one share may be (0: no limit)
+    warn_ms: int = 0  # the person sharing is told this long before their time is up
+    after_turn: str = "chair"  # "chair": the floor goes back to the chair; "next": next hand
+    away_ms: int = 60_000  # the resume window: gone longer than this, a person is let go
 
 
 class Refused(Exception):
@@ -134,7 +150,7 @@ def apply(
         is_chair = state.chair is not None and state.chair.author == me.author
         if state.floor is None or (state.floor.author != me.author and not is_chair):
             raise Refused("not_sharing", "you don't have the floor")
-        return replace(state, floor=None, floor_since_ms=0)
+        return replace(state, floor=None, floor_since_ms=0, floor_warned=False)
     if kind == "give":
         return _give_floor(state, action.to, now_ms)
     if kind == "crosstalk":
@@ -148,7 +164,15 @@ def apply(
     if kind == "hand":
         return _hand_over(state, action.to)
     if kind == "end":
-        return replace(state, ended=True, floor=None, queue=(), crosstalk=True, paused=False)
+        return replace(
+            state,
+            ended=True,
+            floor=None,
+            floor_warned=False,
+            queue=(),
+            crosstalk=True,
+            paused=False,
+        )
     raise Refused("bad_field", "unknown meeting action")
 
 
@@ -164,7 +188,12 @@ def _take_chair(state: MeetingState, actor: Actor, rules: Rules) -> MeetingState
     named = rules.chair_account
     if state.chair is None and named and actor.moderator != named:
         raise Refused("not_chair", "this meeting has its own chair")
-    return replace(state, chair=actor.person, queue=_without(state.queue, actor.person.author))
+    return replace(
+        state,
+        chair=actor.person,
+        chair_before=None,
+        queue=_without(state.queue, actor.person.author),
+    )
 
 
 def _give_floor(state: MeetingState, to: str, now_ms: int) -> MeetingState:
@@ -179,7 +208,14 @@ def _give_floor(state: MeetingState, to: str, now_ms: int) -> MeetingState:
         chosen = state.chair
     if chosen is None:
         raise Refused("not_in_queue", "that person has not raised a hand")
-    return replace(state, floor=chosen, floor_since_ms=now_ms, queue=_without(state.queue, to))
+    return replace(
+        state,
+        floor=chosen,
+        floor_since_ms=now_ms,
+        floor_warned=False,
+        timed_out=None,
+        queue=_without(state.queue, to),
+    )
 
 
 def _hand_over(state: MeetingState, to: str) -> MeetingState:
@@ -189,12 +225,86 @@ def _hand_over(state: MeetingState, to: str) -> MeetingState:
         chosen = state.floor
     if chosen is None:
         raise Refused("not_in_queue", "hand the chair to someone in the queue or sharing")
-    return replace(state, chair=chosen, queue=_without(state.queue, to))
+    keep = state.chair_before or state.chair  # the chair goes back to the first who handed it
+    if keep is not None and keep.author == chosen.author:
+        keep = None
+    return replace(state, chair=chosen, chair_before=keep, queue=_without(state.queue, to))
+
+
+def named(state: MeetingState) -> set[str]:
+    """The writers' tags of everyone the meeting holds a place for: the chair, the one who
+    handed it over, the person sharing, the hands raised and those just listening. Only they
+    need to be seen to stay."""
+    people = (state.chair, state.chair_before, state.floor, *state.queue)
+    return {p.author for p in people if p is not None} | set(state.listening)
+
+
+def settle(
+    state: MeetingState, rules: Rules, now_ms: int, seen: Mapping[str, int] | None = None
+) -> MeetingState:
+    """What time and absence do to a meeting by `now_ms`: the state unchanged, or with
+
+    - the people gone past the resume window let go (`seen`: when each was last seen
+      connected; someone missing from it is gone; None: don't judge absence now): a hand is
+      lowered, a floor released, and a chair goes back to whoever handed it over, if they are
+      still here, else it waits for a volunteer moderator to take it (or the next chosen chair);
+    - a share's time up: the floor goes back to the chair, or on to the next hand
+      (`after_turn`), and `timed_out` names whose it was so their page can thank them;
+    - a share nearly up (`warn_ms` before): `floor_warned`, so their page tells them gently.
+    """
+    if state.ended:
+        return state
+    if seen is not None:
+        state = _let_go(state, rules, now_ms, seen)
+    if state.floor is None or rules.turn_ms <= 0:
+        return state
+    until = state.floor_since_ms + rules.turn_ms
+    if now_ms >= until:
+        state = replace(
+            state, floor=None, floor_since_ms=0, floor_warned=False, timed_out=state.floor
+        )
+        return _pass_floor(state, rules, now_ms)
+    if not state.floor_warned and rules.warn_ms > 0 and now_ms >= until - rules.warn_ms:
+        return replace(state, floor_warned=True)
+    return state
+
+
+def _let_go(
+    state: MeetingState, rules: Rules, now_ms: int, seen: Mapping[str, int]
+) -> MeetingState:
+    def gone(person: Person | str | None) -> bool:
+        author = person.author if isinstance(person, Person) else person
+        return author is not None and seen.get(author, -1) < now_ms - rules.away_ms
+
+    queue = tuple(p for p in state.queue if not gone(p))
+    listening = tuple(a for a in state.listening if not gone(a))
+    chair, chair_before = state.chair, state.chair_before
+    if gone(chair_before):
+        chair_before = None
+    if gone(chair):
+        chair, chair_before = chair_before, None
+    left = replace(state, queue=queue, listening=listening, chair=chair, chair_before=chair_before)
+    if gone(state.floor):
+        left = _pass_floor(
+            replace(left, floor=None, floor_since_ms=0, floor_warned=False), rules, now_ms
+        )
+    return state if left == state else left
+
+
+def _pass_floor(state: MeetingState, rules: Rules, now_ms: int) -> MeetingState:
+    """A floor just freed goes to the next hand when the meeting runs as a round and a chair
+    runs it (an unchaired meeting gives no floor), else it stays with the chair to give."""
+    if rules.after_turn == "next" and state.queue and state.chair is not None and not state.paused:
+        given = _give_floor(state, state.queue[0].author, now_ms)
+        return replace(given, timed_out=state.timed_out)
+    return state
 
 
 # The stored form (the store keeps bytes; the shape is this module's business).
 
-_VERSION = 1
+# 2 added the turn warning, whose share timed out, and who handed the chair over; a version 1
+# state (written before) reads with those empty.
+_VERSION = 2
 
 
 def _person(p: Person | None) -> list[str] | None:
@@ -221,6 +331,9 @@ def pack(state: MeetingState) -> bytes:
             state.crosstalk,
             state.paused,
             state.ended,
+            state.floor_warned,
+            _person(state.timed_out),
+            _person(state.chair_before),
         ]
     )
     return packed
@@ -232,10 +345,13 @@ def unpack(data: bytes) -> MeetingState | None:
     try:
         fields = msgpack.unpackb(data)
         version, occurrence, step, chair, floor, since, queue, listening, *flags = fields
-        crosstalk, paused, ended = flags
+        crosstalk, paused, ended, *added = flags
+        warned, timed_out, chair_before = added if version >= 2 else (False, None, None)
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         return None
-    if version != _VERSION or not isinstance(occurrence, str) or not isinstance(queue, list):
+    if version not in (1, _VERSION) or not isinstance(occurrence, str):
+        return None
+    if not isinstance(queue, list):
         return None
     people = tuple(p for p in (_read_person(v) for v in queue) if p is not None)
     return MeetingState(
@@ -251,4 +367,7 @@ def unpack(data: bytes) -> MeetingState | None:
         crosstalk=crosstalk is not False,
         paused=paused is True,
         ended=ended is True,
+        floor_warned=warned is True,
+        timed_out=_read_person(timed_out),
+        chair_before=_read_person(chair_before),
     )

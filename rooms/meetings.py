@@ -21,10 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MEETING_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 REPEATS = ("once", "daily", "weekly")
+# Where the floor goes when a share's time is up: back to the chair, who decides (the usual way),
+# or straight on to the next raised hand (a round, where the chair need not click each turn).
+AFTER_TURN = ("chair", "next")
 MAX_STEPS = 12  # a format longer than this is a script, not a meeting
 MAX_TITLE = 80
 MAX_STEP_TEXT = 600
 MAX_LENGTH_MIN = 240
+MIN_TURN_S = 5  # `turn_s`: a round of a word or two each can be short, but not a blink
 _STEP_DAYS = {"daily": 1, "weekly": 7}
 
 # The shape of most peer-support meetings (12-step, SMART, Refuge Recovery alike).
@@ -68,6 +72,7 @@ class Meeting:
     chair: str = ""  # the moderator account expected to chair ("": any volunteer moderator)
     turn_s: int = 0  # how long one share may be (0: no limit)
     greeting: str = DEFAULT_GREETING
+    after_turn: str = "chair"  # AFTER_TURN: where the floor goes when a share's time is up
 
     @property
     def zone(self) -> str:
@@ -124,7 +129,10 @@ def _meeting(room: str, entry: object, index: int) -> Meeting:
     if repeat not in REPEATS:
         raise MeetingError(f"{where}: 'repeat' must be one of {', '.join(REPEATS)}")
     length = _minutes(entry, "length_min", where, default=60, minimum=5)
-    turn = _minutes(entry, "turn_min", where, default=0, minimum=0)
+    turn_s = _turn_seconds(entry, where)
+    after_turn = entry.get("after_turn", "chair")
+    if after_turn not in AFTER_TURN:
+        raise MeetingError(f"{where}: 'after_turn' must be one of {', '.join(AFTER_TURN)}")
     chair = entry.get("chair", "")
     if not isinstance(chair, str):
         raise MeetingError(f"{where}: 'chair' must be a moderator's name")
@@ -137,9 +145,24 @@ def _meeting(room: str, entry: object, index: int) -> Meeting:
         length_s=length * 60,
         steps=_steps(entry.get("format"), where),
         chair=chair,
-        turn_s=turn * 60,
+        turn_s=turn_s,
         greeting=_text(entry, "greeting", where, MAX_STEP_TEXT) or DEFAULT_GREETING,
+        after_turn=str(after_turn),
     )
+
+
+def _turn_seconds(entry: dict[str, Any], where: str) -> int:
+    """A share's limit: `turn_min` in minutes, or `turn_s` in seconds for a round of short
+    shares (a word or two each at check-in); not both."""
+    if "turn_s" not in entry:
+        return _minutes(entry, "turn_min", where, default=0, minimum=0) * 60
+    if "turn_min" in entry:
+        raise MeetingError(f"{where}: give 'turn_min' or 'turn_s', not both")
+    value = entry["turn_s"]
+    limit = MAX_LENGTH_MIN * 60
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_TURN_S <= value <= limit:
+        raise MeetingError(f"{where}: 'turn_s' must be seconds, {MIN_TURN_S}-{limit}")
+    return value
 
 
 def _text(entry: dict[str, Any], name: str, where: str, limit: int, required: bool = False) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from rooms.meeting_rules import (
@@ -13,7 +14,9 @@ from rooms.meeting_rules import (
     Rules,
     apply,
     may_post,
+    named,
     pack,
+    settle,
     unpack,
 )
 
@@ -21,6 +24,7 @@ CHAIR = Actor(Person("c0c0c0c0c0c0", "Steady Owl 1"), moderator="volunteer")
 ANA = Actor(Person("aaaaaaaaaaaa", "Calm Heron 2"))
 BO = Actor(Person("bbbbbbbbbbbb", "Kind Otter 3"))
 CY = Actor(Person("cccccccccccc", "Quiet Fox 4"))
+LATE = Actor(Person("eeeeeeeeeeee", "Late Lark 5"))
 RULES = Rules(steps=6, queue_max=3, listening_max=2)
 
 
@@ -125,6 +129,84 @@ def test_format_steps_and_reactions_are_checked() -> None:
     assert refused(state, ANA, Action("react", reaction="boo")) == "bad_field"
 
 
+TIMED = Rules(steps=6, turn_ms=300_000, warn_ms=30_000, away_ms=60_000)
+ROUND = Rules(steps=6, turn_ms=90_000, warn_ms=30_000, after_turn="next")
+
+
+def sharing(rules: Rules, since_ms: int) -> MeetingState:
+    """Ana sharing since `since_ms`, Bo's hand up, the volunteer in the chair."""
+    state = run(chaired(), (ANA, Action("raise")), (BO, Action("raise")))
+    return apply(state, CHAIR, Action("give"), rules, since_ms)
+
+
+def test_the_person_sharing_is_warned_once_before_their_time_is_up() -> None:
+    state = sharing(TIMED, 10_000)
+    assert settle(state, TIMED, 10_000 + 269_999) == state  # 30 s before: not yet
+    warned = settle(state, TIMED, 10_000 + 270_000)
+    assert warned.floor_warned and warned.floor == ANA.person
+    assert settle(warned, TIMED, 10_000 + 280_000) == warned  # told once, not every sweep
+    assert not apply(warned, ANA, Action("done"), TIMED, 0).floor_warned
+
+
+def test_an_over_long_turn_ends_and_the_floor_goes_back_to_the_chair() -> None:
+    state = settle(sharing(TIMED, 10_000), TIMED, 10_000 + 270_000)
+    over = settle(state, TIMED, 10_000 + 300_000)
+    assert (over.floor, over.floor_warned, over.timed_out) == (None, False, ANA.person)
+    assert over.queue == (BO.person,) and over.chair == CHAIR.person  # the chair decides
+    assert settle(over, TIMED, 10_000 + 900_000) == over  # exactly one effect
+    again = apply(over, CHAIR, Action("give"), TIMED, 400_000)
+    assert (again.floor, again.timed_out) == (BO.person, None)
+
+
+def test_in_a_round_the_floor_goes_on_to_the_next_hand() -> None:
+    over = settle(sharing(ROUND, 0), ROUND, 90_000)
+    assert (over.floor, over.floor_since_ms, over.timed_out) == (BO.person, 90_000, ANA.person)
+    assert over.queue == ()
+    last = settle(over, ROUND, 180_000)
+    assert (last.floor, last.timed_out) == (None, BO.person)  # nobody left: back to the chair
+
+
+def test_no_turn_limit_no_expiry_and_an_ended_meeting_stays_ended() -> None:
+    state = sharing(RULES, 0)
+    assert settle(state, RULES, 10**12) == state
+    ended = apply(state, CHAIR, Action("end"), TIMED, 0)
+    assert settle(ended, TIMED, 10**12, seen={}) == ended
+
+
+def here(*actors: Actor, at: int) -> dict[str, int]:
+    return {actor.person.author: at for actor in actors}
+
+
+def test_people_gone_past_the_resume_window_leave_the_queue_and_the_floor() -> None:
+    state = run(sharing(TIMED, 0), (CY, Action("raise")), (LATE, Action("listen")))
+    assert named(state) == {p.person.author for p in (CHAIR, ANA, BO, CY, LATE)}
+    seen = here(CHAIR, ANA, CY, LATE, at=100_000) | here(BO, at=39_999)
+    assert settle(state, TIMED, 99_999, seen) == state  # Bo is back within the window
+    left = settle(state, TIMED, 100_000, seen)
+    assert left.queue == (CY.person,) and left.floor == ANA.person
+    seen = here(CHAIR, CY, at=170_000)  # Ana and the listener are gone: never seen again
+    released = settle(left, TIMED, 170_000, seen)
+    assert (released.floor, released.listening, released.queue) == (None, (), (CY.person,))
+    assert released.chair == CHAIR.person
+    round_ = settle(left, ROUND, 170_000, seen)  # a round passes the floor on
+    assert round_.floor == CY.person and round_.queue == ()
+
+
+def test_a_chair_gone_past_the_window_hands_the_chair_back() -> None:
+    state = run(chaired(), (ANA, Action("raise")), (BO, Action("raise")))
+    state = run(state, (CHAIR, Action("hand", to=ANA.person.author)))
+    assert (state.chair, state.chair_before) == (ANA.person, CHAIR.person)
+    back = settle(state, TIMED, 100_000, here(CHAIR, BO, at=100_000))  # Ana is gone
+    assert (back.chair, back.chair_before) == (CHAIR.person, None)  # to who handed it over
+    empty = settle(state, TIMED, 100_000, here(BO, at=100_000))  # both gone
+    assert (empty.chair, empty.chair_before) == (None, None)
+    assert may_post(empty, BO.person.author)  # no chair: nothing is restricted
+    volunteer = Actor(Person("dddddddddddd", "Volunteer Sam"), moderator="sam")
+    assert apply(empty, volunteer, Action("chair"), TIMED, 0).chair == volunteer.person
+    kept = settle(state, TIMED, 100_000, here(ANA, at=100_000))  # only the helper left
+    assert (kept.chair, kept.chair_before) == (ANA.person, None)
+
+
 def test_the_stored_form_round_trips_and_damage_reads_as_none() -> None:
     state = run(
         chaired(),
@@ -135,5 +217,14 @@ def test_the_stored_form_round_trips_and_damage_reads_as_none() -> None:
         now_ms=77,
     )
     assert unpack(pack(state)) == state
+    state = run(state, (CY, Action("raise")), (CHAIR, Action("hand", to=CY.person.author)))
+    later = settle(state, TIMED, 10**9)
+    assert later.timed_out == ANA.person and later.chair_before == CHAIR.person
+    assert unpack(pack(later)) == later
+    written_before = msgpack.packb(
+        [1, "m@1", 2, ["c0c0c0c0c0c0", "Steady Owl 1"], None, 0, [], [], False, False, False]
+    )
+    old = unpack(written_before)
+    assert old is not None and (old.step, old.crosstalk, old.chair_before) == (2, False, None)
     assert unpack(b"\x93\x01\x02") is None
     assert unpack(b"not msgpack \xc1") is None

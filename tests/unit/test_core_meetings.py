@@ -53,6 +53,13 @@ def test_the_defaults_and_a_format_given_as_titles() -> None:
     assert [s.title for s in short.steps] == ["Open", "Close"]
 
 
+def test_a_turn_limit_in_minutes_or_seconds_and_where_the_floor_goes_after() -> None:
+    (minutes,) = meetings_from_json("alcohol", [entry(turn_min=5)])
+    assert (minutes.turn_s, minutes.after_turn) == (300, "chair")
+    (round_,) = meetings_from_json("alcohol", [entry(turn_s=90, after_turn="next")])
+    assert (round_.turn_s, round_.after_turn) == (90, "next")
+
+
 def test_a_room_is_in_its_meeting_from_a_little_before_the_start_to_the_end() -> None:
     (meeting,) = meetings_from_json("alcohol", [entry(repeat="daily", length_min=60)])
     early = 10 * 60_000
@@ -81,6 +88,9 @@ def test_a_one_off_meeting_happens_once() -> None:
         entry(length_min=0),
         entry(length_min=True),
         entry(turn_min=-1),
+        entry(turn_s=4),
+        entry(turn_s=90, turn_min=2),
+        entry(after_turn="anyone"),
         entry(format=[]),
         entry(format=[{"text": "no title"}]),
         entry(format=["x"] * 13),
