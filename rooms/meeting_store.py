@@ -9,12 +9,18 @@ clicks on two workers never lose one another, and the rules stay testable withou
 
 A state is kept only while its meeting can run: it expires `ttl_s` after its last change.
 Redis key: `harbor:{room:R}:meeting` (the room's hash slot, beside its history).
+
+Beside it, `seen` keeps when each person the meeting names was last seen connected, by any
+worker: each worker marks those it holds, and reads everyone's, so a person who left is let go
+by whichever worker sweeps first (rooms/meeting_rules.settle). Entries older than the resume
+window are dropped as they are read, so it holds at most the people the meeting names now and
+those it named within the window. Redis key: `harbor:{room:R}:meeting_seen` (a hash).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol, TypeVar
 
 import redis.asyncio as aioredis
@@ -23,6 +29,7 @@ from redis.exceptions import RedisError
 
 from .broker import BrokerUnavailable
 from .broker_redis import room_key
+from .scripts import with_scripts
 
 Result = TypeVar("Result")
 # A change: the stored bytes (None: none) -> (bytes to store, or None to keep; what to return).
@@ -41,6 +48,25 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+# Mark ARGV[3..] seen at ARGV[1] (ms), drop entries older than ARGV[2] ms, and return the rest as
+# [tag, ms, tag, ms, ...]. One key: runs on a cluster too.
+_SEEN = """
+local now, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], now) end
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) < now - keep then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+if #out > 0 then redis.call('PEXPIRE', KEYS[1], keep) end
+return out
+"""
+
 
 class MeetingStore(Protocol):
     async def read(self, room: str) -> bytes | None:
@@ -52,6 +78,13 @@ class MeetingStore(Protocol):
         store can't be reached (or the room is too contended), so the client retries."""
         ...
 
+    async def seen(
+        self, room: str, here: Collection[str], now_ms: int, keep_ms: int
+    ) -> dict[str, int]:
+        """Mark the writers' tags `here` as seen at `now_ms`, and return when everyone seen in
+        the room within `keep_ms` was last seen (tag -> ms). Raises BrokerUnavailable."""
+        ...
+
 
 class MemoryMeetingStore:
     """One process: a dict, and no await between a read and its write, so changes are atomic.
@@ -60,6 +93,7 @@ class MemoryMeetingStore:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._states: dict[str, tuple[bytes, float]] = {}
+        self._seen: dict[str, dict[str, int]] = {}
 
     async def read(self, room: str) -> bytes | None:
         held = self._states.get(room)
@@ -77,6 +111,18 @@ class MemoryMeetingStore:
             self._states[room] = (new, self._clock() + ttl_s)
         return result
 
+    async def seen(
+        self, room: str, here: Collection[str], now_ms: int, keep_ms: int
+    ) -> dict[str, int]:
+        marks = self._seen.get(room, {})
+        marks.update(dict.fromkeys(here, now_ms))
+        marks = {tag: at for tag, at in marks.items() if at >= now_ms - keep_ms}
+        if marks:
+            self._seen[room] = marks
+        else:
+            self._seen.pop(room, None)
+        return dict(marks)
+
 
 class RedisMeetingStore:
     """Every worker's one state per room. Changes on one worker take turns per room (a room
@@ -85,6 +131,7 @@ class RedisMeetingStore:
 
     def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._client = client
+        self._seen = client.register_script(_SEEN)
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}  # room -> (lock, waiting)
 
     async def read(self, room: str) -> bytes | None:
@@ -123,6 +170,25 @@ class RedisMeetingStore:
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(type(exc).__name__) from exc
         raise BrokerUnavailable("the meeting is changing too fast; retry")
+
+    async def seen(
+        self, room: str, here: Collection[str], now_ms: int, keep_ms: int
+    ) -> dict[str, int]:
+        key = room_key(room, "meeting_seen")
+        try:
+            flat = await with_scripts(
+                self._client,
+                [_SEEN],
+                lambda: self._seen(keys=[key], args=[now_ms, max(1, keep_ms), *here]),
+            )
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        pairs = iter(flat)
+        return {_text(tag): int(at) for tag, at in zip(pairs, pairs, strict=True)}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _bytes(value: bytes | str | None) -> bytes | None:

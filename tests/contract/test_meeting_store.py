@@ -117,3 +117,19 @@ async def test_two_workers_racing_on_redis_lose_nothing(redis_server: RedisProce
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_who_was_seen_is_shared_and_forgets_those_gone_past_the_window(
+    store: MeetingStore,
+) -> None:
+    """Two workers mark the people each holds; each reads everyone's; a person not marked for
+    longer than the window is dropped, so a departure is visible to every worker alike."""
+    assert await store.seen("alcohol", ["aaaa"], 1_000, 60_000) == {"aaaa": 1_000}
+    assert await store.seen("alcohol", ["bbbb", "cccc"], 2_000, 60_000) == {
+        "aaaa": 1_000,
+        "bbbb": 2_000,
+        "cccc": 2_000,
+    }
+    assert await store.seen("alcohol", [], 61_500, 60_000) == {"bbbb": 2_000, "cccc": 2_000}
+    assert await store.seen("alcohol", ["cccc"], 62_500, 60_000) == {"cccc": 62_500}
+    assert await store.seen("opioids", [], 62_500, 60_000) == {}
