@@ -49,6 +49,7 @@ from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
 from .identity import IdentityIssuer
+from .meeting_sweep import keep_meetings_settled
 from .metrics import process_metrics
 from .protocol import CODECS, room_encoder
 from .registry import Registry
@@ -281,6 +282,7 @@ def make_lifespan(settings: Settings, catalog: Catalog):  # type: ignore[no-unty
                 tg.start_soon(keep_sessions_checked, context, worker.registry)
                 if context.backup is not None:
                     tg.start_soon(context.backup.run)
+                tg.start_soon(keep_meetings_settled, context)
                 tg.start_soon(
                     lambda: keep_presence(
                         context.hub,

@@ -76,6 +76,12 @@ class Settings:
     meeting_queue_max: int = 50
     meeting_listening_max: int = 500
     meeting_schedule_days: int = 14
+    # A share with a time limit: its person is told this long before the end; someone a meeting
+    # names (chair, sharing, hand up, listening) gone this long is let go (the resume window); and
+    # each worker settles its meetings (turns up, people gone) this often.
+    meeting_turn_warning_s: float = 30.0
+    meeting_resume_s: float = 60.0
+    meeting_sweep_s: float = 1.0
     # Risk across messages (moderation/context.py): each person's recent risky messages are
     # remembered this long, in memory only, for at most this many people (oldest forgotten).
     context_window_s: float = 900.0
@@ -267,6 +273,11 @@ class Settings:
             meeting_schedule_days=env.integer(
                 "HARBOR_MEETING_SCHEDULE_DAYS", cls.meeting_schedule_days, 1, 366
             ),
+            meeting_turn_warning_s=env.number(
+                "HARBOR_MEETING_TURN_WARNING_S", cls.meeting_turn_warning_s
+            ),
+            meeting_resume_s=env.number("HARBOR_MEETING_RESUME_S", cls.meeting_resume_s),
+            meeting_sweep_s=env.number("HARBOR_MEETING_SWEEP_S", cls.meeting_sweep_s),
             context_window_s=env.number("HARBOR_CONTEXT_WINDOW_S", cls.context_window_s),
             context_people=env.integer("HARBOR_CONTEXT_PEOPLE", cls.context_people, 1),
             max_rooms_per_connection=env.integer(
@@ -372,6 +383,11 @@ class Settings:
             raise ConfigError(
                 "HARBOR_PRESENCE_TTL_S must exceed twice HARBOR_PRESENCE_INTERVAL_S, or live"
                 " workers' members would expire between heartbeats."
+            )
+        if settings.meeting_resume_s <= 2 * settings.meeting_sweep_s:
+            raise ConfigError(
+                "HARBOR_MEETING_RESUME_S must exceed twice HARBOR_MEETING_SWEEP_S, or people in a"
+                " meeting who are still here would be let go between sweeps."
             )
         return settings
 

@@ -79,10 +79,10 @@ async def test_a_meeting_across_two_workers(
     await expect(panel(bo).locator("#meeting-note")).to_contain_text("Cross-talk is off")
     await panel(chair).get_by_role("button", name="Give the floor to the next hand").click()
     await expect(panel(ana).locator("#meeting-floor")).to_have_text(
-        re.compile(r"^You have the floor · [45]:\d\d left$")
+        re.compile(r"^You have the floor · [45]:\d\d left\.$")
     )
     await expect(panel(bo).locator("#meeting-floor")).to_have_text(
-        re.compile(rf"^Sharing now: {ana_name} · [45]:\d\d left$")
+        re.compile(rf"^Sharing now: {ana_name} · [45]:\d\d left\.$")
     )
     await expect(panel(bo).locator("#meeting-queue")).to_have_text(
         f"Hands raised: {bo_name} (you)."
@@ -102,7 +102,7 @@ async def test_a_meeting_across_two_workers(
     )
     await expect(panel(ana).locator("#meeting-greeting")).to_be_hidden()  # ana saw it open
     await expect(panel(bo).locator("#meeting-floor")).to_have_text(
-        re.compile(r" · 4:[0-5]\d left$"), timeout=ms(10)
+        re.compile(r" · 4:[0-5]\d left\.$"), timeout=ms(10)
     )  # the turn's time counts down
     await bo.page.screenshot(path=screenshot_path("desktop-meeting.png"))
     await ana.page.screenshot(path=screenshot_path("phone-meeting.png"))

@@ -4,12 +4,13 @@ chair handed over, and bad actions answered with error frames."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import HarborFactory
-from tests.harness import Client, HarborProcess, RedisProcess
+from tests.harness import Client, HarborProcess, RedisProcess, seconds
 from tests.integration.test_moderation_flow import Moderator, add_moderator
 from tests.meetings import MEETING_ID, MEETING_ROOM, rooms_with_a_meeting
 
@@ -158,3 +159,118 @@ async def test_the_schedule_and_its_calendar_files(harbor: HarborFactory, tmp_pa
     assert worker.status("/api/meetings/no-such-meeting.ics") == 404
     assert worker.status("/api/meetings/Bad..Name.ics") == 404
     assert worker.get_text("/api/meetings.ics").count("BEGIN:VEVENT") == 15
+
+
+# A meeting whose shares last 6 s with a warning 3 s before the end, whose people are let go
+# 3 s after their last connection, and whose workers sweep every half second.
+TIMED = {
+    "HARBOR_MEETING_TURN_WARNING_S": "3",
+    "HARBOR_MEETING_RESUME_S": "3",
+    "HARBOR_MEETING_SWEEP_S": "0.5",
+}
+
+
+async def frames_until(
+    client: Client, wanted: Callable[[dict[str, Any]], bool], within: float = 15
+) -> list[dict[str, Any]]:
+    """Every `meeting` frame up to and including the first that shows what `wanted` looks for."""
+    frames: list[dict[str, Any]] = []
+    for _ in range(60):
+        frames.append(await client.expect("meeting", within=within, room=ROOM))
+        if wanted(frames[-1]):
+            return frames
+    raise AssertionError("the meeting never reached the state wanted")
+
+
+def sharing(frame: dict[str, Any]) -> str | None:
+    return (frame["floor"] or {}).get("author")
+
+
+async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
+    harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    rooms = str(rooms_with_a_meeting(tmp_path / "rooms", turn_s=6, turn_min=None))
+    add_moderator(redis_server, "volunteer")
+    first = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
+    second = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
+    chair = Moderator(first, "volunteer")
+    await chair.sign_in()
+    feed = await chair.connect_feed()
+    await feed.join(ROOM)
+    ana, ana_tag = await member(first)
+    bo, bo_tag = await member(second)
+    await act(feed, "chair")
+    await act(ana, "raise")
+    await meeting_until(bo, lambda f: len(f["queue"]) == 1)
+    await act(bo, "raise")
+    await meeting_until(bo, lambda f: len(f["queue"]) == 2)
+    await act(feed, "give")
+    given = await meeting_until(bo, lambda f: sharing(f) == ana_tag)
+    assert given["floor"]["warned"] is False and given["turn_s"] == 6
+
+    # Bo, on the other worker, sees the warning and then the end, each exactly once, though
+    # both workers sweep the room.
+    seen = await frames_until(bo, lambda f: f["timed_out"] is not None)
+    warned = [f for f in seen if f["floor"] and f["floor"]["warned"]]
+    assert len(warned) == 1 and sharing(warned[0]) == ana_tag
+    over = seen[-1]
+    assert over["floor"] is None and over["timed_out"]["author"] == ana_tag
+    assert names(over, "queue") == [bo.name]  # the floor went back to the chair, who decides
+    assert over["chair"]["name"] == "Volunteer"
+    await ana.send({"type": "send", "room": ROOM, "text": "one more thing", "client_id": "a9"})
+    await ana.expect("ack", client_id="a9")  # cross-talk is on: the room is open again
+
+    # Sweeps go on over the ended turn (three rounds of both workers): nothing more happens,
+    # so the next frame anyone sees is the chair's own next action.
+    await asyncio.sleep(seconds(1.5))
+    await act(feed, "give")
+    following = await bo.expect("meeting", room=ROOM)
+    assert sharing(following) == bo_tag and following["timed_out"] is None
+    await chair.close()
+
+
+async def test_people_who_leave_are_let_go_and_a_departed_chair_hands_it_back(
+    harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    rooms = str(rooms_with_a_meeting(tmp_path / "rooms"))
+    add_moderator(redis_server, "volunteer")
+    first = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
+    second = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
+    chair = Moderator(first, "volunteer")
+    await chair.sign_in()
+    feed = await chair.connect_feed()
+    await feed.join(ROOM)
+    ana, ana_tag = await member(first)
+    bo, bo_tag = await member(second)
+    cy, cy_tag = await member(second)
+    await act(feed, "chair")
+    for person in (ana, bo, cy):
+        await act(person, "raise")
+    await meeting_until(ana, lambda f: len(f["queue"]) == 3)
+    await act(feed, "give", to=cy_tag)
+    await act(feed, "hand", to=bo_tag)
+    handed = await meeting_until(ana, lambda f: (f["chair"] or {}).get("author") == bo_tag)
+    assert sharing(handed) == cy_tag and names(handed, "queue") == [ana.name]
+
+    await cy.close()  # the person sharing closes the page: the floor is released
+    released = await meeting_until(ana, lambda f: f["floor"] is None)
+    assert names(released, "queue") == [ana.name]
+    assert (released["chair"] or {}).get("author") == bo_tag
+
+    await bo.close()  # the member chairing goes: the chair goes back to the volunteer
+    back = await meeting_until(ana, lambda f: (f["chair"] or {}).get("author") != bo_tag)
+    assert back["chair"]["name"] == "Volunteer"
+
+    await feed.close()  # and the volunteer goes too: the chair waits for a volunteer
+    vacant = await meeting_until(ana, lambda f: f["chair"] is None)
+    assert names(vacant, "queue") == [ana.name]  # Ana is still here, hand still up
+    await ana.say(ROOM, "is anyone chairing?", "a1")  # no chair: nothing is restricted
+    second_chair = Moderator(second, "volunteer")
+    await second_chair.sign_in()
+    again = await second_chair.connect_feed()
+    await again.join(ROOM)
+    await act(again, "chair")
+    taken = await meeting_until(ana, lambda f: f["chair"] is not None)
+    assert taken["chair"]["name"] == "Volunteer" and names(taken, "queue") == [ana.name]
+    await chair.close()
+    await second_chair.close()

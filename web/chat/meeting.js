@@ -16,6 +16,8 @@ export const REACTIONS = {
   thanks: "Thank you",
   me_too: "Me too",
 };
+// What the person sharing is told, gently, when their time is nearly up (the server says when).
+const WRAP_UP = "Your time is nearly up. Take a moment to finish your thought.";
 // A late-comer: someone whose first look at a chaired meeting comes this long after its start.
 const LATE_MS = 60_000;
 // What a refused meeting action says (error frames carry `action`).
@@ -148,6 +150,19 @@ export class MeetingPanel {
     } else if (frame.floor && before?.floor?.author !== frame.floor.author) {
       this.announce(`${frame.floor.name} has the floor.`);
     }
+    if (frame.floor?.author === me && frame.floor.warned && !before?.floor?.warned) {
+      this.announce(WRAP_UP);
+    }
+    // A share the turn limit ended: a thank-you, never a telling-off.
+    const timedOut = frame.timed_out && before?.floor?.author === frame.timed_out.author &&
+      before?.timed_out?.author !== frame.timed_out.author;
+    if (timedOut) {
+      const words = frame.timed_out.author === me
+        ? "Your time is up. Thank you for sharing."
+        : `${frame.timed_out.name}'s time is up. Thank you, ${frame.timed_out.name}.`;
+      $("meeting-said").textContent = words;
+      this.announce(words);
+    }
     if (frame.chair?.author === me && before?.chair?.author !== me) {
       this.announce("You are the chair now.");
     }
@@ -236,7 +251,9 @@ export class MeetingPanel {
       return;
     }
     const left = until - Date.now();
-    node.textContent = left > 0 ? `${who} · ${clock(left)} left` : `${who} · time's up`;
+    const wrapUp = sharing && frame.floor.warned && left > 0 ? ` ${WRAP_UP}` : "";
+    node.textContent = left > 0 ? `${who} · ${clock(left)} left.${wrapUp}` : `${who} · time's up.`;
+    node.classList.toggle("wrap-up", Boolean(wrapUp));
     if (left > 0) this.timer = setTimeout(() => this.renderFloor(frame, sharing), Math.min(1000, left));
   }
 

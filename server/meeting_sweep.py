@@ -1,0 +1,72 @@
+"""Each worker's meeting sweep: time and absence acting on the meetings under way.
+
+A turn limit must end a turn nobody ends, and a person who closed the page must not keep a hand
+up, the floor or the chair. Neither comes with a frame, so every `HARBOR_MEETING_SWEEP_S` each
+worker settles (server/meetings.sweep_room) every room in a meeting in which it holds members:
+it marks the people the meeting names whom it holds as seen, and lets the pure rules decide.
+A room with nobody on this worker is left to the workers that hold its members; a room with
+nobody anywhere is settled by the first worker someone joins it on, within one sweep.
+
+The work per sweep is bounded by the rooms in the catalog (one read each, and for a meeting that
+names anyone one `seen` call and at most one compare-and-set).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import anyio
+
+from rooms.broker import BrokerUnavailable
+from rooms.meeting_store import MeetingStore
+
+from .context import WorkerContext
+from .endpoint import ChatConnection
+from .meetings import sweep_room
+
+logger = logging.getLogger("harbor.meeting_sweep")
+
+
+def authors_here(context: WorkerContext, room: str) -> set[str]:
+    """The writers' tags of the room's members on this worker (the hub's own members)."""
+    local = context.hub.room(room)
+    if local is None:
+        return set()
+    tag = context.identities.author_tag
+    members = [m for codec in local.members for m in codec] + list(local.trailing)
+    return {
+        tag(m.identity.uid)
+        for m in members
+        if isinstance(m, ChatConnection) and m.identity is not None and not m.closed
+    }
+
+
+async def sweep_once(context: WorkerContext, store: MeetingStore) -> int:
+    """Settle every room in a meeting that has members here; the number whose state changed."""
+    changed = 0
+    for room in dict.fromkeys(meeting.room for meeting in context.catalog.meetings()):
+        local = context.hub.room(room)
+        if local is None or local.local_count == 0:
+            continue
+        try:
+            if await sweep_room(
+                context, store, room, functools.partial(authors_here, context, room)
+            ):
+                changed += 1
+        except BrokerUnavailable as exc:
+            logger.warning("meeting sweep of a room failed (%s); next sweep", exc)
+    return changed
+
+
+async def keep_meetings_settled(context: WorkerContext) -> None:
+    """Sweep until cancelled; an outage costs one sweep, never the loop."""
+    store = context.meetings
+    if store is None:
+        return
+    while True:
+        await anyio.sleep(context.settings.meeting_sweep_s)
+        try:
+            await sweep_once(context, store)
+        except Exception:
+            logger.exception("meeting sweep failed; next sweep")
