@@ -65,6 +65,8 @@ async def test_a_badge_appears_to_others_at_a_milestone_and_a_new_start_keeps_th
     seen = await reader.wait_message("a month today")
     await expect(seen.locator(".msg-milestone")).to_have_text("30 days")
     await expect(seen.locator(".msg-from")).to_have_text(await me.name())
+    mine = await me.wait_message("a month today")  # the writer sees it on their own too
+    await expect(mine.locator(".msg-milestone")).to_have_text("30 days")
     await reader.page.screenshot(path=screenshot_path("milestone-badge.png"))
 
     await me.page.reload()  # kept on the device, and declared again after the new welcome
@@ -93,6 +95,9 @@ async def test_a_badge_appears_to_others_at_a_milestone_and_a_new_start_keeps_th
     assert "badge" not in heard
     later = await reader.wait_message("day one again, and that's ok")
     await expect(later.locator(".msg-milestone")).to_have_count(0)
+    mine = await me.wait_message("day one again, and that's ok")
+    await expect(mine.locator(".msg-you")).to_be_visible()
+    await expect(mine.locator(".msg-milestone")).to_have_count(0)
 
     await me.page.get_by_role("link", name="Quick exit").click()
     await me.page.wait_for_url("about:blank", timeout=ms(10))

@@ -448,11 +448,16 @@ function addMessage(conv, message, live) {
   if (!Number.isInteger(message.id)) return;
   // lastId advances only here: message frames arrive in id order, acks may overtake them.
   if (conv.lastId === null || message.id > conv.lastId) conv.lastId = message.id;
-  if (conv.seen.has(message.id)) return;
-  conv.seen.add(message.id);
   // Names can repeat (two people may share one); the writer's tag cannot be chosen or copied.
   const own = typeof state.author === "string" && state.author !== "" &&
     message.author === state.author;
+  if (conv.seen.has(message.id)) {
+    // Our bubble, acked before the room's copy came: show the badge the copy carries.
+    const mine = own ? conv.list.querySelector(`.msg.own[data-id="${message.id}"]`) : null;
+    if (mine && message.note !== "held") render.setBadge(mine, message.badge);
+    return;
+  }
+  conv.seen.add(message.id);
   if (own && bindOwn(conv, message)) return;
   const li = render.messageElement(message, { own, subject: own ? null : foldSubject(message) });
   conv.list.append(li);
@@ -476,6 +481,7 @@ function bindOwn(conv, message) {
     if (item.text !== message.text) continue;
     item.boundId = message.id;
     render.setDelivered(item.el, message.id, message.ts);
+    render.setBadge(item.el, message.badge);
     render.placeById(conv.list, item.el, message.id);
     return true;
   }

@@ -67,13 +67,8 @@ export function messageElement(message, { own, subject = null }) {
   const meta = el("p", "msg-meta");
   meta.append(el("span", "msg-from", message.from));
   if (own) meta.append(el("span", "msg-you", "you"));
-  // A milestone the writer chose to show (self-declared; only the known words are shown).
-  if (Object.hasOwn(BADGE_WORDS, String(message.badge))) {
-    const milestone = el("span", "msg-milestone", BADGE_WORDS[message.badge]);
-    milestone.title = "A milestone this person chose to show";
-    milestone.setAttribute("aria-label", `milestone: ${BADGE_WORDS[message.badge]}`);
-    meta.append(milestone);
-  }
+  const milestone = milestoneElement(message.badge);
+  if (milestone) meta.append(milestone);
   // `note` comes from the moderation release: a volunteer's message, or a held message's stand-in.
   if (message.note === "volunteer") meta.append(el("span", "msg-badge", "volunteer moderator"));
   if (message.note === "held") li.classList.add("held");
@@ -103,6 +98,29 @@ export function messageElement(message, { own, subject = null }) {
   if (subject) fold(li, subject);
   if (own && message.id !== "" && message.note !== "held") addDeleteButton(li);
   return li;
+}
+
+/** A milestone the writer chose to show (self-declared; only the known words are shown), or
+ * null. */
+function milestoneElement(badge) {
+  if (!Object.hasOwn(BADGE_WORDS, String(badge))) return null;
+  const milestone = el("span", "msg-milestone", BADGE_WORDS[badge]);
+  milestone.title = "A milestone this person chose to show";
+  milestone.setAttribute("aria-label", `milestone: ${BADGE_WORDS[badge]}`);
+  return milestone;
+}
+
+/** Our own bubble shows the badge the room's copy of it carries: exactly what others see
+ * beside our name on it (none, when the copy has none). */
+export function setBadge(li, badge) {
+  const meta = li.querySelector(".msg-meta");
+  if (!meta) return;
+  const milestone = milestoneElement(badge);
+  const shown = meta.querySelector(".msg-milestone");
+  if (shown && milestone && shown.textContent === milestone.textContent) return;
+  shown?.remove();
+  const anchor = meta.querySelector(".msg-you") ?? meta.querySelector(".msg-from");
+  if (milestone && anchor) anchor.after(milestone);
 }
 
 /** Hide the words behind a "Show" tap, saying only what the message is about. */
