@@ -15,6 +15,11 @@ worker: each worker marks those it holds, and reads everyone's, so a person who 
 by whichever worker sweeps first (rooms/meeting_rules.settle). Entries older than the resume
 window are dropped as they are read, so it holds at most the people the meeting names now and
 those it named within the window. Redis key: `harbor:{room:R}:meeting_seen` (a hash).
+
+And the meetings a coordinator added while Harbor runs (the rooms file stays the base
+schedule): each an entry in the rooms file's own shape, with its room, kept as JSON under its id
+until removed, at most `limit` of them. Redis key: `harbor:{meetings}:added` (a hash), which
+every worker reads each sweep (server/meeting_book.py).
 """
 
 from __future__ import annotations
@@ -68,6 +73,16 @@ return out
 """
 
 
+# Add ARGV[2] under id ARGV[1] unless that id is taken or ARGV[3] entries are already kept.
+_ADD = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'added'
+"""
+ADDED_KEY = "harbor:{meetings}:added"
+
+
 class MeetingStore(Protocol):
     async def read(self, room: str) -> bytes | None:
         """The room's stored meeting state, or None."""
@@ -85,6 +100,19 @@ class MeetingStore(Protocol):
         the room within `keep_ms` was last seen (tag -> ms). Raises BrokerUnavailable."""
         ...
 
+    async def added(self) -> dict[str, bytes]:
+        """The meetings added while Harbor runs: id -> entry (JSON). Raises BrokerUnavailable."""
+        ...
+
+    async def add(self, meeting_id: str, entry: bytes, *, limit: int) -> str:
+        """Keep `entry` under `meeting_id`: "added", or "exists" (the id is taken) or "full"
+        (`limit` are kept already), changing nothing. Raises BrokerUnavailable."""
+        ...
+
+    async def remove(self, meeting_id: str) -> bool:
+        """Forget an added meeting; False when there was none. Raises BrokerUnavailable."""
+        ...
+
 
 class MemoryMeetingStore:
     """One process: a dict, and no await between a read and its write, so changes are atomic.
@@ -94,6 +122,7 @@ class MemoryMeetingStore:
         self._clock = clock
         self._states: dict[str, tuple[bytes, float]] = {}
         self._seen: dict[str, dict[str, int]] = {}
+        self._added: dict[str, bytes] = {}
 
     async def read(self, room: str) -> bytes | None:
         held = self._states.get(room)
@@ -123,6 +152,20 @@ class MemoryMeetingStore:
             self._seen.pop(room, None)
         return dict(marks)
 
+    async def added(self) -> dict[str, bytes]:
+        return dict(self._added)
+
+    async def add(self, meeting_id: str, entry: bytes, *, limit: int) -> str:
+        if meeting_id in self._added:
+            return "exists"
+        if len(self._added) >= limit:
+            return "full"
+        self._added[meeting_id] = entry
+        return "added"
+
+    async def remove(self, meeting_id: str) -> bool:
+        return self._added.pop(meeting_id, None) is not None
+
 
 class RedisMeetingStore:
     """Every worker's one state per room. Changes on one worker take turns per room (a room
@@ -132,6 +175,7 @@ class RedisMeetingStore:
     def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._client = client
         self._seen = client.register_script(_SEEN)
+        self._add = client.register_script(_ADD)
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}  # room -> (lock, waiting)
 
     async def read(self, room: str) -> bytes | None:
@@ -185,6 +229,30 @@ class RedisMeetingStore:
             raise BrokerUnavailable(type(exc).__name__) from exc
         pairs = iter(flat)
         return {_text(tag): int(at) for tag, at in zip(pairs, pairs, strict=True)}
+
+    async def added(self) -> dict[str, bytes]:
+        try:
+            found = await self._client.hgetall(ADDED_KEY)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        return {_text(key): _bytes(value) or b"" for key, value in found.items()}
+
+    async def add(self, meeting_id: str, entry: bytes, *, limit: int) -> str:
+        try:
+            said = await with_scripts(
+                self._client,
+                [_ADD],
+                lambda: self._add(keys=[ADDED_KEY], args=[meeting_id, entry, limit]),
+            )
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        return _text(said)
+
+    async def remove(self, meeting_id: str) -> bool:
+        try:
+            return bool(await self._client.hdel(ADDED_KEY, meeting_id))
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(type(exc).__name__) from exc
 
 
 def _text(value: bytes | str) -> str:

@@ -26,6 +26,7 @@ from .context import WorkerContext
 from .http_edge import ForwardedClient, RequestLimits
 from .lifespan import make_lifespan
 from .logs import configure_logging
+from .meeting_admin_api import ROUTES as MEETING_ADMIN_ROUTES
 from .meetings import occurrence_now
 from .metrics_access import MetricsAccess, metrics_access
 from .moderator_api import ROUTES as MODERATOR_ROUTES
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Starlette:
         *ACCOUNT_ROUTES,
         *APPEAL_ROUTES,
         *ROTA_ROUTES,
+        *MEETING_ADMIN_ROUTES,
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     return Starlette(

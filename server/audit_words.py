@@ -38,6 +38,8 @@ ACTION_WORDS = {
     "role": "Changed the role of",
     "remove_account": "Removed the account of",
     "rota": "Set the shifts of",
+    "meeting_add": "Added a meeting in",
+    "meeting_remove": "Removed a meeting from",
 }
 
 OUTCOME_WORDS = {

@@ -25,6 +25,7 @@ from rooms.presence import Presence
 
 from .backup_call import BackupCaller
 from .identity import IdentityIssuer
+from .meeting_book import MeetingBook
 from .metrics import Metrics, process_metrics
 from .settings import Settings
 from .signin_link import SignInLink
@@ -52,10 +53,13 @@ class WorkerContext:
     store: ModerationStore
     resources: tuple[Resource, ...]
     source_keys: SourceKeys
+    # Every meeting this worker knows: the rooms file's and those added while running.
+    meeting_book: MeetingBook
     metrics: Metrics = field(default_factory=process_metrics)
     sign_in_link: SignInLink | None = None
     clock: Clock = wall_clock_ms
     # Rings the backup list when a crisis flag waits unclaimed (None: no webhook configured).
     backup: BackupCaller | None = None
-    # Where meetings' queues and floors live (rooms/meeting_store.py); None: no meetings here.
+    # Where meetings' queues and floors live, and the meetings added while running
+    # (rooms/meeting_store.py); None only in tests that need no meetings.
     meetings: MeetingStore | None = None

@@ -49,6 +49,7 @@ from .duty import keep_moderation, keep_sessions_checked
 from .endpoint import ChatEntrance
 from .gate import MessageGate
 from .identity import IdentityIssuer
+from .meeting_book import MeetingBook
 from .meeting_sweep import keep_meetings_settled
 from .metrics import process_metrics
 from .protocol import CODECS, room_encoder
@@ -131,9 +132,10 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         store=store,
         resources=load_resources(settings.resources_file),
         source_keys=SourceKeys(settings.secret.value),
+        meeting_book=MeetingBook(catalog),
         sign_in_link=None if settings.uses_redis else SignInLink(),
         backup=_backup_caller(settings),
-        meetings=_meeting_store(broker) if catalog.meetings() else None,
+        meetings=_meeting_store(broker),
     )
     hub.observe_latency = context.metrics.fanout_latency.observe
     registry = Registry(

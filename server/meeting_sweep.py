@@ -7,8 +7,12 @@ it marks the people the meeting names whom it holds as seen, and lets the pure r
 A room with nobody on this worker is left to the workers that hold its members; a room with
 nobody anywhere is settled by the first worker someone joins it on, within one sweep.
 
-The work per sweep is bounded by the rooms in the catalog (one read each, and for a meeting that
-names anyone one `seen` call and at most one compare-and-set).
+Each sweep also refreshes the worker's meeting book (server/meeting_book.py) with the meetings
+a coordinator added, so every worker lists and runs them within one sweep.
+
+The work per sweep is bounded: one read of the added meetings (at most
+`HARBOR_MEETINGS_ADDED_MAX`), and per room hosting a meeting under way with members here, one
+read, and for a meeting that names anyone one `seen` call and at most one compare-and-set.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def authors_here(context: WorkerContext, room: str) -> set[str]:
 async def sweep_once(context: WorkerContext, store: MeetingStore) -> int:
     """Settle every room in a meeting that has members here; the number whose state changed."""
     changed = 0
-    for room in dict.fromkeys(meeting.room for meeting in context.catalog.meetings()):
+    for room in context.meeting_book.rooms():
         local = context.hub.room(room)
         if local is None or local.local_count == 0:
             continue
@@ -67,6 +71,7 @@ async def keep_meetings_settled(context: WorkerContext) -> None:
     while True:
         await anyio.sleep(context.settings.meeting_sweep_s)
         try:
+            context.meeting_book.refresh(await store.added())
             await sweep_once(context, store)
         except Exception:
             logger.exception("meeting sweep failed; next sweep")

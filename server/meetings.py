@@ -46,11 +46,11 @@ _KEEP_AFTER_END_S = 3600.0
 
 
 def occurrence_now(context: WorkerContext, room: str) -> Occurrence | None:
-    listed = context.catalog.get(room)
-    if listed is None or not listed.meetings:
+    hosted = context.meeting_book.for_room(room)
+    if not hosted:
         return None
     early_ms = round(context.settings.meeting_open_early_s * 1000)
-    return current(listed.meetings, context.clock(), early_ms)
+    return current(hosted, context.clock(), early_ms)
 
 
 def _state_of(occurrence: Occurrence, stored: bytes | None) -> MeetingState:

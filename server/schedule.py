@@ -19,7 +19,7 @@ _DAY_MS = 86_400_000
 def _coming(request: Request) -> tuple[WorkerContext, list[Occurrence]]:
     context: WorkerContext = request.state.context
     horizon = context.settings.meeting_schedule_days * _DAY_MS
-    return context, upcoming(context.catalog.meetings(), context.clock(), horizon)
+    return context, upcoming(context.meeting_book.all(), context.clock(), horizon)
 
 
 async def list_meetings(request: Request) -> Response:
@@ -49,7 +49,7 @@ async def meetings_calendar(request: Request) -> Response:
     context, occurrences = _coming(request)
     wanted = request.path_params.get("meeting")
     if wanted is not None:
-        known = {meeting.id for meeting in context.catalog.meetings()}
+        known = {meeting.id for meeting in context.meeting_book.all()}
         if not MEETING_ID.fullmatch(wanted) or wanted not in known:
             return PlainTextResponse("no such meeting\n", status_code=404)
         occurrences = [o for o in occurrences if o.meeting.id == wanted]

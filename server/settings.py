@@ -82,6 +82,9 @@ class Settings:
     meeting_turn_warning_s: float = 30.0
     meeting_resume_s: float = 60.0
     meeting_sweep_s: float = 1.0
+    # Meetings a coordinator may add while Harbor runs (beside the rooms file's): every worker
+    # reads them all each sweep, and every schedule page lists them.
+    meetings_added_max: int = 100
     # Risk across messages (moderation/context.py): each person's recent risky messages are
     # remembered this long, in memory only, for at most this many people (oldest forgotten).
     context_window_s: float = 900.0
@@ -278,6 +281,9 @@ class Settings:
             ),
             meeting_resume_s=env.number("HARBOR_MEETING_RESUME_S", cls.meeting_resume_s),
             meeting_sweep_s=env.number("HARBOR_MEETING_SWEEP_S", cls.meeting_sweep_s),
+            meetings_added_max=env.integer(
+                "HARBOR_MEETINGS_ADDED_MAX", cls.meetings_added_max, 0, 1000
+            ),
             context_window_s=env.number("HARBOR_CONTEXT_WINDOW_S", cls.context_window_s),
             context_people=env.integer("HARBOR_CONTEXT_PEOPLE", cls.context_people, 1),
             max_rooms_per_connection=env.integer(

@@ -133,3 +133,16 @@ async def test_who_was_seen_is_shared_and_forgets_those_gone_past_the_window(
     assert await store.seen("alcohol", [], 61_500, 60_000) == {"bbbb": 2_000, "cccc": 2_000}
     assert await store.seen("alcohol", ["cccc"], 62_500, 60_000) == {"cccc": 62_500}
     assert await store.seen("opioids", [], 62_500, 60_000) == {}
+
+
+async def test_meetings_added_while_running_are_kept_bounded_and_removed(
+    store: MeetingStore,
+) -> None:
+    assert await store.added() == {}
+    assert await store.add("a", b'{"title":"A"}', limit=2) == "added"
+    assert await store.add("a", b'{"title":"other"}', limit=2) == "exists"
+    assert await store.add("b", b"{}", limit=2) == "added"
+    assert await store.add("c", b"{}", limit=2) == "full"
+    assert await store.added() == {"a": b'{"title":"A"}', "b": b"{}"}
+    assert await store.remove("a") and not await store.remove("a")
+    assert await store.added() == {"b": b"{}"}

@@ -26,6 +26,7 @@ from rooms.presence import MemoryPresence
 from server.context import WorkerContext, wall_clock_ms
 from server.gate import GateUnavailable, MessageGate, Refused
 from server.identity import Identity, IdentityIssuer
+from server.meeting_book import MeetingBook
 from server.protocol import CODECS, Report, room_encoder
 from server.registry import Registry
 from server.settings import Secret, Settings
@@ -80,9 +81,10 @@ def make_gate(
 ) -> tuple[MessageGate, list[str]]:
     log: list[str] = []
     broker = RecordingBroker(log)
+    catalog = Catalog.load()
     context = WorkerContext(
         settings=Settings(secret=Secret("unit")),
-        catalog=Catalog.load(),
+        catalog=catalog,
         broker=broker,
         hub=LocalHub(
             broker, room_encoder(IdentityIssuer("unit").author_tag), codecs=CODECS, join_buffer=16
@@ -94,6 +96,7 @@ def make_gate(
         store=RecordingStore(tmp_path / "store.sqlite3", log, failing=failing_store),
         resources=load_resources(None),
         source_keys=SourceKeys("unit"),
+        meeting_book=MeetingBook(catalog),
         clock=lambda: NOW_MS,
     )
     return MessageGate(context, Registry()), log

@@ -26,6 +26,7 @@ import {
 import { confirmAction, setupConfirm } from "./confirm.js";
 import { loadAccounts, setRole } from "./roles.js";
 import { loadRota, setupRota, startRota, stopRota } from "./rota.js";
+import { loadMeetings, setupMeetings, startMeetings, stopMeetings } from "./meetings.js";
 import { $, age, announce, duration, el, fullTime } from "./dom.js";
 import {
   CATEGORY_WORDS,
@@ -160,6 +161,7 @@ function startDashboard(name, role) {
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
     setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadRota(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadMeetings(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
   // Who is on duty is asked once our own socket is live (it puts us on duty): until then the
@@ -169,6 +171,7 @@ function startDashboard(name, role) {
   state.timers.push(setInterval(() => !document.hidden && loadWriters(), DUTY_REFRESH_MS));
   restoreCheckins(name);
   startRota(name);
+  startMeetings();
   loadRooms();
   loadAudit();
   loadResponse();
@@ -233,6 +236,7 @@ function stopDashboard() {
   closeAllCheckins();
   setRole(null, null);
   stopRota();
+  stopMeetings();
   state.me = null;
   state.flags.clear();
   state.caseFlag = null;
@@ -929,6 +933,7 @@ function wire() {
   setupAlerts(openFlag);
   setupConfirm();
   setupRota();
+  setupMeetings();
   setupCheckins(() => state.socket);
   whenSignedOut(() => {
     if (state.me !== null) showSignIn("Your session ended. Please sign in again.");
