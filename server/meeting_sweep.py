@@ -73,5 +73,7 @@ async def keep_meetings_settled(context: WorkerContext) -> None:
         try:
             context.meeting_book.refresh(await store.added())
             await sweep_once(context, store)
+        except BrokerUnavailable as exc:  # Redis away: the added meetings are kept as they were
+            logger.warning("meeting sweep: store unavailable (%s); next sweep", exc)
         except Exception:
             logger.exception("meeting sweep failed; next sweep")
