@@ -176,3 +176,48 @@ async def test_the_schedule_page_lists_meetings_in_the_viewers_zone_with_a_calen
     assert ics.count("BEGIN:VEVENT") == 14  # daily, for the schedule's 14 days
     await item.get_by_role("link", name="Go to Alcohol").click()
     await page.wait_for_url(re.compile(r"/r/alcohol$"))
+
+
+async def test_the_person_sharing_is_told_before_their_time_is_up_and_thanked_after(
+    chromium: Chromium, harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    """The turn limit kept by the server, as the pages show it: a gentle word to the person
+    sharing shortly before the end (nobody else is told), then the floor back with the chair,
+    and a thank-you, on two workers."""
+    rooms = rooms_with_a_meeting(tmp_path / "rooms", turn_s=8, turn_min=None)
+    add_moderators(redis_server, "volunteer")
+    timed = {"HARBOR_MEETING_TURN_WARNING_S": "5", "HARBOR_MEETING_SWEEP_S": "0.5", **FAST}
+    first = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
+    second = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
+    desk = await Dashboard.signed_in(chromium, first, "volunteer", viewport=DESKTOP)
+    await desk.page.goto(first.http + f"/r/{ROOM}?volunteer")
+    chair = ChatPage(desk.page)
+    await chair.accept()
+    await chair.wait_joined()
+    await panel(chair).get_by_role("button", name="Take the chair").click()
+    ana = await ChatPage.open(chromium, second, viewport=PHONE)
+    await ana.enter(ROOM)
+    bo = await ChatPage.open(chromium, first, viewport=DESKTOP)
+    await bo.enter(ROOM)
+    ana_name = await ana.name()
+    await panel(ana).get_by_role("button", name="Raise my hand").click()
+    await expect(panel(chair).locator("#meeting-queue")).to_have_text(f"Hands raised: {ana_name}.")
+    await panel(chair).get_by_role("button", name="Give the floor to the next hand").click()
+    floor = panel(ana).locator("#meeting-floor")
+    await expect(floor).to_have_text(
+        re.compile(
+            r"^You have the floor · 0:0\d left\. Your time is nearly up\. "
+            r"Take a moment to finish your thought\.$"
+        ),
+        timeout=ms(10),
+    )
+    await expect(panel(bo).locator("#meeting-floor")).not_to_contain_text("nearly up")
+    await expect(panel(ana).locator("#meeting-said")).to_have_text(
+        "Your time is up. Thank you for sharing.", timeout=ms(10)
+    )
+    await expect(floor).to_be_hidden()
+    await expect(panel(bo).locator("#meeting-said")).to_have_text(
+        f"{ana_name}'s time is up. Thank you, {ana_name}."
+    )
+    await expect(panel(ana).get_by_role("button", name="Raise my hand")).to_be_visible()
+    await expect(panel(chair).locator("#meeting-status")).to_have_text("You are the chair.")
