@@ -4,8 +4,9 @@ A room entry may list `meetings`, each a title, a local start time in an IANA ti
 repeats (`once`, `daily`, `weekly`), a length, a format (the parts the meeting goes through:
 opening words, a check-in round, a topic, open sharing, a check-out round, closing), an optional
 chair (the moderator account expected to chair it; any volunteer moderator may otherwise), an
-optional turn limit, and the words a late-comer is greeted with. Repetition is computed in the
-meeting's own zone, so a weekly 7 pm meeting stays at 7 pm across daylight-saving changes.
+optional turn limit (`turn_min`, or `turn_s` for short round shares) with where the floor goes
+when it is up (`after_turn`), and the words a late-comer is greeted with. Repetition is computed
+in the meeting's own zone, so a weekly 7 pm meeting stays at 7 pm across daylight-saving changes.
 
 Pure: no I/O (the caller passes the time in, in milliseconds since the epoch).
 """
