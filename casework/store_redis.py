@@ -42,6 +42,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio.lowlevel
@@ -398,6 +399,21 @@ if tonumber(last[2]) <= tonumber(until_ms) then redis.call('PEXPIREAT', key, unt
 return 1
 """
 
+# A sanction's end moved (an appeal decided): the members ending at until_ms of that kind are
+# replaced by the one given, its score the new end. The key's expiry is left: it can only be later.
+_END_SANCTION = """
+local key, until_ms, marker, member, new_until = KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local changed = 0
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, until_ms, until_ms)) do
+  if string.find(old, marker, 1, true) then
+    redis.call('ZREM', key, old)
+    changed = changed + 1
+  end
+end
+if changed > 0 then redis.call('ZADD', key, new_until, member) end
+return changed
+"""
+
 # A revocation is never narrowed or shortened: the later of each time is kept.
 _REVOKE = """
 local key, before_ms, until_ms = KEYS[1], ARGV[2], ARGV[3]
@@ -536,6 +552,8 @@ class RedisModerationStore:
         self._audit = register(_PRELUDE + _AUDIT)
         self._sanction = register(_PRELUDE + _SANCTION)
         self._revoke = register(_PRELUDE + _REVOKE)
+        self._end_sanction = register(_PRELUDE + _END_SANCTION)
+        self._lift_revocation = register(_PRELUDE + "redis.call('DEL', KEYS[1]) return 1")
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
@@ -642,6 +660,10 @@ class RedisModerationStore:
     async def get_flag(self, flag_id: str) -> Flag | None:
         fields = await self._redis.hgetall(_flag_key(flag_id))
         return _flag(fields) if fields else None
+
+    async def flag_by_key(self, key: str) -> Flag | None:
+        flag_id = await self._redis.get(_key(f"flagkey:{key}"))
+        return None if flag_id is None else await self.get_flag(_text(flag_id))
 
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
         """Unresolved flags most urgent first; then, if asked and room is left under `limit`,
@@ -902,6 +924,17 @@ class RedisModerationStore:
             replies = await pipe.execute()
         return [[sanction_from_json(member) for member in _texts(reply)] for reply in replies]
 
+    async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
+        changed = await self._run_replicated(
+            self._end_sanction,
+            [_key(f"sanction:{sanction.uid}")],
+            sanction.until_ms,
+            f'"kind":"{sanction.kind}"',  # as flag_codec writes it (compact JSON)
+            sanction_to_json(replace(sanction, until_ms=until_ms)),
+            until_ms,
+        )
+        return int(changed) > 0
+
     # Token revocations
 
     async def revoke_tokens(self, revocation: Revocation) -> None:
@@ -929,6 +962,9 @@ class RedisModerationStore:
             before, _, until = _text(reply).partition(" ") if reply else ("0", "", "0")
             answers.append(int(before) if int(until) > now_ms else 0)
         return answers
+
+    async def lift_revocation(self, uid: str) -> None:
+        await self._run_replicated(self._lift_revocation, [_key(f"revoked:{uid}")])
 
     # Housekeeping
 

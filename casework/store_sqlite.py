@@ -294,6 +294,11 @@ class SqliteModerationStore:
         with self._read() as tx:
             return tx.flag(flag_id)
 
+    async def flag_by_key(self, key: str) -> Flag | None:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            return tx.flag_by_key(key)
+
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
         """Unresolved flags most urgent first; then, if asked and room is left under `limit`,
         resolved ones most recently resolved first."""
@@ -664,6 +669,15 @@ class SqliteModerationStore:
             ).fetchall()
         return [sanction_from_dict(dict(row)) for row in rows]
 
+    async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            changed = tx.execute(
+                "UPDATE sanctions SET until_ms = ? WHERE uid = ? AND kind = ? AND until_ms = ?",
+                (until_ms, sanction.uid, sanction.kind, sanction.until_ms),
+            ).rowcount
+        return changed > 0
+
     # Token revocations
 
     async def revoke_tokens(self, revocation: Revocation) -> None:
@@ -683,6 +697,11 @@ class SqliteModerationStore:
                 "SELECT before_ms FROM revocations WHERE uid = ? AND until_ms > ?", (uid, now_ms)
             ).fetchone()
         return int(row[0]) if row is not None else 0
+
+    async def lift_revocation(self, uid: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.execute("DELETE FROM revocations WHERE uid = ?", (uid,))
 
     async def forget_message(self, room: str, message_id: int) -> int:
         await anyio.lowlevel.checkpoint()

@@ -1,7 +1,8 @@
 """Fair process (#19 item 5) in a real browser: a volunteer mutes someone with a reason; the
 person reads the reason and the length, and appeals once; the appeal reaches another
 coordinator's queue as a low-severity case, showing the sanction it appeals, and the moderator
-who gave the sanction is refused when they try to decide it."""
+who gave the sanction is refused when they try to decide it; the other coordinator lifts it, and
+the person reads that at once and after a reload."""
 
 from __future__ import annotations
 
@@ -78,3 +79,22 @@ async def test_a_sanction_tells_its_reason_and_length_and_its_appeal_reaches_ano
     await alice.status("Not done: another moderator decides an appeal of yours")
     await cara.action("Claim").click()
     await expect(appeal).to_contain_text("yours", timeout=ms(10))
+
+    # Cara lifts the mute: the person reads the decision at once, and again after a reload;
+    # their next message reaches the room.
+    decide = cara.page.locator("#decide-form")
+    await expect(cara.page.locator("#resolve-form")).to_be_hidden()
+    await decide.get_by_label("Decision").select_option("lifted")
+    await decide.get_by_role("button", name="Decide").click()
+    await cara.status("Appeal decided: lifted: the pause ended. The person has been told.")
+    lifted = "Your appeal was read, and the pause on your messages is lifted: you can write again."
+    await expect(notice).to_contain_text(lifted, timeout=ms(10))
+    await expect(notice).not_to_contain_text("cara")
+    await person.say("thank you for listening")
+    await person.wait_message("thank you for listening")
+    await person.page.reload()
+    await expect(person.page.locator("#sanction-notice")).to_contain_text(lifted, timeout=ms(10))
+    await person.page.locator("#sanction-notice").get_by_role("button", name="OK").click()
+    await person.page.reload()
+    await person.wait_online()
+    await expect(person.page.locator("#sanction-notice")).to_have_count(0)

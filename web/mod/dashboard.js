@@ -541,6 +541,19 @@ async function resolve(event) {
   }
 }
 
+/** An appeal's decision; the person is told it (never who decided). */
+async function decide(event) {
+  event.preventDefault();
+  const decision = $("decide-decision").value;
+  const body = { decision, note: $("decide-note").value.trim() };
+  if (decision === "shortened") body.minutes = Number($("decide-minutes").value);
+  const data = await act("decide", body);
+  if (data) {
+    status(`Appeal decided: ${outcomeWords(decision)}. The person has been told.`);
+    announce("Appeal decided.");
+  }
+}
+
 /** Run `action`, which the server confirms first (409 confirm_required with a summary): ask the
  * volunteer in our dialog, and only on Confirm send it again with confirm: true. */
 async function confirmed(action, body, label) {
@@ -958,6 +971,7 @@ function wire() {
     else act(action);
   });
   $("resolve-form").addEventListener("submit", resolve);
+  $("decide-form").addEventListener("submit", decide);
   $("warn-form").addEventListener("submit", warn);
   $("sanction-form").addEventListener("submit", sanction);
   $("audit-refresh").addEventListener("click", loadAudit);
