@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .flags import Flag, FlagDraft, FlagState, Outcome, Sanction
+from .roles import Role
 
 # An appeal waits at the lowest severity: nobody is in danger, but someone should answer it.
 APPEAL_SEVERITY = "watch"
@@ -174,3 +175,11 @@ def _unb64(text: str) -> bytes | None:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         return None
+
+
+def may_take(flag: Flag, moderator: str, role: Role | None) -> bool:
+    """Whether `moderator` may claim this case: an appeal only a coordinator decides, and never
+    the moderator whose sanction it appeals; every other case, any moderator."""
+    if flag.draft.source != APPEAL_SOURCE:
+        return True
+    return role is not None and role.allows(Role.COORDINATOR) and may_decide(flag, moderator)

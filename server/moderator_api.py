@@ -36,6 +36,7 @@ from casework.appeals import (
     appealed,
     decision_frame,
     may_decide,
+    may_take,
 )
 from casework.flags import (
     AuditEntry,
@@ -302,10 +303,23 @@ async def list_flags(request: Request, context: WorkerContext, name: str) -> Res
     return JSONResponse({"flags": [flag.to_json() for flag in flags]})
 
 
+async def _next_for(context: WorkerContext, name: str) -> Flag | None:
+    """The most urgent open case this moderator may take: an appeal is skipped for a volunteer
+    and for the moderator who gave the sanction (someone else decides it)."""
+    flag = await context.store.next_open()
+    role = await context.store.role_of(name)
+    if flag is None or may_take(flag, name, role):
+        return flag
+    for live in await context.store.list_flags():  # most urgent first
+        if live.state is FlagState.OPEN and may_take(live, name, role):
+            return live
+    return None
+
+
 @authenticated
 async def claim_next(request: Request, context: WorkerContext, name: str) -> Response:
     for _ in range(5):  # someone may claim the same one at the same moment: take the next
-        flag = await context.store.next_open()
+        flag = await _next_for(context, name)
         if flag is None:
             return JSONResponse({"flag": None})
         try:

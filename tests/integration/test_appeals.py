@@ -235,3 +235,30 @@ async def test_a_mute_shortened_on_appeal_still_holds_until_its_new_end(
     assert (known["state"], known["until_ms"]) == ("decided", told["until_ms"])
     for moderator in (alice, cara):
         await moderator.close()
+
+
+async def test_take_next_never_hands_an_appeal_to_a_volunteer_or_to_the_sanctioning_moderator(
+    worker: HarborProcess,
+) -> None:
+    """Before: "Take next most urgent" gave the appeal to whoever asked first, the moderator who
+    gave the sanction included."""
+    alice = await signed(worker, "alice")
+    writer, flag = await flagged(worker, alice)
+    await alice.act(flag["id"], "mute", minutes=60, reason="selling pills", confirm=True)
+    ticket = (await writer.expect("sanction", within=10))["appeal"]
+    resolved = await alice.act(flag["id"], "resolve", outcome="supported")
+    assert resolved.status_code == 200
+    assert (await appeal(worker, ticket, "it was a joke")).status_code == 200
+    bob = await signed(worker, "bob")
+    cara = await signed(worker, "cara")
+    for moderator in (bob, alice):
+        taken = await moderator.http.post("/mod/api/flags/next", json={})
+        assert (taken.status_code, taken.json()) == (200, {"flag": None}), moderator.name
+    refused = await bob.act((await appealed_case(cara))["id"], "claim")
+    assert (refused.status_code, refused.json()["error"]) == (403, "role_required")
+    assert "only a coordinator" in refused.json()["message"]
+    taken = await cara.http.post("/mod/api/flags/next", json={})
+    assert taken.json()["flag"]["source"] == "appeal"
+    assert taken.json()["flag"]["owner"] == "cara"
+    for moderator in (alice, bob, cara):
+        await moderator.close()
