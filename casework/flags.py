@@ -506,6 +506,11 @@ class ModerationStore(Protocol):
         appeal decided as lifted (the end is now) or shortened. False when no such sanction."""
         ...
 
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        """True for exactly one caller (across workers) per `key` until `until_ms`: something
+        done once, such as warning coordinators of one rota gap."""
+        ...
+
     # Token revocations
     async def revoke_tokens(self, revocation: Revocation) -> None:
         """Record a revocation. With one already recorded for the uid, the later `before_ms` and

@@ -21,6 +21,7 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:notes:<subject>` zset: "<seq, 16 digits>:<note JSON>" by at_ms, the notes on a
                                  flag (subject: its id) or the shift hand-over notes
                                  (subject: `handover`); `notes:seq` counter
+- `harbor:{mod}:mark:<key>`      string: something done once until it expires (`first_to_mark`)
 - `harbor:{mod}:revoked:<uid>`   string: "<before_ms> <until_ms>", expiring at until_ms (PXAT):
                                  the identity's tokens issued before before_ms are revoked
 
@@ -934,6 +935,12 @@ class RedisModerationStore:
             until_ms,
         )
         return int(changed) > 0
+
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        """Expires by Redis's clock, at `until_ms`; `now_ms` is for the SQLite store's sweep."""
+        if until_ms <= now_ms:
+            return False
+        return bool(await self._redis.set(_key(f"mark:{key}"), 1, nx=True, pxat=until_ms))
 
     # Token revocations
 

@@ -137,6 +137,10 @@ CREATE TABLE IF NOT EXISTS notes (
     note TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS notes_by_subject ON notes (subject, at_ms, seq);
+CREATE TABLE IF NOT EXISTS marks (
+    key TEXT PRIMARY KEY,
+    until_ms INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS revocations (
     uid TEXT PRIMARY KEY,
     before_ms INTEGER NOT NULL,
@@ -677,6 +681,17 @@ class SqliteModerationStore:
                 (until_ms, sanction.uid, sanction.kind, sanction.until_ms),
             ).rowcount
         return changed > 0
+
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        await anyio.lowlevel.checkpoint()
+        if until_ms <= now_ms:
+            return False
+        with self._write() as tx:
+            tx.execute("DELETE FROM marks WHERE until_ms <= ?", (now_ms,))
+            added = tx.execute(
+                "INSERT OR IGNORE INTO marks (key, until_ms) VALUES (?, ?)", (key, until_ms)
+            ).rowcount
+        return added > 0
 
     # Token revocations
 

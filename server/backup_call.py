@@ -144,7 +144,8 @@ class BackupCaller:
             self._send.send_nowait(encode_document(document))
         except anyio.WouldBlock:
             self._metrics.backup_calls.labels("dropped").inc()
-            logger.error("backup call for flag %s dropped: the queue is full", document["flag"])
+            what = document.get("flag") or document.get("event")
+            logger.error("backup call for %s dropped: the queue is full", what)
             return False
         return True
 

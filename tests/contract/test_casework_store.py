@@ -1154,6 +1154,16 @@ async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     assert answers == [expected.get(uid, []) for uid in uids]
 
 
+async def test_a_mark_goes_to_exactly_one_caller_until_it_expires(
+    backend: Backend, now: int
+) -> None:
+    one, two = backend.open(), backend.open()
+    wins = await asyncio.gather(*(s.first_to_mark("gap:1", now, now + HOUR) for s in (one, two)))
+    assert sorted(wins) == [False, True]
+    assert await one.first_to_mark("gap:2", now, now + HOUR)
+    assert not await one.first_to_mark("gap:3", now, now), "an expired mark is never taken"
+
+
 # Token revocations
 
 
