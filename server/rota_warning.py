@@ -47,7 +47,7 @@ async def warn_of_gaps(context: WorkerContext) -> int:
     for key, from_ms, to_ms in gaps_to_warn_of(await context.store.shifts(), now, warn_ms):
         # Kept until the gap is over, however far out the window clipped it.
         if await context.store.first_to_mark(f"rota-gap:{key}", now, max(to_ms, now + warn_ms)):
-            caller.offer(gap_document(from_ms, to_ms, now))
+            await caller.offer(gap_document(from_ms, to_ms, now))
             logger.warning("a rota gap within %d h: calling the backup list", warn_ms // HOUR_MS)
             sent += 1
     return sent

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -270,3 +271,39 @@ async def test_a_rota_gap_rings_the_backup_list_once_with_no_coordinator_signed_
     await until(lambda: len(receiver.of("rota_gap")) >= 2, 10, "the retry after the 503")
     assert all(signature_matches(call) for call in receiver.calls)
     assert gap_bodies() == {body}, "one gap, one call across both workers"
+
+
+async def test_a_backup_call_whose_worker_dies_mid_retry_is_finished_by_another_worker(
+    harbor: HarborFactory, redis_server: RedisProcess, receiver: Receiver
+) -> None:
+    """Before: a call was held in the memory of the worker retrying it, and lost with it. The
+    receiver answers 503 three times; the worker that took the flag is killed after the first;
+    a worker started afterwards resumes the call from Redis and it is answered, once."""
+    receiver.failures = 3
+    env = {
+        "HARBOR_TARGET_IMMINENT_S": str(TARGET_S),
+        "HARBOR_TARGET_HIGH_S": str(TARGET_S),
+        "HARBOR_BACKUP_AFTER_S": str(BACKUP_AFTER_S),
+        "HARBOR_BACKUP_WEBHOOK_URL": receiver.url,
+        "HARBOR_BACKUP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HARBOR_BACKUP_WEBHOOK_TIMEOUT_S": "2",
+        "HARBOR_BACKUP_WEBHOOK_ATTEMPTS": "6",
+    }
+    first_worker = harbor(redis_server, **env)
+    writer = await member(first_worker)
+    await writer.send(
+        {"type": "send", "room": "newcomers", "text": CRISIS_WITH_MEANS, "client_id": "k1"}
+    )
+    await writer.expect("ack", client_id="k1")
+    await until(lambda: len(receiver.of("flag_unanswered")) >= 1, 20, "the first attempt")
+    first_worker.stop(signal.SIGKILL)  # mid-retry: it paused after the 503
+    dead_at = len(receiver.of("flag_unanswered"))
+    assert dead_at < 4, "the dead worker never got an answer"
+
+    harbor(redis_server, **env)  # another worker, which never took the flag
+    await until(lambda: len(receiver.of("flag_unanswered")) >= 4, 30, "the resumed call")
+    calls = receiver.of("flag_unanswered")
+    assert len(calls) == 4, "one caller at a time: three 503s, then the answered call"
+    assert len({call.body for call in calls}) == 1, "the same call, byte for byte"
+    assert all(signature_matches(call) for call in calls)
+    assert json.loads(calls[-1].body)["event"] == "flag_unanswered"
