@@ -480,6 +480,15 @@ class ModerationStore(Protocol):
 
     async def end_session(self, token_hash: str) -> None: ...
 
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        """Note that the session `token_hash` claimed `flag_id` (kept until `until_ms`, the
+        session's longest life), so signing out of that session releases only its claims."""
+        ...
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        """The flags the session claimed, forgotten as they are read (at its sign-out)."""
+        ...
+
     # The rota
     async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
         """Replace `moderator`'s weekly shifts (an empty list takes them off the rota)."""

@@ -16,6 +16,7 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:rota`            hash: name -> that moderator's weekly shifts (JSON list)
 - `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
                                  at expires_ms (PXAT); a new password or a removal ends it
+- `harbor:{mod}:claims:<hash>`   set: the flag ids a session claimed, expiring with the session
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
 - `harbor:{mod}:notes:<subject>` zset: "<seq, 16 digits>:<note JSON>" by at_ms, the notes on a
@@ -854,6 +855,21 @@ class RedisModerationStore:
 
     async def end_session(self, token_hash: str) -> None:
         await self._redis.delete(_key(f"session:{token_hash}"))
+
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        key = _key(f"claims:{token_hash}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, flag_id)
+            pipe.pexpireat(key, until_ms)
+            await pipe.execute()
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        key = _key(f"claims:{token_hash}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(key)
+            pipe.delete(key)
+            members, _ = await pipe.execute()
+        return sorted(_text(member) for member in members)
 
     async def forget_message(self, room: str, message_id: int) -> int:
         """Reads every live and resolved flag's draft (a delete is rare; flags are bounded by

@@ -115,6 +115,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     name TEXT NOT NULL REFERENCES moderators (name) ON DELETE CASCADE,
     expires_ms INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS session_claims (
+    token_hash TEXT NOT NULL,
+    flag_id TEXT NOT NULL,
+    until_ms INTEGER NOT NULL,
+    PRIMARY KEY (token_hash, flag_id)
+) STRICT;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms INTEGER NOT NULL,
@@ -149,6 +155,8 @@ CREATE TABLE IF NOT EXISTS revocations (
 """
 # (A table added with IF NOT EXISTS needs no migration step, and an older Harbor opening the
 # file simply does not read it, so adding one does not change SCHEMA_VERSION.)
+
+_DAY_MS = 24 * 3600 * 1000
 
 # Statements that bring a file of schema N-1 to N, by N; each runs once, in the transaction that
 # checks the version.
@@ -630,6 +638,28 @@ class SqliteModerationStore:
         await anyio.lowlevel.checkpoint()
         with self._write() as tx:
             tx.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            # Sessions last at most a day, so a row ending a day before this one's end is over.
+            stale = until_ms - _DAY_MS
+            tx.execute("DELETE FROM session_claims WHERE until_ms <= ?", (stale,))
+            tx.execute(
+                "INSERT OR REPLACE INTO session_claims (token_hash, flag_id, until_ms) "
+                "VALUES (?, ?, ?)",
+                (token_hash, flag_id, until_ms),
+            )
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            rows = tx.execute(
+                "SELECT flag_id FROM session_claims WHERE token_hash = ? ORDER BY flag_id",
+                (token_hash,),
+            ).fetchall()
+            tx.execute("DELETE FROM session_claims WHERE token_hash = ?", (token_hash,))
+        return [str(row[0]) for row in rows]
 
     # Audit log
 

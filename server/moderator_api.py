@@ -266,18 +266,21 @@ async def sign_in_with_link(request: Request) -> Response:
 
 @authenticated
 async def sign_out(request: Request, context: WorkerContext, name: str) -> Response:
-    """Ends the session and hands the moderator's cases back to the queue at once: someone who
-    signed out is not with the person, so no case should wait out a lease under their name."""
-    token = request.cookies.get(MODERATOR_COOKIE, "")
-    await context.store.end_session(session_token_hash(token))
+    """Ends the session and hands the cases claimed in it back to the queue at once: someone
+    who signed out here is not with the person, so no case should wait out a lease under their
+    name. Cases the same moderator claimed in another session (another device) stay theirs."""
+    session = session_token_hash(request.cookies.get(MODERATOR_COOKIE, ""))
+    await context.store.end_session(session)
     await context.store.audit(AuditEntry(context.clock(), name, "sign_out", "moderator"))
-    for flag in await context.store.list_flags():
-        if flag.state is FlagState.CLAIMED and flag.owner == name:
-            try:
-                released = await context.store.release(flag.id, name, context.clock())
-            except FlagError:  # resolved or lapsed meanwhile
-                continue
-            await _after(context, name, "release", released, "signed out")
+    for flag_id in await context.store.take_session_claims(session):
+        flag = await context.store.get_flag(flag_id)
+        if flag is None or flag.state is not FlagState.CLAIMED or flag.owner != name:
+            continue  # resolved, lapsed or taken meanwhile
+        try:
+            released = await context.store.release(flag.id, name, context.clock())
+        except FlagError:  # resolved or lapsed meanwhile
+            continue
+        await _after(context, name, "release", released, "signed out")
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(MODERATOR_COOKIE, path="/")
     return response
@@ -327,9 +330,17 @@ async def claim_next(request: Request, context: WorkerContext, name: str) -> Res
         except FlagError:
             continue
         observe_claim(context, flag, claimed)
+        await _remember_claim(request, context, claimed)
         await _after(context, name, "claim", claimed, "")
         return JSONResponse({"flag": claimed.to_json()})
     return _error(409, "busy", "every open flag was just taken; try again")
+
+
+async def _remember_claim(request: Request, context: WorkerContext, flag: Flag) -> None:
+    """Which session (device) took the claim: its sign-out releases only its own."""
+    session = session_token_hash(request.cookies.get(MODERATOR_COOKIE, ""))
+    until = context.clock() + SESSION_TTL_S * 1000
+    await context.store.remember_claim(session, flag.id, until)
 
 
 async def _flag_or_404(context: WorkerContext, request: Request) -> Flag:
@@ -368,7 +379,10 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
             return _error(403, "role_required", "only a coordinator can decide an appeal")
         if not may_decide(flag, name):
             return _error(403, "own_sanction", "another moderator decides an appeal of yours")
-    return await handler(context, name, flag, body)
+    response = await handler(context, name, flag, body)
+    if action == "claim" and response.status_code == 200:
+        await _remember_claim(request, context, flag)
+    return response
 
 
 async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:

@@ -1154,6 +1154,18 @@ async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     assert answers == [expected.get(uid, []) for uid in uids]
 
 
+async def test_a_sessions_claims_are_its_own_and_forgotten_once_taken(
+    store: ModerationStore, now: int
+) -> None:
+    await store.remember_claim("laptop", "f1", now + HOUR)
+    await store.remember_claim("laptop", "f2", now + HOUR)
+    await store.remember_claim("phone", "f3", now + HOUR)
+    await store.remember_claim("laptop", "f1", now + HOUR)  # claimed again: still once
+    assert await store.take_session_claims("laptop") == ["f1", "f2"]
+    assert await store.take_session_claims("laptop") == []
+    assert await store.take_session_claims("phone") == ["f3"]
+
+
 async def test_a_mark_goes_to_exactly_one_caller_until_it_expires(
     backend: Backend, now: int
 ) -> None:
