@@ -158,7 +158,7 @@ function startDashboard(name, role) {
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
-    setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadAccounts({ quiet: true }), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadRota(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
   );
