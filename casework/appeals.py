@@ -17,13 +17,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .flags import Flag, FlagDraft, Sanction
+from .flags import Flag, FlagDraft, FlagState, Outcome, Sanction
+from .roles import Role
 
 # An appeal waits at the lowest severity: nobody is in danger, but someone should answer it.
 APPEAL_SEVERITY = "watch"
 APPEAL_SOURCE = "appeal"
 APPEAL_CATEGORY = "appeal"
 MAX_APPEAL_CHARS = 1000
+# How a coordinator decides an appeal: the sanction stays, ends now, or ends sooner.
+DECISIONS = (Outcome.UPHELD, Outcome.LIFTED, Outcome.SHORTENED)
 _MAC_BYTES = 16
 
 
@@ -114,6 +117,49 @@ def appeal_draft(
     )
 
 
+def decision_message(decision: Outcome, kind: str) -> str:
+    """What the person reads of the decision: what became of the pause, never who decided."""
+    what = "your messages" if kind == "mute" else "your name"
+    if decision is Outcome.LIFTED:
+        return f"Your appeal was read, and the pause on {what} is lifted: you can write again."
+    if decision is Outcome.SHORTENED:
+        return f"Your appeal was read, and the pause on {what} was shortened."
+    return f"Your appeal was read, and the pause on {what} stays until it ends on its own."
+
+
+def decision_frame(decision: Outcome, kind: str, until_ms: int | None) -> dict[str, Any]:
+    """The `appeal_decided` frame (docs/protocol.md); `until_ms` is when the pause now ends, or
+    None when it has ended."""
+    return {
+        "type": "appeal_decided",
+        "decision": str(decision),
+        "kind": kind,
+        "until_ms": until_ms,
+        "message": decision_message(decision, kind),
+    }
+
+
+def appeal_status(
+    ticket: AppealTicket, case: Flag | None, sanctions: list[Sanction]
+) -> dict[str, Any]:
+    """What the person's page shows for its kept ticket (POST /api/appeal/status): `open` (the
+    pause is on and may still be appealed), `ended`, `waiting` (appealed, not yet decided), or
+    `decided` with the decision as in the `appeal_decided` frame."""
+    if case is None:
+        live = appealed(ticket, sanctions)
+        if live is None:
+            return {"state": "ended"}
+        return {"state": "open", "until_ms": live.until_ms}
+    if case.state is not FlagState.RESOLVED or case.outcome not in DECISIONS:
+        return {"state": "waiting", "until_ms": ticket.until_ms}
+    # The pause as the decision left it: the same kind, ending no later than the one appealed.
+    kind, until = ticket.kind, ticket.until_ms
+    ends = [s.until_ms for s in sanctions if s.kind == kind and s.until_ms <= until]
+    decided = case.outcome is not Outcome.LIFTED and ends
+    frame = decision_frame(case.outcome, ticket.kind, max(ends) if decided else None)
+    return {"state": "decided", **{k: v for k, v in frame.items() if k != "type"}}
+
+
 def may_decide(flag: Flag, moderator: str) -> bool:
     """Whether `moderator` may act on this case: anyone on an ordinary case; on an appeal, anyone
     but the moderator whose sanction it appeals."""
@@ -129,3 +175,11 @@ def _unb64(text: str) -> bytes | None:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         return None
+
+
+def may_take(flag: Flag, moderator: str, role: Role | None) -> bool:
+    """Whether `moderator` may claim this case: an appeal only a coordinator decides, and never
+    the moderator whose sanction it appeals; every other case, any moderator."""
+    if flag.draft.source != APPEAL_SOURCE:
+        return True
+    return role is not None and role.allows(Role.COORDINATOR) and may_decide(flag, moderator)

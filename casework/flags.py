@@ -55,6 +55,10 @@ class Outcome(StrEnum):
     USER_LEFT = "user_left"
     ESCALATED = "escalated"
     DUPLICATE = "duplicate"
+    # An appeal's decision (casework/appeals.py): only the `decide` action resolves with these.
+    UPHELD = "upheld"
+    LIFTED = "lifted"
+    SHORTENED = "shortened"
 
 
 # Severity names (moderation.verdict.Severity values) by urgency, most urgent first.
@@ -385,6 +389,10 @@ class ModerationStore(Protocol):
 
     async def get_flag(self, flag_id: str) -> Flag | None: ...
 
+    async def flag_by_key(self, key: str) -> Flag | None:
+        """The flag raised with idempotency key `key` (an appeal's, to tell its status)."""
+        ...
+
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
         """Open and claimed flags (and recent resolved ones if asked), most urgent first."""
         ...
@@ -472,6 +480,15 @@ class ModerationStore(Protocol):
 
     async def end_session(self, token_hash: str) -> None: ...
 
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        """Note that the session `token_hash` claimed `flag_id` (kept until `until_ms`, the
+        session's longest life), so signing out of that session releases only its claims."""
+        ...
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        """The flags the session claimed, forgotten as they are read (at its sign-out)."""
+        ...
+
     # The rota
     async def set_shifts(self, moderator: str, shifts: list[Shift]) -> None:
         """Replace `moderator`'s weekly shifts (an empty list takes them off the rota)."""
@@ -493,6 +510,16 @@ class ModerationStore(Protocol):
 
     async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]: ...
 
+    async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
+        """Move the end of `sanction` (matched by uid, kind and until_ms) to `until_ms`: an
+        appeal decided as lifted (the end is now) or shortened. False when no such sanction."""
+        ...
+
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        """True for exactly one caller (across workers) per `key` until `until_ms`: something
+        done once, such as warning coordinators of one rota gap."""
+        ...
+
     # Token revocations
     async def revoke_tokens(self, revocation: Revocation) -> None:
         """Record a revocation. With one already recorded for the uid, the later `before_ms` and
@@ -501,6 +528,11 @@ class ModerationStore(Protocol):
 
     async def tokens_revoked_before(self, uid: str, now_ms: int) -> int:
         """`before_ms` of the revocation of `uid` that is still kept at `now_ms`, or 0."""
+        ...
+
+    async def lift_revocation(self, uid: str) -> None:
+        """Forget the revocation of `uid`: a ban lifted on appeal gives the person their name
+        back (the only way a revocation is ever narrowed)."""
         ...
 
     # The case around the person

@@ -145,3 +145,25 @@ def next_expected_ms(shifts: Sequence[Shift], now_ms: int, horizon_ms: int) -> i
         if start >= now_ms
     ]
     return min(starts, default=None)
+
+
+def gaps_to_warn_of(
+    shifts: Sequence[Shift], now_ms: int, warn_ms: int
+) -> list[tuple[str, int, int]]:
+    """The gaps that start (or go on) within the next `warn_ms`, each as (its key, from_ms,
+    to_ms): the key names the gap by its true edge, found over a week either side, so one gap
+    keeps one key from the moment it comes into view until it ends, and is warned of once.
+    A rota with no shifts at all is one endless gap, keyed "always"."""
+    low, high = now_ms - WEEK_MS, now_ms + warn_ms + WEEK_MS
+    found = []
+    for start, end in gaps(shifts, low, high):
+        if end <= now_ms or start >= now_ms + warn_ms:
+            continue
+        if start > low:
+            key = f"from:{start}"
+        elif end < high:
+            key = f"until:{end}"
+        else:
+            key = "always"
+        found.append((key, max(start, now_ms), min(end, now_ms + warn_ms)))
+    return found

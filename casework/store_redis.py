@@ -16,11 +16,13 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:rota`            hash: name -> that moderator's weekly shifts (JSON list)
 - `harbor:{mod}:session:<hash>`  string: "<expires_ms> <password fingerprint> <name>", expiring
                                  at expires_ms (PXAT); a new password or a removal ends it
+- `harbor:{mod}:claims:<hash>`   set: the flag ids a session claimed, expiring with the session
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
 - `harbor:{mod}:notes:<subject>` zset: "<seq, 16 digits>:<note JSON>" by at_ms, the notes on a
                                  flag (subject: its id) or the shift hand-over notes
                                  (subject: `handover`); `notes:seq` counter
+- `harbor:{mod}:mark:<key>`      string: something done once until it expires (`first_to_mark`)
 - `harbor:{mod}:revoked:<uid>`   string: "<before_ms> <until_ms>", expiring at until_ms (PXAT):
                                  the identity's tokens issued before before_ms are revoked
 
@@ -42,6 +44,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio.lowlevel
@@ -398,6 +401,21 @@ if tonumber(last[2]) <= tonumber(until_ms) then redis.call('PEXPIREAT', key, unt
 return 1
 """
 
+# A sanction's end moved (an appeal decided): the members ending at until_ms of that kind are
+# replaced by the one given, its score the new end. The key's expiry is left: it can only be later.
+_END_SANCTION = """
+local key, until_ms, marker, member, new_until = KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local changed = 0
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, until_ms, until_ms)) do
+  if string.find(old, marker, 1, true) then
+    redis.call('ZREM', key, old)
+    changed = changed + 1
+  end
+end
+if changed > 0 then redis.call('ZADD', key, new_until, member) end
+return changed
+"""
+
 # A revocation is never narrowed or shortened: the later of each time is kept.
 _REVOKE = """
 local key, before_ms, until_ms = KEYS[1], ARGV[2], ARGV[3]
@@ -536,6 +554,8 @@ class RedisModerationStore:
         self._audit = register(_PRELUDE + _AUDIT)
         self._sanction = register(_PRELUDE + _SANCTION)
         self._revoke = register(_PRELUDE + _REVOKE)
+        self._end_sanction = register(_PRELUDE + _END_SANCTION)
+        self._lift_revocation = register(_PRELUDE + "redis.call('DEL', KEYS[1]) return 1")
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
         self._set_draft = register(_PRELUDE + _SET_DRAFT)
@@ -642,6 +662,10 @@ class RedisModerationStore:
     async def get_flag(self, flag_id: str) -> Flag | None:
         fields = await self._redis.hgetall(_flag_key(flag_id))
         return _flag(fields) if fields else None
+
+    async def flag_by_key(self, key: str) -> Flag | None:
+        flag_id = await self._redis.get(_key(f"flagkey:{key}"))
+        return None if flag_id is None else await self.get_flag(_text(flag_id))
 
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
         """Unresolved flags most urgent first; then, if asked and room is left under `limit`,
@@ -832,6 +856,21 @@ class RedisModerationStore:
     async def end_session(self, token_hash: str) -> None:
         await self._redis.delete(_key(f"session:{token_hash}"))
 
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        key = _key(f"claims:{token_hash}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, flag_id)
+            pipe.pexpireat(key, until_ms)
+            await pipe.execute()
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        key = _key(f"claims:{token_hash}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(key)
+            pipe.delete(key)
+            members, _ = await pipe.execute()
+        return sorted(_text(member) for member in members)
+
     async def forget_message(self, room: str, message_id: int) -> int:
         """Reads every live and resolved flag's draft (a delete is rare; flags are bounded by
         retention) and rewrites those that held the message. The draft field changes nowhere
@@ -902,6 +941,23 @@ class RedisModerationStore:
             replies = await pipe.execute()
         return [[sanction_from_json(member) for member in _texts(reply)] for reply in replies]
 
+    async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
+        changed = await self._run_replicated(
+            self._end_sanction,
+            [_key(f"sanction:{sanction.uid}")],
+            sanction.until_ms,
+            f'"kind":"{sanction.kind}"',  # as flag_codec writes it (compact JSON)
+            sanction_to_json(replace(sanction, until_ms=until_ms)),
+            until_ms,
+        )
+        return int(changed) > 0
+
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        """Expires by Redis's clock, at `until_ms`; `now_ms` is for the SQLite store's sweep."""
+        if until_ms <= now_ms:
+            return False
+        return bool(await self._redis.set(_key(f"mark:{key}"), 1, nx=True, pxat=until_ms))
+
     # Token revocations
 
     async def revoke_tokens(self, revocation: Revocation) -> None:
@@ -929,6 +985,9 @@ class RedisModerationStore:
             before, _, until = _text(reply).partition(" ") if reply else ("0", "", "0")
             answers.append(int(before) if int(until) > now_ms else 0)
         return answers
+
+    async def lift_revocation(self, uid: str) -> None:
+        await self._run_replicated(self._lift_revocation, [_key(f"revoked:{uid}")])
 
     # Housekeeping
 

@@ -115,6 +115,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     name TEXT NOT NULL REFERENCES moderators (name) ON DELETE CASCADE,
     expires_ms INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS session_claims (
+    token_hash TEXT NOT NULL,
+    flag_id TEXT NOT NULL,
+    until_ms INTEGER NOT NULL,
+    PRIMARY KEY (token_hash, flag_id)
+) STRICT;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms INTEGER NOT NULL,
@@ -137,6 +143,10 @@ CREATE TABLE IF NOT EXISTS notes (
     note TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS notes_by_subject ON notes (subject, at_ms, seq);
+CREATE TABLE IF NOT EXISTS marks (
+    key TEXT PRIMARY KEY,
+    until_ms INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS revocations (
     uid TEXT PRIMARY KEY,
     before_ms INTEGER NOT NULL,
@@ -145,6 +155,8 @@ CREATE TABLE IF NOT EXISTS revocations (
 """
 # (A table added with IF NOT EXISTS needs no migration step, and an older Harbor opening the
 # file simply does not read it, so adding one does not change SCHEMA_VERSION.)
+
+_DAY_MS = 24 * 3600 * 1000
 
 # Statements that bring a file of schema N-1 to N, by N; each runs once, in the transaction that
 # checks the version.
@@ -293,6 +305,11 @@ class SqliteModerationStore:
         await anyio.lowlevel.checkpoint()
         with self._read() as tx:
             return tx.flag(flag_id)
+
+    async def flag_by_key(self, key: str) -> Flag | None:
+        await anyio.lowlevel.checkpoint()
+        with self._read() as tx:
+            return tx.flag_by_key(key)
 
     async def list_flags(self, *, include_resolved: bool = False, limit: int = 200) -> list[Flag]:
         """Unresolved flags most urgent first; then, if asked and room is left under `limit`,
@@ -622,6 +639,28 @@ class SqliteModerationStore:
         with self._write() as tx:
             tx.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
+    async def remember_claim(self, token_hash: str, flag_id: str, until_ms: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            # Sessions last at most a day, so a row ending a day before this one's end is over.
+            stale = until_ms - _DAY_MS
+            tx.execute("DELETE FROM session_claims WHERE until_ms <= ?", (stale,))
+            tx.execute(
+                "INSERT OR REPLACE INTO session_claims (token_hash, flag_id, until_ms) "
+                "VALUES (?, ?, ?)",
+                (token_hash, flag_id, until_ms),
+            )
+
+    async def take_session_claims(self, token_hash: str) -> list[str]:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            rows = tx.execute(
+                "SELECT flag_id FROM session_claims WHERE token_hash = ? ORDER BY flag_id",
+                (token_hash,),
+            ).fetchall()
+            tx.execute("DELETE FROM session_claims WHERE token_hash = ?", (token_hash,))
+        return [str(row[0]) for row in rows]
+
     # Audit log
 
     async def audit(self, entry: AuditEntry) -> None:
@@ -664,6 +703,26 @@ class SqliteModerationStore:
             ).fetchall()
         return [sanction_from_dict(dict(row)) for row in rows]
 
+    async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            changed = tx.execute(
+                "UPDATE sanctions SET until_ms = ? WHERE uid = ? AND kind = ? AND until_ms = ?",
+                (until_ms, sanction.uid, sanction.kind, sanction.until_ms),
+            ).rowcount
+        return changed > 0
+
+    async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
+        await anyio.lowlevel.checkpoint()
+        if until_ms <= now_ms:
+            return False
+        with self._write() as tx:
+            tx.execute("DELETE FROM marks WHERE until_ms <= ?", (now_ms,))
+            added = tx.execute(
+                "INSERT OR IGNORE INTO marks (key, until_ms) VALUES (?, ?)", (key, until_ms)
+            ).rowcount
+        return added > 0
+
     # Token revocations
 
     async def revoke_tokens(self, revocation: Revocation) -> None:
@@ -683,6 +742,11 @@ class SqliteModerationStore:
                 "SELECT before_ms FROM revocations WHERE uid = ? AND until_ms > ?", (uid, now_ms)
             ).fetchone()
         return int(row[0]) if row is not None else 0
+
+    async def lift_revocation(self, uid: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            tx.execute("DELETE FROM revocations WHERE uid = ?", (uid,))
 
     async def forget_message(self, room: str, message_id: int) -> int:
         await anyio.lowlevel.checkpoint()

@@ -5,6 +5,7 @@ notice names the sanction (casework/appeals.py). The appeal becomes a low-severi
 moderators' queue, decided by a coordinator other than the moderator who gave the sanction
 (server/moderator_api.py checks both). One appeal per sanction: a second answers 409
 `already_appealed`. An ended sanction (or a case no longer kept) answers 410 `ended`.
+POST /api/appeal/status {"ticket"} tells the page where the appeal stands, decision included.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casework.appeals import MAX_APPEAL_CHARS, AppealSigner, appeal_draft, appealed
+from casework.appeals import (
+    MAX_APPEAL_CHARS,
+    AppealSigner,
+    appeal_draft,
+    appeal_status,
+    appealed,
+)
 from casework.flags import AuditEntry, Raised
 
 from . import feeds
@@ -27,14 +34,18 @@ def _answer(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-async def appeal(request: Request) -> Response:
-    context: WorkerContext = request.state.context
-    if not origin_allowed(
+def _same_origin(request: Request, context: WorkerContext) -> bool:
+    return origin_allowed(
         request.headers.get("origin"),
         request.headers.get("host"),
         context.settings.allowed_origins,
         request.url.scheme,
-    ):
+    )
+
+
+async def appeal(request: Request) -> Response:
+    context: WorkerContext = request.state.context
+    if not _same_origin(request, context):
         return _answer(403, "cross_origin", "appeal from Harbor's own page")
     try:
         body = await read_json(request)
@@ -64,4 +75,28 @@ async def appeal(request: Request) -> Response:
     return JSONResponse({"appealed": True})
 
 
-ROUTES = [Route("/api/appeal", appeal, methods=["POST"])]
+async def status(request: Request) -> Response:
+    """Where the appeal of the ticket's sanction stands, for the page that kept the ticket on its
+    device (casework/appeals.appeal_status): so a person told nothing live (a ban closed their
+    connection) reads the decision on their next visit. POST, so the ticket stays out of logs."""
+    context: WorkerContext = request.state.context
+    if not _same_origin(request, context):
+        return _answer(403, "cross_origin", "ask from Harbor's own page")
+    try:
+        body = await read_json(request)
+    except ValueError as exc:
+        return _answer(400, "bad_request", str(exc))
+    ticket = AppealSigner(context.settings.secret.value).read(body.get("ticket"))
+    if ticket is None:
+        return _answer(400, "bad_ticket", "this appeal link isn't one Harbor gave")
+    now = context.clock()
+    case = await context.store.flag_by_key(ticket.key)
+    flag = await context.store.get_flag(ticket.flag_id)
+    sanctions = [] if flag is None else await context.store.active_sanctions(flag.draft.uid, now)
+    return JSONResponse(appeal_status(ticket, case, sanctions))
+
+
+ROUTES = [
+    Route("/api/appeal", appeal, methods=["POST"]),
+    Route("/api/appeal/status", status, methods=["POST"]),
+]

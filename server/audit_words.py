@@ -32,6 +32,7 @@ ACTION_WORDS = {
     "checkin": "Invited to a private check-in",
     "reopen": "Reopened by a new report",
     "appeal": "Appealed",
+    "decide": "Decided the appeal",
     "note": "Wrote a note on",
     "follow_up": "Followed up on",
     "handover": "Left a hand-over note",
@@ -49,6 +50,9 @@ OUTCOME_WORDS = {
     Outcome.USER_LEFT: "person left",
     Outcome.ESCALATED: "escalated",
     Outcome.DUPLICATE: "duplicate",
+    Outcome.UPHELD: "upheld: the pause stays",
+    Outcome.LIFTED: "lifted: the pause ended",
+    Outcome.SHORTENED: "shortened",
 }
 
 RoomTitle = Callable[[str], str | None]

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +43,7 @@ from casework.flags import Flag
 
 from .identity import is_checkin_room
 from .metrics import Metrics
+from .pending_calls import MemoryPendingCalls, PendingCall, PendingCalls
 
 logger = logging.getLogger("harbor.backup")
 
@@ -49,6 +51,10 @@ logger = logging.getLogger("harbor.backup")
 _CALLS_AT_ONCE = 4
 _FIRST_PAUSE_S = 1.0
 _LONGEST_PAUSE_S = 30.0
+# A lease covers an attempt's timeout and the pause before it, and this much more.
+_LEASE_MARGIN_S = 2.0
+# How often a worker looks for calls whose caller went away.
+_RESUME_EVERY_S = 1.0
 
 Post = Callable[[str, bytes, Mapping[str, str], float], Awaitable[int]]
 
@@ -112,8 +118,17 @@ async def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout_s
     return await anyio.to_thread.run_sync(post, abandon_on_cancel=True)
 
 
+def lease_ms(timeout_s: float, pause_s: float) -> int:
+    """How long a caller holds a call for one attempt (and the pause before it): no other worker
+    resumes the call sooner, and one that died is resumed this long after its last renewal."""
+    return int((pause_s + timeout_s + _LEASE_MARGIN_S) * 1000)
+
+
 class BackupCaller:
-    """One worker's queue of backup calls and the task that posts them (`run`)."""
+    """One worker's queue of backup calls and the task that posts them (`run`). Every call is
+    kept in `pending` (server/pending_calls.py) from `offer` until it is answered or out of
+    attempts, so a call this worker cannot finish (it died, or its queue was full) is resumed by
+    whichever worker's `run` takes it next, from the attempt it had reached."""
 
     def __init__(
         self,
@@ -125,6 +140,7 @@ class BackupCaller:
         queued: int,
         metrics: Metrics,
         clock: Callable[[], int],
+        pending: PendingCalls | None = None,
         post: Post = post_json,
     ) -> None:
         self._url = url
@@ -133,42 +149,94 @@ class BackupCaller:
         self._timeout_s = timeout_s
         self._metrics = metrics
         self._clock = clock
+        self._pending: PendingCalls = pending or MemoryPendingCalls()
+        self._owner = secrets.token_hex(8)
         self._post = post
-        send, receive = anyio.create_memory_object_stream[bytes](queued)
-        self._send: MemoryObjectSendStream[bytes] = send
-        self._receive: MemoryObjectReceiveStream[bytes] = receive
+        send, receive = anyio.create_memory_object_stream[PendingCall](queued)
+        self._send: MemoryObjectSendStream[PendingCall] = send
+        self._receive: MemoryObjectReceiveStream[PendingCall] = receive
 
-    def offer(self, document: Mapping[str, Any]) -> bool:
-        """Queue a call; False (counted and logged) when the queue is full."""
+    async def offer(self, document: Mapping[str, Any]) -> bool:
+        """Keep a call and queue it here; False (counted and logged) when the queue is full: the
+        call is kept and resumed, here or on another worker, when its lease ends."""
+        body = encode_document(document)
+        until = self._clock() + lease_ms(self._timeout_s, 0)
         try:
-            self._send.send_nowait(encode_document(document))
+            call = await self._pending.add(body, self._owner, until)
+        except Exception as exc:  # Redis unreachable: still call, from this worker's memory
+            logger.warning("backup call not kept (%s); calling anyway", type(exc).__name__)
+            call = PendingCall(secrets.token_hex(8), body, 0, kept=False)
+        return self._queue(call)
+
+    def _queue(self, call: PendingCall) -> bool:
+        try:
+            self._send.send_nowait(call)
         except anyio.WouldBlock:
-            self._metrics.backup_calls.labels("dropped").inc()
-            logger.error("backup call for flag %s dropped: the queue is full", document["flag"])
+            self._metrics.backup_calls.labels("deferred").inc()
+            logger.error("backup call %s waits: the queue is full", call.id)
             return False
         return True
 
     async def run(self) -> None:
         in_flight = anyio.Semaphore(_CALLS_AT_ONCE)
         async with anyio.create_task_group() as tg:
+            tg.start_soon(self._resume_stalled)
             while True:
                 await in_flight.acquire()
-                body = await self._receive.receive()
-                tg.start_soon(self._deliver, body, in_flight)
+                call = await self._receive.receive()
+                tg.start_soon(self._deliver, call, in_flight)
 
-    async def _deliver(self, body: bytes, in_flight: anyio.Semaphore) -> None:
+    async def _resume_stalled(self) -> None:
+        """Take the calls whose caller went away (any worker's), every `_RESUME_EVERY_S`."""
+        while True:
+            await anyio.sleep(_RESUME_EVERY_S)
+            try:
+                now = self._clock()
+                lease = now + lease_ms(self._timeout_s, 0)
+                for call in await self._pending.take_stalled(self._owner, now, lease):
+                    logger.warning("resuming backup call %s after its caller went away", call.id)
+                    self._queue(call)
+            except Exception as exc:  # a Redis blip: the next look takes them
+                logger.warning("could not look for stalled backup calls (%s)", type(exc).__name__)
+
+    async def _deliver(self, call: PendingCall, in_flight: anyio.Semaphore) -> None:
         try:
-            for attempt in range(len(self._pauses) + 1):
-                if attempt:
-                    await anyio.sleep(self._pauses[attempt - 1])
-                timestamp = self._clock() // 1000
-                headers = signed_headers(self._secret, timestamp, body)
-                status = await self._post(self._url, body, headers, self._timeout_s)
-                if 200 <= status < 300:
-                    self._metrics.backup_calls.labels("delivered").inc()
-                    return
-                logger.warning("backup call attempt %d failed (status %d)", attempt + 1, status)
-            self._metrics.backup_calls.labels("failed").inc()
-            logger.error("backup call failed after %d attempts", len(self._pauses) + 1)
+            await self._attempts(call)
+        except Exception as exc:  # a Redis blip: the lease runs out and someone resumes it
+            logger.warning("backup call %s interrupted (%s)", call.id, type(exc).__name__)
         finally:
             in_flight.release()
+
+    async def _hold(self, call: PendingCall, attempt: int, pause_s: float) -> bool:
+        """Renew the call's lease for the next attempt (and the pause before it); False when
+        another worker has taken it over."""
+        if not call.kept:
+            return True
+        until = self._clock() + lease_ms(self._timeout_s, pause_s)
+        return await self._pending.renew(call.id, self._owner, attempt, until)
+
+    async def _finish(self, call: PendingCall) -> None:
+        if call.kept:
+            await self._pending.done(call.id, self._owner)
+
+    async def _attempts(self, call: PendingCall) -> None:
+        total = len(self._pauses) + 1
+        for attempt in range(call.attempt, total):
+            if attempt > call.attempt:
+                pause = self._pauses[attempt - 1]
+                if not await self._hold(call, attempt, pause):
+                    return  # taken over by another worker: it carries on
+                await anyio.sleep(pause)
+            if not await self._hold(call, attempt + 1, 0):
+                return
+            timestamp = self._clock() // 1000
+            headers = signed_headers(self._secret, timestamp, call.body)
+            status = await self._post(self._url, call.body, headers, self._timeout_s)
+            if 200 <= status < 300:
+                self._metrics.backup_calls.labels("delivered").inc()
+                await self._finish(call)
+                return
+            logger.warning("backup call attempt %d failed (status %d)", attempt + 1, status)
+        self._metrics.backup_calls.labels("failed").inc()
+        logger.error("backup call failed after %d attempts", total)
+        await self._finish(call)

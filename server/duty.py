@@ -5,7 +5,8 @@ worker (so a claim lapses within HARBOR_CLAIM_LEASE_S of its moderator going awa
 worker dies), returns lapsed claims to the queue, re-alerts every moderator about overdue open
 flags (each one handed to exactly one worker by the store), calls the backup list for crisis flags
 still unclaimed past their target (server/time_to_human.py), counts which cases' writers are
-here (server/writer_presence.py), and tells members here when duty status changes.
+here (server/writer_presence.py), tells members here when duty status changes, and once a
+minute sends new rota gaps to the backup webhook (server/rota_warning.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from . import feeds
 from .closecodes import CloseCode
 from .context import WorkerContext
 from .registry import Registry
+from .rota_warning import GAP_CHECK_S, warn_of_gaps
 from .time_to_human import call_backups
 from .writer_presence import WriterPresence, follow_up_window_ms, writer_counts
 
@@ -36,13 +38,16 @@ WATCHED_CASES = 500
 
 
 async def keep_moderation(context: WorkerContext, registry: Registry) -> None:
-    pruned_at = 0.0
+    pruned_at = gaps_at = 0.0
     retention_ms = context.settings.retention_days * _DAY_MS
     writers = WriterPresence(context.presence, context.settings.presence_ttl_s)
     while True:
         await anyio.sleep(TICK_S)
         try:
             await _tick(context, registry, writers)
+            if time.monotonic() - gaps_at > GAP_CHECK_S:
+                gaps_at = time.monotonic()
+                await warn_of_gaps(context)
             if time.monotonic() - pruned_at > _PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
                 await context.store.prune(context.clock(), retention_ms)

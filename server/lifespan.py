@@ -52,6 +52,7 @@ from .identity import IdentityIssuer
 from .meeting_book import MeetingBook
 from .meeting_sweep import keep_meetings_settled
 from .metrics import process_metrics
+from .pending_calls import MemoryPendingCalls, RedisPendingCalls
 from .protocol import CODECS, room_encoder
 from .registry import Registry
 from .settings import Settings
@@ -134,7 +135,7 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
         source_keys=SourceKeys(settings.secret.value),
         meeting_book=MeetingBook(catalog),
         sign_in_link=None if settings.uses_redis else SignInLink(),
-        backup=_backup_caller(settings),
+        backup=_backup_caller(settings, broker),
         meetings=_meeting_store(broker),
     )
     hub.observe_latency = context.metrics.fanout_latency.observe
@@ -153,9 +154,15 @@ def build_worker(settings: Settings, catalog: Catalog) -> Worker:
     return Worker(context, registry, ChatEntrance(context, registry, gate))
 
 
-def _backup_caller(settings: Settings) -> BackupCaller | None:
+def _backup_caller(settings: Settings, broker: Broker) -> BackupCaller | None:
+    """With Redis, calls are kept there, so another worker finishes one whose worker died."""
     if not settings.backup_webhook_url:
         return None
+    pending = (
+        RedisPendingCalls(broker.client)
+        if isinstance(broker, RedisBroker | ClusterBroker)
+        else MemoryPendingCalls()
+    )
     return BackupCaller(
         settings.backup_webhook_url,
         settings.backup_webhook_secret.value,
@@ -164,6 +171,7 @@ def _backup_caller(settings: Settings) -> BackupCaller | None:
         queued=settings.backup_calls_queued,
         metrics=process_metrics(),
         clock=wall_clock_ms,
+        pending=pending,
     )
 
 

@@ -28,9 +28,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casework.appeals import APPEAL_SOURCE, AppealSigner, AppealTicket, may_decide
+from casework.appeals import (
+    APPEAL_SOURCE,
+    DECISIONS,
+    AppealSigner,
+    AppealTicket,
+    appealed,
+    decision_frame,
+    may_decide,
+    may_take,
+)
 from casework.flags import (
     AuditEntry,
+    ClaimConflict,
     Flag,
     FlagError,
     FlagState,
@@ -256,18 +266,21 @@ async def sign_in_with_link(request: Request) -> Response:
 
 @authenticated
 async def sign_out(request: Request, context: WorkerContext, name: str) -> Response:
-    """Ends the session and hands the moderator's cases back to the queue at once: someone who
-    signed out is not with the person, so no case should wait out a lease under their name."""
-    token = request.cookies.get(MODERATOR_COOKIE, "")
-    await context.store.end_session(session_token_hash(token))
+    """Ends the session and hands the cases claimed in it back to the queue at once: someone
+    who signed out here is not with the person, so no case should wait out a lease under their
+    name. Cases the same moderator claimed in another session (another device) stay theirs."""
+    session = session_token_hash(request.cookies.get(MODERATOR_COOKIE, ""))
+    await context.store.end_session(session)
     await context.store.audit(AuditEntry(context.clock(), name, "sign_out", "moderator"))
-    for flag in await context.store.list_flags():
-        if flag.state is FlagState.CLAIMED and flag.owner == name:
-            try:
-                released = await context.store.release(flag.id, name, context.clock())
-            except FlagError:  # resolved or lapsed meanwhile
-                continue
-            await _after(context, name, "release", released, "signed out")
+    for flag_id in await context.store.take_session_claims(session):
+        flag = await context.store.get_flag(flag_id)
+        if flag is None or flag.state is not FlagState.CLAIMED or flag.owner != name:
+            continue  # resolved, lapsed or taken meanwhile
+        try:
+            released = await context.store.release(flag.id, name, context.clock())
+        except FlagError:  # resolved or lapsed meanwhile
+            continue
+        await _after(context, name, "release", released, "signed out")
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(MODERATOR_COOKIE, path="/")
     return response
@@ -293,10 +306,23 @@ async def list_flags(request: Request, context: WorkerContext, name: str) -> Res
     return JSONResponse({"flags": [flag.to_json() for flag in flags]})
 
 
+async def _next_for(context: WorkerContext, name: str) -> Flag | None:
+    """The most urgent open case this moderator may take: an appeal is skipped for a volunteer
+    and for the moderator who gave the sanction (someone else decides it)."""
+    flag = await context.store.next_open()
+    role = await context.store.role_of(name)
+    if flag is None or may_take(flag, name, role):
+        return flag
+    for live in await context.store.list_flags():  # most urgent first
+        if live.state is FlagState.OPEN and may_take(live, name, role):
+            return live
+    return None
+
+
 @authenticated
 async def claim_next(request: Request, context: WorkerContext, name: str) -> Response:
     for _ in range(5):  # someone may claim the same one at the same moment: take the next
-        flag = await context.store.next_open()
+        flag = await _next_for(context, name)
         if flag is None:
             return JSONResponse({"flag": None})
         try:
@@ -304,9 +330,17 @@ async def claim_next(request: Request, context: WorkerContext, name: str) -> Res
         except FlagError:
             continue
         observe_claim(context, flag, claimed)
+        await _remember_claim(request, context, claimed)
         await _after(context, name, "claim", claimed, "")
         return JSONResponse({"flag": claimed.to_json()})
     return _error(409, "busy", "every open flag was just taken; try again")
+
+
+async def _remember_claim(request: Request, context: WorkerContext, flag: Flag) -> None:
+    """Which session (device) took the claim: its sign-out releases only its own."""
+    session = session_token_hash(request.cookies.get(MODERATOR_COOKIE, ""))
+    until = context.clock() + SESSION_TTL_S * 1000
+    await context.store.remember_claim(session, flag.id, until)
 
 
 async def _flag_or_404(context: WorkerContext, request: Request) -> Flag:
@@ -345,7 +379,10 @@ async def flag_action(request: Request, context: WorkerContext, name: str) -> Re
             return _error(403, "role_required", "only a coordinator can decide an appeal")
         if not may_decide(flag, name):
             return _error(403, "own_sanction", "another moderator decides an appeal of yours")
-    return await handler(context, name, flag, body)
+    response = await handler(context, name, flag, body)
+    if action == "claim" and response.status_code == 200:
+        await _remember_claim(request, context, flag)
+    return response
 
 
 async def _claim(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
@@ -368,10 +405,15 @@ async def _release(context: WorkerContext, name: str, flag: Flag, body: dict[str
 
 
 async def _resolve(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    if flag.draft.source == APPEAL_SOURCE:
+        raise FlagError("decide_required", "decide an appeal: uphold, lift or shorten the pause")
     try:
         outcome = Outcome(str(body.get("outcome")))
     except ValueError:
-        raise ValueError(f"outcome must be one of {', '.join(Outcome)}") from None
+        outcome = Outcome.UPHELD  # not a case outcome: refused below
+    if outcome in DECISIONS:
+        cases = ", ".join(o for o in Outcome if o not in DECISIONS)
+        raise ValueError(f"outcome must be one of {cases}")
     note = text_field(body)
     resolved = await context.store.resolve(flag.id, name, outcome, note, context.clock())
     await _after(context, name, "resolve", resolved, note, outcome=str(outcome))
@@ -503,6 +545,59 @@ def sanction_notice(
     }
 
 
+async def _decide(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
+    """An appeal's decision (flag_action has checked the decider is a coordinator who did not
+    give the sanction): upheld, lifted (the pause ends now, on every worker, and a ban gives the
+    person their name back) or shortened to `minutes` from now. The case is resolved with the
+    decision, the person is told it (a frame now if online; the page asks with its ticket on
+    the next load), never who decided."""
+    if flag.draft.source != APPEAL_SOURCE:
+        raise FlagError("not_an_appeal", "only an appeal is decided; resolve this case instead")
+    try:
+        decision = Outcome(str(body.get("decision")))
+    except ValueError:
+        decision = Outcome.SUPPORTED  # refused just below
+    if decision not in DECISIONS:
+        raise ValueError("decision must be upheld, lifted or shortened")
+    note = text_field(body)
+    if flag.state is FlagState.RESOLVED:
+        raise FlagError("already_resolved", "this appeal is already decided")
+    if flag.state is FlagState.CLAIMED and flag.owner != name:
+        raise ClaimConflict(flag.owner, flag.state)
+    appeal, uid, now = flag.draft.appeal, flag.draft.uid, context.clock()
+    kind, until = str(appeal.get("kind")), int(appeal.get("until_ms", 0))
+    ticket = AppealTicket(str(appeal.get("case")), kind, until)
+    sanction = appealed(ticket, await context.store.active_sanctions(uid, now))
+    detail: dict[str, Any] = {"outcome": str(decision)}
+    new_until: int | None = None if sanction is None else sanction.until_ms
+    if decision is Outcome.SHORTENED:
+        minutes = body.get("minutes")
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError("minutes must be a whole number, at least 1")
+        if sanction is None:
+            raise FlagError("ended", "this pause has already ended")
+        if now + minutes * 60_000 >= sanction.until_ms:
+            raise ValueError("a shortened pause must end sooner than it does now")
+        new_until = now + minutes * 60_000
+        detail["minutes"] = minutes
+    elif decision is Outcome.LIFTED:
+        new_until = None
+    if sanction is not None and decision is not Outcome.UPHELD:
+        await context.store.end_sanction(sanction, new_until or now)
+        if kind == "ban" and decision is Outcome.LIFTED:
+            await context.store.lift_revocation(uid)
+    resolved = await context.store.resolve(flag.id, name, decision, note, now)
+    frame = decision_frame(decision, kind, new_until)
+    muted = None
+    if kind == "mute" and decision is not Outcome.UPHELD:
+        # Muted still until any other mute of theirs ends, else not at all from now.
+        left = await context.store.active_sanctions(uid, now)
+        muted = max((s.until_ms for s in left if s.kind == "mute"), default=now)
+    await feeds.notify(context.broker, uid, frame, muted_until_ms=muted)
+    await _after(context, name, "decide", resolved, note, **detail)
+    return JSONResponse({"flag": resolved.to_json()})
+
+
 async def _checkin(context: WorkerContext, name: str, flag: Flag, body: dict[str, Any]) -> Response:
     """Invite the writer to their private check-in room, and record the room on the case so
     every dashboard shows the check-in beside it, across reloads. A resolved case may be
@@ -531,6 +626,7 @@ _FLAG_ACTIONS: dict[str, Callable[..., Awaitable[Response]]] = {
     "mute": _sanction_action("mute"),
     "ban": _sanction_action("ban"),
     "checkin": _checkin,
+    "decide": _decide,
 }
 
 

@@ -71,6 +71,6 @@ async def call_backups(context: WorkerContext, on_duty: int) -> None:
             target_ms=targets.target_ms(flag.draft.severity),
             on_duty=on_duty,
         )
-        caller.offer(document)
+        await caller.offer(document)
         logger.warning("flag %s unclaimed past its target: calling the backup list", flag.id)
         await feeds.announce_flag(context.broker, "backup", flag)

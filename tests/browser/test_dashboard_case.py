@@ -135,3 +135,45 @@ async def test_resolved_cases_are_found_by_room_outcome_and_date_and_open_again(
     case = page.locator("#case")
     await expect(case.locator("#case-facts")).to_contain_text(f"{newcomer} in Newcomers")
     await expect(case.locator("#case-facts")).to_contain_text("Resolved: supported")
+
+
+async def test_a_person_who_comes_back_after_their_crisis_case_was_resolved_prompts_a_follow_up(
+    chromium: Chromium, workers: tuple[HarborProcess, ...]
+) -> None:
+    """The "Came back" prompt (HARBOR_FOLLOW_UP_HOURS): the person of a resolved crisis case
+    leaves and returns on the same device; the dashboard says so, opens the case, and "Done"
+    puts the prompt away."""
+    one, two = workers
+    mod = await Dashboard.signed_in(chromium, two, "alice")
+    person = await ChatPage.open(chromium, one)
+    await person.enter("newcomers")
+    name = await person.name()
+    await person.say(CRISIS)
+    await person.page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    case = await mod.open_case(name)
+    await expect(case.locator("#writer-online")).to_have_text("here now", timeout=ms(15))
+    context = person.page.context
+    await person.page.close()  # the person leaves
+    await expect(case.locator("#writer-online")).to_have_text("not here now", timeout=ms(30))
+    await mod.page.get_by_role("button", name="Resolve", exact=True).click()
+    await mod.status("Resolved as supported.")
+    came_back = mod.page.locator("#followups")
+    await expect(came_back).to_be_hidden()
+
+    back = await context.new_page()  # the same device: the token is still in localStorage
+    chromium.watch_page(back)
+    await back.goto(one.http + "/")
+    await expect(back.locator("#my-name")).to_have_text(name, timeout=ms(15))
+    await expect(came_back).to_be_visible(timeout=ms(30))
+    await expect(came_back).to_contain_text(f"{name} is back in Harbor")
+    await expect(came_back).to_contain_text("high case")
+    await expect(came_back).to_contain_text("Say hello?")
+    await mod.page.screenshot(path=screenshot_path("mod-came-back.png"), full_page=True)
+    await came_back.get_by_role("button", name="Open the case").click()
+    await expect(mod.page.locator("#case-title")).to_be_focused()
+    await expect(case.locator("#writer-online")).to_have_text("here now", timeout=ms(15))
+    await came_back.get_by_role("button", name="Done").click()
+    await expect(came_back).to_be_hidden(timeout=ms(10))
+    await mod.page.reload()
+    await mod.wait_live()
+    await expect(came_back).to_be_hidden()

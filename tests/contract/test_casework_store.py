@@ -171,6 +171,8 @@ async def test_raising_the_same_key_again_returns_the_same_flag_and_creates_noth
     assert created and not created_again
     assert again.id == first.id and again.reports == 0
     assert [f.id for f in await store.list_flags()] == [first.id]
+    assert await store.flag_by_key(first.draft.key) == await store.get_flag(first.id)
+    assert await store.flag_by_key("no-such-key") is None
 
 
 async def test_another_report_of_the_same_message_counts_as_an_extra_report(
@@ -1120,6 +1122,22 @@ async def test_active_sanctions_are_the_unexpired_ones_of_that_identity(
     assert await store.active_sanctions("u3", now) == []
 
 
+async def test_ending_a_sanction_moves_only_that_sanctions_end(
+    store: ModerationStore, now: int
+) -> None:
+    """An appeal decided: lifted (the end becomes now) or shortened; the other sanctions of the
+    identity, and a sanction that is not there, are left alone."""
+    mute = Sanction("u1", "mute", now + DAY, "ana", "spam")
+    ban = Sanction("u1", "ban", now + DAY, "ben", "dealing")
+    for sanction in (mute, ban):
+        await store.sanction(sanction)
+    assert await store.end_sanction(mute, now + HOUR)
+    assert await store.active_sanctions("u1", now) == [ban, replace(mute, until_ms=now + HOUR)]
+    assert await store.end_sanction(ban, now)
+    assert await store.active_sanctions("u1", now) == [replace(mute, until_ms=now + HOUR)]
+    assert not await store.end_sanction(Sanction("u2", "mute", now + DAY, "ana"), now)
+
+
 async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     store: ModerationStore, now: int
 ) -> None:
@@ -1134,6 +1152,28 @@ async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     expected = {"u-banned": [banned], "u-muted": [muted]}
     answers = await asyncio.gather(*(store.active_sanctions(uid, now) for uid in uids))
     assert answers == [expected.get(uid, []) for uid in uids]
+
+
+async def test_a_sessions_claims_are_its_own_and_forgotten_once_taken(
+    store: ModerationStore, now: int
+) -> None:
+    await store.remember_claim("laptop", "f1", now + HOUR)
+    await store.remember_claim("laptop", "f2", now + HOUR)
+    await store.remember_claim("phone", "f3", now + HOUR)
+    await store.remember_claim("laptop", "f1", now + HOUR)  # claimed again: still once
+    assert await store.take_session_claims("laptop") == ["f1", "f2"]
+    assert await store.take_session_claims("laptop") == []
+    assert await store.take_session_claims("phone") == ["f3"]
+
+
+async def test_a_mark_goes_to_exactly_one_caller_until_it_expires(
+    backend: Backend, now: int
+) -> None:
+    one, two = backend.open(), backend.open()
+    wins = await asyncio.gather(*(s.first_to_mark("gap:1", now, now + HOUR) for s in (one, two)))
+    assert sorted(wins) == [False, True]
+    assert await one.first_to_mark("gap:2", now, now + HOUR)
+    assert not await one.first_to_mark("gap:3", now, now), "an expired mark is never taken"
 
 
 # Token revocations
@@ -1161,6 +1201,16 @@ async def test_a_second_revocation_never_narrows_or_shortens_the_first(
     assert await store.tokens_revoked_before("u1", now + 2 * DAY + 1) == now + 2 * HOUR
     await store.revoke_tokens(Revocation("u1", now + 5 * HOUR, now + DAY))
     assert await store.tokens_revoked_before("u1", now + 3 * DAY - 1) == now + 5 * HOUR
+
+
+async def test_a_lifted_revocation_is_gone_for_that_identity_only(
+    store: ModerationStore, now: int
+) -> None:
+    await store.revoke_tokens(Revocation("u1", now + HOUR, now + DAY))
+    await store.revoke_tokens(Revocation("u2", now + HOUR, now + DAY))
+    await store.lift_revocation("u1")
+    assert await store.tokens_revoked_before("u1", now) == 0
+    assert await store.tokens_revoked_before("u2", now) == now + HOUR
 
 
 async def test_many_concurrent_revocation_lookups_each_get_their_own_answer(

@@ -42,6 +42,28 @@ async def flagged(worker: HarborProcess, moderator: Moderator) -> tuple[Client, 
     return writer, flag
 
 
+@pytest.fixture
+def two_workers(harbor: HarborFactory, redis_server: RedisProcess) -> tuple[HarborProcess, ...]:
+    for name, role in (("alice", "volunteer"), ("cara", "coordinator")):
+        moderators_cli(
+            redis_server, "add", name, "--role", role, "--password-stdin", password=PASSWORD
+        )
+    return harbor(redis_server, **ENV), harbor(redis_server, **ENV)
+
+
+async def status(worker: HarborProcess, ticket: object) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=worker.http, timeout=seconds(10)) as http:
+        response = await http.post("/api/appeal/status", json={"ticket": ticket})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def appealed_case(moderator: Moderator) -> dict[str, Any]:
+    (case,) = [f for f in await moderator.flags() if f["source"] == "appeal"]
+    return case
+
+
 async def appeal(worker: HarborProcess, ticket: object, text: object) -> httpx.Response:
     async with httpx.AsyncClient(base_url=worker.http, timeout=seconds(10)) as http:
         return await http.post("/api/appeal", json={"ticket": ticket, "text": text})
@@ -88,8 +110,13 @@ async def test_a_mute_tells_its_reason_and_length_and_one_appeal_reaches_another
     assert (volunteer.status_code, volunteer.json()["error"]) == (403, "role_required")
     cara = await signed(worker, "cara")
     assert (await cara.act(case["id"], "claim")).status_code == 200
-    decided = await cara.act(case["id"], "resolve", outcome="supported", note="upheld")
+    plain = await cara.act(case["id"], "resolve", outcome="supported")
+    assert (plain.status_code, plain.json()["error"]) == (409, "decide_required")
+    decided = await cara.act(case["id"], "decide", decision="upheld", note="the rule is clear")
     assert decided.status_code == 200
+    told_decision = await writer.expect("appeal_decided", within=10)
+    assert told_decision["decision"] == "upheld" and "stays" in told_decision["message"]
+    assert "cara" not in str(told_decision), "the person is never told who decided"
     for moderator in (alice, bob, cara):
         await moderator.close()
 
@@ -108,3 +135,130 @@ async def test_a_banned_person_is_told_why_and_until_when_and_can_still_appeal(
     assert (await appeal(worker, told["appeal"], "I'm sorry, I was upset")).status_code == 200
     assert any(f["source"] == "appeal" for f in await alice.flags())
     await alice.close()
+
+
+async def test_a_mute_lifted_on_appeal_ends_at_once_on_the_persons_worker_and_is_told_and_audited(
+    two_workers: tuple[HarborProcess, ...],
+) -> None:
+    """The person writes on one worker; the moderators act on the other. Before: deciding an
+    appeal changed nothing, and the person never heard of it."""
+    one, two = two_workers
+    alice = await signed(two, "alice")
+    writer, flag = await flagged(one, alice)
+    await alice.act(flag["id"], "mute", minutes=60, reason="selling pills", confirm=True)
+    ticket = (await writer.expect("sanction", within=10))["appeal"]
+    await writer.send({"type": "send", "room": "newcomers", "text": "hello", "client_id": "m1"})
+    await writer.expect("error", code="muted", within=10)
+    assert (await status(one, ticket))["state"] == "open"
+    assert (await appeal(one, ticket, "I was asking where NOT to go")).status_code == 200
+    assert (await status(one, ticket))["state"] == "waiting"
+
+    cara = await signed(two, "cara")
+    case = await appealed_case(cara)
+    shorter = await cara.act(case["id"], "decide", decision="shortened", minutes=90)
+    assert shorter.status_code == 400, "a shortened pause must end sooner"
+    lifted = await cara.act(case["id"], "decide", decision="lifted", note="a fair question")
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["flag"]["outcome"] == "lifted"
+    told = await writer.expect("appeal_decided", within=10)
+    assert (told["decision"], told["until_ms"]) == ("lifted", None)
+    assert told["message"] == (
+        "Your appeal was read, and the pause on your messages is lifted: you can write again."
+    )
+    await writer.send({"type": "send", "room": "newcomers", "text": "thank you", "client_id": "m2"})
+    await writer.expect("ack", client_id="m2", within=10)
+
+    known = await status(one, ticket)
+    assert (known["state"], known["decision"], known["until_ms"]) == ("decided", "lifted", None)
+    assert "cara" not in str(known) and "alice" not in str(known)
+    again = await cara.act(case["id"], "decide", decision="upheld")
+    assert (again.status_code, again.json()["error"]) == (409, "already_resolved")
+    entries = (await cara.http.get("/mod/api/audit")).json()["entries"]
+    (entry,) = [e for e in entries if e["action"] == "decide"]
+    assert entry["action_text"] == "Decided the appeal"
+    assert entry["detail_text"] == "outcome: lifted: the pause ended"
+    assert entry["moderator"] == "cara"
+    for moderator in (alice, cara):
+        await moderator.close()
+
+
+async def test_a_ban_lifted_on_appeal_lets_the_person_back_at_once_in_their_own_name(
+    two_workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = two_workers
+    alice = await signed(two, "alice")
+    cara = await signed(two, "cara")
+    writer, flag = await flagged(one, alice)
+    token, name = writer.token, writer.name
+    await alice.act(flag["id"], "ban", minutes=1440, reason="threats", confirm=True)
+    ticket = (await writer.expect("sanction", within=10))["appeal"]
+    assert (await appeal(one, ticket, "I'm sorry, I was upset")).status_code == 200
+    shut = await Client.connect(one.ws)
+    await shut.send({"type": "hello", "token": token})
+    with pytest.raises(Exception, match="4503"):
+        await shut.recv(within=10)
+
+    case = await appealed_case(cara)
+    lifted = await cara.act(case["id"], "decide", decision="lifted")
+    assert lifted.status_code == 200, lifted.text
+    back = await Client.connect(one.ws)
+    welcome = await back.hello(token)
+    assert welcome["name"] == name and "replaced" not in welcome
+    known = await status(one, ticket)
+    assert (known["state"], known["decision"]) == ("decided", "lifted")
+    assert known["message"].endswith("the pause on your name is lifted: you can write again.")
+    for client in (back, shut):
+        await client.close()
+    for moderator in (alice, cara):
+        await moderator.close()
+
+
+async def test_a_mute_shortened_on_appeal_still_holds_until_its_new_end(
+    two_workers: tuple[HarborProcess, ...],
+) -> None:
+    one, two = two_workers
+    alice = await signed(two, "alice")
+    cara = await signed(two, "cara")
+    writer, flag = await flagged(one, alice)
+    done = await alice.act(flag["id"], "mute", minutes=1440, reason="spam", confirm=True)
+    ticket = (await writer.expect("sanction", within=10))["appeal"]
+    assert (await appeal(one, ticket, "it was one link")).status_code == 200
+    case = await appealed_case(cara)
+    shorter = await cara.act(case["id"], "decide", decision="shortened", minutes=30)
+    assert shorter.status_code == 200, shorter.text
+    told = await writer.expect("appeal_decided", within=10)
+    assert told["decision"] == "shortened"
+    assert told["until_ms"] < done.json()["until_ms"] - 23 * 3600_000
+    await writer.send({"type": "send", "room": "newcomers", "text": "hi", "client_id": "m3"})
+    await writer.expect("error", code="muted", within=10)
+    known = await status(one, ticket)
+    assert (known["state"], known["until_ms"]) == ("decided", told["until_ms"])
+    for moderator in (alice, cara):
+        await moderator.close()
+
+
+async def test_take_next_never_hands_an_appeal_to_a_volunteer_or_to_the_sanctioning_moderator(
+    worker: HarborProcess,
+) -> None:
+    """Before: "Take next most urgent" gave the appeal to whoever asked first, the moderator who
+    gave the sanction included."""
+    alice = await signed(worker, "alice")
+    writer, flag = await flagged(worker, alice)
+    await alice.act(flag["id"], "mute", minutes=60, reason="selling pills", confirm=True)
+    ticket = (await writer.expect("sanction", within=10))["appeal"]
+    resolved = await alice.act(flag["id"], "resolve", outcome="supported")
+    assert resolved.status_code == 200
+    assert (await appeal(worker, ticket, "it was a joke")).status_code == 200
+    bob = await signed(worker, "bob")
+    cara = await signed(worker, "cara")
+    for moderator in (bob, alice):
+        taken = await moderator.http.post("/mod/api/flags/next", json={})
+        assert (taken.status_code, taken.json()) == (200, {"flag": None}), moderator.name
+    refused = await bob.act((await appealed_case(cara))["id"], "claim")
+    assert (refused.status_code, refused.json()["error"]) == (403, "role_required")
+    assert "only a coordinator" in refused.json()["message"]
+    taken = await cara.http.post("/mod/api/flags/next", json={})
+    assert taken.json()["flag"]["source"] == "appeal"
+    assert taken.json()["flag"]["owner"] == "cara"
+    for moderator in (alice, bob, cara):
+        await moderator.close()

@@ -466,3 +466,34 @@ async def test_a_crisis_goes_through_a_spam_hold_at_once_and_only_a_few_refusals
     await writer.send({"type": "send", "room": "newcomers", "text": CRISIS, "client_id": "c2"})
     refusal = await writer.expect("error", client_id="c2")
     assert refusal["code"] == "rate_limited" and refusal["retry_after_ms"] > 0
+
+
+async def test_signing_out_on_one_device_hands_back_only_the_cases_claimed_there(
+    workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: sign-out released every case of that moderator, also those they were working on
+    from their other device (a phone beside the laptop)."""
+    one, two = workers
+    laptop, phone = Moderator(one, "alice"), Moderator(two, "alice")
+    await laptop.sign_in()
+    await phone.sign_in()
+    writers = [await member(one), await member(one)]
+    for n, writer in enumerate(writers):
+        client_id = f"s{n}"
+        await writer.send(
+            {"type": "send", "room": "newcomers", "text": SOLICITING, "client_id": client_id}
+        )
+        await writer.expect("ack", client_id=client_id)
+    first, second = await laptop.flags()
+    assert (await laptop.act(first["id"], "claim")).status_code == 200
+    taken = await phone.http.post("/mod/api/flags/next", json={})
+    assert taken.json()["flag"]["id"] == second["id"]
+
+    assert (await laptop.http.delete("/mod/api/session")).status_code == 200
+    states = {f["id"]: (f["state"], f["owner"]) for f in await phone.flags()}
+    assert states == {first["id"]: ("open", None), second["id"]: ("claimed", "alice")}
+    assert (await phone.http.delete("/mod/api/session")).status_code == 200
+    left = await Moderator.signed_in_elsewhere(one, "bob")
+    assert {f["id"]: f["state"] for f in left} == {first["id"]: "open", second["id"]: "open"}
+    for moderator in (laptop, phone):
+        await moderator.close()

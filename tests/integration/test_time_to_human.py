@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -36,11 +37,15 @@ class Call:
 
 @dataclass
 class Receiver:
-    """A tiny webhook receiver: records each POST; answers the first `failures` with 503."""
+    """A tiny webhook receiver: records each POST; answers the first `failures` of each event
+    (a flag's call, a rota gap's) with 503."""
 
     failures: int = 0
     calls: list[Call] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+
+    def of(self, event: str) -> list[Call]:
+        return [c for c in self.calls if json.loads(c.body).get("event") == event]
 
     @property
     def url(self) -> str:
@@ -60,7 +65,9 @@ def receiver() -> Iterator[Receiver]:
                 received.calls.append(
                     Call(self.path, dict(self.headers.items()), body, time.monotonic())
                 )
-                failing = len(received.calls) <= received.failures
+                event = json.loads(body).get("event")
+                same = [c for c in received.calls if json.loads(c.body).get("event") == event]
+                failing = len(same) <= received.failures
             self.send_response(503 if failing else 204)
             self.end_headers()
 
@@ -126,8 +133,8 @@ async def test_an_imminent_flag_nobody_claims_realerts_then_rings_the_backup_lis
     called = await moderator.feed.expect("flag", within=BACKUP_AFTER_S + 5, event="backup")
     assert called["flag"]["id"] == flag["id"] and called["flag"]["backup_ms"] > 0
     # The first attempt got a 503; the retry (after a 1 s pause) is answered.
-    await until(lambda: len(receiver.calls) >= 2, 10, "the backup call and its retry")
-    first, retry = receiver.calls[:2]
+    await until(lambda: len(receiver.of("flag_unanswered")) >= 2, 10, "the call and its retry")
+    first, retry = receiver.of("flag_unanswered")[:2]
     assert retry.at - raised_at <= seconds(TARGET_S + BACKUP_AFTER_S + 8)
     assert first.body == retry.body and first.path == retry.path == "/ring"
 
@@ -243,3 +250,60 @@ async def test_a_reply_in_the_room_counts_only_from_the_volunteer_who_holds_the_
     assert stored["first_words_ms"] > 0
     for client in (alice, bob):
         await client.close()
+
+
+async def test_a_rota_gap_rings_the_backup_list_once_with_no_coordinator_signed_in(
+    workers: tuple[HarborProcess, ...], receiver: Receiver
+) -> None:
+    """Before: a gap was shown only on a signed-in coordinator's dashboard. Nobody is signed in
+    and the rota is empty (one gap, all day): one of the two workers rings the webhook for it,
+    signed, naming nobody."""
+
+    def gap_bodies() -> set[bytes]:
+        return {c.body for c in receiver.of("rota_gap")}
+
+    await until(lambda: len(gap_bodies()) >= 1, 15, "the rota gap call")
+    (body,) = gap_bodies()
+    document = json.loads(body)
+    assert document["to_ms"] - document["from_ms"] == 24 * 3600 * 1000
+    assert document["starts_in_s"] == 0 and document["dashboard"] == "/mod/"
+    assert set(document) == {"event", "from_ms", "to_ms", "starts_in_s", "dashboard", "sent_ms"}
+    await until(lambda: len(receiver.of("rota_gap")) >= 2, 10, "the retry after the 503")
+    assert all(signature_matches(call) for call in receiver.calls)
+    assert gap_bodies() == {body}, "one gap, one call across both workers"
+
+
+async def test_a_backup_call_whose_worker_dies_mid_retry_is_finished_by_another_worker(
+    harbor: HarborFactory, redis_server: RedisProcess, receiver: Receiver
+) -> None:
+    """Before: a call was held in the memory of the worker retrying it, and lost with it. The
+    receiver answers 503 three times; the worker that took the flag is killed after the first;
+    a worker started afterwards resumes the call from Redis and it is answered, once."""
+    receiver.failures = 3
+    env = {
+        "HARBOR_TARGET_IMMINENT_S": str(TARGET_S),
+        "HARBOR_TARGET_HIGH_S": str(TARGET_S),
+        "HARBOR_BACKUP_AFTER_S": str(BACKUP_AFTER_S),
+        "HARBOR_BACKUP_WEBHOOK_URL": receiver.url,
+        "HARBOR_BACKUP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HARBOR_BACKUP_WEBHOOK_TIMEOUT_S": "2",
+        "HARBOR_BACKUP_WEBHOOK_ATTEMPTS": "6",
+    }
+    first_worker = harbor(redis_server, **env)
+    writer = await member(first_worker)
+    await writer.send(
+        {"type": "send", "room": "newcomers", "text": CRISIS_WITH_MEANS, "client_id": "k1"}
+    )
+    await writer.expect("ack", client_id="k1")
+    await until(lambda: len(receiver.of("flag_unanswered")) >= 1, 20, "the first attempt")
+    first_worker.stop(signal.SIGKILL)  # mid-retry: it paused after the 503
+    dead_at = len(receiver.of("flag_unanswered"))
+    assert dead_at < 4, "the dead worker never got an answer"
+
+    harbor(redis_server, **env)  # another worker, which never took the flag
+    await until(lambda: len(receiver.of("flag_unanswered")) >= 4, 30, "the resumed call")
+    calls = receiver.of("flag_unanswered")
+    assert len(calls) == 4, "one caller at a time: three 503s, then the answered call"
+    assert len({call.body for call in calls}) == 1, "the same call, byte for byte"
+    assert all(signature_matches(call) for call in calls)
+    assert json.loads(calls[-1].body)["event"] == "flag_unanswered"

@@ -11,6 +11,7 @@ from casework.rota import (
     HOUR_MS,
     Shift,
     gaps,
+    gaps_to_warn_of,
     next_expected_ms,
     on_now,
     shift_from_json,
@@ -81,3 +82,21 @@ def test_shifts_are_validated_and_read_back() -> None:
     ):
         with pytest.raises(ValueError):
             shift_from_json("ana", bad)
+
+
+def test_a_gap_keeps_its_key_as_it_comes_into_view_and_is_warned_of_until_it_ends() -> None:
+    """One gap, one key: not in view 30 h before it starts, then the same key 20 h before and
+    while it goes on; a rota with no shifts at all is one gap keyed "always"."""
+    shift = Shift("ana", 0, 9 * 60, 8 * 60, "UTC")  # Mondays 09-17
+    evening = MONDAY + 17 * HOUR_MS
+    warn = 24 * HOUR_MS
+
+    def keys(now_ms: int) -> list[str]:
+        return [key for key, _, _ in gaps_to_warn_of([shift], now_ms, warn)]
+
+    assert f"from:{evening}" not in keys(evening - 30 * HOUR_MS)
+    assert f"from:{evening}" in keys(evening - 20 * HOUR_MS)
+    assert gaps_to_warn_of([shift], evening + 5 * HOUR_MS, warn) == [
+        (f"from:{evening}", evening + 5 * HOUR_MS, evening + 29 * HOUR_MS)
+    ]
+    assert gaps_to_warn_of([], evening, warn) == [("always", evening, evening + warn)]

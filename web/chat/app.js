@@ -11,7 +11,7 @@ import { REGION_NAMES } from "../shared/regions.js";
 import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
 import { CHECKIN_ADDRESS, pathForRoom, roomFromPath } from "./address.js";
-import { showSanction } from "./appeal.js";
+import { forgetAppeal, restoreAppeal, showDecision, showSanction } from "./appeal.js";
 import { expectedText } from "./expected.js";
 import { forgetInvite, loadInvite, saveInvite } from "./checkin.js";
 import * as controls from "./controls.js";
@@ -949,6 +949,9 @@ function onFrame(frame) {
     case "sanction":
       showSanction(frame); // what, why, until when, and the one appeal (./appeal.js)
       break;
+    case "appeal_decided":
+      showDecision(frame);
+      break;
     case "checkin": {
       // A volunteer invites this person to their own check-in room: offered, never forced.
       const message = typeof frame.message === "string" && frame.message.trim()
@@ -1164,6 +1167,7 @@ function forgetMe() {
   state.controls = controls.loadControls(); // storage was cleared: no mutes, no folding
   state.milestones.forget();
   state.meeting.forget();
+  forgetAppeal();
   state.asking = null;
   stopUrge();
   state.current = null;
@@ -1296,6 +1300,7 @@ function wire() {
     }
   });
   $("no-js").hidden = true;
+  restoreAppeal(); // a kept sanction notice, as its appeal stands now (./appeal.js)
   if (storage.get(STORE.accepted) === "1") {
     enterLobby();
     openAddressedRoom();

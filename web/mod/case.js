@@ -150,9 +150,12 @@ export function renderCase(flag, view) {
   hide.textContent = flag.hidden ? "Hidden" : "Hide message";
   enable("hide", roomMessageId(flag) !== null && !flag.hidden);
   enable("release-held", held);
-  for (const form of ["resolve-form", "warn-form", "sanction-form"]) {
+  for (const form of ["resolve-form", "decide-form", "warn-form", "sanction-form"]) {
     for (const control of $(form).elements) control.disabled = resolved;
   }
+  const appeal = flag.source === "appeal";
+  $("decide-form").hidden = !appeal;
+  $("resolve-form").hidden = appeal;
   // Care first: on a case where someone may be in danger, warn, mute and ban start folded away
   // below the support actions (the volunteer can still open them).
   const careFirst = crisis || ["imminent", "high"].includes(flag.severity);
@@ -164,6 +167,7 @@ export function renderCase(flag, view) {
     $("sanctions").open = !careFirst;
     $("case-status").textContent = "";
     $("resolve-note").value = "";
+    $("decide-note").value = "";
     $("warn-text").value = "";
     $("sanction-reason").value = "";
     $("note-text").value = "";

@@ -159,7 +159,7 @@ function startDashboard(name, role) {
     setInterval(() => !document.hidden && loadDuty(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadResponse(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadAudit(), AUDIT_REFRESH_MS),
-    setInterval(() => !document.hidden && loadAccounts(), DUTY_REFRESH_MS),
+    setInterval(() => !document.hidden && loadAccounts({ quiet: true }), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadRota(), DUTY_REFRESH_MS),
     setInterval(() => !document.hidden && loadMeetings(), DUTY_REFRESH_MS),
     setInterval(renderQueue, AGE_REFRESH_MS),
@@ -542,6 +542,19 @@ async function resolve(event) {
   if (data) {
     status(`Resolved as ${outcome.replace("_", " ")}.`);
     announce("Case resolved.");
+  }
+}
+
+/** An appeal's decision; the person is told it (never who decided). */
+async function decide(event) {
+  event.preventDefault();
+  const decision = $("decide-decision").value;
+  const body = { decision, note: $("decide-note").value.trim() };
+  if (decision === "shortened") body.minutes = Number($("decide-minutes").value);
+  const data = await act("decide", body);
+  if (data) {
+    status(`Appeal decided: ${outcomeWords(decision)}. The person has been told.`);
+    announce("Appeal decided.");
   }
 }
 
@@ -963,6 +976,7 @@ function wire() {
     else act(action);
   });
   $("resolve-form").addEventListener("submit", resolve);
+  $("decide-form").addEventListener("submit", decide);
   $("warn-form").addEventListener("submit", warn);
   $("sanction-form").addEventListener("submit", sanction);
   $("audit-refresh").addEventListener("click", loadAudit);

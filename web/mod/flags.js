@@ -47,7 +47,10 @@ export function article(word) {
   return /^[aeiou]/i.test(String(word ?? "")) ? "an" : "a";
 }
 
-export const OUTCOMES = ["supported", "referred", "false_alarm", "user_left", "escalated", "duplicate"];
+export const OUTCOMES = [
+  "supported", "referred", "false_alarm", "user_left", "escalated", "duplicate",
+  "upheld", "lifted", "shortened", // appeals decided
+];
 
 // server/audit_words.py OUTCOME_WORDS.
 const OUTCOME_WORDS = {
@@ -57,6 +60,9 @@ const OUTCOME_WORDS = {
   user_left: "person left",
   escalated: "escalated",
   duplicate: "duplicate",
+  upheld: "upheld: the pause stays",
+  lifted: "lifted: the pause ended",
+  shortened: "shortened",
 };
 
 export function outcomeWords(outcome) {

@@ -38,13 +38,17 @@ function say(text) {
   announce(text);
 }
 
-export async function loadAccounts() {
+/** Load the accounts list. A refresh (`quiet`: the timer's, and the one after an action)
+ * keeps the last list on failure and leaves the status line alone: the line holds the answer
+ * to what the moderator just did, and a screen reader should not hear a failure every few
+ * seconds. */
+export async function loadAccounts({ quiet = false } = {}) {
   if (!allows("coordinator")) return;
   let data;
   try {
     data = await api.accounts();
   } catch (failure) {
-    say(`Couldn't load the accounts: ${failure.message}`);
+    if (!quiet) say(`Couldn't load the accounts: ${failure.message}`);
     return;
   }
   const rows = (Array.isArray(data.accounts) ? data.accounts : []).map(accountRow);
@@ -97,7 +101,7 @@ async function changeRole(account, select) {
   } catch (failure) {
     say(`Couldn't change ${account.name}'s role: ${failure.message}`);
   }
-  loadAccounts();
+  loadAccounts({ quiet: true });
 }
 
 async function removeAccount(account) {
@@ -112,5 +116,5 @@ async function removeAccount(account) {
   } catch (failure) {
     say(`Couldn't remove ${account.name}: ${failure.message}`);
   }
-  loadAccounts();
+  loadAccounts({ quiet: true });
 }
