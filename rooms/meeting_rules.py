@@ -68,6 +68,7 @@ class MeetingState:
     floor_warned: bool = False  # the person sharing was told their time is nearly up
     timed_out: Person | None = None  # whose share the turn limit ended last (until the next)
     chair_before: Person | None = None  # who handed the chair over: it goes back to them
+    paused_since_ms: int = 0  # when the chair paused: a pause stops the turn clock
     queue: tuple[Person, ...] = ()
     listening: tuple[str, ...] = ()  # writers' tags of those just listening (counted, not named)
     crosstalk: bool = True
@@ -156,7 +157,7 @@ def apply(
     if kind == "crosstalk":
         return replace(state, crosstalk=action.on)
     if kind == "pause":
-        return replace(state, paused=action.on)
+        return _pause(state, action.on, now_ms)
     if kind == "step":
         if not 0 <= action.step < rules.steps:
             raise Refused("bad_field", "no such part of the format")
@@ -172,6 +173,7 @@ def apply(
             queue=(),
             crosstalk=True,
             paused=False,
+            paused_since_ms=0,
         )
     raise Refused("bad_field", "unknown meeting action")
 
@@ -194,6 +196,19 @@ def _take_chair(state: MeetingState, actor: Actor, rules: Rules) -> MeetingState
         chair_before=None,
         queue=_without(state.queue, actor.person.author),
     )
+
+
+def _pause(state: MeetingState, on: bool, now_ms: int) -> MeetingState:
+    """A pause stops the clock of the share under way: the time paused is given back on
+    resuming, so a chair's pause never costs the person sharing their turn."""
+    if on:
+        return state if state.paused else replace(state, paused=True, paused_since_ms=now_ms)
+    if not state.paused:
+        return state
+    since = state.floor_since_ms
+    if state.floor is not None and state.paused_since_ms:
+        since += max(0, now_ms - state.paused_since_ms)
+    return replace(state, paused=False, paused_since_ms=0, floor_since_ms=since)
 
 
 def _give_floor(state: MeetingState, to: str, now_ms: int) -> MeetingState:
@@ -256,8 +271,8 @@ def settle(
         return state
     if seen is not None:
         state = _let_go(state, rules, now_ms, seen)
-    if state.floor is None or rules.turn_ms <= 0:
-        return state
+    if state.floor is None or rules.turn_ms <= 0 or state.paused:
+        return state  # paused, the turn clock stands still
     until = state.floor_since_ms + rules.turn_ms
     if now_ms >= until:
         state = replace(
@@ -302,8 +317,8 @@ def _pass_floor(state: MeetingState, rules: Rules, now_ms: int) -> MeetingState:
 
 # The stored form (the store keeps bytes; the shape is this module's business).
 
-# 2 added the turn warning, whose share timed out, and who handed the chair over; a version 1
-# state (written before) reads with those empty.
+# 2 added the turn warning, whose share timed out, who handed the chair over and when the chair
+# paused; a version 1 state (written before) reads with those empty.
 _VERSION = 2
 
 
@@ -334,6 +349,7 @@ def pack(state: MeetingState) -> bytes:
             state.floor_warned,
             _person(state.timed_out),
             _person(state.chair_before),
+            state.paused_since_ms,
         ]
     )
     return packed
@@ -346,7 +362,9 @@ def unpack(data: bytes) -> MeetingState | None:
         fields = msgpack.unpackb(data)
         version, occurrence, step, chair, floor, since, queue, listening, *flags = fields
         crosstalk, paused, ended, *added = flags
-        warned, timed_out, chair_before = added if version >= 2 else (False, None, None)
+        warned, timed_out, chair_before, paused_since = (
+            (*added, 0)[:4] if version >= 2 else (False, None, None, 0)
+        )
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         return None
     if version not in (1, _VERSION) or not isinstance(occurrence, str):
@@ -370,4 +388,5 @@ def unpack(data: bytes) -> MeetingState | None:
         floor_warned=warned is True,
         timed_out=_read_person(timed_out),
         chair_before=_read_person(chair_before),
+        paused_since_ms=paused_since if isinstance(paused_since, int) else 0,
     )

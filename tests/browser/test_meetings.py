@@ -6,6 +6,7 @@ the schedule page in the viewer's time zone, with its calendar file."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -221,3 +222,37 @@ async def test_the_person_sharing_is_told_before_their_time_is_up_and_thanked_af
     )
     await expect(panel(ana).get_by_role("button", name="Raise my hand")).to_be_visible()
     await expect(panel(chair).locator("#meeting-status")).to_have_text("You are the chair.")
+
+
+async def test_a_pause_stops_the_turn_clock_and_resuming_gives_the_time_back(
+    chromium: Chromium, harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    """The chair pausing mid-share stops the turn's clock on the server and on the page: the
+    share outlives its limit while paused, and after resuming there is time left again."""
+    rooms = rooms_with_a_meeting(tmp_path / "rooms", turn_s=6, turn_min=None)
+    add_moderators(redis_server, "volunteer")
+    timed = {"HARBOR_MEETING_TURN_WARNING_S": "2", "HARBOR_MEETING_SWEEP_S": "0.5", **FAST}
+    first = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
+    second = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
+    desk = await Dashboard.signed_in(chromium, first, "volunteer", viewport=DESKTOP)
+    await desk.page.goto(first.http + f"/r/{ROOM}?volunteer")
+    chair = ChatPage(desk.page)
+    await chair.accept()
+    await chair.wait_joined()
+    await panel(chair).get_by_role("button", name="Take the chair").click()
+    ana = await ChatPage.open(chromium, second, viewport=PHONE)
+    await ana.enter(ROOM)
+    await panel(ana).get_by_role("button", name="Raise my hand").click()
+    await panel(chair).get_by_role("button", name="Give the floor to the next hand").click()
+    floor = panel(ana).locator("#meeting-floor")
+    await expect(floor).to_contain_text("left.", timeout=ms(10))
+    await panel(chair).get_by_role("button", name="Pause").click()
+    await expect(floor).to_have_text("You have the floor · the clock is paused.")
+    await asyncio.sleep(8)  # longer than the whole turn: paused, it must not end
+    await expect(floor).to_have_text("You have the floor · the clock is paused.")
+    await expect(panel(ana).locator("#meeting-said")).not_to_contain_text("time is up")
+    await panel(chair).get_by_role("button", name="Resume").click()
+    await expect(floor).to_have_text(re.compile(r"^You have the floor · 0:0[1-5] left\."))
+    await expect(panel(ana).locator("#meeting-said")).to_have_text(
+        "Your time is up. Thank you for sharing.", timeout=ms(15)
+    )

@@ -166,6 +166,19 @@ def test_in_a_round_the_floor_goes_on_to_the_next_hand() -> None:
     assert (last.floor, last.timed_out) == (None, BO.person)  # nobody left: back to the chair
 
 
+def test_a_pause_stops_the_turn_clock_and_gives_the_time_back() -> None:
+    state = sharing(TIMED, 10_000)
+    paused = apply(state, CHAIR, Action("pause", on=True), TIMED, 100_000)
+    assert settle(paused, TIMED, 10_000 + 900_000) == paused  # no warning, no end while paused
+    assert unpack(pack(paused)) == paused
+    again = apply(paused, CHAIR, Action("pause", on=True), TIMED, 200_000)
+    assert again == paused  # a second pause does not move when it began
+    resumed = apply(paused, CHAIR, Action("pause", on=False), TIMED, 700_000)
+    assert (resumed.paused, resumed.floor_since_ms) == (False, 610_000)  # 600 s given back
+    assert settle(resumed, TIMED, 610_000 + 269_999) == resumed
+    assert settle(resumed, TIMED, 610_000 + 300_000).timed_out == ANA.person
+
+
 def test_no_turn_limit_no_expiry_and_an_ended_meeting_stays_ended() -> None:
     state = sharing(RULES, 0)
     assert settle(state, RULES, 10**12) == state

@@ -250,6 +250,12 @@ export class MeetingPanel {
       node.textContent = `${who}.`;
       return;
     }
+    if (frame.paused) {
+      // A pause stops the turn's clock on the server; the time left comes back on resuming.
+      node.textContent = `${who} · the clock is paused.`;
+      node.classList.remove("wrap-up");
+      return;
+    }
     const left = until - Date.now();
     const wrapUp = sharing && frame.floor.warned && left > 0 ? ` ${WRAP_UP}` : "";
     node.textContent = left > 0 ? `${who} · ${clock(left)} left.${wrapUp}` : `${who} · time's up.`;
