@@ -103,13 +103,17 @@ class Thresholds:
     category is added as a signal; ``high``: above which that signal is high rather than
     concern; ``quiet``: the chance of ordinary talk above which a rule's concern-level crisis
     signal is lowered to ``watch`` (still flagged, never silenced); ``quiet_high``: the same
-    for a rule's high-level one (set higher: a rule's high signal is rarely wrong).
+    for a rule's high-level one (set higher: a rule's high signal is rarely wrong);
+    ``flag_alone``: ``flag`` for a message in which the lexicon found no term at all, where
+    the model decides alone on plain words (never lower than ``flag``; a model file without
+    it never flags such a message, as the stage did when it read only messages with a sign).
     """
 
     flag: float
     high: float
     quiet: float
     quiet_high: float
+    flag_alone: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +140,22 @@ class LearnedModel:
         if len(bias) != len(classes) or any(len(row) != len(classes) for row in weights.values()):
             raise ValueError("every weight row needs one weight per class")
         limits = data["thresholds"]
+        thresholds = Thresholds(
+            float(limits["flag"]),
+            float(limits["high"]),
+            float(limits["quiet"]),
+            float(limits["quiet_high"]),
+            float(limits.get("flag_alone", math.inf)),
+        )
+        if thresholds.flag_alone < thresholds.flag:
+            raise ValueError("flag_alone must not be below flag: the model alone needs more")
         return cls(
             version=str(data["version"]),
             lexicon_version=str(data["lexicon_version"]),
             classes=classes,
             bias=bias,
             weights=weights,
-            thresholds=Thresholds(
-                float(limits["flag"]),
-                float(limits["high"]),
-                float(limits["quiet"]),
-                float(limits["quiet_high"]),
-            ),
+            thresholds=thresholds,
         )
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
