@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,28 @@ def test_probabilities_are_a_softmax_over_the_classes() -> None:
     chances = toy({"rope": [0.0, 0.0, 2.0]}).probabilities(["rope", "unknown"])
     assert sum(chances.values()) == pytest.approx(1.0)
     assert chances["suicide"] > chances[NONE] == pytest.approx(chances["spam"])
+
+
+def _column_sums(model: LearnedModel, found: list[str]) -> list[float]:
+    rows = [row for row in map(model.weights.get, found) if row is not None]
+    return [sum(column) for column in zip(model.bias, *rows, strict=True)]
+
+
+def test_packed_rows_add_up_to_the_column_sums() -> None:
+    """Rows are summed packed in one int each; negative weights, repeats and long messages
+    must come out as the plain column sums do."""
+    model = toy({"a": [-3.217, 0.004, 2.5], "b": [0.001, -0.999, -7.0], "c": [9.999, 0.0, -9.999]})
+    for found in (["a"], ["b", "b", "x"], ["a", "b", "c"] * 400, []):
+        assert model.logits(found) == pytest.approx(_column_sums(model, found), abs=1e-9)
+    shipped = load_lexicon().model
+    assert shipped is not None
+    for text in ("i bought a rope today", "made pancakes with my son this morning"):
+        found = features(normalize(text).words, 0, (), ())
+        assert shipped.logits(found) == pytest.approx(_column_sums(shipped, found), abs=1e-9)
+        logits = _column_sums(shipped, found)
+        exps = [math.exp(logit - max(logits)) for logit in logits]
+        expected = [value / sum(exps) for value in exps]
+        assert list(shipped.probabilities(found).values()) == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize(
