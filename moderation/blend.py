@@ -13,6 +13,11 @@ Two things the model may do, each bounded so that a crisis is never silenced:
   (the rules fire on the same words in idioms, stories and films; the model reads the rest of
   the message); one at ``high`` only past the stricter ``quiet_high``. ``imminent`` signals
   are never lowered.
+
+A message in which the lexicon found no term at all (most chat) is read by :func:`alone`: the
+model can only add there, past its own stricter ``flag_alone`` (chosen like ``flag``, on folds
+by writer), since nothing the rules saw backs it; below that it says nothing, and the message
+keeps the verdict of one with no signal (no risk is remembered across messages for it).
 """
 
 from __future__ import annotations
@@ -67,3 +72,19 @@ def blend(
         return found, risk, category
     severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
     return (*found, make_signal(category, severity, LEARNED)), risk, category
+
+
+def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, Category] | None:
+    """The model's signal on a message with no lexicon term (``words``, its words view), with
+    its risk and likeliest category; None when it adds nothing (the usual answer)."""
+    chances = model.probabilities(features(words, 0, (), ()))
+    risk = 1 - chances[NONE]
+    limits = model.thresholds
+    if risk < limits.flag_alone:
+        return None
+    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
+    category = Category(likeliest)
+    if not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE:
+        return None
+    severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
+    return (make_signal(category, severity, LEARNED),), risk, category

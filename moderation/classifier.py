@@ -153,7 +153,8 @@ def term_bits(terms: TermMatches) -> int:
 
 def signals_and_bits(text: Normalized, lexicon: Lexicon) -> tuple[tuple[Signal, ...], int]:
     """``signals(text, lexicon)`` and the OR of every term's concept bits (what the learned
-    stage reads: a message with none shows no sign of anything)."""
+    stage reads; a message with none shows no sign of anything, and the learned stage judges
+    it alone, by a stricter threshold: moderation.blend.alone)."""
     automaton = lexicon.automaton
     found = automaton.find(match_text(text.words))
     bits: int = reduce(or_, map(_BITS, automaton.values_of(found)), 0)

@@ -1,9 +1,10 @@
 """The one entry point the server calls: text in, verdict out, no I/O.
 
-``normalize`` -> ``classify`` (match + rules + context) -> ``blend`` (the learned second
-stage, for every message in which the lexicon found anything) -> ``decide`` (policy). Pure and
-deterministic: the same text, lexicon and policy always give the same verdict, so verdicts can
-be recomputed in tests, in the scan CLI and in the benches exactly as the server sees them.
+``normalize`` -> ``classify`` (match + rules + context) -> the learned second stage on every
+message (``blend`` where the lexicon found anything, ``alone`` with a stricter threshold where
+it found nothing) -> ``decide`` (policy). Pure and deterministic: the same text, lexicon and
+policy always give the same verdict, so verdicts can be recomputed in tests, in the scan CLI
+and in the benches exactly as the server sees them.
 
 Most chat carries no signal. :func:`~moderation.classifier.signals` proves that with one
 automaton pass and integer masks (see :func:`~moderation.classifier.quiet`), and such a
@@ -14,7 +15,7 @@ message gets the verdict ``decide`` gives an empty signal list
 
 from __future__ import annotations
 
-from moderation.blend import blend
+from moderation.blend import alone, blend
 from moderation.classifier import signals_and_bits
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
@@ -30,8 +31,11 @@ def moderate(text: str, lexicon: Lexicon, policy: RoomPolicy = DEFAULT_POLICY) -
     found, bits = signals_and_bits(normalized, lexicon)
     model = lexicon.model
     reading = None
-    if model is not None and (bits or found):  # the learned stage reads what shows a sign
-        found, *reading = blend(model, normalized.words, bits, lexicon.concept_names, found)
+    if model is not None:
+        if bits or found:  # a sign: the model weighs it with the rules
+            found, *reading = blend(model, normalized.words, bits, lexicon.concept_names, found)
+        elif (added := alone(model, normalized.words)) is not None:  # plain words, read alone
+            found, *reading = added
     if found:
         verdict = decide(normalized, found, lexicon.version, policy)
     else:

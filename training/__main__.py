@@ -10,10 +10,10 @@ the same file.
     python -m training            # train and write the model, print cross-validated figures
     python -m training --check    # train and compare with the committed model; exit 1 if it differs
 
-Thresholds, by cross-validation: ``flag`` is the lowest (the most crisis messages found) at
-which false alarms on ordinary messages stay within FALSE_ALARM_BUDGET; ``quiet`` is the lowest
-at which lowering the rules' concern and high signals loses no crisis message found; ``high``
-is fixed.
+Thresholds, by cross-validation: ``flag`` (for messages with a lexicon sign), ``flag_alone``
+(for messages with none, never below ``flag``) and ``quiet`` are the triple that finds the most
+crisis messages while false alarms on ordinary messages, both kinds together, stay within
+FALSE_ALARM_BUDGET; ``high`` is fixed.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ QUIET_HIGH = 0.5  # a rule's high signal is lowered only when the model is this 
 KEEP_WEIGHT = 0.1
 DIGITS = 3
 CRISIS = {str(category) for category in CRISIS_CATEGORIES}
+# A flag_alone the model never reaches: the model alone flags nothing, as when the stage read
+# only messages with a sign (chosen when the model alone adds no crisis message on the folds).
+NEVER = 1.01
+Counts = tuple[int, int, int]  # crisis messages found, found and rightly named, false alarms
 
 
 def load_corpus() -> list[dict[str, Any]]:
@@ -59,15 +63,17 @@ def load_corpus() -> list[dict[str, Any]]:
     return rows
 
 
-def message_features(text: str, lexicon: Lexicon) -> tuple[Counter[str], list[tuple[str, str]]]:
-    """The features (as counts) and the rules' crisis findings (category, severity) for one
-    message, exactly as the server computes them."""
+def message_features(
+    text: str, lexicon: Lexicon
+) -> tuple[Counter[str], list[tuple[str, str]], bool]:
+    """The features (as counts), the rules' crisis findings (category, severity) and whether
+    the lexicon found any term (a sign) for one message, exactly as the server computes them."""
     normalized = normalize(text, lexicon.vocabulary)
     found, bits = signals_and_bits(normalized, lexicon)
     findings = [(str(signal.category), str(signal.severity)) for signal in found]
     names = features(normalized.words, bits, lexicon.concept_names, findings)
     crisis = [(c, s) for c, s in findings if c in CRISIS and s != "watch"]
-    return Counter(names), crisis
+    return Counter(names), crisis, bool(bits or found)
 
 
 def decisions(
@@ -93,13 +99,29 @@ def decisions(
     return out
 
 
-def figures(expect: list[str], categories: list[str], decided: list[set[str]]) -> dict[str, float]:
+def counts(expect: list[str], categories: list[str], decided: list[set[str]]) -> Counts:
+    """How many crisis messages were found and rightly named, how many ordinary ones flagged."""
     crisis = [i for i, e in enumerate(expect) if e == "crisis"]
     none = [i for i, e in enumerate(expect) if e == "none"]
-    recall = sum(bool(decided[i] & CRISIS) for i in crisis) / len(crisis)
-    accuracy = sum(categories[i] in decided[i] for i in crisis) / len(crisis)
-    alarms = sum(bool(decided[i] & CRISIS) for i in none) / len(none)
-    return {"crisis recall": recall, "category accuracy": accuracy, "false alarms": alarms}
+    return (
+        sum(bool(decided[i] & CRISIS) for i in crisis),
+        sum(categories[i] in decided[i] for i in crisis),
+        sum(bool(decided[i] & CRISIS) for i in none),
+    )
+
+
+def _added(one: Counts, other: Counts) -> Counts:
+    return one[0] + other[0], one[1] + other[1], one[2] + other[2]
+
+
+def figures(expect: list[str], total: Counts) -> dict[str, float]:
+    crisis, none = expect.count("crisis"), expect.count("none")
+    found, named, alarms = total
+    return {
+        "crisis recall": found / crisis,
+        "category accuracy": named / crisis,
+        "false alarms": alarms / none,
+    }
 
 
 def train() -> dict[str, Any]:
@@ -108,7 +130,7 @@ def train() -> dict[str, Any]:
     extracted = [message_features(row["text"], lexicon) for row in rows]
     labels = [row["category"] for row in rows]
     vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform([counts for counts, _ in extracted])
+    matrix = vectorizer.fit_transform([names for names, _, _ in extracted])
     model = LogisticRegression(C=C, max_iter=5000)
     # Folds by writer: a threshold is chosen on voices the fold's model never read, as the
     # held-out part and the world are (folds of mixed messages share each writer's style and
@@ -118,25 +140,51 @@ def train() -> dict[str, Any]:
         model, matrix, labels, cv=GroupKFold(n_splits=5), groups=writers, method="predict_proba"
     )
     classes = sorted(set(labels))
-    risks = 1 - chances[:, classes.index(NONE)]
-    rules = [found for _, found in extracted]
     expect = [row["expect"] for row in rows]
+    # Messages with a sign and those without are decided apart (the latter by ``flag_alone``
+    # only: no rule found anything to lower), so each part is counted once per threshold and
+    # the parts' counts are added for every combination.
+    parts = {
+        signed: [i for i, (_, _, sign) in enumerate(extracted) if sign == signed]
+        for signed in (True, False)
+    }
 
-    # The pair (flag, quiet) that finds the most crisis messages while false alarms stay
-    # within the budget; among equals, the most cautious flag (the lowest) and quiet (highest).
-    def scored(flag: float, quiet: float) -> dict[str, float]:
-        return figures(expect, labels, decisions(risks, chances, classes, rules, flag, quiet))
+    def counted(signed: bool, flag: float, quiet: float) -> Counts:
+        chosen = parts[signed]
+        part = chances[chosen]
+        decided = decisions(
+            1 - part[:, classes.index(NONE)],
+            part,
+            classes,
+            [extracted[i][1] for i in chosen],
+            flag,
+            quiet,
+        )
+        return counts([expect[i] for i in chosen], [labels[i] for i in chosen], decided)
 
     grid = [step / 50 for step in range(1, 50)]
-    candidates = [(flag, quiet) for flag in grid for quiet in [*grid, 1.01] if quiet >= 1 - flag]
-    results = {pair: scored(*pair) for pair in candidates}
-    within = [pair for pair in candidates if results[pair]["false alarms"] <= FALSE_ALARM_BUDGET]
-    flag, quiet = max(
-        within or candidates,
-        key=lambda pair: (results[pair]["crisis recall"], -pair[0], pair[1]),
+    pairs = [(flag, quiet) for flag in grid for quiet in [*grid, 1.01] if quiet >= 1 - flag]
+    with_sign = {pair: counted(True, *pair) for pair in pairs}
+    without = {flag: counted(False, flag, 1.01) for flag in [*grid, NEVER]}
+    # The triple (flag, quiet, flag_alone) that finds the most crisis messages while false
+    # alarms stay within the budget; among equals, the most cautious flag (the lowest) and
+    # quiet (the highest), and the flag_alone that lets the model alone flag least.
+    results = {
+        (flag, quiet, alone): figures(expect, _added(with_sign[flag, quiet], without[alone]))
+        for flag, quiet in pairs
+        for alone in without
+        if alone >= flag
+    }
+    within = [
+        key for key, result in results.items() if result["false alarms"] <= FALSE_ALARM_BUDGET
+    ]
+    flag, quiet, alone = max(
+        within or results,
+        key=lambda key: (results[key]["crisis recall"], -key[0], key[1], key[2]),
     )
     model.fit(matrix, labels)
-    return _export(model, vectorizer, lexicon, rows, flag, quiet, results[flag, quiet])
+    limits = {"flag": flag, "flag_alone": alone, "high": HIGH, "quiet": quiet}
+    return _export(model, vectorizer, lexicon, rows, limits, results[flag, quiet, alone])
 
 
 def _export(
@@ -144,8 +192,7 @@ def _export(
     vectorizer: DictVectorizer,
     lexicon: Lexicon,
     rows: list[dict[str, Any]],
-    flag: float,
-    quiet: float,
+    limits: dict[str, float],
     cross_validated: dict[str, float],
 ) -> dict[str, Any]:
     coefficients = model.coef_.T  # features x classes
@@ -164,7 +211,7 @@ def _export(
         "cross_validated": {name: round(value, 3) for name, value in cross_validated.items()},
         "classes": [str(name) for name in model.classes_],
         "bias": [round(float(b), DIGITS) for b in model.intercept_],
-        "thresholds": {"flag": flag, "high": HIGH, "quiet": quiet, "quiet_high": QUIET_HIGH},
+        "thresholds": {**limits, "quiet_high": QUIET_HIGH},
         "weights": weights,
     }
 

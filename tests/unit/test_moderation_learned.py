@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from moderation import Action, Category, Severity, load_lexicon, moderate
-from moderation.blend import blend
+from moderation.blend import alone, blend
 from moderation.classifier import LEARNED, make_signal
 from moderation.learned import (
     CONCEPT,
@@ -33,6 +34,7 @@ def toy(
     high: float = 0.9,
     quiet: float = 0.8,
     quiet_high: float = 0.95,
+    flag_alone: float = 0.8,
 ) -> LearnedModel:
     """A model over none / suicide / spam with the given weights and no bias."""
     return LearnedModel.from_json(
@@ -47,6 +49,7 @@ def toy(
                 "high": high,
                 "quiet": quiet,
                 "quiet_high": quiet_high,
+                "flag_alone": flag_alone,
             },
         }
     )
@@ -97,12 +100,43 @@ def test_probabilities_are_a_softmax_over_the_classes() -> None:
     assert chances["suicide"] > chances[NONE] == pytest.approx(chances["spam"])
 
 
+def _column_sums(model: LearnedModel, found: list[str]) -> list[float]:
+    rows = [row for row in map(model.weights.get, found) if row is not None]
+    return [sum(column) for column in zip(model.bias, *rows, strict=True)]
+
+
+def test_packed_rows_add_up_to_the_column_sums() -> None:
+    """Rows are summed packed in one int each; negative weights, repeats and long messages
+    must come out as the plain column sums do."""
+    model = toy({"a": [-3.217, 0.004, 2.5], "b": [0.001, -0.999, -7.0], "c": [9.999, 0.0, -9.999]})
+    for found in (["a"], ["b", "b", "x"], ["a", "b", "c"] * 400, []):
+        assert model.logits(found) == pytest.approx(_column_sums(model, found), abs=1e-9)
+    shipped = load_lexicon().model
+    assert shipped is not None
+    for text in ("i bought a rope today", "made pancakes with my son this morning"):
+        found = features(normalize(text).words, 0, (), ())
+        assert shipped.logits(found) == pytest.approx(_column_sums(shipped, found), abs=1e-9)
+        logits = _column_sums(shipped, found)
+        exps = [math.exp(logit - max(logits)) for logit in logits]
+        expected = [value / sum(exps) for value in exps]
+        assert list(shipped.probabilities(found).values()) == pytest.approx(expected, abs=1e-12)
+
+
 @pytest.mark.parametrize(
     "broken",
     [
         {"classes": ["spam", "suicide"]},  # no "none"
         {"bias": [0.0]},
         {"weights": {"rope": [1.0]}},
+        {
+            "thresholds": {
+                "flag": 0.5,
+                "high": 0.9,
+                "quiet": 0.8,
+                "quiet_high": 0.95,
+                "flag_alone": 0.4,
+            }
+        },  # the model alone held to less than with a sign
     ],
 )
 def test_a_malformed_model_is_refused(broken: dict[str, Any]) -> None:
@@ -137,6 +171,43 @@ def test_blend_adds_nothing_below_the_flag_threshold_or_twice() -> None:
     rule = make_signal(Category.SUICIDE, Severity.CONCERN, "some_rule")
     strong = toy({"rope": [0.0, 0.0, 3.0]})
     assert blend(strong, "rope", 0, NAMES, (rule,))[0] == (rule,)
+
+
+def test_alone_adds_a_signal_only_past_its_own_stricter_threshold() -> None:
+    weights = {"rope": [0.0, 0.0, 1.5]}  # risk 0.87: past flag 0.5 and flag_alone 0.8
+    assert alone(toy(weights, flag_alone=0.9), "bought a rope") is None
+    added = alone(toy(weights), "bought a rope")
+    assert added is not None
+    signals, risk, likeliest = added
+    assert risk > 0.8 and likeliest is Category.SUICIDE
+    assert [(s.category, s.severity, s.reason) for s in signals] == [
+        (Category.SUICIDE, Severity.CONCERN, LEARNED)
+    ]
+
+
+def test_alone_reads_words_and_pairs_only() -> None:
+    """No concept or finding can reach it: the time words stay out as everywhere."""
+    model = toy({"tonight": [0.0, 0.0, 9.0], "sleep tonight": [0.0, 0.0, 0.5]})
+    assert alone(model, "sleep tonight") is None
+
+
+def test_alone_adds_community_harm_only_when_it_is_the_likelier_reading() -> None:
+    thin = toy({"cheap": [0.0, 1.098, 0.981]})  # none 0.15, spam 0.45, suicide 0.40
+    assert alone(thin, "cheap") is None
+    spam = alone(toy({"cheap": [-9.0, 3.0, 0.0]}), "cheap")
+    assert spam is not None and spam[0][0].category is Category.SPAM
+
+
+def test_a_model_file_without_flag_alone_never_flags_alone() -> None:
+    data: dict[str, Any] = {
+        "version": "v",
+        "lexicon_version": "v",
+        "classes": [NONE, "spam", "suicide"],
+        "bias": [0.0, 0.0, 0.0],
+        "weights": {"rope": [0.0, 0.0, 40.0]},
+        "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+    }
+    assert alone(LearnedModel.from_json(data), "rope") is None
 
 
 def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -> None:
