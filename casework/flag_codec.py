@@ -401,13 +401,18 @@ def note_from_json(subject: str, text: str | bytes) -> CaseNote:
 
 
 def sanction_to_dict(sanction: Sanction) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "uid": sanction.uid,
         "kind": sanction.kind,
         "until_ms": sanction.until_ms,
         "by": sanction.by,
         "reason": sanction.reason,
     }
+    # Only a network hold names the ban it was placed for: every other sanction is stored as
+    # it was before holds were told apart (the Redis store matches members by their text).
+    if sanction.held_for:
+        data["held_for"] = sanction.held_for
+    return data
 
 
 def sanction_from_dict(data: Mapping[str, Any]) -> Sanction:
@@ -417,6 +422,7 @@ def sanction_from_dict(data: Mapping[str, Any]) -> Sanction:
         until_ms=_int(data, "until_ms"),
         by=_str(data, "by"),
         reason=_str(data, "reason") if "reason" in data else "",
+        held_for=_str(data, "held_for") if data.get("held_for") else "",
     )
 
 

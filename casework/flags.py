@@ -351,13 +351,19 @@ class CaseNote:
 
 @dataclass(frozen=True, slots=True)
 class Sanction:
-    """A mute or ban of an anonymous identity (its uid), until a time."""
+    """A mute or ban of an anonymous identity (its uid), until a time.
+
+    A ban also holds the network its person connected from against new identities: that hold is
+    a ban whose `uid` is the source's key (a keyed hash, never an address: server/sources.py)
+    and whose `held_for` names the banned uid. Each ban's hold is its own record, so lifting or
+    shortening one ban (`ModerationStore.end_holds`) moves only the holds it placed."""
 
     uid: str
     kind: str  # "mute" or "ban"
     until_ms: int
     by: str
     reason: str = ""
+    held_for: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,6 +519,13 @@ class ModerationStore(Protocol):
     async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
         """Move the end of `sanction` (matched by uid, kind and until_ms) to `until_ms`: an
         appeal decided as lifted (the end is now) or shortened. False when no such sanction."""
+        ...
+
+    async def end_holds(self, uid: str, placed_until_ms: int, until_ms: int) -> int:
+        """Bring forward to `until_ms` every network hold that the ban of `uid` ending at
+        `placed_until_ms` placed (sanctions with `held_for` = uid and that end): the ban was
+        lifted on appeal (`until_ms` is now) or shortened. Holds placed by any other ban, of
+        this identity or another, stay as they are. Returns how many holds moved."""
         ...
 
     async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:

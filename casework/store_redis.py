@@ -19,6 +19,9 @@ so the whole queue lives in one Redis Cluster slot and a script may touch any fl
 - `harbor:{mod}:claims:<hash>`   set: the flag ids a session claimed, expiring with the session
 - `harbor:{mod}:audit`           zset: "<seq, 16 digits>:<entry JSON>" by at_ms; `audit:seq` counter
 - `harbor:{mod}:sanction:<uid>`  zset: sanction JSON by until_ms, expiring with the last one
+                                 (a network hold's <uid> is its source key, `source:<hash>`)
+- `harbor:{mod}:holds:<uid>`     zset: the source keys the ban of <uid> holds, by that ban's
+                                 until_ms, expiring with the last one (`end_holds` reads it)
 - `harbor:{mod}:notes:<subject>` zset: "<seq, 16 digits>:<note JSON>" by at_ms, the notes on a
                                  flag (subject: its id) or the shift hand-over notes
                                  (subject: `handover`); `notes:seq` counter
@@ -401,6 +404,38 @@ if tonumber(last[2]) <= tonumber(until_ms) then redis.call('PEXPIREAT', key, unt
 return 1
 """
 
+# A network hold: the sanction as above, and its source noted against the ban that placed it (a
+# later ban of the same identity holding the same source keeps the later end: ZADD GT).
+_HOLD = """
+local key, holds, until_ms, member, source = KEYS[1], KEYS[2], ARGV[2], ARGV[3], ARGV[4]
+local function add(zset, score, value)
+  redis.call('ZADD', zset, 'GT', score, value)
+  local last = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')
+  if tonumber(last[2]) <= tonumber(score) then redis.call('PEXPIREAT', zset, score) end
+end
+add(key, until_ms, member)
+add(holds, until_ms, source)
+return 1
+"""
+
+# A ban lifted or shortened: KEYS[1] its holds, KEYS[2..] the holds' sanction sets; ARGV from 3
+# in threes per set: the source, the hold as stored, the hold as it now ends. A hold no longer
+# there (ended on its own, or moved already) is left alone.
+_END_HOLDS = """
+local holds, new_until = KEYS[1], ARGV[2]
+local moved = 0
+for i = 2, #KEYS do
+  local at = 3 + (i - 2) * 3
+  local source, old, new = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  if redis.call('ZREM', KEYS[i], old) == 1 then
+    redis.call('ZADD', KEYS[i], new_until, new)
+    redis.call('ZADD', holds, new_until, source)
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
 # A sanction's end moved (an appeal decided): the members ending at until_ms of that kind are
 # replaced by the one given, its score the new end. The key's expiry is left: it can only be later.
 _END_SANCTION = """
@@ -555,6 +590,8 @@ class RedisModerationStore:
         self._sanction = register(_PRELUDE + _SANCTION)
         self._revoke = register(_PRELUDE + _REVOKE)
         self._end_sanction = register(_PRELUDE + _END_SANCTION)
+        self._hold = register(_PRELUDE + _HOLD)
+        self._end_holds = register(_PRELUDE + _END_HOLDS)
         self._lift_revocation = register(_PRELUDE + "redis.call('DEL', KEYS[1]) return 1")
         self._create_session = register(_PRELUDE + _CREATE_SESSION)
         self._session = register(_PRELUDE + _SESSION)
@@ -916,7 +953,17 @@ class RedisModerationStore:
 
     async def sanction(self, sanction: Sanction) -> None:
         """Adds to the uid's set, which expires (by Redis's clock) when its last sanction ends;
-        `active_sanctions` filters by the caller's `now_ms`, so answers never depend on that."""
+        `active_sanctions` filters by the caller's `now_ms`, so answers never depend on that.
+        A network hold is also added to the holds of the ban it was placed for."""
+        if sanction.held_for:
+            await self._run_replicated(
+                self._hold,
+                [_key(f"sanction:{sanction.uid}"), _key(f"holds:{sanction.held_for}")],
+                sanction.until_ms,
+                sanction_to_json(sanction),
+                sanction.uid,
+            )
+            return
         await self._run_replicated(
             self._sanction,
             [_key(f"sanction:{sanction.uid}")],
@@ -951,6 +998,32 @@ class RedisModerationStore:
             until_ms,
         )
         return int(changed) > 0
+
+    async def end_holds(self, uid: str, placed_until_ms: int, until_ms: int) -> int:
+        """The ban's holds are read first (the sources from its holds set, then each source's
+        holds ending with the ban, told apart by `held_for`), then moved in one script that
+        moves only those still stored as read."""
+        if until_ms >= placed_until_ms:
+            return 0
+        holds = _key(f"holds:{uid}")
+        sources = _texts(await self._redis.zrangebyscore(holds, placed_until_ms, placed_until_ms))
+        if not sources:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for source in sources:
+                pipe.zrangebyscore(_key(f"sanction:{source}"), placed_until_ms, placed_until_ms)
+            replies = await pipe.execute()
+        keys, args = [holds], []
+        for source, reply in zip(sources, replies, strict=True):
+            for member in _texts(reply):
+                hold = sanction_from_json(member)
+                if hold.held_for == uid:
+                    keys.append(_key(f"sanction:{source}"))
+                    moved = sanction_to_json(replace(hold, until_ms=until_ms))
+                    args += [source, member, moved]
+        if not args:
+            return 0
+        return int(await self._run_replicated(self._end_holds, keys, until_ms, *args))
 
     async def first_to_mark(self, key: str, now_ms: int, until_ms: int) -> bool:
         """Expires by Redis's clock, at `until_ms`; `now_ms` is for the SQLite store's sweep."""

@@ -136,6 +136,11 @@ CREATE TABLE IF NOT EXISTS sanctions (
     reason TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sanctions_by_uid ON sanctions (uid, until_ms);
+CREATE TABLE IF NOT EXISTS source_holds (
+    seq INTEGER PRIMARY KEY,
+    held_for TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS source_holds_by_ban ON source_holds (held_for);
 CREATE TABLE IF NOT EXISTS notes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     subject TEXT NOT NULL,
@@ -685,23 +690,40 @@ class SqliteModerationStore:
     # Sanctions
 
     async def sanction(self, sanction: Sanction) -> None:
+        """A network hold (`held_for` set) is also noted in source_holds, by the sanction's
+        seq: the ban it was placed for finds exactly its own rows there."""
         await anyio.lowlevel.checkpoint()
         with self._write() as tx:
-            tx.execute(
+            seq = tx.execute(
                 "INSERT INTO sanctions (uid, kind, until_ms, by, reason) VALUES (?, ?, ?, ?, ?)",
                 (sanction.uid, sanction.kind, sanction.until_ms, sanction.by, sanction.reason),
-            )
+            ).lastrowid
+            if sanction.held_for:
+                tx.execute(
+                    "INSERT INTO source_holds (seq, held_for) VALUES (?, ?)",
+                    (seq, sanction.held_for),
+                )
 
     async def active_sanctions(self, uid: str, now_ms: int) -> list[Sanction]:
         """Unexpired sanctions of `uid`, the longest-lasting first."""
         await anyio.lowlevel.checkpoint()
         with self._read() as tx:
             rows = tx.execute(
-                "SELECT uid, kind, until_ms, by, reason FROM sanctions "
-                "WHERE uid = ? AND until_ms > ? ORDER BY until_ms DESC, seq DESC",
+                "SELECT s.uid, s.kind, s.until_ms, s.by, s.reason, h.held_for FROM sanctions s "
+                "LEFT JOIN source_holds h ON h.seq = s.seq "
+                "WHERE s.uid = ? AND s.until_ms > ? ORDER BY s.until_ms DESC, s.seq DESC",
                 (uid, now_ms),
             ).fetchall()
         return [sanction_from_dict(dict(row)) for row in rows]
+
+    async def end_holds(self, uid: str, placed_until_ms: int, until_ms: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        with self._write() as tx:
+            return tx.execute(
+                "UPDATE sanctions SET until_ms = ? WHERE until_ms = ? AND until_ms > ? "
+                "AND seq IN (SELECT seq FROM source_holds WHERE held_for = ?)",
+                (until_ms, placed_until_ms, until_ms, uid),
+            ).rowcount
 
     async def end_sanction(self, sanction: Sanction, until_ms: int) -> bool:
         await anyio.lowlevel.checkpoint()
@@ -786,6 +808,7 @@ class SqliteModerationStore:
             )
             tx.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
             tx.execute("DELETE FROM sanctions WHERE until_ms <= ?", (now_ms,))
+            tx.execute("DELETE FROM source_holds WHERE seq NOT IN (SELECT seq FROM sanctions)")
             tx.execute("DELETE FROM revocations WHERE until_ms <= ?", (now_ms,))
             return flags + entries
 

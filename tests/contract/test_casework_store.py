@@ -1138,6 +1138,55 @@ async def test_ending_a_sanction_moves_only_that_sanctions_end(
     assert not await store.end_sanction(Sanction("u2", "mute", now + DAY, "ana"), now)
 
 
+def _hold(source: str, uid: str, until_ms: int) -> Sanction:
+    """A ban's hold on a network, as the worker that closed the banned person's sockets
+    records it (server/lifespan.py)."""
+    return Sanction(f"source:{source}", "ban", until_ms, "", "held by a ban", held_for=uid)
+
+
+async def test_ending_a_bans_holds_moves_exactly_the_holds_it_placed(
+    store: ModerationStore, now: int
+) -> None:
+    """A ban lifted or shortened on appeal: the networks it held are held no longer (or only
+    until its new end); a network another standing ban also holds stays held by that ban, and
+    a hold of the same identity's other ban stays too."""
+    ban_end, other_end = now + DAY, now + 2 * DAY
+    home, shelter = _hold("home", "u1", ban_end), _hold("shelter", "u1", ban_end)
+    neighbour = _hold("shelter", "u2", ban_end)  # another person's ban, the same end
+    cafe = _hold("cafe", "u1", other_end)  # a second ban of u1, not appealed
+    for hold in (home, shelter, neighbour, cafe):
+        await store.sanction(hold)
+    assert sorted(await store.active_sanctions("source:shelter", now), key=str) == sorted(
+        [neighbour, shelter], key=str
+    )
+
+    assert await store.end_holds("u1", ban_end, now + HOUR) == 2
+    assert await store.active_sanctions("source:home", now) == [replace(home, until_ms=now + HOUR)]
+    assert await store.active_sanctions("source:home", now + HOUR) == []
+    assert await store.active_sanctions("source:shelter", now + HOUR) == [neighbour]
+    assert await store.active_sanctions("source:cafe", now + HOUR) == [cafe]
+
+    # Lifted after being shortened (the end it was placed with no longer matches): nothing
+    # moves; lifted from its current end: the hold ends now.
+    assert await store.end_holds("u1", ban_end, now) == 0
+    assert await store.end_holds("u1", now + HOUR, now) == 2
+    assert await store.active_sanctions("source:home", now) == []
+    assert await store.active_sanctions("source:shelter", now) == [neighbour]
+    assert await store.active_sanctions("source:cafe", now) == [cafe]
+    assert await store.end_holds("u3", ban_end, now) == 0
+
+
+async def test_a_hold_is_seen_by_another_worker_and_ended_by_it(backend: Backend, now: int) -> None:
+    """The hold is recorded by the worker that closed the sockets; the coordinator's decision
+    lands on any worker, which must find it."""
+    placing, deciding = backend.open(), backend.open()
+    hold = _hold("home", "u1", now + DAY)
+    await placing.sanction(hold)
+    assert await deciding.active_sanctions("source:home", now) == [hold]
+    assert await deciding.end_holds("u1", now + DAY, now) == 1
+    assert await backend.open().active_sanctions("source:home", now) == []
+
+
 async def test_many_concurrent_lookups_each_get_their_own_identitys_sanctions(
     store: ModerationStore, now: int
 ) -> None:
