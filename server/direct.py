@@ -7,7 +7,9 @@ person. Notices are sent with `feeds.notify`.
 
 A ban also holds the sources (keyed hashes of the addresses, server/sources.py) of the sockets
 it closes, for as long as the ban lasts, so the person cannot come straight back under a fresh
-identity: only the worker that holds the sockets knows their sources, so it records the hold.
+identity: only the worker that holds the sockets knows their sources, so it records the hold,
+naming the ban (the uid and its end) it holds for, so that a ban lifted or shortened on appeal
+ends or shortens exactly its own holds.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from rooms.envelope import Broadcast, Event
 from .closecodes import CloseCode
 from .registry import Registry
 
-HoldSources = Callable[[Iterable[str], int], None]
+HoldSources = Callable[[str, Iterable[str], int], None]
 
 
 def identity_notice_listener(
     registry: Registry, hold_sources: HoldSources
 ) -> Callable[[Event], None]:
-    """`hold_sources(sources, until_ms)` records the holds (it may not block: it is called from
-    the fan-out listener, so it starts the store write and returns)."""
+    """`hold_sources(uid, sources, until_ms)` records the holds of the ban of `uid` (it may not
+    block: it is called from the fan-out listener, so it starts the store write and returns)."""
 
     def apply(event: Event) -> None:
         if not isinstance(event, Broadcast):
@@ -45,7 +47,7 @@ def identity_notice_listener(
             if notice.get("ban"):
                 until = notice.get("until_ms")
                 if isinstance(until, int):
-                    hold_sources(connection.sources, until)
+                    hold_sources(uid, connection.sources, until)
                 connection.close(CloseCode.BANNED, "a moderator paused this identity for a while")
 
     return apply

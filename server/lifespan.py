@@ -220,16 +220,17 @@ def _source_holder(context: WorkerContext) -> HoldSources:
     notice listener must not wait on the store)."""
     pending: set[asyncio.Task[None]] = set()
 
-    async def hold(sources: tuple[str, ...], until_ms: int) -> None:
+    async def hold(uid: str, sources: tuple[str, ...], until_ms: int) -> None:
         for source in sources:
-            sanction = Sanction(source_sanction_key(source), "ban", until_ms, "", "held by a ban")
+            key = source_sanction_key(source)
+            sanction = Sanction(key, "ban", until_ms, "", "held by a ban", held_for=uid)
             try:
                 await context.store.sanction(sanction)
             except Exception as exc:  # the identity's ban itself is already stored
                 logger.warning("could not hold a banned source (%s)", type(exc).__name__)
 
-    def start(sources: Iterable[str], until_ms: int) -> None:
-        task = asyncio.get_running_loop().create_task(hold(tuple(set(sources)), until_ms))
+    def start(uid: str, sources: Iterable[str], until_ms: int) -> None:
+        task = asyncio.get_running_loop().create_task(hold(uid, tuple(set(sources)), until_ms))
         pending.add(task)
         task.add_done_callback(pending.discard)
 

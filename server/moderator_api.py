@@ -584,6 +584,10 @@ async def _decide(context: WorkerContext, name: str, flag: Flag, body: dict[str,
         new_until = None
     if sanction is not None and decision is not Outcome.UPHELD:
         await context.store.end_sanction(sanction, new_until or now)
+        if kind == "ban":
+            # The networks the ban held (the household, the shelter's wifi) are free again, or
+            # free sooner, with it; a network another standing ban holds stays held by that one.
+            await context.store.end_holds(uid, sanction.until_ms, new_until or now)
         if kind == "ban" and decision is Outcome.LIFTED:
             await context.store.lift_revocation(uid)
     resolved = await context.store.resolve(flag.id, name, decision, note, now)

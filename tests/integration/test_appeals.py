@@ -5,18 +5,23 @@ HARBOR_SANCTION_MAX_DAYS."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from tests.conftest import HarborFactory
 from tests.harness import Client, HarborProcess, RedisProcess, seconds
 
-from .test_abuse import moderators_cli
+from .test_abuse import from_source, moderators_cli
 from .test_moderation_flow import PASSWORD, SOLICITING, Moderator, member
 
 ENV = {"HARBOR_SEND_RATE_PER_10S": "200", "HARBOR_SEND_BURST": "50"}
+# Where the banned people connect from: another loopback address is, to the server, another
+# network (tests/integration/test_abuse.py), so only this one is held by their bans.
+HOME = "127.0.0.23"
 
 
 @pytest.fixture
@@ -208,6 +213,114 @@ async def test_a_ban_lifted_on_appeal_lets_the_person_back_at_once_in_their_own_
     assert (known["state"], known["decision"]) == ("decided", "lifted")
     assert known["message"].endswith("the pause on your name is lifted: you can write again.")
     for client in (back, shut):
+        await client.close()
+    for moderator in (alice, cara):
+        await moderator.close()
+
+
+async def new_name_from(worker: HarborProcess, address: str) -> bool:
+    """Whether a person with no name yet, coming from `address`, is given one (else the ban's
+    hold on that network closes the socket with 4503)."""
+    fresh = await from_source(worker, address)
+    await fresh.send({"type": "hello"})
+    try:
+        frame = await fresh.recv(within=5)
+    except Exception as closed:
+        assert "4503" in str(closed)
+        return False
+    assert frame["type"] == "welcome"
+    await fresh.close()
+    return True
+
+
+async def network_held(worker: HarborProcess, address: str) -> None:
+    """Wait until the ban's hold is in place: the worker that closed the banned socket writes it
+    in the background. Bounded: 50 tries."""
+    for _ in range(50):
+        if not await new_name_from(worker, address):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("a new name from the banned network was welcomed")
+
+
+async def at_home(worker: HarborProcess) -> Client:
+    """A person at HOME with a name, in the newcomers room."""
+    person = await from_source(worker, HOME)
+    await person.hello()
+    await person.join("newcomers")
+    return person
+
+
+async def banned(writer: Client, moderator: Moderator, text: str) -> str:
+    """`writer` says `text` and is banned for a day over it; their appeal ticket."""
+    await writer.say("newcomers", text, "h1")
+    (flag,) = [f for f in await moderator.flags() if f["text"] == text]
+    done = await moderator.act(flag["id"], "ban", minutes=1440, reason="threats", confirm=True)
+    assert done.status_code == 200, done.text
+    ticket: str = (await writer.expect("sanction", within=10))["appeal"]
+    with pytest.raises(Exception, match="4503"):
+        await writer.recv(within=10)
+    return ticket
+
+
+async def holds_written(redis_server: RedisProcess, count: int) -> None:
+    """Wait until `count` bans have their holds recorded (each ban's own holds set): a hold
+    written late, by the worker that closed the socket, must not stand in for one ended
+    wrongly. Bounded: 50 tries."""
+    client = aioredis.from_url(redis_server.url)
+    try:
+        for _ in range(50):
+            if len([key async for key in client.scan_iter("harbor:{mod}:holds:*")]) == count:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+    raise AssertionError(f"expected the holds of {count} bans")
+
+
+async def test_a_ban_lifted_on_appeal_frees_the_network_it_held_on_every_worker(
+    two_workers: tuple[HarborProcess, ...],
+) -> None:
+    """Before: the person had their name back, but the household, shelter or carrier address
+    they shared stayed closed to new names until the ban's original end."""
+    one, two = two_workers
+    alice = await signed(two, "alice")
+    cara = await signed(two, "cara")
+    writer = await at_home(one)
+    ticket = await banned(writer, alice, SOLICITING)
+    await network_held(two, HOME)
+    assert not await new_name_from(one, HOME)
+    assert (await appeal(one, ticket, "I'm sorry, I was upset")).status_code == 200
+
+    case = await appealed_case(cara)
+    lifted = await cara.act(case["id"], "decide", decision="lifted")
+    assert lifted.status_code == 200, lifted.text
+    assert await new_name_from(one, HOME), "the lifted ban no longer holds its network"
+    assert await new_name_from(two, HOME)
+    await writer.close()
+    for moderator in (alice, cara):
+        await moderator.close()
+
+
+async def test_a_lifted_ban_leaves_the_hold_of_another_standing_ban_on_the_same_network(
+    two_workers: tuple[HarborProcess, ...], redis_server: RedisProcess
+) -> None:
+    """Two people at one address, both banned; one ban lifted on appeal: the other ban still
+    holds the network, so no new name starts there until it ends."""
+    one, two = two_workers
+    alice = await signed(two, "alice")
+    cara = await signed(two, "cara")
+    first, second = await at_home(one), await at_home(two)
+    ticket = await banned(first, alice, SOLICITING)
+    await banned(second, alice, SOLICITING + " tonight")
+    await holds_written(redis_server, 2)
+    assert (await appeal(one, ticket, "it was not what it looked like")).status_code == 200
+    case = await appealed_case(cara)
+    lifted = await cara.act(case["id"], "decide", decision="lifted")
+    assert lifted.status_code == 200, lifted.text
+    assert not await new_name_from(one, HOME), "the second ban still holds the network"
+    assert not await new_name_from(two, HOME)
+    for client in (first, second):
         await client.close()
     for moderator in (alice, cara):
         await moderator.close()
