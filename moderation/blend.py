@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from moderation.classifier import LEARNED, Signal, make_signal
-from moderation.learned import NONE, LearnedModel, features
+from moderation.learned import NONE, WORD, LearnedModel, features
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 _CONCERN = Severity.CONCERN
@@ -74,9 +74,18 @@ def blend(
     return (*found, make_signal(category, severity, LEARNED)), risk, category
 
 
+# Fewer words than this, with no lexicon term, are too little for the model to flag alone: on
+# "sorry" or "same here" its score is one word's share of the corpus's crisis stories (their
+# confessions say "sorry"), not evidence about this message. The lexicon answers short crisis
+# lines ("kms", "od'd", "help me").
+MIN_WORDS_ALONE = 3
+
+
 def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, Category] | None:
     """The model's signal on a message with no lexicon term (``words``, its words view), with
     its risk and likeliest category; None when it adds nothing (the usual answer)."""
+    if len(WORD.findall(words)) < MIN_WORDS_ALONE:
+        return None
     chances = model.probabilities(features(words, 0, (), ()))
     risk = 1 - chances[NONE]
     limits = model.thresholds

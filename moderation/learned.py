@@ -24,7 +24,7 @@ from itertools import repeat
 from typing import Any
 
 # A word of the words view: letters and digits of any script, an inner apostrophe kept.
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Feature names: a word is itself, a pair is "a b", a concept "@c:name", a rule's finding
 # "@r:category:severity" (neither "@" nor a space can occur in a word).
 CONCEPT = "@c:"
@@ -38,7 +38,7 @@ def features(
     """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
-    tokens = _spelled_out(_WORD.findall(words))
+    tokens = _spelled_out(WORD.findall(words))
     pairs = map(" ".join, zip(tokens, tokens[1:], strict=False))
     found = [token for token in tokens if token not in TIME_WORDS]
     found.extend(pairs)

@@ -193,9 +193,19 @@ def test_alone_reads_words_and_pairs_only() -> None:
 
 def test_alone_adds_community_harm_only_when_it_is_the_likelier_reading() -> None:
     thin = toy({"cheap": [0.0, 1.098, 0.981]})  # none 0.15, spam 0.45, suicide 0.40
-    assert alone(thin, "cheap") is None
-    spam = alone(toy({"cheap": [-9.0, 3.0, 0.0]}), "cheap")
+    assert alone(thin, "cheap pills here") is None
+    spam = alone(toy({"cheap": [-9.0, 3.0, 0.0]}), "cheap pills here")
     assert spam is not None and spam[0][0].category is Category.SPAM
+
+
+def test_alone_needs_a_few_words_before_it_flags_on_its_own() -> None:
+    """One or two plain words ("sorry", "same here") are too little evidence to flag alone;
+    the same word inside a longer message is read."""
+    loud = toy({"sorry": [-9.0, 0.0, 3.0]})
+    assert alone(loud, "sorry") is None
+    assert alone(loud, "so sorry") is None
+    found = alone(loud, "sorry everyone, really")
+    assert found is not None and found[0][0].category is Category.SUICIDE
 
 
 def test_a_model_file_without_flag_alone_never_flags_alone() -> None:
@@ -207,7 +217,7 @@ def test_a_model_file_without_flag_alone_never_flags_alone() -> None:
         "weights": {"rope": [0.0, 0.0, 40.0]},
         "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
     }
-    assert alone(LearnedModel.from_json(data), "rope") is None
+    assert alone(LearnedModel.from_json(data), "bought a rope") is None
 
 
 def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -> None:
