@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 from playwright.async_api import Locator, expect
@@ -246,9 +247,13 @@ async def test_a_pause_stops_the_turn_clock_and_resuming_gives_the_time_back(
     await panel(chair).get_by_role("button", name="Give the floor to the next hand").click()
     floor = panel(ana).locator("#meeting-floor")
     await expect(floor).to_contain_text("left.", timeout=ms(10))
+    # The turn would have ended by this moment (its length, plus two sweeps of the server's
+    # clock); a pause must carry the share past it. Waiting for something not to happen needs
+    # the deadline itself, so the wait is tied to it rather than to a guess.
+    unpaused_end = time.monotonic() + 6 + 2 * 0.5
     await panel(chair).get_by_role("button", name="Pause").click()
     await expect(floor).to_have_text("You have the floor · the clock is paused.")
-    await asyncio.sleep(8)  # longer than the whole turn: paused, it must not end
+    await asyncio.sleep(max(0.0, unpaused_end - time.monotonic()))
     await expect(floor).to_have_text("You have the floor · the clock is paused.")
     await expect(panel(ana).locator("#meeting-said")).not_to_contain_text("time is up")
     await panel(chair).get_by_role("button", name="Resume").click()
