@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 # A word of the words view: letters and digits of any script, an inner apostrophe kept.
@@ -37,9 +38,9 @@ def features(
     """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
-    tokens = _spelled_out(_WORD.findall(words))
-    pairs = map(" ".join, zip(tokens, tokens[1:], strict=False))
-    found = [token for token in tokens if token not in TIME_WORDS]
+    spelled = tokens(words)
+    pairs = map(" ".join, zip(spelled, spelled[1:], strict=False))
+    found = [token for token in spelled if token not in TIME_WORDS]
     found.extend(pairs)
     bits &= ~1  # bit 0 is the signal bit, which names no concept
     concepts = []
@@ -52,6 +53,11 @@ def features(
     found.extend(CONCEPT + name for name in concepts)
     found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
     return found
+
+
+def tokens(words: str) -> list[str]:
+    """The words of a words view, in order, chat shorthand spelled out."""
+    return _spelled_out(_WORD.findall(words))
 
 
 # The lexicon's context concepts (its "context", "shields" and "clause breaks" sections, and the
@@ -122,6 +128,10 @@ class LearnedModel:
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
     thresholds: Thresholds
+    # Word meaning: each word's score per class, the model's weights for the message's mean
+    # word vector folded into one row per word (``s_w = W . v_w``, see ``training/``), so a
+    # word the corpus never had still scores by what it means. Empty for a model without it.
+    meanings: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
@@ -136,6 +146,7 @@ class LearnedModel:
         if len(bias) != len(classes) or any(len(row) != len(classes) for row in weights.values()):
             raise ValueError("every weight row needs one weight per class")
         limits = data["thresholds"]
+        meanings = _meanings(data.get("meanings"), len(classes))
         return cls(
             version=str(data["version"]),
             lexicon_version=str(data["lexicon_version"]),
@@ -148,13 +159,39 @@ class LearnedModel:
                 float(limits["quiet"]),
                 float(limits["quiet_high"]),
             ),
+            meanings=meanings,
         )
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""
         rows = [row for row in map(self.weights.get, found) if row is not None]
         logits = [sum(column) for column in zip(self.bias, *rows, strict=True)]
+        if self.meanings:  # the mean of the scores of the words that have one
+            scored = [row for row in map(self.meanings.get, found) if row is not None]
+            if scored:
+                share = 1 / len(scored)
+                means = (sum(column) * share for column in zip(*scored, strict=True))
+                logits = [logit + mean for logit, mean in zip(logits, means, strict=True)]
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         total = sum(exps)
         return {name: value / total for name, value in zip(self.classes, exps, strict=True)}
+
+
+def _meanings(data: Any, width: int) -> Mapping[str, tuple[float, ...]]:
+    """The word-meaning table from its stored form: ``words`` (one string, the words in order,
+    space-separated), ``scale`` and ``scores`` (per word, ``width`` integers; a score is the
+    integer times ``scale``): about a third the size of a dict of float lists."""
+    if data is None:
+        return MappingProxyType({})
+    words = str(data["words"]).split(" ")
+    scale = float(data["scale"])
+    scores = data["scores"]
+    if len(scores) != len(words) * width:
+        raise ValueError("the word meanings need one score per class for each word")
+    return MappingProxyType(
+        {
+            word: tuple(scale * int(value) for value in scores[at : at + width])
+            for word, at in zip(words, range(0, len(scores), width), strict=True)
+        }
+    )

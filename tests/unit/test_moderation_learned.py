@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +98,36 @@ def test_probabilities_are_a_softmax_over_the_classes() -> None:
     assert chances["suicide"] > chances[NONE] == pytest.approx(chances["spam"])
 
 
+def test_word_meanings_add_the_mean_score_of_the_words_that_have_one() -> None:
+    """A word the weights never had ("noose") still scores through its meaning; the mean is
+    over the words with a meaning only, so the rest of the message does not dilute it."""
+    model = LearnedModel.from_json(
+        {
+            "version": "toy",
+            "lexicon_version": "toy",
+            "classes": [NONE, "spam", "suicide"],
+            "bias": [0.0, 0.0, 0.0],
+            "weights": {"bought": [0.0, 1.0, 0.0]},
+            "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+            "meanings": {"words": "noose cake", "scale": 0.01, "scores": [0, 0, 300, 100, 0, 0]},
+        }
+    )
+    assert model.meanings["noose"] == pytest.approx((0.0, 0.0, 3.0))
+    chances = model.probabilities(["bought", "a", "noose", "unknown"])
+    assert chances["suicide"] / chances[NONE] == pytest.approx(math.exp(3.0))
+    assert chances["spam"] / chances[NONE] == pytest.approx(math.exp(1.0))
+    mixed = model.probabilities(["noose", "cake"])  # the mean of (0, 0, 3) and (1, 0, 0)
+    assert mixed["suicide"] / mixed[NONE] == pytest.approx(math.exp(1.5 - 0.5))
+    assert toy({}).meanings == {}  # a model without them scores by its weights alone
+
+
 @pytest.mark.parametrize(
     "broken",
     [
         {"classes": ["spam", "suicide"]},  # no "none"
         {"bias": [0.0]},
         {"weights": {"rope": [1.0]}},
+        {"meanings": {"words": "rope noose", "scale": 0.01, "scores": [0, 0, 1]}},
     ],
 )
 def test_a_malformed_model_is_refused(broken: dict[str, Any]) -> None:
