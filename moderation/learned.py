@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from types import MappingProxyType
 from typing import Any
 
 # A word of the words view: letters and digits of any script, an inner apostrophe kept.
@@ -38,9 +39,9 @@ def features(
     """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
-    tokens = _spelled_out(WORD.findall(words))
-    pairs = map(" ".join, zip(tokens, tokens[1:], strict=False))
-    found = [token for token in tokens if token not in TIME_WORDS]
+    spelled = tokens(words)
+    pairs = map(" ".join, zip(spelled, spelled[1:], strict=False))
+    found = [token for token in spelled if token not in TIME_WORDS]
     found.extend(pairs)
     bits &= ~1  # bit 0 is the signal bit, which names no concept
     concepts = []
@@ -53,6 +54,11 @@ def features(
     found.extend(CONCEPT + name for name in concepts)
     found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
     return found
+
+
+def tokens(words: str) -> list[str]:
+    """The words of a words view, in order, chat shorthand spelled out."""
+    return _spelled_out(WORD.findall(words))
 
 
 # The lexicon's context concepts (its "context", "shields" and "clause breaks" sections, and the
@@ -127,6 +133,10 @@ class LearnedModel:
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
     thresholds: Thresholds
+    # Word meaning: each word's score per class, the model's weights for the message's mean
+    # word vector folded into one row per word (``s_w = W . v_w``, see ``training/``), so a
+    # word the corpus never had still scores by what it means. Empty for a model without it.
+    meanings: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     # The weights packed for summing (see _pack): the bias row carries the fields' offsets.
     _packed: dict[str, int] = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
@@ -161,6 +171,7 @@ class LearnedModel:
         )
         if thresholds.flag_alone < thresholds.flag:
             raise ValueError("flag_alone must not be below flag: the model alone needs more")
+        meanings = _meanings(data.get("meanings"), len(classes))
         return cls(
             version=str(data["version"]),
             lexicon_version=str(data["lexicon_version"]),
@@ -168,6 +179,7 @@ class LearnedModel:
             bias=bias,
             weights=weights,
             thresholds=thresholds,
+            meanings=meanings,
         )
 
     def logits(self, found: Sequence[str]) -> list[float]:
@@ -179,6 +191,12 @@ class LearnedModel:
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""
         logits = self.logits(found)
+        if self.meanings:  # the mean of the scores of the words that have one
+            scored = [row for row in map(self.meanings.get, found) if row is not None]
+            if scored:
+                share = 1 / len(scored)
+                means = (sum(column) * share for column in zip(*scored, strict=True))
+                logits = [logit + mean for logit, mean in zip(logits, means, strict=True)]
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         total = sum(exps)
@@ -200,3 +218,22 @@ _NOTHING = repeat(0)  # what an unknown feature adds (the second argument of dic
 
 def _pack(row: Sequence[float]) -> int:
     return sum(round(weight * _SCALE) << (_FIELD * i) for i, weight in enumerate(row))
+
+
+def _meanings(data: Any, width: int) -> Mapping[str, tuple[float, ...]]:
+    """The word-meaning table from its stored form: ``words`` (one string, the words in order,
+    space-separated), ``scale`` and ``scores`` (per word, ``width`` integers; a score is the
+    integer times ``scale``): about a third the size of a dict of float lists."""
+    if data is None:
+        return MappingProxyType({})
+    words = str(data["words"]).split(" ")
+    scale = float(data["scale"])
+    scores = data["scores"]
+    if len(scores) != len(words) * width:
+        raise ValueError("the word meanings need one score per class for each word")
+    return MappingProxyType(
+        {
+            word: tuple(scale * int(value) for value in scores[at : at + width])
+            for word, at in zip(words, range(0, len(scores), width), strict=True)
+        }
+    )

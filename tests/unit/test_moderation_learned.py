@@ -122,6 +122,29 @@ def test_packed_rows_add_up_to_the_column_sums() -> None:
         assert list(shipped.probabilities(found).values()) == pytest.approx(expected, abs=1e-12)
 
 
+def test_word_meanings_add_the_mean_score_of_the_words_that_have_one() -> None:
+    """A word the weights never had ("noose") still scores through its meaning; the mean is
+    over the words with a meaning only, so the rest of the message does not dilute it."""
+    model = LearnedModel.from_json(
+        {
+            "version": "toy",
+            "lexicon_version": "toy",
+            "classes": [NONE, "spam", "suicide"],
+            "bias": [0.0, 0.0, 0.0],
+            "weights": {"bought": [0.0, 1.0, 0.0]},
+            "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+            "meanings": {"words": "noose cake", "scale": 0.01, "scores": [0, 0, 300, 100, 0, 0]},
+        }
+    )
+    assert model.meanings["noose"] == pytest.approx((0.0, 0.0, 3.0))
+    chances = model.probabilities(["bought", "a", "noose", "unknown"])
+    assert chances["suicide"] / chances[NONE] == pytest.approx(math.exp(3.0))
+    assert chances["spam"] / chances[NONE] == pytest.approx(math.exp(1.0))
+    mixed = model.probabilities(["noose", "cake"])  # the mean of (0, 0, 3) and (1, 0, 0)
+    assert mixed["suicide"] / mixed[NONE] == pytest.approx(math.exp(1.5 - 0.5))
+    assert toy({}).meanings == {}  # a model without them scores by its weights alone
+
+
 @pytest.mark.parametrize(
     "broken",
     [
@@ -137,6 +160,7 @@ def test_packed_rows_add_up_to_the_column_sums() -> None:
                 "flag_alone": 0.4,
             }
         },  # the model alone held to less than with a sign
+        {"meanings": {"words": "rope noose", "scale": 0.01, "scores": [0, 0, 1]}},
     ],
 )
 def test_a_malformed_model_is_refused(broken: dict[str, Any]) -> None:
