@@ -18,6 +18,15 @@ A message in which the lexicon found no term at all (most chat) is read by :func
 model can only add there, past its own stricter ``flag_alone`` (chosen like ``flag``, on folds
 by writer), since nothing the rules saw backs it; below that it says nothing, and the message
 keeps the verdict of one with no signal (no risk is remembered across messages for it).
+
+A message of several sentences is also read one sentence at a time (:func:`buried`), each by
+its words alone, like such a message: a crisis sentence in the middle of ordinary chat ("the
+meeting was good. i gave my dog to my sister today, she'll need him more than me. anyway how
+is everyone") adds the words of every ordinary sentence to the whole message's reading, and
+they outweigh it. The riskiest sentence counts when it reaches ``flag_sentence`` (chosen in
+training after the others, on the same folds, as the lowest that keeps false alarms within
+the budget) and its likeliest reading is a crisis: it adds that category and keeps the rules'
+signals from being lowered. It never lowers anything itself.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from moderation.classifier import LEARNED, Signal, make_signal
-from moderation.learned import NONE, WORD, LearnedModel, features
+from moderation.learned import NONE, WORD, LearnedModel, features, tokens, word_features
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 _CONCERN = Severity.CONCERN
@@ -53,8 +62,10 @@ def blend(
     likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
     category = Category(likeliest)
     limits = model.thresholds
-    ordinary = 1 - risk
-    if ordinary >= limits.quiet:
+    sentence = buried(model, words)
+    if sentence is not None:  # a crisis sentence: nothing is lowered, its category is added
+        found = _with(found, *sentence, limits.high)
+    elif (ordinary := 1 - risk) >= limits.quiet:
         lowered = _LOWERED_WHEN_SURE if ordinary >= limits.quiet_high else _LOWERED
         kept = tuple(
             signal.at(_WATCH, lowered=True)
@@ -63,15 +74,17 @@ def blend(
             for signal in found
         )
         return kept, risk, category
-    if (
+    if not (
         risk < limits.flag
         # community harm is added only when it is the likelier reading
         or (not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE)
         or any(signal.category is category and signal.severity is not _WATCH for signal in found)
     ):
-        return found, risk, category
-    severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
-    return (*found, make_signal(category, severity, LEARNED)), risk, category
+        severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
+        found = (*found, make_signal(category, severity, LEARNED))
+    if sentence is not None and sentence[0] > risk:
+        return found, *sentence
+    return found, risk, category
 
 
 # Fewer words than this, with no lexicon term, are too little for the model to flag alone: on
@@ -89,11 +102,47 @@ def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, C
     chances = model.probabilities(features(words, 0, (), ()))
     risk = 1 - chances[NONE]
     limits = model.thresholds
-    if risk < limits.flag_alone:
-        return None
     likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
     category = Category(likeliest)
-    if not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE:
-        return None
-    severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
-    return (make_signal(category, severity, LEARNED),), risk, category
+    found: tuple[Signal, ...] = ()
+    if risk >= limits.flag_alone and (category.is_crisis or chances[likeliest] >= _COMMUNITY_SHARE):
+        found = _with(found, risk, category, limits.high)
+    if (sentence := buried(model, words)) is not None:
+        found = _with(found, *sentence, limits.high)
+        if sentence[0] > risk:
+            risk, category = sentence
+    return (found, risk, category) if found else None
+
+
+def sentences(words: str) -> list[list[str]]:
+    """The sentences of a words view (its clause breaks are line breaks) with enough words to
+    be read alone, as their words (:func:`~moderation.learned.tokens`); none for a message of
+    one such sentence, whose whole reading is that one."""
+    found = [
+        spelled for line in words.split("\n") if len(spelled := tokens(line)) >= MIN_WORDS_ALONE
+    ]
+    return found if len(found) > 1 else []
+
+
+def buried(model: LearnedModel, words: str) -> tuple[float, Category] | None:
+    """The riskiest crisis reading of a sentence of the message (``words``, its words view),
+    each read by its words alone, when it reaches ``flag_sentence``: its risk and category."""
+    riskiest: tuple[float, Category] | None = None
+    for spelled in sentences(words):
+        risk, likeliest = model.reading(word_features(spelled))
+        if risk < model.thresholds.flag_sentence or (riskiest and risk <= riskiest[0]):
+            continue
+        if (category := Category(likeliest)).is_crisis:
+            riskiest = risk, category
+    return riskiest
+
+
+def _with(
+    found: tuple[Signal, ...], risk: float, category: Category, high: float
+) -> tuple[Signal, ...]:
+    """``found`` with ``category`` added at the severity ``risk`` earns, unless a rule already
+    found it above watch."""
+    if any(signal.category is category and signal.severity is not _WATCH for signal in found):
+        return found
+    severity = Severity.HIGH if risk >= high and category.is_crisis else _CONCERN
+    return (*found, make_signal(category, severity, LEARNED))

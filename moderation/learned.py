@@ -39,10 +39,7 @@ def features(
     """The features of one message: ``words`` (its words view), ``bits`` (the OR of the
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
-    spelled = tokens(words)
-    pairs = map(" ".join, zip(spelled, spelled[1:], strict=False))
-    found = [token for token in spelled if token not in TIME_WORDS]
-    found.extend(pairs)
+    found = word_features(tokens(words))
     bits &= ~1  # bit 0 is the signal bit, which names no concept
     concepts = []
     while bits:  # one step per concept present, not per bit
@@ -53,6 +50,14 @@ def features(
         concepts = []  # context with no sign to qualify says nothing
     found.extend(CONCEPT + name for name in concepts)
     found.extend(f"{RULE}{category}:{severity}" for category, severity in findings)
+    return found
+
+
+def word_features(spelled: list[str]) -> list[str]:
+    """The features of words alone (``spelled``, from :func:`tokens`): each word but the time
+    words, and each pair of neighbours."""
+    found = [token for token in spelled if token not in TIME_WORDS]
+    found.extend(map(" ".join, zip(spelled, spelled[1:], strict=False)))
     return found
 
 
@@ -113,7 +118,10 @@ class Thresholds:
     for a rule's high-level one (set higher: a rule's high signal is rarely wrong);
     ``flag_alone``: ``flag`` for a message in which the lexicon found no term at all, where
     the model decides alone on plain words (never lower than ``flag``; a model file without
-    it never flags such a message, as the stage did when it read only messages with a sign).
+    it never flags such a message, as the stage did when it read only messages with a sign);
+    ``flag_sentence``: the same for the riskiest sentence of a message of several, read by its
+    words alone (never lower than ``flag_alone``; a model file without it reads no sentence
+    alone).
     """
 
     flag: float
@@ -121,6 +129,7 @@ class Thresholds:
     quiet: float
     quiet_high: float
     flag_alone: float = math.inf
+    flag_sentence: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,8 @@ class LearnedModel:
     _packed: dict[str, int] = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
     _shifts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _none: int = field(init=False, repr=False, compare=False)  # the index of "none"
+    _others: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         offsets = sum(_HALF << (_FIELD * i) for i in range(len(self.classes)))
@@ -148,6 +159,8 @@ class LearnedModel:
         setattr_(self, "_packed", {name: _pack(row) for name, row in self.weights.items()})
         setattr_(self, "_packed_bias", _pack(self.bias) + offsets)
         setattr_(self, "_shifts", tuple(range(0, _FIELD * len(self.classes), _FIELD)))
+        setattr_(self, "_none", self.classes.index(NONE))
+        setattr_(self, "_others", tuple(i for i in range(len(self.classes)) if i != self._none))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
@@ -168,9 +181,12 @@ class LearnedModel:
             float(limits["quiet"]),
             float(limits["quiet_high"]),
             float(limits.get("flag_alone", math.inf)),
+            float(limits.get("flag_sentence", math.inf)),
         )
         if thresholds.flag_alone < thresholds.flag:
             raise ValueError("flag_alone must not be below flag: the model alone needs more")
+        if thresholds.flag_sentence < thresholds.flag_alone:
+            raise ValueError("flag_sentence must not be below flag_alone: a sentence is less")
         meanings = _meanings(data.get("meanings"), len(classes))
         return cls(
             version=str(data["version"]),
@@ -187,6 +203,17 @@ class LearnedModel:
         of every feature known to the model, once per occurrence."""
         rows = sum(map(self._packed.get, found, _NOTHING), self._packed_bias)
         return [(((rows >> shift) & _MASK) - _HALF) / _SCALE for shift in self._shifts]
+
+    def reading(self, found: Sequence[str]) -> tuple[float, str]:
+        """The risk (the chance that the message is not ordinary talk) and the likeliest other
+        class, as :meth:`probabilities` gives them, without building the whole table: a
+        message's every sentence is read this way (moderation.blend.buried)."""
+        logits = self.logits(found)
+        top = max(logits)
+        exps = [math.exp(logit - top) for logit in logits]
+        none = self._none
+        likeliest = max(self._others, key=logits.__getitem__)
+        return 1 - exps[none] / sum(exps), self.classes[likeliest]
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""

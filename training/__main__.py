@@ -35,12 +35,14 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold
 
+from moderation.blend import sentences
 from moderation.classifier import signals_and_bits
-from moderation.learned import NONE, features
+from moderation.learned import NONE, features, word_features
 from moderation.lexicon import Lexicon, load_lexicon
 from moderation.normalize import normalize
 from moderation.verdict import CRISIS_CATEGORIES
@@ -87,6 +89,13 @@ def message_features(
     names = features(normalized.words, bits, lexicon.concept_names, findings)
     crisis = [(c, s) for c, s in findings if c in CRISIS and s != "watch"]
     return Counter(names), crisis, bool(bits or found)
+
+
+def sentence_features(text: str, lexicon: Lexicon) -> list[Counter[str]]:
+    """The features of each sentence of a message of several, read by its words alone, exactly
+    as moderation.blend.buried reads them (none for a message of one sentence)."""
+    words = normalize(text, lexicon.vocabulary).words
+    return [Counter(word_features(spelled)) for spelled in sentences(words)]
 
 
 def word_vectors() -> tuple[list[str], np.ndarray]:
@@ -176,10 +185,38 @@ def train(meaning: float = 0.0) -> dict[str, Any]:
     # held-out part and the world are (folds of mixed messages share each writer's style and
     # chose thresholds that let more false alarms through on new voices).
     writers = [row["writer"] for row in rows]
-    chances = cross_val_predict(
-        model, matrix, labels, cv=GroupKFold(n_splits=5), groups=writers, method="predict_proba"
-    )
     classes = sorted(set(labels))
+    per_sentence = [sentence_features(row["text"], lexicon) for row in rows]
+
+    def as_matrix(counted: list[Counter[str]]) -> Any:
+        plain = vectorizer.transform(counted)
+        if not meaning:
+            return plain
+        return sparse.hstack(
+            [plain, sparse.csr_matrix(meaning * mean_vectors(counted, words, vectors))]
+        ).tocsr()
+
+    # Out of fold, each message's chances and its riskiest crisis sentence (risk, category),
+    # as moderation.blend reads them, for choosing the thresholds below.
+    chances = np.zeros((len(rows), len(classes)))
+    sentence_risk = np.zeros(len(rows))
+    sentence_category = [NONE] * len(rows)
+    label_array = np.array(labels)
+    crisis_columns = [i for i, name in enumerate(classes) if name in CRISIS]
+    none = classes.index(NONE)
+    others = [i for i in range(len(classes)) if i != none]
+    for train_rows, test_rows in GroupKFold(n_splits=5).split(matrix, labels, writers):
+        fitted = clone(model).fit(matrix[train_rows], label_array[train_rows])
+        chances[test_rows] = fitted.predict_proba(matrix[test_rows])
+        owners = [i for i in test_rows for _ in per_sentence[i]]
+        if not owners:
+            continue
+        read = fitted.predict_proba(as_matrix([c for i in test_rows for c in per_sentence[i]]))
+        for owner, row in zip(owners, read, strict=True):
+            likeliest = max(others, key=row.__getitem__)
+            risk = 1 - row[none]
+            if likeliest in crisis_columns and risk > sentence_risk[owner]:
+                sentence_risk[owner], sentence_category[owner] = risk, classes[likeliest]
     expect = [row["expect"] for row in rows]
     # Messages with a sign and those without are decided apart (the latter by ``flag_alone``
     # only: no rule found anything to lower), so each part is counted once per threshold and
@@ -222,9 +259,47 @@ def train(meaning: float = 0.0) -> dict[str, Any]:
         within or results,
         key=lambda key: (results[key]["crisis recall"], -key[0], key[1], key[2]),
     )
+    # Then ``flag_sentence``: the lowest (never below flag_alone) at which the sentences read
+    # alone keep false alarms within the budget, or within the triple's own if it is over.
+    signed = [sign for _, _, sign in extracted]
+    rules = [found for _, found, _ in extracted]
+
+    def with_sentences(flag_sentence: float) -> dict[str, float]:
+        decided = []
+        for i, row in enumerate(chances):
+            risk = 1 - row[none]
+            whole = classes[max(others, key=row.__getitem__)]
+            sentence = sentence_risk[i] >= flag_sentence
+            if signed[i]:
+                [listed] = decisions(
+                    np.array([risk]),
+                    row[None, :],
+                    classes,
+                    [rules[i]],
+                    flag,
+                    NEVER if sentence else quiet,
+                )
+            else:
+                listed = {whole} & CRISIS if risk >= alone else set()
+            if sentence:
+                listed.add(sentence_category[i])
+            decided.append(listed)
+        return figures(expect, counts(expect, labels, decided))
+
+    allowed = max(FALSE_ALARM_BUDGET, results[flag, quiet, alone]["false alarms"])
+    for flag_sentence in [*(step for step in grid if step >= alone), NEVER]:
+        reading = with_sentences(flag_sentence)
+        if reading["false alarms"] <= allowed:
+            break
     model.fit(matrix, labels)
-    limits = {"flag": flag, "flag_alone": alone, "high": HIGH, "quiet": quiet}
-    trained = _export(model, vectorizer, lexicon, rows, limits, results[flag, quiet, alone])
+    limits = {
+        "flag": flag,
+        "flag_alone": alone,
+        "flag_sentence": flag_sentence,
+        "high": HIGH,
+        "quiet": quiet,
+    }
+    trained = _export(model, vectorizer, lexicon, rows, limits, reading)
     if not meaning:
         return trained
     folded = meaning * vectors @ model.coef_[:, len(vectorizer.vocabulary_) :].T

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from moderation import Action, Category, Severity, load_lexicon, moderate
-from moderation.blend import alone, blend
+from moderation.blend import alone, blend, buried, sentences
 from moderation.classifier import LEARNED, make_signal
 from moderation.learned import (
     CONCEPT,
@@ -35,6 +35,7 @@ def toy(
     quiet: float = 0.8,
     quiet_high: float = 0.95,
     flag_alone: float = 0.8,
+    flag_sentence: float | None = None,
 ) -> LearnedModel:
     """A model over none / suicide / spam with the given weights and no bias."""
     return LearnedModel.from_json(
@@ -50,6 +51,7 @@ def toy(
                 "quiet": quiet,
                 "quiet_high": quiet_high,
                 "flag_alone": flag_alone,
+                "flag_sentence": max(flag_alone, 0.85) if flag_sentence is None else flag_sentence,
             },
         }
     )
@@ -160,6 +162,16 @@ def test_word_meanings_add_the_mean_score_of_the_words_that_have_one() -> None:
                 "flag_alone": 0.4,
             }
         },  # the model alone held to less than with a sign
+        {
+            "thresholds": {
+                "flag": 0.5,
+                "high": 0.9,
+                "quiet": 0.8,
+                "quiet_high": 0.95,
+                "flag_alone": 0.6,
+                "flag_sentence": 0.55,
+            }
+        },  # a sentence alone held to less than a whole message alone
         {"meanings": {"words": "rope noose", "scale": 0.01, "scores": [0, 0, 1]}},
     ],
 )
@@ -293,3 +305,57 @@ def test_without_the_model_the_rules_alone_decide() -> None:
     feed back into what it is trained on."""
     assert load_lexicon(learned=False).model is None
     assert moderate("hello everyone", load_lexicon(learned=False)).categories == ()
+
+
+# A buried crisis sentence: "rope" speaks for suicide, every ordinary word for none.
+BURIED = {"rope": [0.0, 0.0, 3.0], "meeting": [2.0, 0.0, 0.0], "good": [2.0, 0.0, 0.0]}
+BURIED_TEXT = "the meeting was good good\ni bought a rope\nthe meeting was good good"
+
+
+def test_sentences_are_the_clause_breaks_of_the_words_view_with_enough_words() -> None:
+    assert sentences("the meeting was good\nok\ni bought a rope") == [
+        ["the", "meeting", "was", "good"],
+        ["i", "bought", "a", "rope"],
+    ]
+    assert sentences("i bought a rope\nok") == []  # one sentence: the whole reading is its
+
+
+def test_a_buried_crisis_sentence_is_read_alone_and_adds_its_category() -> None:
+    """The whole message reads as ordinary (its ordinary words outweigh one sentence); read
+    alone, the sentence is a crisis, so its category is added and nothing is lowered."""
+    model = toy(BURIED)
+    assert model.probabilities(features(BURIED_TEXT, 0, (), ()))[NONE] > 0.9
+    sentence = buried(model, BURIED_TEXT)
+    assert sentence is not None and sentence[1] is Category.SUICIDE and sentence[0] > 0.85
+    added = alone(model, BURIED_TEXT)
+    assert added is not None
+    assert [(s.category, s.severity, s.reason) for s in added[0]] == [
+        (Category.SUICIDE, Severity.HIGH, LEARNED)
+    ]
+    rule = make_signal(Category.OVERDOSE, Severity.CONCERN, "rule_a")
+    blended, risk, likeliest = blend(model, BURIED_TEXT, 0, NAMES, (rule,))
+    assert [(s.category, s.severity) for s in blended] == [
+        (Category.OVERDOSE, Severity.CONCERN),  # not lowered, though the whole reads ordinary
+        (Category.SUICIDE, Severity.HIGH),
+    ]
+    assert likeliest is Category.SUICIDE and risk == sentence[0]
+
+
+def test_a_sentence_below_flag_sentence_or_of_a_one_sentence_message_adds_nothing() -> None:
+    assert buried(toy(BURIED, flag_sentence=0.99), BURIED_TEXT) is None
+    assert alone(toy(BURIED, flag_sentence=0.99), BURIED_TEXT) is None
+    assert buried(toy(BURIED), "i bought a rope") is None
+    community = toy({"cheap": [0.0, 9.0, 0.0], "meeting": [2.0, 0.0, 0.0]})
+    assert buried(community, "cheap cheap pills here\nthe meeting was on") is None  # crisis only
+
+
+def test_a_model_file_without_flag_sentence_reads_no_sentence_alone() -> None:
+    data: dict[str, Any] = {
+        "version": "v",
+        "lexicon_version": "v",
+        "classes": [NONE, "spam", "suicide"],
+        "bias": [0.0, 0.0, 0.0],
+        "weights": BURIED,
+        "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+    }
+    assert buried(LearnedModel.from_json(data), BURIED_TEXT) is None
