@@ -8,6 +8,7 @@ PID we started, never by name.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import pty
@@ -48,11 +49,31 @@ def seconds(value: float) -> float:
     return value * SCALE
 
 
+# Ports for the servers the tests start. Asking the kernel for port 0 and releasing it races:
+# under pytest-xdist another worker's servers and every outgoing connection (whose source
+# ports come from the same ephemeral range, 32768-60999 on Linux) can take the port before
+# our server binds it, and a Redis Cluster node that cannot bind takes a whole shared
+# cluster down with it. So each xdist worker (gw0, gw1, ...) walks its own block below the
+# ephemeral range, skipping ports in use; blocks repeat past MAX_WORKERS workers.
+FIRST_PORT = 20000
+PORTS_PER_WORKER = 2000
+MAX_WORKERS = 6
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_BLOCK = FIRST_PORT + (_WORKER % MAX_WORKERS) * PORTS_PER_WORKER
+_ports = itertools.cycle(range(_BLOCK, _BLOCK + PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port of this worker's block that nothing is bound to now."""
+    for _ in range(PORTS_PER_WORKER):
+        port = next(_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use, or still closing
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_BLOCK}-{_BLOCK + PORTS_PER_WORKER - 1}")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
