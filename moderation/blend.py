@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from moderation.classifier import LEARNED, Signal, make_signal
-from moderation.learned import NONE, WORD, LearnedModel, features, tokens, word_features
+from moderation.learned import NONE, WORD, LearnedModel, sign_features, tokens
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 _CONCERN = Severity.CONCERN
@@ -57,12 +57,13 @@ def blend(
     that judgement: the risk (the chance that it is not ordinary talk) and the likeliest
     category."""
     findings = [(str(signal.category), str(signal.severity)) for signal in found]
-    chances = model.probabilities(features(words, bits, concept_names, findings))
+    signs = sign_features(bits, concept_names, findings)
+    chances, each = model.read(words, signs, MIN_WORDS_ALONE)
     risk = 1 - chances[NONE]  # the chance that this is not ordinary talk
     likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
     category = Category(likeliest)
     limits = model.thresholds
-    sentence = buried(model, words)
+    sentence = _riskiest(each, limits.flag_sentence)
     if sentence is not None:  # a crisis sentence: nothing is lowered, its category is added
         found = _with(found, *sentence, limits.high)
     elif (ordinary := 1 - risk) >= limits.quiet:
@@ -99,7 +100,7 @@ def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, C
     its risk and likeliest category; None when it adds nothing (the usual answer)."""
     if len(WORD.findall(words)) < MIN_WORDS_ALONE:
         return None
-    chances = model.probabilities(features(words, 0, (), ()))
+    chances, each = model.read(words, [], MIN_WORDS_ALONE)
     risk = 1 - chances[NONE]
     limits = model.thresholds
     likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
@@ -107,7 +108,7 @@ def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, C
     found: tuple[Signal, ...] = ()
     if risk >= limits.flag_alone and (category.is_crisis or chances[likeliest] >= _COMMUNITY_SHARE):
         found = _with(found, risk, category, limits.high)
-    if (sentence := buried(model, words)) is not None:
+    if (sentence := _riskiest(each, limits.flag_sentence)) is not None:
         found = _with(found, *sentence, limits.high)
         if sentence[0] > risk:
             risk, category = sentence
@@ -127,14 +128,13 @@ def sentences(words: str) -> list[list[str]]:
 def buried(model: LearnedModel, words: str) -> tuple[float, Category] | None:
     """The riskiest crisis reading of a sentence of the message (``words``, its words view),
     each read by its words alone, when it reaches ``flag_sentence``: its risk and category."""
-    riskiest: tuple[float, Category] | None = None
-    for spelled in sentences(words):
-        risk, likeliest = model.reading(word_features(spelled))
-        if risk < model.thresholds.flag_sentence or (riskiest and risk <= riskiest[0]):
-            continue
-        if (category := Category(likeliest)).is_crisis:
-            riskiest = risk, category
-    return riskiest
+    return _riskiest(model.read(words, [], MIN_WORDS_ALONE)[1], model.thresholds.flag_sentence)
+
+
+def _riskiest(readings: list[tuple[float, str]], limit: float) -> tuple[float, Category] | None:
+    crisis = [(risk, Category(name)) for risk, name in readings if Category(name).is_crisis]
+    riskiest = max(crisis, default=None, key=lambda reading: reading[0])
+    return riskiest if riskiest is not None and riskiest[0] >= limit else None
 
 
 def _with(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from types import MappingProxyType
@@ -40,6 +40,15 @@ def features(
     concept bits of every lexicon term in it, bit ``i`` naming ``concept_names[i]``) and
     ``findings`` (each rule or term signal's category and severity)."""
     found = word_features(tokens(words))
+    found.extend(sign_features(bits, concept_names, findings))
+    return found
+
+
+def sign_features(
+    bits: int, concept_names: Sequence[str], findings: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The features of what the lexicon found (see :func:`features`)."""
+    found: list[str] = []
     bits &= ~1  # bit 0 is the signal bit, which names no concept
     concepts = []
     while bits:  # one step per concept present, not per bit
@@ -201,14 +210,49 @@ class LearnedModel:
     def logits(self, found: Sequence[str]) -> list[float]:
         """Each class's score for a message with features ``found``: the bias plus the weights
         of every feature known to the model, once per occurrence."""
-        rows = sum(map(self._packed.get, found, _NOTHING), self._packed_bias)
+        return self._unpacked(self._rows(found))
+
+    def _rows(self, found: Iterable[str]) -> int:
+        """The weight rows of ``found`` added up, packed, without the bias."""
+        return sum(map(self._packed.get, found, _NOTHING))
+
+    def _unpacked(self, rows: int) -> list[float]:
+        rows += self._packed_bias
         return [(((rows >> shift) & _MASK) - _HALF) / _SCALE for shift in self._shifts]
 
     def reading(self, found: Sequence[str]) -> tuple[float, str]:
         """The risk (the chance that the message is not ordinary talk) and the likeliest other
         class, as :meth:`probabilities` gives them, without building the whole table: a
         message's every sentence is read this way (moderation.blend.buried)."""
-        logits = self.logits(found)
+        return self._reading(self.logits(found))
+
+    def read(
+        self, words: str, signs: list[str], min_words: int
+    ) -> tuple[dict[str, float], list[tuple[float, str]]]:
+        """A message's :meth:`probabilities` (``words``, its words view, and ``signs``, the
+        :func:`sign_features` of what the lexicon found) and the :meth:`reading` of each of
+        its sentences of at least ``min_words`` words when it has two or more (else none),
+        exactly as those give them, in one pass over its words: each line's rows are summed
+        once, and the whole message's are theirs plus the pairs across line breaks."""
+        lines = [WORD.findall(line) for line in words.split("\n")]
+        spoken = [line for line in lines if line]
+        if self.meanings or any(not _SHORTHAND.isdisjoint(line) for line in spoken):
+            chances = self.probabilities(word_features(tokens(words)) + signs)
+            readable = [_spelled_out(line) for line in lines]
+            readable = [line for line in readable if len(line) >= min_words]
+            if len(readable) < 2:
+                return chances, []
+            return chances, [self.reading(word_features(line)) for line in readable]
+        rows = [self._rows(word_features(line)) for line in spoken]
+        across = (f"{one[-1]} {two[0]}" for one, two in zip(spoken, spoken[1:], strict=False))
+        whole = self._unpacked(sum(rows) + self._rows(across) + self._rows(signs))
+        chances = self._chances(whole)
+        sentences = [row for row, line in zip(rows, spoken, strict=True) if len(line) >= min_words]
+        if len(sentences) < 2:
+            return chances, []
+        return chances, [self._reading(self._unpacked(row)) for row in sentences]
+
+    def _reading(self, logits: list[float]) -> tuple[float, str]:
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         none = self._none
@@ -224,6 +268,9 @@ class LearnedModel:
                 share = 1 / len(scored)
                 means = (sum(column) * share for column in zip(*scored, strict=True))
                 logits = [logit + mean for logit, mean in zip(logits, means, strict=True)]
+        return self._chances(logits)
+
+    def _chances(self, logits: list[float]) -> dict[str, float]:
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         total = sum(exps)
