@@ -19,6 +19,8 @@ from moderation.learned import (
     TIME_WORDS,
     LearnedModel,
     features,
+    sign_features,
+    word_features,
 )
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, decide
@@ -359,3 +361,29 @@ def test_a_model_file_without_flag_sentence_reads_no_sentence_alone() -> None:
         "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
     }
     assert buried(LearnedModel.from_json(data), BURIED_TEXT) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the meeting was good. i gave my dog away today. how is everyone",
+        "bought a rope today",  # one sentence: no sentence readings
+        "u ok? i want 2 go home\n\n...\nsee u 2nite at the meeting, ok",  # shorthand: plain path
+        "tonight. tonight tonight! going to bed now; night all",
+        "",
+    ],
+)
+def test_one_pass_reading_is_exactly_the_plain_reading(text: str) -> None:
+    """`read` sums each line's rows once and adds the pairs across line breaks; it must give
+    what the whole message's features and each sentence's own features give."""
+    lexicon = load_lexicon()
+    model = lexicon.model
+    assert model is not None
+    words = normalize(text, lexicon.vocabulary).words
+    signs = sign_features(0b0110, NAMES, [("suicide", "concern")])
+    chances, each = model.read(words, signs, 3)
+    plain = model.probabilities(features(words, 0b0110, NAMES, [("suicide", "concern")]))
+    assert chances == pytest.approx(plain, abs=1e-12)
+    expected = [model.reading(word_features(spelled)) for spelled in sentences(words)]
+    assert [name for _, name in each] == [name for _, name in expected]
+    assert [risk for risk, _ in each] == pytest.approx([risk for risk, _ in expected], abs=1e-12)
