@@ -246,16 +246,21 @@ def test_alone_needs_a_few_words_before_it_flags_on_its_own() -> None:
     assert found is not None and found[0][0].category is Category.SUICIDE
 
 
-def test_a_model_file_without_flag_alone_never_flags_alone() -> None:
+def first_kind_of_file(weights: dict[str, list[float]]) -> LearnedModel:
+    """A model file as written before `flag_alone` and `flag_sentence` existed."""
     data: dict[str, Any] = {
         "version": "v",
         "lexicon_version": "v",
         "classes": [NONE, "spam", "suicide"],
         "bias": [0.0, 0.0, 0.0],
-        "weights": {"rope": [0.0, 0.0, 40.0]},
+        "weights": weights,
         "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
     }
-    assert alone(LearnedModel.from_json(data), "bought a rope") is None
+    return LearnedModel.from_json(data)
+
+
+def test_a_model_file_without_flag_alone_never_flags_alone() -> None:
+    assert alone(first_kind_of_file({"rope": [0.0, 0.0, 40.0]}), "bought a rope") is None
 
 
 def test_blend_lowers_crisis_signals_below_imminent_when_sure_it_is_ordinary() -> None:
@@ -352,15 +357,7 @@ def test_a_sentence_below_flag_sentence_or_of_a_one_sentence_message_adds_nothin
 
 
 def test_a_model_file_without_flag_sentence_reads_no_sentence_alone() -> None:
-    data: dict[str, Any] = {
-        "version": "v",
-        "lexicon_version": "v",
-        "classes": [NONE, "spam", "suicide"],
-        "bias": [0.0, 0.0, 0.0],
-        "weights": BURIED,
-        "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
-    }
-    assert buried(LearnedModel.from_json(data), BURIED_TEXT) is None
+    assert buried(first_kind_of_file(BURIED), BURIED_TEXT) is None
 
 
 @pytest.mark.parametrize(
