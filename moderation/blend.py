@@ -75,14 +75,9 @@ def blend(
             for signal in found
         )
         return kept, risk, category
-    if not (
-        risk < limits.flag
-        # community harm is added only when it is the likelier reading
-        or (not category.is_crisis and chances[likeliest] < _COMMUNITY_SHARE)
-        or any(signal.category is category and signal.severity is not _WATCH for signal in found)
-    ):
-        severity = Severity.HIGH if risk >= limits.high and category.is_crisis else _CONCERN
-        found = (*found, make_signal(category, severity, LEARNED))
+    # community harm is added only when it is the likelier reading
+    if risk >= limits.flag and (category.is_crisis or chances[likeliest] >= _COMMUNITY_SHARE):
+        found = _with(found, risk, category, limits.high)
     if sentence is not None and sentence[0] > risk:
         return found, *sentence
     return found, risk, category
@@ -140,9 +135,14 @@ def _riskiest(readings: list[tuple[float, str]], limit: float) -> tuple[float, C
 def _with(
     found: tuple[Signal, ...], risk: float, category: Category, high: float
 ) -> tuple[Signal, ...]:
-    """``found`` with ``category`` added at the severity ``risk`` earns, unless a rule already
-    found it above watch."""
-    if any(signal.category is category and signal.severity is not _WATCH for signal in found):
-        return found
+    """``found`` with ``category`` at the severity ``risk`` earns: added, or raised where the
+    model already added it lower (the whole message and a sentence may both find it), never
+    lowered; a rule's own signal above watch stands as it is."""
     severity = Severity.HIGH if risk >= high and category.is_crisis else _CONCERN
+    for at, signal in enumerate(found):
+        if signal.category is not category or signal.severity is _WATCH:
+            continue
+        if signal.reason != LEARNED or signal.severity.rank >= severity.rank:
+            return found
+        return (*found[:at], make_signal(category, severity, LEARNED), *found[at + 1 :])
     return (*found, make_signal(category, severity, LEARNED))

@@ -224,7 +224,7 @@ class LearnedModel:
         """The risk (the chance that the message is not ordinary talk) and the likeliest other
         class, as :meth:`probabilities` gives them, without building the whole table: a
         message's every sentence is read this way (moderation.blend.buried)."""
-        return self._reading(self.logits(found))
+        return self._reading(self._with_meanings(self.logits(found), found))
 
     def read(
         self, words: str, signs: list[str], min_words: int
@@ -261,14 +261,19 @@ class LearnedModel:
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""
-        logits = self.logits(found)
-        if self.meanings:  # the mean of the scores of the words that have one
-            scored = [row for row in map(self.meanings.get, found) if row is not None]
-            if scored:
-                share = 1 / len(scored)
-                means = (sum(column) * share for column in zip(*scored, strict=True))
-                logits = [logit + mean for logit, mean in zip(logits, means, strict=True)]
-        return self._chances(logits)
+        return self._chances(self._with_meanings(self.logits(found), found))
+
+    def _with_meanings(self, logits: list[float], found: Sequence[str]) -> list[float]:
+        """``logits`` plus the mean of the meaning scores of the words in ``found`` that have
+        one (unchanged for a model without meanings)."""
+        if not self.meanings:
+            return logits
+        scored = [row for row in map(self.meanings.get, found) if row is not None]
+        if not scored:
+            return logits
+        share = 1 / len(scored)
+        means = (sum(column) * share for column in zip(*scored, strict=True))
+        return [logit + mean for logit, mean in zip(logits, means, strict=True)]
 
     def _chances(self, logits: list[float]) -> dict[str, float]:
         top = max(logits)

@@ -207,6 +207,8 @@ def train(meaning: float = 0.0) -> dict[str, Any]:
     others = [i for i in range(len(classes)) if i != none]
     for train_rows, test_rows in GroupKFold(n_splits=5).split(matrix, labels, writers):
         fitted = clone(model).fit(matrix[train_rows], label_array[train_rows])
+        if list(fitted.classes_) != classes:  # every writer group holds every class today
+            raise ValueError("a fold lacks a class; the folds' columns would not line up")
         chances[test_rows] = fitted.predict_proba(matrix[test_rows])
         owners = [i for i in test_rows for _ in per_sentence[i]]
         if not owners:

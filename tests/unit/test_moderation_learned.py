@@ -380,7 +380,18 @@ def test_one_pass_reading_is_exactly_the_plain_reading(text: str) -> None:
     signs = sign_features(0b0110, NAMES, [("suicide", "concern")])
     chances, each = model.read(words, signs, 3)
     plain = model.probabilities(features(words, 0b0110, NAMES, [("suicide", "concern")]))
-    assert chances == pytest.approx(plain, abs=1e-12)
-    expected = [model.reading(word_features(spelled)) for spelled in sentences(words)]
-    assert [name for _, name in each] == [name for _, name in expected]
-    assert [risk for risk, _ in each] == pytest.approx([risk for risk, _ in expected], abs=1e-12)
+    assert chances == plain  # the same integer sums: equal, not close
+    assert each == [model.reading(word_features(spelled)) for spelled in sentences(words)]
+
+
+def test_the_whole_message_and_a_sentence_finding_one_category_keep_the_higher_severity() -> None:
+    """Whichever of the two readings is surer sets the severity: a sentence at concern never
+    holds the whole message's high down, nor the whole message's concern a sentence's high."""
+    model = toy({"x": [0.0, 0.0, 0.8], "z": [0.0, 0.0, 0.3], "y": [0.25, 0.0, 0.0]})
+    # the sentence "x x hi" reads 0.86 (concern), the whole message 0.91 (high)
+    blended, _, _ = blend(model, "x x hi\nz z hi", 0, NAMES, ())
+    assert [(s.category, s.severity) for s in blended] == [(Category.SUICIDE, Severity.HIGH)]
+    # the whole message reads 0.88 (concern, past flag_alone), the sentence "x x x" 0.92 (high)
+    added = alone(model, "x x x\ny y hi")
+    assert added is not None
+    assert [(s.category, s.severity) for s in added[0]] == [(Category.SUICIDE, Severity.HIGH)]
