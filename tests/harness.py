@@ -54,13 +54,18 @@ def seconds(value: float) -> float:
 # ports come from the same ephemeral range, 32768-60999 on Linux) can take the port before
 # our server binds it, and a Redis Cluster node that cannot bind takes a whole shared
 # cluster down with it. So each xdist worker (gw0, gw1, ...) walks its own block below the
-# ephemeral range, skipping ports in use; blocks repeat past MAX_WORKERS workers.
+# ephemeral range, skipping ports in use; blocks repeat past MAX_WORKERS workers. Each
+# process starts at its own place in its block (by its pid), so that another test run beside
+# this one, or a worker sharing the block, is not handed the same ports in the same order.
 FIRST_PORT = 20000
 PORTS_PER_WORKER = 2000
 MAX_WORKERS = 6
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 _BLOCK = FIRST_PORT + (_WORKER % MAX_WORKERS) * PORTS_PER_WORKER
-_ports = itertools.cycle(range(_BLOCK, _BLOCK + PORTS_PER_WORKER))
+_START = _BLOCK + os.getpid() % PORTS_PER_WORKER
+_ports: itertools.cycle[int] = itertools.cycle(
+    [*range(_START, _BLOCK + PORTS_PER_WORKER), *range(_BLOCK, _START)]
+)
 
 
 def free_port() -> int:

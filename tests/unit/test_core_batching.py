@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from rooms.batching import BatchFailed, TurnBatch
@@ -79,7 +80,14 @@ async def test_followers_get_answers_even_when_the_leaders_caller_is_cancelled()
 async def test_requests_arriving_while_a_run_is_out_wait_and_share_the_next_one() -> None:
     """A saturated worker reads few requests per turn: batching only within one turn gave
     batches of 2-3 in a reconnect storm. Later arrivals join the batch behind the one out."""
-    run = Doubler()  # each run takes 10 ms
+    released = anyio.Event()  # the first run stays out until every later request is in
+    batches: list[list[int]] = []
+
+    async def run(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
+        await released.wait()
+        return [2 * r for r in requests]
+
     batch = TurnBatch(run)
     answers: dict[int, int] = {}
 
@@ -88,11 +96,15 @@ async def test_requests_arriving_while_a_run_is_out_wait_and_share_the_next_one(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(ask, 0)
-        await anyio.sleep(0.001)  # the first run is out
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()  # the first run is out
         for n in range(1, 6):  # each in a turn of its own
             tg.start_soon(ask, n)
-            await anyio.sleep(0.001)
-    assert run.batches == [[0], [1, 2, 3, 4, 5]]
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+        assert batches == [[0]]
+        released.set()
+    assert batches == [[0], [1, 2, 3, 4, 5]]
     assert answers == {n: 2 * n for n in range(6)}
 
 
