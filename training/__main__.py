@@ -20,7 +20,9 @@ looks the scores up and takes their mean. corpus/README.md has its figures.
 Thresholds, by cross-validation: ``flag`` (for messages with a lexicon sign), ``flag_alone``
 (for messages with none, never below ``flag``) and ``quiet`` are the triple that finds the most
 crisis messages while false alarms on ordinary messages, both kinds together, stay within
-FALSE_ALARM_BUDGET; ``high`` is fixed.
+FALSE_ALARM_BUDGET; then ``flag_sentence`` (for the riskiest sentence of a message of several,
+read by its words alone, never below ``flag_alone``) is the lowest that keeps them there, on
+the folds' own readings of each sentence; ``high`` is fixed.
 """
 
 from __future__ import annotations
