@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Locator, expect
 
 from tests.conftest import HarborFactory
-from tests.harness import RedisProcess
+from tests.harness import HarborProcess, RedisProcess
 from tests.meetings import MEETING_ROOM, rooms_with_a_meeting
 
 from .chat import ChatPage, ms
@@ -180,15 +180,25 @@ async def test_the_schedule_page_lists_meetings_in_the_viewers_zone_with_a_calen
     await page.wait_for_url(re.compile(r"/r/alcohol$"))
 
 
-async def test_the_person_sharing_is_told_before_their_time_is_up_and_thanked_after(
-    chromium: Chromium, harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
-) -> None:
-    """The turn limit kept by the server, as the pages show it: a gentle word to the person
-    sharing shortly before the end (nobody else is told), then the floor back with the chair,
-    and a thank-you, on two workers."""
-    rooms = rooms_with_a_meeting(tmp_path / "rooms", turn_s=8, turn_min=None)
+async def timed_meeting(
+    chromium: Chromium,
+    harbor: HarborFactory,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+    *,
+    turn_s: int,
+    warning_s: int,
+) -> tuple[HarborProcess, HarborProcess, ChatPage]:
+    """Two workers over Redis with a meeting whose turns last `turn_s` (the warning
+    `warning_s` before the end, swept every half second), and a volunteer on the first who has
+    taken the chair: the workers and the chair's page."""
+    rooms = rooms_with_a_meeting(tmp_path / "rooms", turn_s=turn_s, turn_min=None)
     add_moderators(redis_server, "volunteer")
-    timed = {"HARBOR_MEETING_TURN_WARNING_S": "5", "HARBOR_MEETING_SWEEP_S": "0.5", **FAST}
+    timed = {
+        "HARBOR_MEETING_TURN_WARNING_S": str(warning_s),
+        "HARBOR_MEETING_SWEEP_S": "0.5",
+        **FAST,
+    }
     first = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
     second = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
     desk = await Dashboard.signed_in(chromium, first, "volunteer", viewport=DESKTOP)
@@ -197,6 +207,18 @@ async def test_the_person_sharing_is_told_before_their_time_is_up_and_thanked_af
     await chair.accept()
     await chair.wait_joined()
     await panel(chair).get_by_role("button", name="Take the chair").click()
+    return first, second, chair
+
+
+async def test_the_person_sharing_is_told_before_their_time_is_up_and_thanked_after(
+    chromium: Chromium, harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    """The turn limit kept by the server, as the pages show it: a gentle word to the person
+    sharing shortly before the end (nobody else is told), then the floor back with the chair,
+    and a thank-you, on two workers."""
+    first, second, chair = await timed_meeting(
+        chromium, harbor, redis_server, tmp_path, turn_s=8, warning_s=5
+    )
     ana = await ChatPage.open(chromium, second, viewport=PHONE)
     await ana.enter(ROOM)
     bo = await ChatPage.open(chromium, first, viewport=DESKTOP)
@@ -230,17 +252,9 @@ async def test_a_pause_stops_the_turn_clock_and_resuming_gives_the_time_back(
 ) -> None:
     """The chair pausing mid-share stops the turn's clock on the server and on the page: the
     share outlives its limit while paused, and after resuming there is time left again."""
-    rooms = rooms_with_a_meeting(tmp_path / "rooms", turn_s=6, turn_min=None)
-    add_moderators(redis_server, "volunteer")
-    timed = {"HARBOR_MEETING_TURN_WARNING_S": "2", "HARBOR_MEETING_SWEEP_S": "0.5", **FAST}
-    first = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
-    second = harbor(redis_server, HARBOR_ROOMS=str(rooms), **timed)
-    desk = await Dashboard.signed_in(chromium, first, "volunteer", viewport=DESKTOP)
-    await desk.page.goto(first.http + f"/r/{ROOM}?volunteer")
-    chair = ChatPage(desk.page)
-    await chair.accept()
-    await chair.wait_joined()
-    await panel(chair).get_by_role("button", name="Take the chair").click()
+    _, second, chair = await timed_meeting(
+        chromium, harbor, redis_server, tmp_path, turn_s=6, warning_s=2
+    )
     ana = await ChatPage.open(chromium, second, viewport=PHONE)
     await ana.enter(ROOM)
     await panel(ana).get_by_role("button", name="Raise my hand").click()

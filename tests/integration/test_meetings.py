@@ -186,10 +186,11 @@ def sharing(frame: dict[str, Any]) -> str | None:
     return (frame["floor"] or {}).get("author")
 
 
-async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
-    harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
-) -> None:
-    rooms = str(rooms_with_a_meeting(tmp_path / "rooms", turn_s=6, turn_min=None))
+async def two_timed_workers(
+    harbor: HarborFactory, redis_server: RedisProcess, rooms: str
+) -> tuple[HarborProcess, HarborProcess, Moderator, Client]:
+    """Two workers over Redis with the meetings of `rooms` swept fast, and a volunteer signed in
+    on the first whose feed has joined the meeting's room."""
     add_moderator(redis_server, "volunteer")
     first = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
     second = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
@@ -197,6 +198,14 @@ async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
     await chair.sign_in()
     feed = await chair.connect_feed()
     await feed.join(ROOM)
+    return first, second, chair, feed
+
+
+async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
+    harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    rooms = str(rooms_with_a_meeting(tmp_path / "rooms", turn_s=6, turn_min=None))
+    first, second, chair, feed = await two_timed_workers(harbor, redis_server, rooms)
     ana, ana_tag = await member(first)
     bo, bo_tag = await member(second)
     await act(feed, "chair")
@@ -233,13 +242,7 @@ async def test_people_who_leave_are_let_go_and_a_departed_chair_hands_it_back(
     harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
 ) -> None:
     rooms = str(rooms_with_a_meeting(tmp_path / "rooms"))
-    add_moderator(redis_server, "volunteer")
-    first = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
-    second = harbor(redis_server, HARBOR_ROOMS=rooms, **TIMED)
-    chair = Moderator(first, "volunteer")
-    await chair.sign_in()
-    feed = await chair.connect_feed()
-    await feed.join(ROOM)
+    first, second, chair, feed = await two_timed_workers(harbor, redis_server, rooms)
     ana, ana_tag = await member(first)
     bo, bo_tag = await member(second)
     cy, cy_tag = await member(second)
