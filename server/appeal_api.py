@@ -10,6 +10,8 @@ POST /api/appeal/status {"ticket"} tells the page where the appeal stands, decis
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,6 +19,7 @@ from starlette.routing import Route
 from casework.appeals import (
     MAX_APPEAL_CHARS,
     AppealSigner,
+    AppealTicket,
     appeal_draft,
     appeal_status,
     appealed,
@@ -43,18 +46,30 @@ def _same_origin(request: Request, context: WorkerContext) -> bool:
     )
 
 
-async def appeal(request: Request) -> Response:
+async def _ticketed(
+    request: Request, doing: str
+) -> Response | tuple[WorkerContext, dict[str, Any], AppealTicket]:
+    """The checks both routes open with (Harbor's own page, a JSON body, a ticket Harbor
+    signed): the refusal, or the worker's context, the body and the ticket."""
     context: WorkerContext = request.state.context
     if not _same_origin(request, context):
-        return _answer(403, "cross_origin", "appeal from Harbor's own page")
+        return _answer(403, "cross_origin", f"{doing} from Harbor's own page")
     try:
         body = await read_json(request)
     except ValueError as exc:
         return _answer(400, "bad_request", str(exc))
     ticket = AppealSigner(context.settings.secret.value).read(body.get("ticket"))
-    text = body.get("text")
     if ticket is None:
         return _answer(400, "bad_ticket", "this appeal link isn't one Harbor gave")
+    return context, body, ticket
+
+
+async def appeal(request: Request) -> Response:
+    checked = await _ticketed(request, "appeal")
+    if isinstance(checked, Response):
+        return checked
+    context, body, ticket = checked
+    text = body.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_APPEAL_CHARS:
         return _answer(400, "bad_text", f"say why, in at most {MAX_APPEAL_CHARS} characters")
     if not is_well_formed(text):
@@ -79,16 +94,10 @@ async def status(request: Request) -> Response:
     """Where the appeal of the ticket's sanction stands, for the page that kept the ticket on its
     device (casework/appeals.appeal_status): so a person told nothing live (a ban closed their
     connection) reads the decision on their next visit. POST, so the ticket stays out of logs."""
-    context: WorkerContext = request.state.context
-    if not _same_origin(request, context):
-        return _answer(403, "cross_origin", "ask from Harbor's own page")
-    try:
-        body = await read_json(request)
-    except ValueError as exc:
-        return _answer(400, "bad_request", str(exc))
-    ticket = AppealSigner(context.settings.secret.value).read(body.get("ticket"))
-    if ticket is None:
-        return _answer(400, "bad_ticket", "this appeal link isn't one Harbor gave")
+    checked = await _ticketed(request, "ask")
+    if isinstance(checked, Response):
+        return checked
+    context, _, ticket = checked
     now = context.clock()
     case = await context.store.flag_by_key(ticket.key)
     flag = await context.store.get_flag(ticket.flag_id)
