@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from moderation.classifier import LEARNED, Signal, make_signal
-from moderation.learned import NONE, WORD, LearnedModel, sign_features, tokens
+from moderation.learned import LearnedModel, sign_features, tokens, words_of
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 _CONCERN = Severity.CONCERN
@@ -58,12 +58,10 @@ def blend(
     category."""
     findings = [(str(signal.category), str(signal.severity)) for signal in found]
     signs = sign_features(bits, concept_names, findings)
-    chances, each = model.read(words, signs, MIN_WORDS_ALONE)
-    risk = 1 - chances[NONE]  # the chance that this is not ordinary talk
-    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
-    category = Category(likeliest)
+    (risk, likeliest, chance), riskiest = model.read(words, signs, MIN_WORDS_ALONE, _CRISIS)
+    category = _CATEGORY[likeliest]
     limits = model.thresholds
-    sentence = _riskiest(each, limits.flag_sentence)
+    sentence = _category(riskiest)
     if sentence is not None:  # a crisis sentence: nothing is lowered, its category is added
         found = _with(found, *sentence, limits.high)
     elif (ordinary := 1 - risk) >= limits.quiet:
@@ -76,7 +74,7 @@ def blend(
         )
         return kept, risk, category
     # community harm is added only when it is the likelier reading
-    if risk >= limits.flag and (category.is_crisis or chances[likeliest] >= _COMMUNITY_SHARE):
+    if risk >= limits.flag and (category.is_crisis or chance >= _COMMUNITY_SHARE):
         found = _with(found, risk, category, limits.high)
     if sentence is not None and sentence[0] > risk:
         return found, *sentence
@@ -93,17 +91,15 @@ MIN_WORDS_ALONE = 3
 def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, Category] | None:
     """The model's signal on a message with no lexicon term (``words``, its words view), with
     its risk and likeliest category; None when it adds nothing (the usual answer)."""
-    if len(WORD.findall(words)) < MIN_WORDS_ALONE:
+    if len(words_of(words)) < MIN_WORDS_ALONE:
         return None
-    chances, each = model.read(words, [], MIN_WORDS_ALONE)
-    risk = 1 - chances[NONE]
+    (risk, likeliest, chance), riskiest = model.read(words, [], MIN_WORDS_ALONE, _CRISIS)
     limits = model.thresholds
-    likeliest = max((name for name in chances if name != NONE), key=chances.__getitem__)
-    category = Category(likeliest)
+    category = _CATEGORY[likeliest]
     found: tuple[Signal, ...] = ()
-    if risk >= limits.flag_alone and (category.is_crisis or chances[likeliest] >= _COMMUNITY_SHARE):
+    if risk >= limits.flag_alone and (category.is_crisis or chance >= _COMMUNITY_SHARE):
         found = _with(found, risk, category, limits.high)
-    if (sentence := _riskiest(each, limits.flag_sentence)) is not None:
+    if (sentence := _category(riskiest)) is not None:
         found = _with(found, *sentence, limits.high)
         if sentence[0] > risk:
             risk, category = sentence
@@ -123,13 +119,17 @@ def sentences(words: str) -> list[list[str]]:
 def buried(model: LearnedModel, words: str) -> tuple[float, Category] | None:
     """The riskiest crisis reading of a sentence of the message (``words``, its words view),
     each read by its words alone, when it reaches ``flag_sentence``: its risk and category."""
-    return _riskiest(model.read(words, [], MIN_WORDS_ALONE)[1], model.thresholds.flag_sentence)
+    return _category(model.read(words, [], MIN_WORDS_ALONE, _CRISIS)[1])
 
 
-def _riskiest(readings: list[tuple[float, str]], limit: float) -> tuple[float, Category] | None:
-    crisis = [(risk, Category(name)) for risk, name in readings if Category(name).is_crisis]
-    riskiest = max(crisis, default=None, key=lambda reading: reading[0])
-    return riskiest if riskiest is not None and riskiest[0] >= limit else None
+# The classes whose sentences count (see the module's docstring): a crisis only.
+_CRISIS = frozenset(str(category) for category in CRISIS_CATEGORIES)
+# Each class name's category: a dict lookup, where calling the enum costs a microsecond.
+_CATEGORY = {str(category): category for category in Category}
+
+
+def _category(reading: tuple[float, str] | None) -> tuple[float, Category] | None:
+    return None if reading is None else (reading[0], _CATEGORY[reading[1]])
 
 
 def _with(

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, pairwise, repeat
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 # A word of the words view: letters and digits of any script, an inner apostrophe kept.
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# The same on ASCII text, where those letters and digits are exactly [A-Za-z0-9]: matched
+# without a Unicode category lookup per character, over twice as fast (most chat is ASCII).
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)?", re.ASCII)
+_ASCII_WORD_BYTES = re.compile(rb"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)?")
+_SPACES = bytes(code if chr(code).isalnum() and code < 128 else 32 for code in range(256))
 # Feature names: a word is itself, a pair is "a b", a concept "@c:name", a rule's finding
 # "@r:category:severity" (neither "@" nor a space can occur in a word).
 CONCEPT = "@c:"
@@ -72,7 +79,29 @@ def word_features(spelled: list[str]) -> list[str]:
 
 def tokens(words: str) -> list[str]:
     """The words of a words view, in order, chat shorthand spelled out."""
-    return _spelled_out(WORD.findall(words))
+    return _spelled_out(words_of(words))
+
+
+def words_of(text: str) -> list[str]:
+    """``WORD.findall(text)``, faster on ASCII text."""
+    return (_ASCII_WORD if text.isascii() else WORD).findall(text)
+
+
+def encoded_lines(words: str) -> list[list[bytes]]:
+    """The words of each line of a words view, UTF-8 encoded: ``words_of`` of each line,
+    each word encoded, as the learned stage looks them up (see ``LearnedModel._by_words``).
+
+    On ASCII text (most chat) the words come from ``bytes.translate`` and ``split`` (a C
+    table and a C split, where a regular expression costs about twice as much): every byte
+    but a letter or digit becomes a space, and a line with an apostrophe, which ``WORD``
+    keeps only inside a word, is matched by the ASCII pattern instead.
+    """
+    if words.isascii():
+        return [
+            _ASCII_WORD_BYTES.findall(line) if b"'" in line else line.translate(_SPACES).split()
+            for line in words.encode().split(b"\n")
+        ]
+    return [list(map(str.encode, WORD.findall(line))) for line in words.split("\n")]
 
 
 # The lexicon's context concepts (its "context", "shields" and "clause breaks" sections, and the
@@ -103,6 +132,7 @@ _DIGIT_SHORTHAND = {"2": "to", "4": "for"}
 
 
 _SHORTHAND = frozenset(_LETTER_SHORTHAND) | frozenset(_DIGIT_SHORTHAND)
+_SHORTHAND_ENCODED = frozenset(word.encode() for word in _SHORTHAND)
 
 
 def _spelled_out(tokens: list[str]) -> list[str]:
@@ -141,6 +171,15 @@ class Thresholds:
     flag_sentence: float = math.inf
 
 
+class Judgement(NamedTuple):
+    """What the model makes of a whole message, as :meth:`LearnedModel.probabilities` gives
+    it: the chance that it is not ordinary talk, the likeliest other class and its chance."""
+
+    risk: float
+    likeliest: str
+    chance: float
+
+
 @dataclass(frozen=True, slots=True)
 class LearnedModel:
     """A multinomial logistic regression: one weight per class for each feature kept."""
@@ -157,19 +196,37 @@ class LearnedModel:
     meanings: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     # The weights packed for summing (see _pack): the bias row carries the fields' offsets.
     _packed: dict[str, int] = field(init=False, repr=False, compare=False)
+    # The same rows keyed as one line's words meet them: a word (never a time word, which is
+    # no feature), and a pair as the tuple of its two words, so a line's pairs are looked up
+    # straight from ``zip`` with no string joined (see _words_rows).
+    _by_words: dict[bytes | tuple[bytes, bytes], int] = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
-    _shifts: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _none: int = field(init=False, repr=False, compare=False)  # the index of "none"
-    _others: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _width: int = field(init=False, repr=False, compare=False)  # bytes of a packed row
+    _unpack: Callable[[bytes], tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _gap: float = field(init=False, repr=False, compare=False)  # see _sentence_gap
+    # A packed row's fields are "none" first, then the other classes in their order, so the
+    # others are one slice of the unpacked tuple: ``_order[k]`` is the class of field ``k``,
+    # ``_field_of[i]`` the field of class ``i``.
+    _order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _field_of: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _field_classes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        offsets = sum(_HALF << (_FIELD * i) for i in range(len(self.classes)))
+        count = len(self.classes)
+        none = self.classes.index(NONE)
+        order = (none, *(i for i in range(count) if i != none))
+        offsets = sum(_HALF << (_FIELD * k) for k in range(count))
         setattr_ = object.__setattr__  # frozen: set once, here
-        setattr_(self, "_packed", {name: _pack(row) for name, row in self.weights.items()})
-        setattr_(self, "_packed_bias", _pack(self.bias) + offsets)
-        setattr_(self, "_shifts", tuple(range(0, _FIELD * len(self.classes), _FIELD)))
-        setattr_(self, "_none", self.classes.index(NONE))
-        setattr_(self, "_others", tuple(i for i in range(len(self.classes)) if i != self._none))
+        setattr_(self, "_order", order)
+        setattr_(self, "_field_of", tuple(order.index(i) for i in range(count)))
+        setattr_(self, "_field_classes", tuple(self.classes[i] for i in order))
+        packed = {name: _pack(row, order) for name, row in self.weights.items()}
+        setattr_(self, "_packed", packed)
+        setattr_(self, "_by_words", _keyed_by_words(packed))
+        setattr_(self, "_packed_bias", _pack(self.bias, order) + offsets)
+        setattr_(self, "_width", _FIELD // 8 * count)
+        setattr_(self, "_unpack", struct.Struct(f"<{count}Q").unpack)
+        setattr_(self, "_gap", _sentence_gap(self.thresholds.flag_sentence, count - 1))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
@@ -210,58 +267,110 @@ class LearnedModel:
     def logits(self, found: Sequence[str]) -> list[float]:
         """Each class's score for a message with features ``found``: the bias plus the weights
         of every feature known to the model, once per occurrence."""
-        return self._unpacked(self._rows(found))
+        fields = self._fields(self._rows(found))
+        return [(fields[k] - _HALF) / _SCALE for k in self._field_of]
 
     def _rows(self, found: Iterable[str]) -> int:
         """The weight rows of ``found`` added up, packed, without the bias."""
         return sum(map(self._packed.get, found, _NOTHING))
 
-    def _unpacked(self, rows: int) -> list[float]:
-        rows += self._packed_bias
-        return [(((rows >> shift) & _MASK) - _HALF) / _SCALE for shift in self._shifts]
+    def _words_rows(self, spelled: list[bytes]) -> int:
+        """:meth:`_rows` of :func:`word_features` of ``spelled`` (encoded words), without
+        building that list."""
+        keys: Iterable[bytes | tuple[bytes, bytes]] = chain(spelled, pairwise(spelled))
+        return sum(map(self._by_words.get, keys, _NOTHING))
+
+    def _fields(self, rows: int) -> tuple[int, ...]:
+        """Each class's score in thousandths plus ``_HALF`` (``rows`` with the bias), "none"
+        first: the offset is the same in every field, so differences between them are exact
+        logits."""
+        return self._unpack((rows + self._packed_bias).to_bytes(self._width, "little"))
 
     def reading(self, found: Sequence[str]) -> tuple[float, str]:
         """The risk (the chance that the message is not ordinary talk) and the likeliest other
-        class, as :meth:`probabilities` gives them, without building the whole table: a
-        message's every sentence is read this way (moderation.blend.buried)."""
-        return self._reading(self._with_meanings(self.logits(found), found))
+        class, as :meth:`probabilities` gives them, without building the whole table."""
+        return self._reading(self._fields_of(found))
+
+    def _fields_of(self, found: Sequence[str]) -> Sequence[float]:
+        """:meth:`_fields` of features ``found``, word meanings added (as thousandths)."""
+        if self.meanings:
+            return self._scaled(self._with_meanings(self.logits(found), found))
+        return self._fields(self._rows(found))
 
     def read(
-        self, words: str, signs: list[str], min_words: int
-    ) -> tuple[dict[str, float], list[tuple[float, str]]]:
-        """A message's :meth:`probabilities` (``words``, its words view, and ``signs``, the
-        :func:`sign_features` of what the lexicon found) and the :meth:`reading` of each of
-        its sentences of at least ``min_words`` words when it has two or more (else none),
+        self, words: str, signs: list[str], min_words: int, counted: frozenset[str]
+    ) -> tuple[Judgement, tuple[float, str] | None]:
+        """A message's :class:`Judgement` (``words``, its words view, and ``signs``, the
+        :func:`sign_features` of what the lexicon found) and, when it has two or more
+        sentences of at least ``min_words`` words, the riskiest :meth:`reading` of one whose
+        likeliest class is in ``counted`` and whose risk reaches ``flag_sentence`` (else None),
         exactly as those give them, in one pass over its words: each line's rows are summed
         once, and the whole message's are theirs plus the pairs across line breaks."""
-        lines = [WORD.findall(line) for line in words.split("\n")]
-        spoken = [line for line in lines if line]
-        if self.meanings or any(not _SHORTHAND.isdisjoint(line) for line in spoken):
-            chances = self.probabilities(word_features(tokens(words)) + signs)
-            readable = [_spelled_out(line) for line in lines]
-            readable = [line for line in readable if len(line) >= min_words]
-            if len(readable) < 2:
-                return chances, []
-            return chances, [self.reading(word_features(line)) for line in readable]
-        rows = [self._rows(word_features(line)) for line in spoken]
-        across = (f"{one[-1]} {two[0]}" for one, two in zip(spoken, spoken[1:], strict=False))
-        whole = self._unpacked(sum(rows) + self._rows(across) + self._rows(signs))
-        chances = self._chances(whole)
+        spoken = list(filter(None, encoded_lines(words)))
+        if self.meanings or not _SHORTHAND_ENCODED.isdisjoint(chain.from_iterable(spoken)):
+            return self._read_plainly(words, signs, min_words, counted)
+        rows = list(map(self._words_rows, spoken))
+        # the pairs across line breaks: each line's last word and the next line's first
+        across = zip(map(_LAST, spoken), map(_FIRST, spoken[1:]), strict=False)
+        whole = sum(rows) + sum(map(self._by_words.get, across, _NOTHING)) + self._rows(signs)
+        judged = self._judged(self._fields(whole))
         sentences = [row for row, line in zip(rows, spoken, strict=True) if len(line) >= min_words]
-        if len(sentences) < 2:
-            return chances, []
-        return chances, [self._reading(self._unpacked(row)) for row in sentences]
+        if len(sentences) < 2 or self.thresholds.flag_sentence == math.inf:
+            return judged, None
+        readings = [self._reading(fields) for fields in self._could_flag(sentences, counted)]
+        return judged, self._riskiest(readings, counted)
 
-    def _reading(self, logits: list[float]) -> tuple[float, str]:
-        top = max(logits)
-        exps = [math.exp(logit - top) for logit in logits]
-        none = self._none
-        likeliest = max(self._others, key=logits.__getitem__)
-        return 1 - exps[none] / sum(exps), self.classes[likeliest]
+    def _read_plainly(
+        self, words: str, signs: list[str], min_words: int, counted: frozenset[str]
+    ) -> tuple[Judgement, tuple[float, str] | None]:
+        """:meth:`read` from the features themselves: for a model with word meanings, and for
+        chat shorthand, which is spelled out before it is looked up."""
+        judged = self._judged(self._fields_of(word_features(tokens(words)) + signs))
+        readable = [_spelled_out(words_of(line)) for line in words.split("\n")]
+        readable = [line for line in readable if len(line) >= min_words]
+        if len(readable) < 2:
+            return judged, None
+        readings = [self.reading(word_features(line)) for line in readable]
+        return judged, self._riskiest(readings, counted)
+
+    def _could_flag(self, sentences: list[int], counted: frozenset[str]) -> list[tuple[int, ...]]:
+        """The fields of those of ``sentences`` (their packed rows) that may reach
+        ``flag_sentence`` with their likeliest class in ``counted``: most sentences of
+        ordinary chat are ruled out by two integer comparisons, without a softmax (see
+        ``_gap``)."""
+        kept = []
+        classes, gap = self._field_classes, self._gap
+        for row in sentences:
+            fields = self._fields(row)
+            top = max(fields[1:])
+            if top - fields[0] >= gap and classes[fields.index(top, 1)] in counted:
+                kept.append(fields)
+        return kept
+
+    def _riskiest(
+        self, readings: list[tuple[float, str]], counted: frozenset[str]
+    ) -> tuple[float, str] | None:
+        kept = [reading for reading in readings if reading[1] in counted]
+        riskiest = max(kept, default=None, key=lambda reading: reading[0])
+        limit = self.thresholds.flag_sentence
+        return riskiest if riskiest is not None and riskiest[0] >= limit else None
+
+    def _reading(self, fields: Sequence[float]) -> tuple[float, str]:
+        risk, likeliest, _ = self._judged(fields)
+        return risk, likeliest
+
+    def _judged(self, fields: Sequence[float]) -> Judgement:
+        top = max(fields)
+        exps = [math.exp((field - top) / _SCALE) for field in fields]
+        total = sum(exps)
+        likeliest = fields.index(max(fields[1:]), 1)
+        return Judgement(
+            1 - exps[0] / total, self._field_classes[likeliest], exps[likeliest] / total
+        )
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""
-        return self._chances(self._with_meanings(self.logits(found), found))
+        return self._chances(self._fields_of(found))
 
     def _with_meanings(self, logits: list[float], found: Sequence[str]) -> list[float]:
         """``logits`` plus the mean of the meaning scores of the words in ``found`` that have
@@ -275,28 +384,61 @@ class LearnedModel:
         means = (sum(column) * share for column in zip(*scored, strict=True))
         return [logit + mean for logit, mean in zip(logits, means, strict=True)]
 
-    def _chances(self, logits: list[float]) -> dict[str, float]:
-        top = max(logits)
-        exps = [math.exp(logit - top) for logit in logits]
+    def _chances(self, fields: Sequence[float]) -> dict[str, float]:
+        top = max(fields)
+        exps = [math.exp((field - top) / _SCALE) for field in fields]
         total = sum(exps)
-        return {name: value / total for name, value in zip(self.classes, exps, strict=True)}
+        return {name: exps[k] / total for name, k in zip(self.classes, self._field_of, strict=True)}
+
+    def _scaled(self, logits: list[float]) -> list[float]:
+        """``logits`` (in class order) as fields: in field order, in thousandths."""
+        return [logits[i] * _SCALE for i in self._order]
 
 
 # A message's logits are the sum of its features' weight rows, one column per class. Summed
 # column by column that was the learned stage's largest cost (about 72,000 instructions on a
 # short message). So each row is packed into one Python int: each class's weight in
 # thousandths (training writes weights rounded to three decimals, so nothing is lost) in its
-# own 48-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
-# unpacked once. A field holds sums up to 2**47 thousandths; a message's can come nowhere near.
+# own 64-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
+# unpacked once by ``struct``. A field holds sums up to 2**63 thousandths; a message's can
+# come nowhere near.
 _SCALE = 1000
-_FIELD = 48
+_FIELD = 64  # bits: a row unpacks as little-endian unsigned 64-bit integers (struct "Q")
 _HALF = 1 << (_FIELD - 1)  # each field is stored offset by this, so no field borrows
-_MASK = (1 << _FIELD) - 1
 _NOTHING = repeat(0)  # what an unknown feature adds (the second argument of dict.get)
+_FIRST = itemgetter(0)
+_LAST = itemgetter(-1)
 
 
-def _pack(row: Sequence[float]) -> int:
-    return sum(round(weight * _SCALE) << (_FIELD * i) for i, weight in enumerate(row))
+def _sentence_gap(flag_sentence: float, others: int) -> float:
+    """How far (in thousandths) the likeliest other class's score must be above ordinary
+    talk's for a sentence's risk to reach ``flag_sentence``, with a thousandth to spare.
+
+    The risk is ``sum(e_j) / (e_none + sum(e_j))`` over the ``others`` classes ``j``, so it
+    reaches ``f`` only when ``sum(exp(l_j - l_none)) >= f / (1 - f)``; that sum is at most
+    ``others * exp(l_top - l_none)``. Below the gap no sentence can reach ``f``; at or above
+    it, the exact reading decides. No gap (minus infinity) where the bound says nothing."""
+    if not 0 < flag_sentence < 1:
+        return -math.inf
+    return math.floor(_SCALE * math.log(flag_sentence / (1 - flag_sentence) / others)) - 1
+
+
+def _keyed_by_words(packed: Mapping[str, int]) -> dict[bytes | tuple[bytes, bytes], int]:
+    """``packed`` keyed as :func:`encoded_lines` gives words: each word UTF-8 encoded, a pair
+    "a b" as ``(b"a", b"b")``, and no time word (which is no feature); a feature with ``@``
+    is no word."""
+    keyed: dict[bytes | tuple[bytes, bytes], int] = {}
+    for name, row in packed.items():
+        first, space, second = name.partition(" ")
+        if space:
+            keyed[first.encode(), second.encode()] = row
+        elif not name.startswith("@") and name not in TIME_WORDS:
+            keyed[name.encode()] = row
+    return keyed
+
+
+def _pack(row: Sequence[float], order: Sequence[int]) -> int:
+    return sum(round(row[i] * _SCALE) << (_FIELD * k) for k, i in enumerate(order))
 
 
 def _meanings(data: Any, width: int) -> Mapping[str, tuple[float, ...]]:

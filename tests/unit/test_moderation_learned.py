@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +19,21 @@ from moderation.learned import (
     NONE,
     RULE,
     TIME_WORDS,
+    WORD,
     LearnedModel,
+    encoded_lines,
     features,
     sign_features,
     word_features,
+    words_of,
 )
 from moderation.normalize import normalize
 from moderation.policy import DEFAULT_POLICY, decide
+from moderation.verdict import CRISIS_CATEGORIES
 
 NAMES = ("", "means", "now", "farewell")
 LEXICON = Path(__file__).resolve().parents[2] / "moderation" / "lexicon"
+BUILD = Path(__file__).resolve().parents[2] / "corpus" / "build" / "writer-a.jsonl"
 
 
 def toy(
@@ -378,10 +385,47 @@ def test_one_pass_reading_is_exactly_the_plain_reading(text: str) -> None:
     assert model is not None
     words = normalize(text, lexicon.vocabulary).words
     signs = sign_features(0b0110, NAMES, [("suicide", "concern")])
-    chances, each = model.read(words, signs, 3)
-    plain = model.probabilities(features(words, 0b0110, NAMES, [("suicide", "concern")]))
-    assert chances == plain  # the same integer sums: equal, not close
-    assert each == [model.reading(word_features(spelled)) for spelled in sentences(words)]
+    low = replace(model, thresholds=replace(model.thresholds, flag_sentence=0.05))
+    for each in (model, low):  # the shipped limit, and one that some sentences reach
+        judged, riskiest = each.read(words, signs, 3, CRISIS)
+        plain = each.probabilities(features(words, 0b0110, NAMES, [("suicide", "concern")]))
+        likeliest = max((name for name in plain if name != NONE), key=plain.__getitem__)
+        # the same integer sums: equal, not close
+        assert judged == (1 - plain[NONE], likeliest, plain[likeliest])
+        assert riskiest == _plain_riskiest(each, words)
+
+
+CRISIS = frozenset(str(category) for category in CRISIS_CATEGORIES)
+
+
+def _plain_riskiest(model: LearnedModel, words: str) -> tuple[float, str] | None:
+    """The riskiest crisis sentence reaching flag_sentence, every sentence read in full."""
+    readings = [model.reading(word_features(spelled)) for spelled in sentences(words)]
+    crisis = [reading for reading in readings if reading[1] in CRISIS]
+    riskiest = max(crisis, default=None, key=lambda reading: reading[0])
+    limit = model.thresholds.flag_sentence
+    return riskiest if riskiest is not None and riskiest[0] >= limit else None
+
+
+@pytest.mark.parametrize("flag_sentence", [0.3, 0.6, 0.84, 0.95, 0.99])
+def test_sentences_ruled_out_without_a_softmax_could_never_have_flagged(
+    flag_sentence: float,
+) -> None:
+    """`read` skips the softmax of a sentence whose likeliest class is too far below ordinary
+    talk to reach flag_sentence (a bound, not an estimate): over the build corpus's messages
+    joined in threes, it finds exactly the riskiest sentence that reading every one finds."""
+    lexicon = load_lexicon()
+    shipped = lexicon.model
+    assert shipped is not None
+    model = replace(shipped, thresholds=replace(shipped.thresholds, flag_sentence=flag_sentence))
+    texts = [json.loads(line)["text"] for line in BUILD.read_text("utf-8").splitlines()[:1500]]
+    found = 0
+    for at in range(0, len(texts) - 2, 3):
+        words = normalize(". ".join(texts[at : at + 3]), lexicon.vocabulary).words
+        riskiest = model.read(words, [], 3, CRISIS)[1]
+        assert riskiest == _plain_riskiest(model, words)
+        found += riskiest is not None
+    assert found > 0  # the comparison covered sentences that do flag
 
 
 def test_the_whole_message_and_a_sentence_finding_one_category_keep_the_higher_severity() -> None:
@@ -395,3 +439,21 @@ def test_the_whole_message_and_a_sentence_finding_one_category_keep_the_higher_s
     added = alone(model, "x x x\ny y hi")
     assert added is not None
     assert [(s.category, s.severity) for s in added[0]] == [(Category.SUICIDE, Severity.HIGH)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i can't do this anymore, rock'n'roll 'quoted' don''t it's_ok __init__ 800mg",
+        "x'y' ' ' 'a'b'c' a__b 1'2 \n end'",
+        "ça va, mañana 'sí' no_sé ӏ𝗼𝗹 😢 'q'",
+        "tabs\tand|pipes~ carets^ [brackets] {x} 1,000.50 $5 a@b.c #tag\n\n\n",
+        "",
+    ],
+)
+def test_the_fast_word_readers_read_exactly_the_words_the_unicode_pattern_reads(text: str) -> None:
+    assert words_of(text) == WORD.findall(text)
+    for line in text.split("\n"):
+        assert words_of(line) == WORD.findall(line)
+    expected = [[word.encode() for word in WORD.findall(line)] for line in text.split("\n")]
+    assert encoded_lines(text) == expected
