@@ -13,7 +13,9 @@ Context concept names the code relies on (every other concept is free for rules 
                clause has ``present``: lowered ("five years ago I overdosed").
 ``media``, ``education``, ``rules_quote``, ``accident``, ``resolved``, ``general_question``
                (unless the message has ``self_assert``) in the clause: lowered.
-``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term.
+``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term, and
+               those resting on ``figurative`` terms alone ("can't breathe", "blue lips":
+               from laughing, a slushie; beside a drug or pills they stand).
 ``now``        in the clause raises a crisis signal one level; a ``means`` hit in the message
                raises a suicide or self-harm signal that does not already rest on it.
 
@@ -49,6 +51,7 @@ _VALUE = itemgetter(1)  # (last, value) from the automaton -> value
 _BITS = itemgetter(3)  # value, or a span of ``_match``, -> the entry's concept bits
 _HIT_BITS = itemgetter(5)  # Hit -> its bits
 _WATCH = Severity.WATCH
+_LAUGHABLE = frozenset({"idiomatic", "figurative"})  # a term laughter lowers on its own
 
 # (last, (start back, end back, entry, concept bits)) per term occurrence (see Lexicon).
 TermMatches = list[tuple[int, tuple[int, int, Entry, int]]]
@@ -481,7 +484,7 @@ class _Context:
         if not lowered and message & bits.negation:
             lowered = self._negated(groups)
         if not lowered and message & bits.laughter:
-            lowered = "idiomatic" in hit[4].flags
+            lowered = not _LAUGHABLE.isdisjoint(hit[4].flags)
         if lowered:
             return [
                 _signal(category, _WATCH, reason, groups, True, method)
@@ -554,11 +557,31 @@ class _Context:
                     for clause in clauses
                 ):
                     return True
+                if self._act_in_the_past(groups[0]):
+                    return True
         if message & bits.negation and self._negated(groups):
             return True
         if not message & bits.laughter:
             return False
-        return any("idiomatic" in hit.entry.flags for hit in hits)
+        return any("idiomatic" in hit.entry.flags for hit in hits) or all(
+            "figurative" in hit.entry.flags for hit in hits
+        )
+
+    def _act_in_the_past(self, act: tuple[Hit, ...]) -> bool:
+        """Whether every clause of ``act`` (the hits of a rule's first requirement: the act
+        itself -- the violence, the pills, the jump -- where the others qualify it) says it is
+        past and nothing in it says it is still so: "my husband used to hit me. we divorced in
+        2015. i'm safe and happy now" is a story, though "now" and the husband complete the
+        rule from other sentences. A clause without a past word of its own keeps the signal
+        ("i used to cut. last night i cut again")."""
+        bits = self.bits
+        numbers = {hit[3] for hit in act}
+        numbers.discard(MESSAGE)
+        clause_bits = self.clause_bits
+        return bool(numbers) and all(
+            clause_bits[number] & bits.past and not clause_bits[number] & bits.present
+            for number in numbers
+        )
 
     def _negated(self, groups: tuple[tuple[Hit, ...], ...]) -> bool:
         """True when every hit meeting one of the signal's requirements is negated."""

@@ -66,7 +66,7 @@ _TERM_COLUMNS = ("term", "concepts", "category", "severity", "lang", "source", "
 _RULE_COLUMNS = ("rule", "category", "severity", "requires", "scope", "flags")
 _PATTERN_COLUMNS = ("pattern", "concepts", "view", "trigger", "regex")
 _VIEWS = frozenset({"raw", "plain", "words", "links"})
-_TERM_FLAGS = frozenset({"idiomatic", "maskable", "exact"})
+_TERM_FLAGS = frozenset({"idiomatic", "figurative", "maskable", "exact"})
 _SCOPES = frozenset({"sentence", "message"})
 _MAX_MASK = 3
 SIGNAL_BIT = 1  # in an automaton value's concept bits: the entry is a signal on its own
@@ -773,12 +773,20 @@ def _singled(form: str) -> Iterator[str]:
     """``form`` with any subset of its doubled letters written once ("kill" -> "kil").
 
     Messages have runs of three or more letters squeezed to one ("killlll" -> "kil"), so each
-    doubled letter of a term must also be matchable as a single one.
+    doubled letter of a term must also be matchable as a single one -- except where that
+    leaves a word of two letters: those are the commonest words of all ("off myself" would
+    become "of myself", as in "proud of myself"; "too" would become "to").
     """
     doubles = [i for i in range(len(form) - 1) if form[i] == form[i + 1] and form[i].isalpha()]
+    words = form.split(" ")
     for mask in range(1, 2 ** len(doubles)):
         dropped = {index for bit, index in enumerate(doubles) if mask >> bit & 1}
-        yield "".join(char for i, char in enumerate(form) if i not in dropped)
+        singled = "".join(char for i, char in enumerate(form) if i not in dropped)
+        if not any(
+            len(short) <= 2 < len(word)
+            for word, short in zip(words, singled.split(" "), strict=True)
+        ):
+            yield singled
 
 
 def _masked(word: str) -> Iterator[str]:

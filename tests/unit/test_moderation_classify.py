@@ -321,3 +321,89 @@ def test_rule_signals_are_apply_of_the_unlowered_signals(seed: int) -> None:
     for rule, groups, method in _fired_rules(lexicon(), rules, hits, message, clause_bits, context):
         unlowered = _signal(rule.category, rule.severity, rule.name, groups, False, method)
         assert scope.rule_signal(rule, groups, method) == scope.apply(unlowered)
+
+
+def _rule_signals(text: str) -> set[tuple[str, Severity, bool]]:
+    """The rule stage's signals as (reason, severity, lowered), the learned stage left out."""
+    from moderation.classifier import classify
+    from moderation.normalize import normalize
+
+    return {(s.reason, s.severity, s.lowered) for s in classify(normalize(text), lexicon())}
+
+
+def test_an_act_whose_every_clause_is_past_is_lowered() -> None:
+    """A story: "used to hit me" stays one even when "now" and the husband complete the rule
+    from other sentences; the rule's act is what must be present."""
+    found = _rule_signals("my husband used to hit me. we divorced in 2015. i'm safe and happy now")
+    assert found
+    assert all(lowered and severity is Severity.WATCH for _, severity, lowered in found)
+
+
+def test_an_act_told_again_in_a_present_clause_stands() -> None:
+    """A past clause beside one without a past word keeps the signal: it is happening again."""
+    found = _rule_signals("i used to cut. last night i cut again")
+    assert any(not lowered and severity >= Severity.CONCERN for _, severity, lowered in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "when i was 16 i tried to kill myself. today i help others",
+        "back in '09 i overdosed twice",
+        "hace dos años intenté suicidarme, hoy estoy bien",
+        "hace 2 años intenté suicidarme, hoy estoy bien",
+    ],
+)
+def test_an_age_or_a_year_then_marks_the_clause_past(text: str) -> None:
+    """An age or a year then: "when i was 16", "in '09", "hace dos años" (words or digits)."""
+    found = _rule_signals(text)
+    assert found
+    assert all(lowered for _, _, lowered in found)
+
+
+def test_laughter_lowers_a_signal_resting_only_on_figurative_terms() -> None:
+    """Laughing with blue lips ("lol ... from the cold") is no overdose; beside pills taken,
+    the same breathing words still make one imminent."""
+    assert _rule_signals("lol my lips are blue from the cold") == {
+        ("overdose_unresponsive", Severity.WATCH, True)
+    }
+    taken = moderate("took 10 xans lol now i cant breathe", lexicon())
+    assert C.OVERDOSE in taken.categories
+    assert taken.severity is Severity.IMMINENT
+
+
+def test_education_about_overdose_signs_is_lowered() -> None:
+    """Being taught the signs is not someone showing them."""
+    text = "they taught us what to look for in an overdose, blue lips and not breathing"
+    found = _rule_signals(text)
+    assert found
+    assert all(lowered for _, _, lowered in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took the bus to the meeting. my chest hurts from the cold air",
+        "i swallowed my pride and called my sponsor. still shaking though",
+        "took the dog out. now my heart is racing from the hill",
+    ],
+)
+def test_taking_something_and_a_symptom_must_share_a_sentence(text: str) -> None:
+    """A bare "took" names no drug: only in the symptom's own sentence does it say what was."""
+    assert _rule_signals(text) == set()
+
+
+def test_taking_pills_and_a_symptom_in_one_sentence_is_an_overdose() -> None:
+    found = _rule_signals("took a bunch of pills and my heart is racing")
+    assert ("overdose_symptom_taken", Severity.HIGH, False) in found
+
+
+def test_a_two_letter_word_is_not_read_as_a_singled_term() -> None:
+    """A squeezed "offff myself" reads "of myself", but so does "proud of myself", the
+    commonest of sentences: a term is never singled down to a two-letter word."""
+    from moderation.lexicon import _singled
+
+    assert "of myself" not in set(_singled("off myself"))
+    assert "kil myself" in set(_singled("kill myself"))
+    assert _rule_signals("so proud of myself today") == set()
+    assert C.SUICIDE in moderate("gonna off myself tonight", lexicon()).categories
