@@ -54,7 +54,12 @@ CORPUS = REPOSITORY / "corpus" / "build"
 MODEL = REPOSITORY / "moderation" / "lexicon" / "model.json"
 VECTORS = REPOSITORY / "training" / "word-vectors.npz"
 C = 1.0  # inverse regularisation strength
-FALSE_ALARM_BUDGET = 0.04  # cross-validated share of ordinary messages given a crisis category
+# Cross-validated share of ordinary messages given a crisis category. It was 0.04 until the
+# seventh and eighth rounds added 840 ordinary messages, most of them hard (the physical world:
+# holding, buying, driving, "bottle", "bag"; home and relationships: exes, arguments): with
+# that many more hard negatives the same share is a stricter bar. At 0.05 every set has
+# fewer false alarms than before at much the same crisis recall (corpus/README.md: figures).
+FALSE_ALARM_BUDGET = 0.05
 HIGH = 0.85
 QUIET_HIGH = 0.5  # a rule's high signal is lowered only when the model is this sure
 # A feature whose weights are all smaller than this is dropped: it moves no decision, and

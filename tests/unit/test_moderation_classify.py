@@ -407,3 +407,46 @@ def test_a_two_letter_word_is_not_read_as_a_singled_term() -> None:
     assert "kil myself" in set(_singled("kill myself"))
     assert _rule_signals("so proud of myself today") == set()
     assert C.SUICIDE in moderate("gonna off myself tonight", lexicon()).categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "holding a diet coke right now",
+        "coke zero in my hand, feeling good",
+        "holding an ice pack on my knee right now",
+        "got a bottle of water in my hand",
+        "holding my baby's bottle right now, 3am feeding",
+        "granola bars in my pocket, heading out",
+        "a bag of chips in my lap tonight",
+        "pumpkin spice latte in my hand",
+        "the crack in my windshield grew across the whole drivers side",
+        "my manager is called molly and i do a double take every time",
+    ],
+)
+def test_an_everyday_sense_of_a_drug_word_is_no_drug(text: str) -> None:
+    """Each of "coke", "ice", "bottle", "bars", "bag", "spice", "crack" and "double" has
+    everyday senses; inside the compound that names a soda, a snack or a tool they are not the
+    drug, the drink or the excess."""
+    assert _rule_signals(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("coke in my hand tonight, fuck it", C.RELAPSE),
+        ("holding a bottle of vodka right now", C.RELAPSE),
+        ("got ice in my pocket, about to smoke it", C.RELAPSE),
+        ("bars in my pocket, taking them all tonight", C.RELAPSE),
+        ("took double my dose and now i can't feel my legs", C.OVERDOSE),
+    ],
+)
+def test_the_drug_sense_of_the_same_words_still_counts(text: str, category: Category) -> None:
+    assert category in moderate(text, lexicon()).categories
+
+
+def test_medicine_taken_as_prescribed_is_lowered() -> None:
+    """Medicine at hand and taken as the doctor said is settled use, not a relapse."""
+    found = _rule_signals("my meds are next to me on the nightstand, took them as prescribed")
+    assert found
+    assert all(lowered for _, _, lowered in found)
