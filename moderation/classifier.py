@@ -14,8 +14,11 @@ Context concept names the code relies on (every other concept is free for rules 
 ``media``, ``education``, ``rules_quote``, ``accident``, ``resolved``, ``general_question``
                (unless the message has ``self_assert``) in the clause: lowered.
 ``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term, and
-               those resting on ``figurative`` terms alone ("can't breathe", "blue lips":
-               from laughing, a slushie; beside a drug or pills they stand).
+               those resting on ``figurative`` terms alone ("can't breathe", "blue lips").
+``literal``    (the lexicon's _LITERAL concepts: a drug, taking something, too much, an
+               overdose named, a rescue) anywhere in the message keeps a signal resting on
+               ``figurative`` terms alone; without one it is lowered (pollen, a cold lake),
+               and the learned stage, which reads every message, decides.
 ``now``        in the clause raises a crisis signal one level; a ``means`` hit in the message
                raises a suicide or self-harm signal that does not already rest on it.
 
@@ -561,11 +564,12 @@ class _Context:
                     return True
         if message & bits.negation and self._negated(groups):
             return True
+        figurative = all("figurative" in hit.entry.flags for hit in hits)
+        if figurative and not message & bits.literal:
+            return True
         if not message & bits.laughter:
             return False
-        return any("idiomatic" in hit.entry.flags for hit in hits) or all(
-            "figurative" in hit.entry.flags for hit in hits
-        )
+        return figurative or any("idiomatic" in hit.entry.flags for hit in hits)
 
     def _act_in_the_past(self, act: tuple[Hit, ...]) -> bool:
         """Whether every clause of ``act`` (the hits of a rule's first requirement: the act

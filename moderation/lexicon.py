@@ -176,6 +176,26 @@ class Rule:
 
 
 _DISTANCING = ("media", "education", "rules_quote", "accident", "resolved", "general_question")
+# Concepts that make a figurative term ("can't breathe", "blue lips") literal: a drug, taking
+# something, too much of it, an overdose named, a rescue. Without one of them, laughter, pollen
+# and a cold lake are likelier than an overdose, and the learned stage decides.
+_LITERAL = (
+    "substance",
+    "ingest",
+    "overdose_term",
+    "excess",
+    "use_act",
+    "mixing",
+    "rescue",
+    "rescue_failing",
+    "urgent_help",
+    "opioid",
+    "benzo",
+    "stimulant",
+    "alcohol",
+    "paraphernalia",
+    "substance_slang",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +214,7 @@ class ContextBits:
     self_assert: int
     general_question: int
     distancing: int  # media, education, rules_quote, accident, resolved, general_question
+    literal: int  # what makes a figurative term literal (_LITERAL)
 
     @classmethod
     def of(cls, bits: Mapping[str, int]) -> ContextBits:
@@ -211,6 +232,7 @@ class ContextBits:
             self_assert=bit("self_assert", 0),
             general_question=bit("general_question", 0),
             distancing=_mask((name for name in _DISTANCING if name in bits), bits),
+            literal=_mask((name for name in _LITERAL if name in bits), bits),
         )
 
 

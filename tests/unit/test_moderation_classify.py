@@ -450,3 +450,46 @@ def test_medicine_taken_as_prescribed_is_lowered() -> None:
     found = _rule_signals("my meds are next to me on the nightstand, took them as prescribed")
     assert found
     assert all(lowered for _, _, lowered in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can't breathe with all this pollen. Springtime in Georgia, everything's yellow.",
+        "my nephew came out of the lake with blue lips and chattering teeth",
+    ],
+)
+def test_a_figurative_sign_with_nothing_literal_beside_it_is_lowered(text: str) -> None:
+    """A bare "can't breathe" or "blue lips", with no drug, no taking, no overdose named, are
+    likelier pollen or a cold lake: the rule lowers to watch and the learned stage decides."""
+    found = _rule_signals(text)
+    assert found
+    assert all(lowered for _, _, lowered in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he shot up an hour ago and now his lips are blue",
+        "took a bunch of pills and i can't breathe",
+        "can't breathe, chest pain and my heart is racing",
+    ],
+)
+def test_a_figurative_sign_beside_a_drug_or_more_symptoms_stands(text: str) -> None:
+    """Beside a drug, something taken, or other symptoms, the same words are an overdose."""
+    verdict = moderate(text, lexicon())
+    assert C.OVERDOSE in verdict.categories
+    assert verdict.severity is Severity.IMMINENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the sermon today hit me like a truck, in a good way",
+        "it finally hit me that i'm 1 year sober",
+        "buenos días grupo, hoy me toca limpiar la cocina",
+    ],
+)
+def test_a_realisation_or_a_turn_is_no_blow(text: str) -> None:
+    """Some "hit me" is a realisation ("it hit me"), and "me toca" is also "my turn"."""
+    assert _rule_signals(text) == set()
