@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from moderation.classifier import LEARNED, Signal, make_signal
-from moderation.learned import LearnedModel, sign_features, tokens, words_of
+from moderation.learned import LearnedModel, tokens, words_of
 from moderation.verdict import CRISIS_CATEGORIES, Category, Severity
 
 _CONCERN = Severity.CONCERN
@@ -57,8 +57,9 @@ def blend(
     that judgement: the risk (the chance that it is not ordinary talk) and the likeliest
     category."""
     findings = [(str(signal.category), str(signal.severity)) for signal in found]
-    signs = sign_features(bits, concept_names, findings)
-    (risk, likeliest, chance), riskiest = model.read(words, signs, MIN_WORDS_ALONE, _CRISIS)
+    (risk, likeliest, chance), riskiest = model.read(
+        words, bits, concept_names, findings, MIN_WORDS_ALONE, _CRISIS
+    )
     category = _CATEGORY[likeliest]
     limits = model.thresholds
     sentence = _category(riskiest)
@@ -93,7 +94,7 @@ def alone(model: LearnedModel, words: str) -> tuple[tuple[Signal, ...], float, C
     its risk and likeliest category; None when it adds nothing (the usual answer)."""
     if len(words_of(words)) < MIN_WORDS_ALONE:
         return None
-    (risk, likeliest, chance), riskiest = model.read(words, [], MIN_WORDS_ALONE, _CRISIS)
+    (risk, likeliest, chance), riskiest = model.read(words, 0, (), (), MIN_WORDS_ALONE, _CRISIS)
     limits = model.thresholds
     category = _CATEGORY[likeliest]
     found: tuple[Signal, ...] = ()
@@ -119,7 +120,7 @@ def sentences(words: str) -> list[list[str]]:
 def buried(model: LearnedModel, words: str) -> tuple[float, Category] | None:
     """The riskiest crisis reading of a sentence of the message (``words``, its words view),
     each read by its words alone, when it reaches ``flag_sentence``: its risk and category."""
-    return _category(model.read(words, [], MIN_WORDS_ALONE, _CRISIS)[1])
+    return _category(model.read(words, 0, (), (), MIN_WORDS_ALONE, _CRISIS)[1])
 
 
 # The classes whose sentences count (see the module's docstring): a crisis only.

@@ -180,6 +180,19 @@ class Judgement(NamedTuple):
     chance: float
 
 
+class _SignTable(NamedTuple):
+    """The packed rows of one lexicon's concept features (see ``LearnedModel._sign_rows``)."""
+
+    names: Sequence[str]  # the concept names it was made for (held: tables are kept by id)
+    rows: tuple[int, ...]  # each concept's packed row by bit number; 0 for bit 0 and unknowns
+    context: int  # bit 0 and the bits of the context concepts (CONTEXT_CONCEPTS)
+
+
+# How many lexicons' sign tables a model keeps (one per lexicon it reads for; a server has one,
+# tests a few). Past this all are dropped and made again as asked (a table costs ~0.1 ms).
+SIGN_TABLES_KEPT = 8
+
+
 @dataclass(frozen=True, slots=True)
 class LearnedModel:
     """A multinomial logistic regression: one weight per class for each feature kept."""
@@ -201,15 +214,24 @@ class LearnedModel:
     # straight from ``zip`` with no string joined (see _words_rows).
     _by_words: dict[bytes | tuple[bytes, bytes], int] = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
+    _tops: int = field(init=False, repr=False, compare=False)  # each field's top bit (_HALF)
     _width: int = field(init=False, repr=False, compare=False)  # bytes of a packed row
     _unpack: Callable[[bytes], tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _gap: float = field(init=False, repr=False, compare=False)  # see _sentence_gap
+    # For the packed gap test (see _could_flag): 1 in each field; ``(_HALF - _gap)`` in each
+    # field plus the bias, or None where there is no gap to test; each other class's top bit.
+    _ones: int = field(init=False, repr=False, compare=False)
+    _gap_shift: int | None = field(init=False, repr=False, compare=False)
+    _other_tops: int = field(init=False, repr=False, compare=False)
     # A packed row's fields are "none" first, then the other classes in their order, so the
     # others are one slice of the unpacked tuple: ``_order[k]`` is the class of field ``k``,
     # ``_field_of[i]`` the field of class ``i``.
     _order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _field_of: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _field_classes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The packed rows of the concept features under each lexicon's concept names (see
+    # _sign_rows), kept by the identity of the names' sequence: at most SIGN_TABLES_KEPT.
+    _sign_tables: dict[int, _SignTable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         count = len(self.classes)
@@ -224,9 +246,17 @@ class LearnedModel:
         setattr_(self, "_packed", packed)
         setattr_(self, "_by_words", _keyed_by_words(packed))
         setattr_(self, "_packed_bias", _pack(self.bias, order) + offsets)
+        setattr_(self, "_tops", offsets)
         setattr_(self, "_width", _FIELD // 8 * count)
-        setattr_(self, "_unpack", struct.Struct(f"<{count}Q").unpack)
-        setattr_(self, "_gap", _sentence_gap(self.thresholds.flag_sentence, count - 1))
+        setattr_(self, "_unpack", struct.Struct(f"<{count}q").unpack)
+        gap = _sentence_gap(self.thresholds.flag_sentence, count - 1)
+        setattr_(self, "_gap", gap)
+        ones = sum(1 << (_FIELD * k) for k in range(count))
+        setattr_(self, "_ones", ones)
+        shift = None if math.isinf(gap) else (_HALF - int(gap)) * ones + self._packed_bias
+        setattr_(self, "_gap_shift", shift)
+        setattr_(self, "_other_tops", offsets - _HALF)
+        setattr_(self, "_sign_tables", {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
@@ -268,7 +298,7 @@ class LearnedModel:
         """Each class's score for a message with features ``found``: the bias plus the weights
         of every feature known to the model, once per occurrence."""
         fields = self._fields(self._rows(found))
-        return [(fields[k] - _HALF) / _SCALE for k in self._field_of]
+        return [fields[k] / _SCALE for k in self._field_of]
 
     def _rows(self, found: Iterable[str]) -> int:
         """The weight rows of ``found`` added up, packed, without the bias."""
@@ -281,10 +311,15 @@ class LearnedModel:
         return sum(map(self._by_words.get, keys, _NOTHING))
 
     def _fields(self, rows: int) -> tuple[int, ...]:
-        """Each class's score in thousandths plus ``_HALF`` (``rows`` with the bias), "none"
-        first: the offset is the same in every field, so differences between them are exact
-        logits."""
-        return self._unpack((rows + self._packed_bias).to_bytes(self._width, "little"))
+        """Each class's score in thousandths (``rows`` with the bias), "none" first.
+
+        The bias holds each field at ``_HALF`` plus its score, so no field borrows from the
+        next; flipping every field's top bit (one XOR) leaves each as its score in two's
+        complement, read by ``struct`` as a signed field. Scores come out as small ints, where
+        unsigned fields near ``2**63`` were two-digit ints that every later subtraction,
+        comparison and division paid for."""
+        fields = ((rows + self._packed_bias) ^ self._tops).to_bytes(self._width, "little")
+        return self._unpack(fields)
 
     def reading(self, found: Sequence[str]) -> tuple[float, str]:
         """The risk (the chance that the message is not ordinary talk) and the likeliest other
@@ -298,27 +333,89 @@ class LearnedModel:
         return self._fields(self._rows(found))
 
     def read(
-        self, words: str, signs: list[str], min_words: int, counted: frozenset[str]
+        self,
+        words: str,
+        bits: int,
+        concept_names: Sequence[str],
+        findings: Sequence[tuple[str, str]],
+        min_words: int,
+        counted: frozenset[str],
     ) -> tuple[Judgement, tuple[float, str] | None]:
-        """A message's :class:`Judgement` (``words``, its words view, and ``signs``, the
-        :func:`sign_features` of what the lexicon found) and, when it has two or more
-        sentences of at least ``min_words`` words, the riskiest :meth:`reading` of one whose
-        likeliest class is in ``counted`` and whose risk reaches ``flag_sentence`` (else None),
-        exactly as those give them, in one pass over its words: each line's rows are summed
-        once, and the whole message's are theirs plus the pairs across line breaks."""
+        """A message's :class:`Judgement` (``words``, its words view; ``bits``,
+        ``concept_names`` and ``findings``, what the lexicon found, as :func:`features` takes
+        them) and, when it has two or more sentences of at least ``min_words`` words, the
+        riskiest :meth:`reading` of one whose likeliest class is in ``counted`` and whose risk
+        reaches ``flag_sentence`` (else None), exactly as those give them, in one pass over its
+        words: each line's rows are summed once, and the whole message's are theirs plus the
+        pairs across line breaks and the rows of the signs (:meth:`_sign_rows`)."""
         spoken = list(filter(None, encoded_lines(words)))
         if self.meanings or not _SHORTHAND_ENCODED.isdisjoint(chain.from_iterable(spoken)):
+            signs = sign_features(bits, concept_names, findings)
             return self._read_plainly(words, signs, min_words, counted)
         rows = list(map(self._words_rows, spoken))
         # the pairs across line breaks: each line's last word and the next line's first
         across = zip(map(_LAST, spoken), map(_FIRST, spoken[1:]), strict=False)
-        whole = sum(rows) + sum(map(self._by_words.get, across, _NOTHING)) + self._rows(signs)
+        whole = sum(rows) + sum(map(self._by_words.get, across, _NOTHING))
+        if bits & ~1 or findings:
+            whole += self._sign_rows(bits, concept_names, findings)
         judged = self._judged(self._fields(whole))
-        sentences = [row for row, line in zip(rows, spoken, strict=True) if len(line) >= min_words]
-        if len(sentences) < 2 or self.thresholds.flag_sentence == math.inf:
+        if self.thresholds.flag_sentence == math.inf:
             return judged, None
-        readings = [self._reading(fields) for fields in self._could_flag(sentences, counted)]
+        sentences = [row for row, line in zip(rows, spoken, strict=True) if len(line) >= min_words]
+        if len(sentences) < 2:
+            return judged, None
+        kept = self._could_flag(sentences, counted)
+        if not kept:  # most chat: no sentence comes near
+            return judged, None
+        readings = [self._reading(fields) for fields in kept]
         return judged, self._riskiest(readings, counted)
+
+    def _sign_rows(
+        self, bits: int, concept_names: Sequence[str], findings: Sequence[tuple[str, str]]
+    ) -> int:
+        """:meth:`_rows` of :func:`sign_features`, without making a feature name: a concept's
+        row is looked up by its bit number in a table made once per lexicon's names.
+
+        Nearly every message has a concept or two, and joining each one's name to ``@c:`` and
+        looking the new string up in ``_packed`` cost about a twentieth of the core. Tables
+        of tuples (a lexicon keeps one for its life) are kept by the tuple's identity, at most
+        ``SIGN_TABLES_KEPT`` of them; a table holds its tuple, so no other can take its id."""
+        table = self._sign_tables.get(id(concept_names))
+        if table is None or table.names is not concept_names:
+            table = self._sign_table(concept_names)
+        if not findings and not bits & ~table.context:
+            return 0  # context with no sign to qualify says nothing (as in sign_features)
+        rows = 0
+        by_bit = table.rows
+        bits &= ~1  # the signal bit names no concept
+        while bits:  # one step per concept present, not per bit
+            lowest = bits & -bits
+            rows += by_bit[lowest.bit_length() - 1]
+            bits ^= lowest
+        packed = self._packed
+        for category, severity in findings:
+            rows += packed.get(f"{RULE}{category}:{severity}", 0)
+        return rows
+
+    def _sign_table(self, concept_names: Sequence[str]) -> _SignTable:
+        """The table :meth:`_sign_rows` reads for ``concept_names``, made and kept."""
+        packed = self._packed
+        table = _SignTable(
+            concept_names,
+            tuple(
+                packed.get(CONCEPT + name, 0) if at else 0 for at, name in enumerate(concept_names)
+            ),
+            sum(
+                1 << at
+                for at, name in enumerate(concept_names)
+                if at == 0 or name in CONTEXT_CONCEPTS
+            ),
+        )
+        if isinstance(concept_names, tuple):  # a list could change under its table: not kept
+            if len(self._sign_tables) >= SIGN_TABLES_KEPT:
+                self._sign_tables.clear()
+            self._sign_tables[id(concept_names)] = table
+        return table
 
     def _read_plainly(
         self, words: str, signs: list[str], min_words: int, counted: frozenset[str]
@@ -337,10 +434,20 @@ class LearnedModel:
         """The fields of those of ``sentences`` (their packed rows) that may reach
         ``flag_sentence`` with their likeliest class in ``counted``: most sentences of
         ordinary chat are ruled out by two integer comparisons, without a softmax (see
-        ``_gap``)."""
+        ``_gap``).
+
+        Those comparisons are first made on the packed row itself, without unpacking it (a
+        few big-integer steps instead of a struct, a tuple and a dozen comparisons; most
+        sentences stop there): with the bias, each field holds
+        ``_HALF`` plus its class's score; less "none"'s score (the low field) and the gap in
+        every field, a field's top bit is set exactly where its class is at least the gap
+        above "none" (no field leaves its 64 bits: scores are far below ``2**62``)."""
         kept = []
         classes, gap = self._field_classes, self._gap
+        shift, bias, ones, tops = self._gap_shift, self._packed_bias, self._ones, self._other_tops
         for row in sentences:
+            if shift is not None and not (row + shift - ((row + bias) & _LOW) * ones) & tops:
+                continue  # no class clears the gap
             fields = self._fields(row)
             top = max(fields[1:])
             if top - fields[0] >= gap and classes[fields.index(top, 1)] in counted:
@@ -364,9 +471,8 @@ class LearnedModel:
         exps = [math.exp((field - top) / _SCALE) for field in fields]
         total = sum(exps)
         likeliest = fields.index(max(fields[1:]), 1)
-        return Judgement(
-            1 - exps[0] / total, self._field_classes[likeliest], exps[likeliest] / total
-        )
+        judged = (1 - exps[0] / total, self._field_classes[likeliest], exps[likeliest] / total)
+        return _judgement(Judgement, judged)
 
     def probabilities(self, found: Sequence[str]) -> dict[str, float]:
         """Each class's probability for a message with features ``found`` (softmax)."""
@@ -403,11 +509,14 @@ class LearnedModel:
 # unpacked once by ``struct``. A field holds sums up to 2**63 thousandths; a message's can
 # come nowhere near.
 _SCALE = 1000
-_FIELD = 64  # bits: a row unpacks as little-endian unsigned 64-bit integers (struct "Q")
+_FIELD = 64  # bits: a row unpacks as little-endian signed 64-bit integers (struct "q")
 _HALF = 1 << (_FIELD - 1)  # each field is stored offset by this, so no field borrows
+_LOW = (1 << _FIELD) - 1  # the lowest field: "none"
 _NOTHING = repeat(0)  # what an unknown feature adds (the second argument of dict.get)
 _FIRST = itemgetter(0)
 _LAST = itemgetter(-1)
+# Builds a Judgement from a tuple without NamedTuple's Python-level __new__ (once a message).
+_judgement = tuple.__new__
 
 
 def _sentence_gap(flag_sentence: float, others: int) -> float:

@@ -384,10 +384,9 @@ def test_one_pass_reading_is_exactly_the_plain_reading(text: str) -> None:
     model = lexicon.model
     assert model is not None
     words = normalize(text, lexicon.vocabulary).words
-    signs = sign_features(0b0110, NAMES, [("suicide", "concern")])
     low = replace(model, thresholds=replace(model.thresholds, flag_sentence=0.05))
     for each in (model, low):  # the shipped limit, and one that some sentences reach
-        judged, riskiest = each.read(words, signs, 3, CRISIS)
+        judged, riskiest = each.read(words, 0b0110, NAMES, [("suicide", "concern")], 3, CRISIS)
         plain = each.probabilities(features(words, 0b0110, NAMES, [("suicide", "concern")]))
         likeliest = max((name for name in plain if name != NONE), key=plain.__getitem__)
         # the same integer sums: equal, not close
@@ -422,7 +421,7 @@ def test_sentences_ruled_out_without_a_softmax_could_never_have_flagged(
     found = 0
     for at in range(0, len(texts) - 2, 3):
         words = normalize(". ".join(texts[at : at + 3]), lexicon.vocabulary).words
-        riskiest = model.read(words, [], 3, CRISIS)[1]
+        riskiest = model.read(words, 0, (), (), 3, CRISIS)[1]
         assert riskiest == _plain_riskiest(model, words)
         found += riskiest is not None
     assert found > 0  # the comparison covered sentences that do flag
@@ -457,3 +456,60 @@ def test_the_fast_word_readers_read_exactly_the_words_the_unicode_pattern_reads(
         assert words_of(line) == WORD.findall(line)
     expected = [[word.encode() for word in WORD.findall(line)] for line in text.split("\n")]
     assert encoded_lines(text) == expected
+
+
+def test_sign_rows_are_the_rows_of_the_sign_features() -> None:
+    """`read` adds the rows of what the lexicon found from a table by concept bit, without
+    naming a feature: over the concept bits and findings of build-corpus messages (and bits
+    of context concepts alone, with and without a finding), exactly `sign_features`' rows."""
+    from moderation.classifier import signals_and_bits
+    from moderation.learned import SIGN_TABLES_KEPT
+
+    lexicon = load_lexicon()
+    model = lexicon.model
+    assert model is not None
+    names = lexicon.concept_names
+    context = sum(1 << at for at, name in enumerate(names) if name in CONTEXT_CONCEPTS)
+    asked = [(context, []), (context | 1, []), (context, [("suicide", "watch")]), (1, [])]
+    texts = [json.loads(line)["text"] for line in BUILD.read_text("utf-8").splitlines()[:800]]
+    for text in texts:
+        found, bits = signals_and_bits(normalize(text, lexicon.vocabulary), lexicon)
+        asked.append((bits, [(str(signal.category), str(signal.severity)) for signal in found]))
+    assert sum(1 for _, findings in asked if findings) > 20  # findings were covered too
+    for bits, findings in asked:
+        expected = model._rows(sign_features(bits, names, findings))
+        assert model._sign_rows(bits, names, findings) == expected
+        assert model._sign_rows(bits, list(names), findings) == expected  # another table
+    toy_model = toy({CONCEPT + "means": [0.0, 0.0, 1.5], RULE + "suicide:high": [0.0, 0.25, 2.0]})
+    for bits in range(16):
+        for findings in ([], [("suicide", "high")], [("spam", "concern"), ("suicide", "high")]):
+            expected = toy_model._rows(sign_features(bits, NAMES, findings))
+            assert toy_model._sign_rows(bits, NAMES, findings) == expected
+    for _ in range(SIGN_TABLES_KEPT * 2):  # a fresh sequence each time: the kept tables stay few
+        toy_model._sign_rows(0b10, ("", *NAMES[1:]), [])
+    assert len(toy_model._sign_tables) <= SIGN_TABLES_KEPT
+
+
+@pytest.mark.parametrize("flag_sentence", [0.001, 0.3, 0.5, 0.84, 0.99, 1.0])
+def test_the_packed_gap_test_keeps_exactly_the_sentences_the_unpacked_one_keeps(
+    flag_sentence: float,
+) -> None:
+    """`_could_flag` rules sentences out on their packed rows before unpacking any; it must
+    keep exactly those whose likeliest other class is at least the gap above "none" (a gap
+    below zero, and no gap at all, included)."""
+    lexicon = load_lexicon()
+    shipped = lexicon.model
+    assert shipped is not None
+    model = replace(shipped, thresholds=replace(shipped.thresholds, flag_sentence=flag_sentence))
+    texts = [json.loads(line)["text"] for line in BUILD.read_text("utf-8").splitlines()[:600]]
+    lines = [line for text in texts for line in encoded_lines(normalize(text).words) if line]
+    rows = [model._words_rows(line) for line in lines]
+    classes, gap = model._field_classes, model._gap
+    expected = []
+    for row in rows:
+        fields = model._fields(row)
+        top = max(fields[1:])
+        if top - fields[0] >= gap and classes[fields.index(top, 1)] in CRISIS:
+            expected.append(fields)
+    assert model._could_flag(rows, CRISIS) == expected
+    assert 0 < len(expected) or flag_sentence > 0.9  # low limits keep some, so both ways count
