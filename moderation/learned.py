@@ -96,12 +96,20 @@ def encoded_lines(words: str) -> list[list[bytes]]:
     but a letter or digit becomes a space, and a line with an apostrophe, which ``WORD``
     keeps only inside a word, is matched by the ASCII pattern instead.
     """
+    lines = words.encode().split(b"\n")
     if words.isascii():
         return [
             _ASCII_WORD_BYTES.findall(line) if b"'" in line else line.translate(_SPACES).split()
-            for line in words.encode().split(b"\n")
+            for line in lines
         ]
-    return [list(map(str.encode, WORD.findall(line))) for line in words.split("\n")]
+    # Other text is mostly ASCII lines too (an accent or an emoji in one sentence): those are
+    # read as above, and only the others by the Unicode pattern.
+    return [
+        (_ASCII_WORD_BYTES.findall(line) if b"'" in line else line.translate(_SPACES).split())
+        if line.isascii()
+        else list(map(str.encode, WORD.findall(line.decode())))
+        for line in lines
+    ]
 
 
 # The lexicon's context concepts (its "context", "shields" and "clause breaks" sections, and the
@@ -211,8 +219,11 @@ class LearnedModel:
     _packed: dict[str, int] = field(init=False, repr=False, compare=False)
     # The same rows keyed as one line's words meet them: a word (never a time word, which is
     # no feature), and a pair as the tuple of its two words, so a line's pairs are looked up
-    # straight from ``zip`` with no string joined (see _words_rows).
+    # straight from ``zip`` with no string joined (see _words_rows). A chat shorthand word
+    # ("u", "2nite") is keyed to a mark no sum of rows reaches (see _keyed_by_words): a
+    # message's sum of more than ``_field_bits`` bits holds one, and is read on the plain path.
     _by_words: dict[bytes | tuple[bytes, bytes], int] = field(init=False, repr=False, compare=False)
+    _field_bits: int = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
     _tops: int = field(init=False, repr=False, compare=False)  # each field's top bit (_HALF)
     _width: int = field(init=False, repr=False, compare=False)  # bytes of a packed row
@@ -244,7 +255,8 @@ class LearnedModel:
         setattr_(self, "_field_classes", tuple(self.classes[i] for i in order))
         packed = {name: _pack(row, order) for name, row in self.weights.items()}
         setattr_(self, "_packed", packed)
-        setattr_(self, "_by_words", _keyed_by_words(packed))
+        setattr_(self, "_by_words", _keyed_by_words(packed, _FIELD * count))
+        setattr_(self, "_field_bits", _FIELD * count)
         setattr_(self, "_packed_bias", _pack(self.bias, order) + offsets)
         setattr_(self, "_tops", offsets)
         setattr_(self, "_width", _FIELD // 8 * count)
@@ -306,9 +318,12 @@ class LearnedModel:
 
     def _words_rows(self, spelled: list[bytes]) -> int:
         """:meth:`_rows` of :func:`word_features` of ``spelled`` (encoded words), without
-        building that list."""
+        building that list; plus a shorthand mark for each shorthand word (see ``_by_words``).
+
+        Unknown words and pairs (about a quarter) are dropped before the sum rather than
+        added as 0: past a machine word, adding even 0 copies the whole big integer."""
         keys: Iterable[bytes | tuple[bytes, bytes]] = chain(spelled, pairwise(spelled))
-        return sum(map(self._by_words.get, keys, _NOTHING))
+        return sum(filter(None, map(self._by_words.get, keys)))
 
     def _fields(self, rows: int) -> tuple[int, ...]:
         """Each class's score in thousandths (``rows`` with the bias), "none" first.
@@ -349,13 +364,13 @@ class LearnedModel:
         words: each line's rows are summed once, and the whole message's are theirs plus the
         pairs across line breaks and the rows of the signs (:meth:`_sign_rows`)."""
         spoken = list(filter(None, encoded_lines(words)))
-        if self.meanings or not _SHORTHAND_ENCODED.isdisjoint(chain.from_iterable(spoken)):
-            signs = sign_features(bits, concept_names, findings)
-            return self._read_plainly(words, signs, min_words, counted)
         rows = list(map(self._words_rows, spoken))
         # the pairs across line breaks: each line's last word and the next line's first
         across = zip(map(_LAST, spoken), map(_FIRST, spoken[1:]), strict=False)
         whole = sum(rows) + sum(map(self._by_words.get, across, _NOTHING))
+        if self.meanings or whole.bit_length() > self._field_bits:  # or a shorthand word
+            signs = sign_features(bits, concept_names, findings)
+            return self._read_plainly(words, signs, min_words, counted)
         if bits & ~1 or findings:
             whole += self._sign_rows(bits, concept_names, findings)
         judged = self._judged(self._fields(whole))
@@ -532,10 +547,15 @@ def _sentence_gap(flag_sentence: float, others: int) -> float:
     return math.floor(_SCALE * math.log(flag_sentence / (1 - flag_sentence) / others)) - 1
 
 
-def _keyed_by_words(packed: Mapping[str, int]) -> dict[bytes | tuple[bytes, bytes], int]:
+def _keyed_by_words(
+    packed: Mapping[str, int], field_bits: int
+) -> dict[bytes | tuple[bytes, bytes], int]:
     """``packed`` keyed as :func:`encoded_lines` gives words: each word UTF-8 encoded, a pair
     "a b" as ``(b"a", b"b")``, and no time word (which is no feature); a feature with ``@``
-    is no word."""
+    is no word. Each shorthand word is keyed to the mark ``2 ** (field_bits + 1)``: a sum of
+    rows, each field far below ``2**62`` in size, stays below ``2 ** (field_bits - 1)`` in
+    size, and with one mark or more it is past ``2 ** field_bits`` (rows that are spelled
+    out on the plain path, so a shorthand word's own row is never wanted here)."""
     keyed: dict[bytes | tuple[bytes, bytes], int] = {}
     for name, row in packed.items():
         first, space, second = name.partition(" ")
@@ -543,6 +563,7 @@ def _keyed_by_words(packed: Mapping[str, int]) -> dict[bytes | tuple[bytes, byte
             keyed[first.encode(), second.encode()] = row
         elif not name.startswith("@") and name not in TIME_WORDS:
             keyed[name.encode()] = row
+    keyed.update(dict.fromkeys(_SHORTHAND_ENCODED, 1 << (field_bits + 1)))
     return keyed
 
 
