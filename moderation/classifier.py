@@ -10,7 +10,9 @@ Context concept names the code relies on (every other concept is free for rules 
 ``clause_break`` a word such as "but" that starts a new clause (sentence ends always do).
 ``negation``   within two words before one of a signal's hits, in the same clause: lowered.
 ``past``       in the clause (or the message, when the clause has no ``now``), unless the
-               clause has ``present``: lowered ("five years ago I overdosed").
+               clause has ``present``: lowered ("five years ago I overdosed"); so is a rule
+               whose act (its first requirement's hits) lies only in such clauses, though
+               its other requirements meet in present ones ("he used to hit me ... now").
 ``media``, ``education``, ``rules_quote``, ``accident``, ``resolved``, ``general_question``
                (unless the message has ``self_assert``) in the clause: lowered.
 ``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term, and
@@ -54,7 +56,6 @@ _VALUE = itemgetter(1)  # (last, value) from the automaton -> value
 _BITS = itemgetter(3)  # value, or a span of ``_match``, -> the entry's concept bits
 _HIT_BITS = itemgetter(5)  # Hit -> its bits
 _WATCH = Severity.WATCH
-_LAUGHABLE = frozenset({"idiomatic", "figurative"})  # a term laughter lowers on its own
 
 # (last, (start back, end back, entry, concept bits)) per term occurrence (see Lexicon).
 TermMatches = list[tuple[int, tuple[int, int, Entry, int]]]
@@ -486,8 +487,8 @@ class _Context:
             lowered = False
         if not lowered and message & bits.negation:
             lowered = self._negated(groups)
-        if not lowered and message & bits.laughter:
-            lowered = not _LAUGHABLE.isdisjoint(hit[4].flags)
+        if not lowered:
+            lowered = self._figure_of_speech(groups[0])
         if lowered:
             return [
                 _signal(category, _WATCH, reason, groups, True, method)
@@ -564,12 +565,20 @@ class _Context:
                     return True
         if message & bits.negation and self._negated(groups):
             return True
-        figurative = all("figurative" in hit.entry.flags for hit in hits)
+        return self._figure_of_speech(hits)
+
+    def _figure_of_speech(self, hits: tuple[Hit, ...]) -> bool:
+        """Whether a signal resting on ``hits`` reads as a figure of speech: ``figurative``
+        terms alone with nothing ``literal`` in the message, or beside laughter; an
+        ``idiomatic`` term beside laughter. The term and rule paths both ask here."""
+        bits = self.bits
+        message = self.message
+        figurative = all("figurative" in hit[4].flags for hit in hits)
         if figurative and not message & bits.literal:
             return True
         if not message & bits.laughter:
             return False
-        return figurative or any("idiomatic" in hit.entry.flags for hit in hits)
+        return figurative or any("idiomatic" in hit[4].flags for hit in hits)
 
     def _act_in_the_past(self, act: tuple[Hit, ...]) -> bool:
         """Whether every clause of ``act`` (the hits of a rule's first requirement: the act
