@@ -331,6 +331,11 @@ def _rule_signals(text: str) -> set[tuple[str, Severity, bool]]:
     return {(s.reason, s.severity, s.lowered) for s in classify(normalize(text), lexicon())}
 
 
+def _all_lowered(found: set[tuple[str, Severity, bool]]) -> bool:
+    """Whether the rules found something and context lowered all of it (to watch)."""
+    return bool(found) and all(lowered for _, _, lowered in found)
+
+
 def test_an_act_whose_every_clause_is_past_is_lowered() -> None:
     """A story: "used to hit me" stays one even when "now" and the husband complete the rule
     from other sentences; the rule's act is what must be present."""
@@ -356,9 +361,7 @@ def test_an_act_told_again_in_a_present_clause_stands() -> None:
 )
 def test_an_age_or_a_year_then_marks_the_clause_past(text: str) -> None:
     """An age or a year then: "when i was 16", "in '09", "hace dos años" (words or digits)."""
-    found = _rule_signals(text)
-    assert found
-    assert all(lowered for _, _, lowered in found)
+    assert _all_lowered(_rule_signals(text))
 
 
 def test_laughter_lowers_a_signal_resting_only_on_figurative_terms() -> None:
@@ -375,9 +378,7 @@ def test_laughter_lowers_a_signal_resting_only_on_figurative_terms() -> None:
 def test_education_about_overdose_signs_is_lowered() -> None:
     """Being taught the signs is not someone showing them."""
     text = "they taught us what to look for in an overdose, blue lips and not breathing"
-    found = _rule_signals(text)
-    assert found
-    assert all(lowered for _, _, lowered in found)
+    assert _all_lowered(_rule_signals(text))
 
 
 @pytest.mark.parametrize(
@@ -447,9 +448,8 @@ def test_the_drug_sense_of_the_same_words_still_counts(text: str, category: Cate
 
 def test_medicine_taken_as_prescribed_is_lowered() -> None:
     """Medicine at hand and taken as the doctor said is settled use, not a relapse."""
-    found = _rule_signals("my meds are next to me on the nightstand, took them as prescribed")
-    assert found
-    assert all(lowered for _, _, lowered in found)
+    text = "my meds are next to me on the nightstand, took them as prescribed"
+    assert _all_lowered(_rule_signals(text))
 
 
 @pytest.mark.parametrize(
@@ -462,9 +462,7 @@ def test_medicine_taken_as_prescribed_is_lowered() -> None:
 def test_a_figurative_sign_with_nothing_literal_beside_it_is_lowered(text: str) -> None:
     """A bare "can't breathe" or "blue lips", with no drug, no taking, no overdose named, are
     likelier pollen or a cold lake: the rule lowers to watch and the learned stage decides."""
-    found = _rule_signals(text)
-    assert found
-    assert all(lowered for _, _, lowered in found)
+    assert _all_lowered(_rule_signals(text))
 
 
 @pytest.mark.parametrize(
