@@ -33,6 +33,9 @@ Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` 
 Scope is ``sentence`` (one clause) or ``message``. Flag ``method``: the rule is evidence of
 method or means detail.
 
+Real words (``real_words`` in the manifest, one word a line): common words no term becomes
+when one of its doubled letters is written once ("noose" -> "nose"); see :func:`_singled`.
+
 Speed: most chat messages meet lexicon terms ("today", "but", "last night") yet nothing that
 can become a signal. :class:`QuietIndex` compiles, once per lexicon, what lets the classifier
 prove that cheaply: every concept is a bit, every automaton value carries the OR of its
@@ -524,7 +527,9 @@ def load_lexicon(path: Path | None = None, *, learned: bool = True) -> Lexicon:
     terms = [term for name in manifest["terms"] for term in _read_terms(directory / name)]
     patterns = tuple(_read_patterns(directory / manifest["patterns"]))
     rules = tuple(_read_rules(directory / manifest["rules"]))
-    lexicon = compile_lexicon(version, terms, patterns, rules)
+    real_words = manifest.get("real_words")
+    kept = frozenset() if real_words is None else frozenset(_read_words(directory / real_words))
+    lexicon = compile_lexicon(version, terms, patterns, rules, kept)
     model_file = manifest.get("model")
     if model_file is None or not learned:
         return lexicon
@@ -543,12 +548,17 @@ def load_lexicon(path: Path | None = None, *, learned: bool = True) -> Lexicon:
 
 
 def compile_lexicon(
-    version: str, terms: Iterable[Term], patterns: tuple[Pattern, ...], rules: tuple[Rule, ...]
+    version: str,
+    terms: Iterable[Term],
+    patterns: tuple[Pattern, ...],
+    rules: tuple[Rule, ...],
+    real_words: frozenset[str] = frozenset(),
 ) -> Lexicon:
-    """Build the automaton (key -> all terms sharing that normalised form) and rule index."""
+    """Build the automaton (key -> all terms sharing that normalised form) and rule index.
+    ``real_words``: words no term's doubled letter written once may become (see ``_singled``)."""
     by_key: dict[str, list[Term]] = defaultdict(list)
     for term in terms:
-        for key in _keys(term):
+        for key in _keys(term, real_words):
             if term not in by_key[key]:
                 by_key[key].append(term)
     entries = {key: _entry(key, tuple(terms)) for key, terms in by_key.items()}
@@ -725,10 +735,11 @@ def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
     return Entry(key, terms, concepts, signals, flags)
 
 
-def _keys(term: Term) -> Iterator[str]:
+def _keys(term: Term, real_words: frozenset[str] = frozenset()) -> Iterator[str]:
     """Every normalised form a term should match: itself, without apostrophes, with the
     usual word swaps of chat ("want 2 die", "my self"), run together ("killmyself", which is
-    also what letters spaced or dotted one by one join into), masked, and with doubles single.
+    also what letters spaced or dotted one by one join into), masked, and with doubles single
+    unless that makes one of ``real_words`` (see :func:`_singled`).
     """
     base = normalize_term(term.text)
     forms = {base}
@@ -738,7 +749,7 @@ def _keys(term: Term) -> Iterator[str]:
     forms |= {joined for form in tuple(forms) for joined in _joined(form)}
     if "maskable" in term.flags:
         forms |= {masked for form in tuple(forms) for masked in _masked(form)}
-    forms |= {single for form in tuple(forms) for single in _singled(form)}
+    forms |= {single for form in tuple(forms) for single in _singled(form, real_words)}
     yield from (form for form in forms if form)
 
 
@@ -791,13 +802,15 @@ def _joined(form: str) -> Iterator[str]:
                 yield " ".join([*words[:left], pair, *words[left + 2 :]])
 
 
-def _singled(form: str) -> Iterator[str]:
+def _singled(form: str, real_words: frozenset[str] = frozenset()) -> Iterator[str]:
     """``form`` with any subset of its doubled letters written once ("kill" -> "kil").
 
     Messages have runs of three or more letters squeezed to one ("killlll" -> "kil"), so each
-    doubled letter of a term must also be matchable as a single one -- except where that
-    leaves a word of two letters: those are the commonest words of all ("off myself" would
-    become "of myself", as in "proud of myself"; "too" would become "to").
+    doubled letter of a term must also be matchable as a single one -- except where that makes
+    another real word, which writers type far more often than they stretch the term: a word
+    of two letters, the commonest words of all ("off myself" would become "of myself", as in
+    "proud of myself"; "too" would become "to"), or one of ``real_words`` (the lexicon's
+    ``real-words.txt``: "noose" would become "nose", "copping" "coping", "shoot" "shot").
     """
     doubles = [i for i in range(len(form) - 1) if form[i] == form[i + 1] and form[i].isalpha()]
     words = form.split(" ")
@@ -805,7 +818,7 @@ def _singled(form: str) -> Iterator[str]:
         dropped = {index for bit, index in enumerate(doubles) if mask >> bit & 1}
         singled = "".join(char for i, char in enumerate(form) if i not in dropped)
         if not any(
-            len(short) <= 2 < len(word)
+            short != word and (len(short) <= 2 < len(word) or short in real_words)
             for word, short in zip(words, singled.split(" "), strict=True)
         ):
             yield singled
@@ -817,6 +830,14 @@ def _masked(word: str) -> Iterator[str]:
         for end in range(start + 1, min(start + _MAX_MASK, len(word) - 1) + 1):
             if word[start:end].isalpha():
                 yield word[:start] + "*" + word[end:]
+
+
+def _read_words(path: Path) -> Iterator[str]:
+    """The words of a word list: one a line, ``#`` comments and blank lines skipped."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word = line.split("#", 1)[0].strip()
+        if word:
+            yield normalize_term(word)
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:

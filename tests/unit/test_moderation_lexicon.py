@@ -276,3 +276,73 @@ def test_class_guard_is_used_for_full_name_and_refuses_other_syntax() -> None:
     assert isinstance(full_name.guard, ClassGuard)
     for source in ("[A-Z]+?\\s", "(?i)[A-Z]\\s", "[A-Z]|\\s", "[A-Za-z]\\s", "\\s\\d", ""):
         assert class_guard(re.compile(source)) is None
+
+
+# A word at least this common (Zipf: log10 of its count per billion words) is one people type:
+# once per million words or more.
+_COMMON_ZIPF = 3.0
+
+
+def _squeezed_words() -> dict[str, set[str]]:
+    """Each word a term turns into when one of its doubled letters is written once, with no
+    real-words list: by the term's language, each new word and the terms it comes from."""
+    from moderation.lexicon import _joined, _read_terms, _singled, _swapped
+    from moderation.normalize import normalize_term
+
+    made: dict[str, set[str]] = {}
+    for path in default_path().glob("terms-*.tsv"):
+        for term in _read_terms(path):
+            base = normalize_term(term.text)
+            forms = {base, *_swapped(base)}
+            forms |= {joined for form in tuple(forms) for joined in _joined(form)}
+            own = set(base.split())  # "me tocaa" (run together) -> "me toca" is the term's own
+            for form in forms:
+                for single in _singled(form):
+                    for word, short in zip(form.split(), single.split(), strict=True):
+                        if short != word and short not in own:
+                            made.setdefault(f"{term.lang}:{short}", set()).add(term.text)
+    return made
+
+
+def test_real_words_list_every_common_word_a_squeezed_term_would_make() -> None:
+    """real-words.txt names every common word (by the wordfreq package's English and Spanish
+    frequencies) that a term's doubled letter written once makes, and only such words: a term
+    added with a new collision fails here until the word is listed."""
+    from wordfreq import zipf_frequency
+
+    from moderation.lexicon import _read_words
+
+    listed = set(_read_words(default_path() / "real-words.txt"))
+    common = {
+        key.partition(":")[2]
+        for key in _squeezed_words()
+        if key.partition(":")[0] in ("en", "es")
+        and zipf_frequency(key.partition(":")[2], key.partition(":")[0]) >= _COMMON_ZIPF
+    }
+    assert common - listed == set(), "add these to moderation/lexicon/real-words.txt"
+    assert listed - common == set(), "no term makes these any more: drop them from the list"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my nose has been running all week, allergies are brutal",
+        "coping skills group tonight was really good",
+        "got my flu shot at the pharmacy after the meeting",
+        "we got wed at the courthouse, five years sober together",
+        "met my sponsor for coffee before work",
+        "no matter how tired I am I still go to the 7am meeting",
+    ],
+)
+def test_a_real_word_is_never_read_as_a_squeezed_term(text: str) -> None:
+    """A common word is read as itself, never as a term squeezed ("nose" is not "noose",
+    "coping" not "copping", "shot" not "shoot"): ordinary talk with it is not flagged."""
+    verdict = moderate(text, shipped())
+    assert not verdict.flag, verdict
+
+
+def test_a_stretched_term_is_still_read_as_the_term() -> None:
+    """Squeezed letters still meet the term where the short form is no real word."""
+    lexicon = shipped()
+    assert "self_harm" in moderate("gonna cuttt myself tonight", lexicon).categories
+    assert moderate("i want to killlll myself", lexicon).flag
