@@ -258,6 +258,10 @@ async def test_a_pause_stops_the_turn_clock_and_resuming_gives_the_time_back(
     ana = await ChatPage.open(chromium, second, viewport=PHONE)
     await ana.enter(ROOM)
     await panel(ana).get_by_role("button", name="Raise my hand").click()
+    # the chair's page must show the hand first: a floor given to an empty queue goes to no one
+    await expect(panel(chair).locator("#meeting-queue")).to_have_text(
+        f"Hands raised: {await ana.name()}."
+    )
     await panel(chair).get_by_role("button", name="Give the floor to the next hand").click()
     floor = panel(ana).locator("#meeting-floor")
     await expect(floor).to_contain_text("left.", timeout=ms(10))
