@@ -364,6 +364,56 @@ def test_an_age_or_a_year_then_marks_the_clause_past(text: str) -> None:
     assert _all_lowered(_rule_signals(text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my stepdad choked me when i was a girl. i have my own family now",
+        "in my twenties i took too many pills on purpose. i'm 45 and a peer counselor",
+        "in my 30s he hit me every weekend. i got out and i'm safe",
+        "he threatened to kill me before i left him, that chapter is closed",
+        "de chica intenté matarme, hoy ayudo a otras mujeres",
+        "en la secundaria me cortaba los brazos, hoy llevo cinco años bien",
+    ],
+)
+def test_a_period_of_life_then_marks_the_clause_past(text: str) -> None:
+    """A period of life told as over (childhood, a decade of one's age, school, a relationship
+    one left) dates the act like "years ago" does: a story, lowered to watch."""
+    assert _all_lowered(_rule_signals(text))
+
+
+def test_a_period_of_life_beside_now_keeps_the_signal() -> None:
+    """A period named in a clause that says it is still so is no story."""
+    found = _rule_signals("he choked me in college and he is still doing it right now")
+    assert any(not lowered for _, _, lowered in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there's a whole bottle of wine in the fridge that my roommate left",
+        "sorting all my grandma's pills into her weekly box",
+        "we had a lot of beer at the wedding, i stuck to soda",
+    ],
+)
+def test_an_amount_of_a_substance_without_taking_it_is_no_overdose(text: str) -> None:
+    """An overdose is too much taken: "the whole bottle" or "all my pills" with no one taking
+    anything is a quantity (means, for the suicide rules), not an overdose."""
+    assert not any(reason == "overdose_excess" for reason, _, _ in _rule_signals(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i swallowed a whole bottle of tylenol",
+        "drank a fifth of vodka and a handful of xanax",
+        "had way too much gin and some klonopin",
+    ],
+)
+def test_too_much_of_a_substance_taken_is_an_imminent_overdose(text: str) -> None:
+    found = _rule_signals(text)
+    assert ("overdose_excess", Severity.IMMINENT, False) in found
+
+
 def test_laughter_lowers_a_signal_resting_only_on_figurative_terms() -> None:
     """Laughing with blue lips ("lol ... from the cold") is no overdose; beside pills taken,
     the same breathing words still make one imminent."""
