@@ -33,8 +33,9 @@ Rules file (TSV): ``rule category severity requires scope flags``. ``requires`` 
 Scope is ``sentence`` (one clause) or ``message``. Flag ``method``: the rule is evidence of
 method or means detail.
 
-Real words (``real_words`` in the manifest, one word a line): common words no term becomes
-when one of its doubled letters is written once ("noose" -> "nose"); see :func:`_singled`.
+Real words (``real_words`` in the manifest, one word a line): common words no one-word term
+may become when one of its doubled letters is written once, since a writer typing the word is
+far likelier than one stretching the term ("noose" -> "nose"); see :func:`_singled`.
 
 Speed: most chat messages meet lexicon terms ("today", "but", "last night") yet nothing that
 can become a signal. :class:`QuietIndex` compiles, once per lexicon, what lets the classifier
@@ -554,8 +555,8 @@ def compile_lexicon(
     rules: tuple[Rule, ...],
     real_words: frozenset[str] = frozenset(),
 ) -> Lexicon:
-    """Build the automaton (key -> all terms sharing that normalised form) and rule index.
-    ``real_words``: words no term's doubled letter written once may become (see ``_singled``)."""
+    """Build the automaton (key -> all terms sharing that normalised form) and rule index;
+    ``real_words`` are kept from being read as squeezed terms (see :func:`_singled`)."""
     by_key: dict[str, list[Term]] = defaultdict(list)
     for term in terms:
         for key in _keys(term, real_words):
@@ -736,11 +737,20 @@ def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
 
 
 def _keys(term: Term, real_words: frozenset[str] = frozenset()) -> Iterator[str]:
-    """Every normalised form a term should match: itself, without apostrophes, with the
-    usual word swaps of chat ("want 2 die", "my self"), run together ("killmyself", which is
-    also what letters spaced or dotted one by one join into), masked, and with doubles single
-    unless that makes one of ``real_words`` (see :func:`_singled`).
+    """Every normalised form a term should match: its :func:`written_forms`, and each of those
+    with doubles single unless that makes a key that is one of ``real_words`` (see
+    :func:`_singled`).
     """
+    forms = written_forms(term)
+    forms |= {single for form in tuple(forms) for single in _singled(form, real_words)}
+    yield from (form for form in forms if form)
+
+
+def written_forms(term: Term) -> set[str]:
+    """A term's forms as writers spell it: itself, without apostrophes, with the usual word
+    swaps of chat ("want 2 die", "my self"), run together ("killmyself", which is also what
+    letters spaced or dotted one by one join into), and masked -- every key but the squeezed
+    ones, which :func:`_singled` makes from these (and tests check against real words)."""
     base = normalize_term(term.text)
     forms = {base}
     if "exact" not in term.flags and "'" in base:
@@ -749,8 +759,7 @@ def _keys(term: Term, real_words: frozenset[str] = frozenset()) -> Iterator[str]
     forms |= {joined for form in tuple(forms) for joined in _joined(form)}
     if "maskable" in term.flags:
         forms |= {masked for form in tuple(forms) for masked in _masked(form)}
-    forms |= {single for form in tuple(forms) for single in _singled(form, real_words)}
-    yield from (form for form in forms if form)
+    return forms
 
 
 # Words chat writes as a digit or a letter ("2" for "to"), and reflexives written apart.
@@ -808,17 +817,21 @@ def _singled(form: str, real_words: frozenset[str] = frozenset()) -> Iterator[st
     Messages have runs of three or more letters squeezed to one ("killlll" -> "kil"), so each
     doubled letter of a term must also be matchable as a single one -- except where that makes
     another real word, which writers type far more often than they stretch the term: a word
-    of two letters, the commonest words of all ("off myself" would become "of myself", as in
-    "proud of myself"; "too" would become "to"), or one of ``real_words`` (the lexicon's
-    ``real-words.txt``: "noose" would become "nose", "copping" "coping", "shoot" "shot").
+    of two letters inside a phrase, the commonest words of all ("off myself" would become "of
+    myself", as in "proud of myself"; "too" would become "to"), or a one-word key that is one
+    of ``real_words`` (the lexicon's ``real-words.txt``: "noose" would become "nose", "copping"
+    "coping"). Inside a longer phrase the other words keep the meaning ("he wil kill me" is
+    still "he willll kill me"), so there a listed word is kept.
     """
     doubles = [i for i in range(len(form) - 1) if form[i] == form[i + 1] and form[i].isalpha()]
     words = form.split(" ")
     for mask in range(1, 2 ** len(doubles)):
         dropped = {index for bit, index in enumerate(doubles) if mask >> bit & 1}
         singled = "".join(char for i, char in enumerate(form) if i not in dropped)
+        if singled in real_words:
+            continue
         if not any(
-            short != word and (len(short) <= 2 < len(word) or short in real_words)
+            len(short) <= 2 < len(word)
             for word, short in zip(words, singled.split(" "), strict=True)
         ):
             yield singled
@@ -833,11 +846,14 @@ def _masked(word: str) -> Iterator[str]:
 
 
 def _read_words(path: Path) -> Iterator[str]:
-    """The words of a word list: one a line, ``#`` comments and blank lines skipped."""
-    for line in path.read_text(encoding="utf-8").splitlines():
+    """The words of a word list: one a line, ``#`` comments and blank lines skipped. Each must
+    be one word written as the words view writes it, or it could never equal a key."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         word = line.split("#", 1)[0].strip()
+        if word and (normalize_term(word) != word or " " in word):
+            raise LexiconError(f"{path.name}:{number}: {word!r} is not one normalised word")
         if word:
-            yield normalize_term(word)
+            yield word
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -368,23 +368,34 @@ def test_an_age_or_a_year_then_marks_the_clause_past(text: str) -> None:
     "text",
     [
         "my stepdad choked me when i was a girl. i have my own family now",
-        "in my twenties i took too many pills on purpose. i'm 45 and a peer counselor",
-        "in my 30s he hit me every weekend. i got out and i'm safe",
+        "back in high school i took too many pills on purpose. i'm 45 and a peer counselor",
         "he threatened to kill me before i left him, that chapter is closed",
         "de chica intenté matarme, hoy ayudo a otras mujeres",
-        "en la secundaria me cortaba los brazos, hoy llevo cinco años bien",
     ],
 )
 def test_a_period_of_life_then_marks_the_clause_past(text: str) -> None:
-    """A period of life told as over (childhood, a decade of one's age, school, a relationship
-    one left) dates the act like "years ago" does: a story, lowered to watch."""
+    """A period of life that can only look back (childhood, school "back in", a partner one
+    left) dates the act like "years ago" does: a story, lowered to watch."""
     assert _all_lowered(_rule_signals(text))
 
 
-def test_a_period_of_life_beside_now_keeps_the_signal() -> None:
-    """A period named in a clause that says it is still so is no story."""
-    found = _rule_signals("he choked me in college and he is still doing it right now")
-    assert any(not lowered for _, _, lowered in found)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm in college and i want to kill myself",
+        "im in high school and i cut myself every night",
+        "i'm in active addiction and i want to die",
+        "he choked me before i left for work",
+        "i want to kill myself. in college everyone hates me",
+        "quiero matarme, estoy en la universidad",
+        "nos vemos en otra vida, me voy a matar",
+    ],
+)
+def test_a_period_someone_is_in_now_is_no_past(text: str) -> None:
+    """School, an age or active addiction may be where the writer is today, and "another life"
+    is a farewell: none of them dates a crisis as over."""
+    found = _rule_signals(text)
+    assert any(not lowered for _, _, lowered in found), found
 
 
 @pytest.mark.parametrize(
@@ -405,11 +416,18 @@ def test_an_amount_of_a_substance_without_taking_it_is_no_overdose(text: str) ->
     "text",
     [
         "i swallowed a whole bottle of tylenol",
+        "i ate a whole bottle of tylenol",
+        "i'm taking all my pills",
         "drank a fifth of vodka and a handful of xanax",
+        "i'm drinking a whole bottle of vodka with my sleeping pills",
         "had way too much gin and some klonopin",
+        "me tragué todas las pastillas",
+        "me metí demasiada cocaína",
     ],
 )
 def test_too_much_of_a_substance_taken_is_an_imminent_overdose(text: str) -> None:
+    """Any verb of taking (swallowed, ate, drinking, "me tragué") with an amount and a substance
+    in one sentence is an overdose under way."""
     found = _rule_signals(text)
     assert ("overdose_excess", Severity.IMMINENT, False) in found
 

@@ -284,65 +284,77 @@ _COMMON_ZIPF = 3.0
 
 
 def _squeezed_words() -> dict[str, set[str]]:
-    """Each word a term turns into when one of its doubled letters is written once, with no
-    real-words list: by the term's language, each new word and the terms it comes from."""
-    from moderation.lexicon import _joined, _read_terms, _singled, _swapped
+    """Each one-word key a term makes when one of its doubled letters is written once, with no
+    real-words list, other than the term's own words: each such word and the terms it comes
+    from."""
+    from moderation.lexicon import _read_terms, _singled, written_forms
     from moderation.normalize import normalize_term
 
     made: dict[str, set[str]] = {}
     for path in default_path().glob("terms-*.tsv"):
         for term in _read_terms(path):
-            base = normalize_term(term.text)
-            forms = {base, *_swapped(base)}
-            forms |= {joined for form in tuple(forms) for joined in _joined(form)}
-            own = set(base.split())  # "me tocaa" (run together) -> "me toca" is the term's own
-            for form in forms:
+            own = set(normalize_term(term.text).split())  # "me tocaa" -> "me toca": its own
+            for form in written_forms(term):
                 for single in _singled(form):
-                    for word, short in zip(form.split(), single.split(), strict=True):
-                        if short != word and short not in own:
-                            made.setdefault(f"{term.lang}:{short}", set()).add(term.text)
+                    if single.isalpha() and single not in own:  # one word, not masked
+                        made.setdefault(single, set()).add(term.text)
     return made
 
 
 def test_real_words_list_every_common_word_a_squeezed_term_would_make() -> None:
-    """real-words.txt names every common word (by the wordfreq package's English and Spanish
-    frequencies) that a term's doubled letter written once makes, and only such words: a term
-    added with a new collision fails here until the word is listed."""
+    """real-words.txt names every common word (by the wordfreq package's English or Spanish
+    frequencies: a term of either language meets messages of both) that a one-word key of a
+    term with a doubled letter written once would be, and only such words: a term added with
+    a new collision fails here until the word is listed."""
     from wordfreq import zipf_frequency
 
     from moderation.lexicon import _read_words
 
-    listed = set(_read_words(default_path() / "real-words.txt"))
+    manifest = json.loads((default_path() / "manifest.json").read_text())
+    listed = set(_read_words(default_path() / manifest["real_words"]))
     common = {
-        key.partition(":")[2]
-        for key in _squeezed_words()
-        if key.partition(":")[0] in ("en", "es")
-        and zipf_frequency(key.partition(":")[2], key.partition(":")[0]) >= _COMMON_ZIPF
+        word
+        for word in _squeezed_words()
+        if max(zipf_frequency(word, "en"), zipf_frequency(word, "es")) >= _COMMON_ZIPF
     }
     assert common - listed == set(), "add these to moderation/lexicon/real-words.txt"
     assert listed - common == set(), "no term makes these any more: drop them from the list"
+
+
+def test_a_word_list_entry_must_be_one_normalised_word(tmp_path: Path) -> None:
+    """An entry that could never equal a key is refused with its line, not ignored."""
+    directory = _copy(tmp_path)
+    (directory / "real-words.txt").write_text("# comment\nnose\nno se\n")
+    with pytest.raises(LexiconError, match=r"real-words.txt:3"):
+        load_lexicon(directory)
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "my nose has been running all week, allergies are brutal",
+        "blew my nose and felt better after the meeting",
         "coping skills group tonight was really good",
-        "got my flu shot at the pharmacy after the meeting",
-        "we got wed at the courthouse, five years sober together",
-        "met my sponsor for coffee before work",
-        "no matter how tired I am I still go to the 7am meeting",
+        "my counselor gave me a coping worksheet",
     ],
 )
 def test_a_real_word_is_never_read_as_a_squeezed_term(text: str) -> None:
-    """A common word is read as itself, never as a term squeezed ("nose" is not "noose",
-    "coping" not "copping", "shot" not "shoot"): ordinary talk with it is not flagged."""
+    """A common word is read as itself, never as a one-word term squeezed ("nose" is not
+    "noose", "coping" not "copping"): ordinary talk with it is not flagged."""
     verdict = moderate(text, shipped())
     assert not verdict.flag, verdict
 
 
-def test_a_stretched_term_is_still_read_as_the_term() -> None:
-    """Squeezed letters still meet the term where the short form is no real word."""
-    lexicon = shipped()
-    assert "self_harm" in moderate("gonna cuttt myself tonight", lexicon).categories
-    assert moderate("i want to killlll myself", lexicon).flag
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("gonna cuttt myself tonight", "self_harm"),
+        ("i want to killlll myself", "suicide"),
+        ("he willlll kill me", "abuse"),
+        ("i'm gonna shooot myself", "suicide"),
+    ],
+)
+def test_a_stretched_term_is_still_read_as_the_term(text: str, category: str) -> None:
+    """Squeezed letters still meet the term, in a phrase even where one of its words becomes a
+    listed real word ("he wil kill me", "shot myself"): the other words keep the meaning."""
+    assert category in moderate(text, shipped()).categories
