@@ -9,10 +9,14 @@ Context concept names the code relies on (every other concept is free for rules 
 ``shield``     a benign phrase ("relapse prevention", "killing it"): hits inside it are dropped.
 ``clause_break`` a word such as "but" that starts a new clause (sentence ends always do).
 ``negation``   within two words before one of a signal's hits, in the same clause: lowered.
-``past``       in the clause (or the message, when the clause has no ``now``), unless the
-               clause has ``present``: lowered ("five years ago I overdosed"); so is a rule
-               whose act (its first requirement's hits) lies only in such clauses, though
-               its other requirements meet in present ones ("he used to hit me ... now").
+``past``       in the clause, unless the clause has ``present``, or in an earlier clause
+               with no ``present`` or ``now`` clause between (a story runs forward from its
+               past word): lowered ("five years ago I overdosed. it was the worst night");
+               so is a rule whose act (its first requirement's hits) lies only in such
+               clauses, though its other requirements meet in present ones ("he used to hit
+               me ... now"). A clause before every past word keeps its signal ("i want to
+               kill myself. years ago i was happy") unless the next clause's past word
+               points back (``past_then``: "i overdosed. that was years ago").
 ``media``, ``education``, ``rules_quote``, ``accident``, ``resolved``, ``general_question``
                (unless the message has ``self_assert``) in the clause: lowered.
 ``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term, and
@@ -449,7 +453,7 @@ def _raised(category: Category, severity: Severity, now: bool, means_elsewhere: 
 class _Context:
     """Lowers and raises signals by what surrounds their hits (see the module docstring)."""
 
-    __slots__ = ("_negations", "bits", "clause_bits", "hits", "message", "words")
+    __slots__ = ("_negations", "_past", "bits", "clause_bits", "hits", "message", "words")
 
     def __init__(
         self,
@@ -465,6 +469,7 @@ class _Context:
         self.clause_bits = clause_bits
         self.bits = bits
         self._negations: list[Hit] | None = None  # the message's, computed on first need
+        self._past: frozenset[int] | None = None  # see _past_clauses, computed on first need
 
     def term_signals(self, hit: Hit) -> list[Signal]:
         """The signals of a term that is a signal on its own, context applied: what ``apply``
@@ -481,8 +486,8 @@ class _Context:
             message & bits.self_assert and clause & bits.general_question
         ):
             lowered = True
-        elif message & bits.past and not clause & bits.present:
-            lowered = bool(clause & bits.past or not clause & bits.now)
+        elif message & bits.past:
+            lowered = hit[3] in self._past_clauses()
         else:
             lowered = False
         if not lowered and message & bits.negation:
@@ -512,12 +517,11 @@ class _Context:
         """The signal of a rule that fired on ``groups``, context applied: what ``apply``
         gives for it, without the unlowered signal built first."""
         hits = _distinct_hits(groups)
-        clause_bits = self.clause_bits
         numbers = {hit[3] for hit in hits}
         numbers.discard(MESSAGE)
-        clauses = [clause_bits[number] for number in numbers]
+        clauses = [self.clause_bits[number] for number in numbers]
         category = rule.category
-        if self._lowered_hits(hits, groups, clauses):
+        if self._lowered_hits(hits, groups, numbers, clauses):
             return _signal(category, _WATCH, rule.name, groups, True, method)
         severity = self._raise(category, rule.severity, hits, clauses)
         return _signal(category, severity, rule.name, groups, False, method)
@@ -526,24 +530,23 @@ class _Context:
         """``signal`` lowered or raised by its context: the definition ``term_signals`` and
         ``rule_signal`` build from directly (the classifier's tests hold them to it)."""
         hits = signal.hits  # built once per signal: the checks below all walk it
-        clause_bits = self.clause_bits
-        if len(hits) == 1:  # a term's signal: its clause, if it has one, is the only one
-            number = hits[0][3]
-            clauses = [] if number == MESSAGE else [clause_bits[number]]
-        else:
-            numbers = {hit[3] for hit in hits}
-            numbers.discard(MESSAGE)
-            clauses = [clause_bits[number] for number in numbers]
-        if self._lowered_hits(hits, signal.groups, clauses):
+        numbers = {hit[3] for hit in hits}
+        numbers.discard(MESSAGE)
+        clauses = [self.clause_bits[number] for number in numbers]
+        if self._lowered_hits(hits, signal.groups, numbers, clauses):
             return signal.at(_WATCH, lowered=True)
         severity = self._raise(signal.category, signal.severity, hits, clauses)
         return signal if severity is signal.severity else signal.at(severity, lowered=False)
 
     def _lowered_hits(
-        self, hits: tuple[Hit, ...], groups: tuple[tuple[Hit, ...], ...], clauses: list[int]
+        self,
+        hits: tuple[Hit, ...],
+        groups: tuple[tuple[Hit, ...], ...],
+        numbers: set[int],
+        clauses: list[int],
     ) -> bool:
-        """Whether a signal resting on ``hits`` (``groups``, by requirement), in ``clauses``,
-        is lowered to watch."""
+        """Whether a signal resting on ``hits`` (``groups``, by requirement), in the clauses
+        numbered ``numbers`` (whose bits are ``clauses``), is lowered to watch."""
         bits = self.bits
         message = self.message
         if clauses:
@@ -555,11 +558,7 @@ class _Context:
             elif all(clause & distancing for clause in clauses):
                 return True
             if message & bits.past:  # (else no clause has it either)
-                past, present, now = bits.past, bits.present, bits.now
-                if all(
-                    not clause & present and (clause & past or not clause & now)
-                    for clause in clauses
-                ):
+                if self._past_clauses().issuperset(numbers):
                     return True
                 if self._act_in_the_past(groups[0]):
                     return True
@@ -579,6 +578,38 @@ class _Context:
         if not message & bits.laughter:
             return False
         return figurative or any("idiomatic" in hit[4].flags for hit in hits)
+
+    def _past_clauses(self) -> frozenset[int]:
+        """The clauses a story in the past covers: each with a past word and no present one
+        ("five years ago i overdosed"), and each after such a clause with no time word of its
+        own ("... it was the worst night of my life"), up to one that is present or now; and
+        the clause just before one whose past word points back ("i overdosed. that was years
+        ago"), if it has no time word of its own.
+
+        A story runs forward from its past word. A clause before every past word is not in it
+        unless that word points back at it: "i want to kill myself. years ago i was happy" is
+        about today."""
+        if self._past is None:
+            bits = self.bits
+            past, now = bits.past, bits.present | bits.now
+            covered: set[int] = set()
+            telling = False
+            before: int | None = None  # the previous clause, while it has no time word
+            for number in sorted(self.clause_bits):
+                if number == MESSAGE:
+                    continue
+                clause = self.clause_bits[number]
+                if clause & past and not clause & bits.present:
+                    telling = True
+                    if clause & bits.past_then and before is not None:
+                        covered.add(before)
+                elif clause & (past | now):
+                    telling = False
+                if telling:
+                    covered.add(number)
+                before = None if clause & (past | now) else number
+            self._past = frozenset(covered)
+        return self._past
 
     def _act_in_the_past(self, act: tuple[Hit, ...]) -> bool:
         """Whether every clause of ``act`` (the hits of a rule's first requirement: the act

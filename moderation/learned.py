@@ -120,8 +120,8 @@ def encoded_lines(words: str) -> list[list[bytes]]:
 CONTEXT_CONCEPTS = frozenset(
     {
         "accident", "clause_break", "compulsion", "education", "general_question", "intent",
-        "laughter", "media", "negation", "now", "past", "present", "recurrence", "resolved",
-        "rules_quote", "self_assert", "shield",
+        "laughter", "media", "negation", "now", "past", "past_then", "present", "recurrence",
+        "resolved", "rules_quote", "self_assert", "shield",
     }
 )  # fmt: skip
 # The one-word terms of the lexicon's `now` concept (a unit test keeps the two the same): the

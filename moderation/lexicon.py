@@ -211,6 +211,7 @@ class ContextBits:
     clause_break: int
     negation: int
     past: int
+    past_then: int  # a past word that points back at what was just said ("that was")
     present: int
     now: int
     means: int
@@ -229,6 +230,7 @@ class ContextBits:
             clause_break=bit("clause_break", 0),
             negation=bit("negation", 0),
             past=bit("past", 0),
+            past_then=bit("past_then", 0),
             present=bit("present", 0),
             now=bit("now", 0),
             means=bit("means", 0),

@@ -344,6 +344,42 @@ def test_an_act_whose_every_clause_is_past_is_lowered() -> None:
     assert all(lowered and severity is Severity.WATCH for _, severity, lowered in found)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i want to kill myself. years ago i was happy",
+        "i cut myself every night. i used to be a swimmer",
+        "i'm going to take all my pills. back when i was using at least i felt something",
+    ],
+)
+def test_a_story_told_after_the_crisis_does_not_date_it(text: str) -> None:
+    """A past word dates its own clause and the ones after it, never one before it: the
+    crisis said first is today's, whatever is remembered next."""
+    found = _rule_signals(text)
+    assert any(not lowered and severity >= Severity.CONCERN for _, severity, lowered in found)
+
+
+def test_a_story_runs_on_through_clauses_with_no_time_word() -> None:
+    """In "years ago i tried ... it was the worst night" the clauses after the past word, with
+    no time word of their own, are still the story."""
+    found = _rule_signals("years ago i tried to kill myself. it was the worst night of my life")
+    assert _all_lowered(found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i overdosed in a parking lot. that was years ago, i run a clinic now",
+        "my husband hit me every week. that was 1990",
+        "me corté los brazos. eso fue hace mucho",
+    ],
+)
+def test_a_past_word_that_points_back_dates_what_was_just_said(text: str) -> None:
+    """Past words such as "that was", "back then" and "eso fue" point back at the clause before
+    them: an act told first and dated after is a story too."""
+    assert _all_lowered(_rule_signals(text))
+
+
 def test_an_act_told_again_in_a_present_clause_stands() -> None:
     """A past clause beside one without a past word keeps the signal: it is happening again."""
     found = _rule_signals("i used to cut. last night i cut again")
