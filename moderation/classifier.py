@@ -9,14 +9,14 @@ Context concept names the code relies on (every other concept is free for rules 
 ``shield``     a benign phrase ("relapse prevention", "killing it"): hits inside it are dropped.
 ``clause_break`` a word such as "but" that starts a new clause (sentence ends always do).
 ``negation``   within two words before one of a signal's hits, in the same clause: lowered.
-``past``       in the clause, unless the clause has ``present``, or in an earlier clause
-               with no ``present`` or ``now`` clause between (a story runs forward from its
-               past word): lowered ("five years ago I overdosed. it was the worst night");
-               so is a rule whose act (its first requirement's hits) lies only in such
-               clauses, though its other requirements meet in present ones ("he used to hit
-               me ... now"). A clause before every past word keeps its signal ("i want to
-               kill myself. years ago i was happy") unless the next clause's past word
-               points back (``past_then``: "i overdosed. that was years ago").
+``past``       in the clause, unless the clause has ``present`` (recent times too), or in an
+               earlier clause with no present or ``now`` clause between (a story runs forward
+               from its past word): lowered ("five years ago I overdosed. it was the worst
+               night"); so is a rule whose act (its first requirement's hits) lies only in
+               such clauses, though its other requirements meet in present ones ("he used to
+               hit me ... now"). A clause before every past word keeps its signal ("i want
+               to kill myself. years ago i was happy") unless the next clause points back
+               (``past_then``) and is past itself ("i overdosed. that was years ago").
 ``media``, ``education``, ``rules_quote``, ``accident``, ``resolved``, ``general_question``
                (unless the message has ``self_assert``) in the clause: lowered.
 ``laughter``   anywhere in the message lowers signals resting on an ``idiomatic`` term, and
@@ -581,33 +581,32 @@ class _Context:
 
     def _past_clauses(self) -> frozenset[int]:
         """The clauses a story in the past covers: each with a past word and no present one
-        ("five years ago i overdosed"), and each after such a clause with no time word of its
-        own ("... it was the worst night of my life"), up to one that is present or now; and
-        the clause just before one whose past word points back ("i overdosed. that was years
-        ago"), if it has no time word of its own.
+        ("five years ago i overdosed, today i coach"), and each after such a clause with no
+        time word of its own ("... it was the worst night of my life"), up to one that is
+        present, recent or now; and the clause just before one that both points back and says
+        how long ago ("i overdosed. that was years ago"), if it has no present or now word.
 
         A story runs forward from its past word. A clause before every past word is not in it
-        unless that word points back at it: "i want to kill myself. years ago i was happy" is
-        about today."""
+        unless a dated pointer names it: "i want to kill myself. years ago i was happy" is about
+        today, and so is "i cut myself. that was an hour ago" (a pointer, but no past)."""
         if self._past is None:
             bits = self.bits
-            past, now = bits.past, bits.present | bits.now
+            clause_bits = self.clause_bits
+            past, today = bits.past, bits.present | bits.now
             covered: set[int] = set()
             telling = False
-            before: int | None = None  # the previous clause, while it has no time word
-            for number in sorted(self.clause_bits):
+            for number in sorted(clause_bits):
                 if number == MESSAGE:
                     continue
-                clause = self.clause_bits[number]
-                if clause & past and not clause & bits.present:
+                clause = clause_bits[number]
+                if clause & past and not clause & bits.present:  # "years ago ..., today ..."
                     telling = True
-                    if clause & bits.past_then and before is not None:
-                        covered.add(before)
-                elif clause & (past | now):
+                    if clause & bits.past_then and not clause_bits.get(number - 1, 0) & today:
+                        covered.add(number - 1)
+                elif clause & today:
                     telling = False
                 if telling:
                     covered.add(number)
-                before = None if clause & (past | now) else number
             self._past = frozenset(covered)
         return self._past
 

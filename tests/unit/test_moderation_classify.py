@@ -369,7 +369,7 @@ def test_a_story_runs_on_through_clauses_with_no_time_word() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "i overdosed in a parking lot. that was years ago, i run a clinic now",
+        "i overdosed in a parking lot. that was years ago.",
         "my husband hit me every week. that was 1990",
         "me corté los brazos. eso fue hace mucho",
     ],
@@ -378,6 +378,28 @@ def test_a_past_word_that_points_back_dates_what_was_just_said(text: str) -> Non
     """Past words such as "that was", "back then" and "eso fue" point back at the clause before
     them: an act told first and dated after is a story too."""
     assert _all_lowered(_rule_signals(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm going to kill myself. this was my last message",
+        "this was the worst week ever. i want to kill myself",
+        "at the time i didn't care. i want to kill myself",
+        "i want to kill myself. back then i was happy",
+        "i cut myself. that was an hour ago",
+        "i cut myself. the dog is barking. that was dumb",
+        "i used to cut. i cut myself last night",
+        "me corté los brazos. eso fue ayer",
+        "eso fue horrible. me quiero matar",
+    ],
+)
+def test_a_pointer_or_a_recent_time_never_dates_a_crisis(text: str) -> None:
+    """A pointer such as "that was" or "eso fue" dates the clause before it only with a distance
+    of its own ("years ago"), and a recent time ("last night", "ayer") or now ends a story:
+    today's crisis stays today's."""
+    found = _rule_signals(text)
+    assert any(not lowered and severity >= Severity.CONCERN for _, severity, lowered in found)
 
 
 def test_an_act_told_again_in_a_present_clause_stands() -> None:
