@@ -33,6 +33,7 @@ WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)?", re.ASCII)
 _ASCII_WORD_BYTES = re.compile(rb"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)?")
 _SPACES = bytes(code if chr(code).isalnum() and code < 128 else 32 for code in range(256))
+_SPACES_KEEP_LINES = _SPACES[:10] + b"\n" + _SPACES[11:]  # the same, a line break kept
 # Feature names: a word is itself, a pair is "a b", a concept "@c:name", a rule's finding
 # "@r:category:severity" (neither "@" nor a space can occur in a word).
 CONCEPT = "@c:"
@@ -94,14 +95,18 @@ def encoded_lines(words: str) -> list[list[bytes]]:
     On ASCII text (most chat) the words come from ``bytes.translate`` and ``split`` (a C
     table and a C split, where a regular expression costs about twice as much): every byte
     but a letter or digit becomes a space, and a line with an apostrophe, which ``WORD``
-    keeps only inside a word, is matched by the ASCII pattern instead.
+    keeps only inside a word, is matched by the ASCII pattern instead. A message with no
+    apostrophe at all is translated in one call, line breaks kept, then split into lines.
     """
-    lines = words.encode().split(b"\n")
+    data = words.encode()
     if words.isascii():
+        if b"'" not in data:
+            return [line.split() for line in data.translate(_SPACES_KEEP_LINES).split(b"\n")]
         return [
             _ASCII_WORD_BYTES.findall(line) if b"'" in line else line.translate(_SPACES).split()
-            for line in lines
+            for line in data.split(b"\n")
         ]
+    lines = data.split(b"\n")
     # Other text is mostly ASCII lines too (an accent or an emoji in one sentence): those are
     # read as above, and only the others by the Unicode pattern.
     return [
@@ -224,6 +229,9 @@ class LearnedModel:
     # message's sum of more than ``_field_bits`` bits holds one, and is read on the plain path.
     _by_words: dict[bytes | tuple[bytes, bytes], int] = field(init=False, repr=False, compare=False)
     _field_bits: int = field(init=False, repr=False, compare=False)
+    # How many features' rows a packed sum may hold: past it a field could leave its 32 bits
+    # (see _FIELD), and the sum is made column by column instead (_wide).
+    _capacity: int = field(init=False, repr=False, compare=False)
     _packed_bias: int = field(init=False, repr=False, compare=False)
     _tops: int = field(init=False, repr=False, compare=False)  # each field's top bit (_HALF)
     _width: int = field(init=False, repr=False, compare=False)  # bytes of a packed row
@@ -257,10 +265,13 @@ class LearnedModel:
         setattr_(self, "_packed", packed)
         setattr_(self, "_by_words", _keyed_by_words(packed, _FIELD * count))
         setattr_(self, "_field_bits", _FIELD * count)
+        biggest = max((abs(value) for row in self.weights.values() for value in row), default=0)
+        bias = max(map(abs, self.bias), default=0)
+        setattr_(self, "_capacity", int((_BOUND / _SCALE - bias) / max(biggest, 1 / _SCALE)))
         setattr_(self, "_packed_bias", _pack(self.bias, order) + offsets)
         setattr_(self, "_tops", offsets)
         setattr_(self, "_width", _FIELD // 8 * count)
-        setattr_(self, "_unpack", struct.Struct(f"<{count}q").unpack)
+        setattr_(self, "_unpack", struct.Struct(f"<{count}{_FIELD_FORMAT}").unpack)
         gap = _sentence_gap(self.thresholds.flag_sentence, count - 1)
         setattr_(self, "_gap", gap)
         ones = sum(1 << (_FIELD * k) for k in range(count))
@@ -309,8 +320,24 @@ class LearnedModel:
     def logits(self, found: Sequence[str]) -> list[float]:
         """Each class's score for a message with features ``found``: the bias plus the weights
         of every feature known to the model, once per occurrence."""
-        fields = self._fields(self._rows(found))
+        fields = self._summed(found)
         return [fields[k] / _SCALE for k in self._field_of]
+
+    def _summed(self, found: Sequence[str]) -> Sequence[int]:
+        """:meth:`_fields` of the rows of ``found``: packed, or column by column for more
+        features than a packed sum holds (a text of tens of thousands of words)."""
+        if len(found) > self._capacity:
+            return self._wide(found)
+        return self._fields(self._rows(found))
+
+    def _wide(self, found: Iterable[str]) -> tuple[int, ...]:
+        """:meth:`_fields` of ``found`` summed column by column in Python integers: any
+        length, exactly the packed sum's values (each weight rounded as :func:`_pack` does)."""
+        totals = [round(value * _SCALE) for value in self.bias]
+        for row in filter(None, map(self.weights.get, found)):
+            for at, value in enumerate(row):
+                totals[at] += round(value * _SCALE)
+        return tuple(totals[i] for i in self._order)
 
     def _rows(self, found: Iterable[str]) -> int:
         """The weight rows of ``found`` added up, packed, without the bias."""
@@ -345,7 +372,7 @@ class LearnedModel:
         """:meth:`_fields` of features ``found``, word meanings added (as thousandths)."""
         if self.meanings:
             return self._scaled(self._with_meanings(self.logits(found), found))
-        return self._fields(self._rows(found))
+        return self._summed(found)
 
     def read(
         self,
@@ -363,6 +390,11 @@ class LearnedModel:
         reaches ``flag_sentence`` (else None), exactly as those give them, in one pass over its
         words: each line's rows are summed once, and the whole message's are theirs plus the
         pairs across line breaks and the rows of the signs (:meth:`_sign_rows`)."""
+        if len(words) + len(concept_names) + len(findings) >= self._capacity:
+            # more features than a packed sum holds (a message has fewer words and pairs
+            # than characters): read from the features themselves, summed wide
+            signs = sign_features(bits, concept_names, findings)
+            return self._read_plainly(words, signs, min_words, counted)
         spoken = list(filter(None, encoded_lines(words)))
         rows = list(map(self._words_rows, spoken))
         # the pairs across line breaks: each line's last word and the next line's first
@@ -456,7 +488,7 @@ class LearnedModel:
         sentences stop there): with the bias, each field holds
         ``_HALF`` plus its class's score; less "none"'s score (the low field) and the gap in
         every field, a field's top bit is set exactly where its class is at least the gap
-        above "none" (no field leaves its 64 bits: scores are far below ``2**62``)."""
+        above "none" (no field leaves its bits: scores stay below ``_BOUND``)."""
         kept = []
         classes, gap = self._field_classes, self._gap
         shift, bias, ones, tops = self._gap_shift, self._packed_bias, self._ones, self._other_tops
@@ -521,10 +553,16 @@ class LearnedModel:
 # short message). So each row is packed into one Python int: each class's weight in
 # thousandths (training writes weights rounded to three decimals, so nothing is lost) in its
 # own 64-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
-# unpacked once by ``struct``. A field holds sums up to 2**63 thousandths; a message's can
-# come nowhere near.
+# unpacked once by ``struct``. Fields of 32 bits: a packed row is half the size it was with 64,
+# and every addition of rows copies it (about 4 % of the whole core). A field holds sums up to
+# 2**31 thousandths; a message's stays below _BOUND while it has fewer features than the
+# model's ``_capacity`` (about 77,000 with weights up to 3.5), and longer texts are summed wide.
 _SCALE = 1000
-_FIELD = 64  # bits: a row unpacks as little-endian signed 64-bit integers (struct "q")
+_FIELD = 32  # bits: a row unpacks as little-endian signed 32-bit integers (struct "i")
+_FIELD_FORMAT = "i"
+# The largest score (in thousandths) a packed sum may reach: far inside a field, so the packed
+# gap test of _could_flag, which subtracts one field from another, never borrows either.
+_BOUND = 1 << (_FIELD - 4)
 _HALF = 1 << (_FIELD - 1)  # each field is stored offset by this, so no field borrows
 _LOW = (1 << _FIELD) - 1  # the lowest field: "none"
 _NOTHING = repeat(0)  # what an unknown feature adds (the second argument of dict.get)
@@ -553,7 +591,7 @@ def _keyed_by_words(
     """``packed`` keyed as :func:`encoded_lines` gives words: each word UTF-8 encoded, a pair
     "a b" as ``(b"a", b"b")``, and no time word (which is no feature); a feature with ``@``
     is no word. Each shorthand word is keyed to the mark ``2 ** (field_bits + 1)``: a sum of
-    rows, each field far below ``2**62`` in size, stays below ``2 ** (field_bits - 1)`` in
+    rows, each field below ``_BOUND`` in size, stays below ``2 ** (field_bits - 1)`` in
     size, and with one mark or more it is past ``2 ** field_bits`` (rows that are spelled
     out on the plain path, so a shorthand word's own row is never wanted here)."""
     keyed: dict[bytes | tuple[bytes, bytes], int] = {}

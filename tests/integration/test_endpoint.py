@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import HarborFactory
-from tests.harness import Client, HarborProcess, StalledReader, seconds, wait_until
+from tests.harness import Client, HarborProcess, StalledReader, seconds, until, wait_until
 
 
 @pytest.fixture
@@ -59,7 +59,10 @@ async def test_the_log_keeps_no_message_text_token_address_or_line_per_socket(
     await bob.expect("message", id=ack["id"])
     await alice.ws.close()
     await bob.ws.close()
-    await asyncio.sleep(0.2)
+    # the worker has let both sockets go (and written whatever it writes on a goodbye)
+    await until(
+        lambda: "harbor_connections 0.0" in worker.get_text("/metrics"), 10, "both sockets let go"
+    )
     log = worker.log()
     assert "zq-private-words" not in log
     assert welcome["token"] not in log

@@ -134,6 +134,20 @@ def test_packed_rows_add_up_to_the_column_sums() -> None:
         assert list(shipped.probabilities(found).values()) == pytest.approx(expected, abs=1e-12)
 
 
+def test_sums_past_what_a_packed_field_holds_are_made_column_by_column() -> None:
+    """A packed field has 32 bits: a text with more features than the model's capacity (here
+    two thousand heavy words, past 2**31 thousandths) is summed wide, to the same values,
+    on every path: the logits, the whole message's reading and each sentence's."""
+    model = toy({"rope": [-250.0, 0.0, 250.0], "cake": [250.0, 0.0, -250.0]}, flag_sentence=0.9)
+    assert model._capacity < 2_000
+    found = ["rope"] * 9_500 + ["cake"] * 100
+    assert model.logits(found) == pytest.approx(_column_sums(model, found), abs=1e-6)
+    words = "rope " * 9_000 + "cake\n" + "i have a rope now"
+    judged, riskiest = model.read(words, 0, (), (), 3, CRISIS)
+    assert judged.likeliest == "suicide" and judged.risk == pytest.approx(1.0)
+    assert riskiest is not None and riskiest[1] == "suicide"
+
+
 def test_word_meanings_add_the_mean_score_of_the_words_that_have_one() -> None:
     """A word the weights never had ("noose") still scores through its meaning; the mean is
     over the words with a meaning only, so the rest of the message does not dilute it."""
