@@ -8,6 +8,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from playwright.async_api import WebSocketRoute, expect
 
 from tests.conftest import HarborFactory
@@ -39,6 +40,49 @@ async def test_get_help_now_opens_the_panel_and_escape_closes_it(
     await page.page.keyboard.press("Escape")
     await expect(panel).to_be_hidden()
     await expect(help_link).to_be_focused()  # focus comes back to where it was
+
+
+@pytest.mark.parametrize("reopened", ["before the close event", "before the step back"])
+async def test_help_opened_again_just_after_it_closed_stays_open(
+    chromium: Chromium, harbor: HarborFactory, reopened: str
+) -> None:
+    """A support frame can arrive the moment someone closes the panel. Closing steps back over
+    the panel's history entry, and that step lands a moment later: it must not shut the panel
+    that opened again meanwhile (it did once in CI, on a support frame). The page itself opens
+    the panel again at each of the two moments, so the race is certain, not timed."""
+    worker = harbor()
+    page = await ChatPage.open(chromium, worker)
+    await page.enter("newcomers")
+    browser_page = page.page
+    await browser_page.get_by_role("link", name="Get help now").click()
+    panel = browser_page.get_by_role("dialog", name="Get help now")
+    await expect(panel).to_be_visible()
+    await browser_page.wait_for_function("history.state && history.state.panel === true")
+    # Both openings run in tasks of the page itself. The evaluation ends once the step back
+    # over the closed panel's entry has landed (its popstate), or after 2 s when none comes
+    # (when the panel was open again before its close event, nothing steps back).
+    await browser_page.evaluate(
+        """(reopened) => new Promise((settled) => {
+            addEventListener("popstate", () => setTimeout(settled), { once: true });
+            setTimeout(settled, 2000);
+            const panel = document.getElementById("help-panel");
+            const open = () => document.getElementById("help-link").click();
+            if (reopened === "before the step back") {
+                panel.addEventListener("close", open, { once: true });  // after the page's own
+                panel.querySelector("[data-close]").click();
+            } else {  // close() and open in one task: the close event comes after the open
+                panel.querySelector("[data-close]").click();
+                open();
+            }
+        })""",
+        reopened,
+    )
+    assert await browser_page.evaluate("history.state.panel") is True
+    await expect(panel).to_be_visible()
+    await expect(panel.locator("#help-message")).to_contain_text("you don't have to wait")
+    await browser_page.go_back()  # Back still closes the panel, and the room stays
+    await expect(panel).to_be_hidden()
+    await expect(browser_page.locator("#text")).to_be_visible()
 
 
 async def test_get_help_now_is_on_every_view(chromium: Chromium, harbor: HarborFactory) -> None:

@@ -6,7 +6,7 @@
 // same client_id, and messages are de-duplicated by id so none is shown twice.
 
 import { HarborSocket, socketUrl } from "../shared/socket.js";
-import { closeHelp, onHelpToggle, openHelp, setupHelp } from "../shared/help.js";
+import { closeHelp, helpIsOpen, onHelpToggle, openHelp, setupHelp } from "../shared/help.js";
 import { REGION_NAMES } from "../shared/regions.js";
 import { chosenRegion } from "../shared/resources.js";
 import { clearStoredTraces, onQuickExit, setupQuickExit } from "../shared/quickexit.js";
@@ -155,6 +155,7 @@ const state = {
   roomsTimer: null,
   wantCheckin: null, // opened at /r/checkin: "push" its entry, or "none" (a reload of it)
   exiting: false,
+  helpBack: false, // the panel's own history entry is being stepped back over (it closed)
   pace: new SendPace(DEFAULT_PACE, Date.now()), // replaced by each welcome's limits
   paceTimer: null,
   controls: controls.loadControls(), // mutes and the sensitive-content fold, on this device
@@ -353,6 +354,15 @@ function roomPath(roomId) {
 function onHistory(event) {
   if (state.exiting) return;
   const entry = event.state;
+  if (state.helpBack) {
+    // Our own step back over the closed panel's entry; the view below is the same. A support
+    // frame may have opened the panel again meanwhile: it stays open, with a new entry.
+    state.helpBack = false;
+    if (helpIsOpen()) {
+      history.pushState({ ...(entry ?? { harbor: "list" }), panel: true, depth: depth() + 1 }, "");
+    }
+    return;
+  }
   if (!entry?.panel) closeHelp();
   if (document.body.dataset.view === "welcome") return;
   if (entry?.harbor === "room" && typeof entry.room === "string") {
@@ -368,6 +378,7 @@ function onHelpShown(open) {
   if (open && !history.state?.panel) {
     history.pushState({ ...(history.state ?? { harbor: "list" }), panel: true, depth: depth() + 1 }, "");
   } else if (!open && history.state?.panel) {
+    state.helpBack = true;
     history.back();
   }
 }

@@ -16,6 +16,11 @@ export function onHelpToggle(fn) {
   toggles.push(fn);
 }
 
+/** Whether the panel is open now. */
+export function helpIsOpen() {
+  return Boolean(panel?.open);
+}
+
 /** Close the panel if it is open. */
 export function closeHelp() {
   if (panel?.open) panel.close();
@@ -37,6 +42,7 @@ export function setupHelp() {
     button.addEventListener("click", () => panel.close());
   }
   panel.addEventListener("close", () => {
+    if (panel.open) return; // opened again before this event came: it is not closed
     // A later open without a server message shows the general wording again.
     setMessage(DEFAULT_MESSAGE);
     showServerResources([]);
