@@ -265,9 +265,13 @@ class LearnedModel:
         setattr_(self, "_packed", packed)
         setattr_(self, "_by_words", _keyed_by_words(packed, _FIELD * count))
         setattr_(self, "_field_bits", _FIELD * count)
-        biggest = max((abs(value) for row in self.weights.values() for value in row), default=0)
-        bias = max(map(abs, self.bias), default=0)
-        setattr_(self, "_capacity", int((_BOUND / _SCALE - bias) / max(biggest, 1 / _SCALE)))
+        # in thousandths as packed (_pack rounds), so the bound holds for any model file
+        biggest = max(
+            (abs(round(value * _SCALE)) for row in self.weights.values() for value in row),
+            default=0,
+        )
+        bias = max((abs(round(value * _SCALE)) for value in self.bias), default=0)
+        setattr_(self, "_capacity", (_BOUND - bias) // max(biggest, 1))  # below 0: always wide
         setattr_(self, "_packed_bias", _pack(self.bias, order) + offsets)
         setattr_(self, "_tops", offsets)
         setattr_(self, "_width", _FIELD // 8 * count)
@@ -326,7 +330,7 @@ class LearnedModel:
     def _summed(self, found: Sequence[str]) -> Sequence[int]:
         """:meth:`_fields` of the rows of ``found``: packed, or column by column for more
         features than a packed sum holds (a text of tens of thousands of words)."""
-        if len(found) > self._capacity:
+        if len(found) >= self._capacity:
             return self._wide(found)
         return self._fields(self._rows(found))
 
@@ -358,8 +362,8 @@ class LearnedModel:
         The bias holds each field at ``_HALF`` plus its score, so no field borrows from the
         next; flipping every field's top bit (one XOR) leaves each as its score in two's
         complement, read by ``struct`` as a signed field. Scores come out as small ints, where
-        unsigned fields near ``2**63`` were two-digit ints that every later subtraction,
-        comparison and division paid for."""
+        unsigned fields near ``2**31`` would be ints that every later subtraction, comparison
+        and division pays for."""
         fields = ((rows + self._packed_bias) ^ self._tops).to_bytes(self._width, "little")
         return self._unpack(fields)
 
@@ -552,11 +556,11 @@ class LearnedModel:
 # column by column that was the learned stage's largest cost (about 72,000 instructions on a
 # short message). So each row is packed into one Python int: each class's weight in
 # thousandths (training writes weights rounded to three decimals, so nothing is lost) in its
-# own 64-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
-# unpacked once by ``struct``. Fields of 32 bits: a packed row is half the size it was with 64,
-# and every addition of rows copies it (about 4 % of the whole core). A field holds sums up to
-# 2**31 thousandths; a message's stays below _BOUND while it has fewer features than the
-# model's ``_capacity`` (about 77,000 with weights up to 3.5), and longer texts are summed wide.
+# own 32-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
+# unpacked once by ``struct``. 32 bits, not 64: a packed row is half the size, and every
+# addition of rows copies it (about 4 % of the whole core). A field holds sums up to 2**31
+# thousandths; a message's stays below _BOUND while it has fewer features than the model's
+# ``_capacity`` (about 77,000 with weights up to 3.5), and longer texts are summed wide.
 _SCALE = 1000
 _FIELD = 32  # bits: a row unpacks as little-endian signed 32-bit integers (struct "i")
 _FIELD_FORMAT = "i"

@@ -146,6 +146,19 @@ def test_sums_past_what_a_packed_field_holds_are_made_column_by_column() -> None
     judged, riskiest = model.read(words, 0, (), (), 3, CRISIS)
     assert judged.likeliest == "suicide" and judged.risk == pytest.approx(1.0)
     assert riskiest is not None and riskiest[1] == "suicide"
+    # a model file whose bias alone is past what a field holds is always summed wide
+    heavy = LearnedModel.from_json(
+        {
+            "version": "toy",
+            "lexicon_version": "toy",
+            "classes": [NONE, "spam", "suicide"],
+            "bias": [0.0, 3e6, 0.0],
+            "weights": {"rope": [0.0, 0.0, 5e7]},
+            "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
+        }
+    )
+    assert heavy.logits([]) == [0.0, 3e6, 0.0]
+    assert heavy.logits(["rope"] * 3) == [0.0, 3e6, 1.5e8]
 
 
 def test_word_meanings_add_the_mean_score_of_the_words_that_have_one() -> None:
