@@ -46,14 +46,15 @@ def toy(
     quiet_high: float = 0.95,
     flag_alone: float = 0.8,
     flag_sentence: float | None = None,
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> LearnedModel:
-    """A model over none / suicide / spam with the given weights and no bias."""
+    """A model over none / spam / suicide with the given weights (and no bias unless given)."""
     return LearnedModel.from_json(
         {
             "version": "toy",
             "lexicon_version": "toy",
             "classes": [NONE, "spam", "suicide"],
-            "bias": [0.0, 0.0, 0.0],
+            "bias": list(bias),
             "weights": weights,
             "thresholds": {
                 "flag": flag,
@@ -147,16 +148,7 @@ def test_sums_past_what_a_packed_field_holds_are_made_column_by_column() -> None
     assert judged.likeliest == "suicide" and judged.risk == pytest.approx(1.0)
     assert riskiest is not None and riskiest[1] == "suicide"
     # a model file whose bias alone is past what a field holds is always summed wide
-    heavy = LearnedModel.from_json(
-        {
-            "version": "toy",
-            "lexicon_version": "toy",
-            "classes": [NONE, "spam", "suicide"],
-            "bias": [0.0, 3e6, 0.0],
-            "weights": {"rope": [0.0, 0.0, 5e7]},
-            "thresholds": {"flag": 0.5, "high": 0.9, "quiet": 0.8, "quiet_high": 0.95},
-        }
-    )
+    heavy = toy({"rope": [0.0, 0.0, 5e7]}, bias=(0.0, 3e6, 0.0))
     assert heavy.logits([]) == [0.0, 3e6, 0.0]
     assert heavy.logits(["rope"] * 3) == [0.0, 3e6, 1.5e8]
 
