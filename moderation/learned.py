@@ -558,9 +558,10 @@ class LearnedModel:
 # thousandths (training writes weights rounded to three decimals, so nothing is lost) in its
 # own 32-bit field, and a message's rows add up in one C-level ``sum``, exactly (integers),
 # unpacked once by ``struct``. 32 bits, not 64: a packed row is half the size, and every
-# addition of rows copies it (about 4 % of the whole core). A field holds sums up to 2**31
-# thousandths; a message's stays below _BOUND while it has fewer features than the model's
-# ``_capacity`` (about 77,000 with weights up to 3.5), and longer texts are summed wide.
+# addition of rows copies it (the whole core runs 2.7 % fewer instructions). A field holds
+# sums up to 2**31 thousandths; a message's stays below _BOUND while it has fewer features
+# than the model's ``_capacity`` (about 77,000 with weights up to 3.5), and longer texts are
+# summed wide.
 _SCALE = 1000
 _FIELD = 32  # bits: a row unpacks as little-endian signed 32-bit integers (struct "i")
 _FIELD_FORMAT = "i"
