@@ -70,7 +70,10 @@ async def run_scenario(
         for person in people:
             await person.wait_connected(seconds(15))
         sender = asyncio.create_task(_talk(people))
-        await asyncio.sleep(1.0)
+        # the disruption lands mid-traffic: every client has had messages acked and heard some
+        await _until(
+            lambda: all(p.tally.acked and p.tally.received for p in people), 15, "traffic flowing"
+        )
         disrupted_at = time.monotonic()
         await disrupt()
         await sender

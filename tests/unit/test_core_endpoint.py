@@ -101,7 +101,10 @@ async def test_a_full_inbox_pauses_reading_until_it_drains() -> None:
 async def test_no_hello_within_the_timeout_closes_with_policy_violation() -> None:
     sink = RecordingSink()
     connect(sink, hello_timeout_s=0.01)
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # the close comes once the timeout has run: wait for it, at most 5 s
+        if sink.closes:
+            break
+        await asyncio.sleep(0.01)
     assert sink.closes and sink.closes[0][0] == 1008
 
 
