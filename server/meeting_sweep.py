@@ -77,3 +77,4 @@ async def keep_meetings_settled(context: WorkerContext) -> None:
             logger.warning("meeting sweep: store unavailable (%s); next sweep", exc)
         except Exception:
             logger.exception("meeting sweep failed; next sweep")
+        context.metrics.meeting_sweeps.inc()

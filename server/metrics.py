@@ -47,6 +47,11 @@ class Metrics:
             "harbor_repaired_messages", "Messages re-read from history after a gap", registry=r
         )
         self.rate_limited = Counter("harbor_rate_limited", "Sends refused by rate", registry=r)
+        # one per round of a worker's meeting sweep (HARBOR_MEETING_SWEEP_S), failed or not: a
+        # count that stops rising is a sweep loop that stopped, and turns no longer end on time
+        self.meeting_sweeps = Counter(
+            "harbor_meeting_sweeps", "Rounds of the meeting sweep", registry=r
+        )
         self.recoveries = Counter(
             "harbor_recovery_requests", "Joins with since", ["recovered"], registry=r
         )

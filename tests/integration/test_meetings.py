@@ -4,13 +4,12 @@ chair handed over, and bad actions answered with error frames."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import HarborFactory
-from tests.harness import Client, HarborProcess, RedisProcess, seconds
+from tests.harness import Client, HarborProcess, RedisProcess, until
 from tests.integration.test_moderation_flow import Moderator, add_moderator
 from tests.meetings import MEETING_ID, MEETING_ROOM, rooms_with_a_meeting
 
@@ -201,6 +200,14 @@ async def two_timed_workers(
     return first, second, chair, feed
 
 
+def sweeps(worker: HarborProcess) -> float:
+    """How many rounds of its meeting sweep `worker` has run (its /metrics)."""
+    for line in worker.get_text("/metrics").splitlines():
+        if line.startswith("harbor_meeting_sweeps_total "):
+            return float(line.split()[1])
+    raise AssertionError("no harbor_meeting_sweeps_total in /metrics")
+
+
 async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
     harbor: HarborFactory, redis_server: RedisProcess, tmp_path: Path
 ) -> None:
@@ -231,7 +238,12 @@ async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(
 
     # Sweeps go on over the ended turn (three rounds of both workers): nothing more happens,
     # so the next frame anyone sees is the chair's own next action.
-    await asyncio.sleep(seconds(1.5))
+    rounds = [sweeps(worker) for worker in (first, second)]
+    await until(
+        lambda: all(sweeps(w) >= done + 3 for w, done in zip((first, second), rounds, strict=True)),
+        10,
+        "three more sweeps on both workers",
+    )
     await act(feed, "give")
     following = await bo.expect("meeting", room=ROOM)
     assert sharing(following) == bo_tag and following["timed_out"] is None
