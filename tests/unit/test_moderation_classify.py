@@ -617,3 +617,26 @@ def test_a_figurative_sign_beside_a_drug_or_more_symptoms_stands(text: str) -> N
 def test_a_realisation_or_a_turn_is_no_blow(text: str) -> None:
     """Some "hit me" is a realisation ("it hit me"), and "me toca" is also "my turn"."""
     assert _rule_signals(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [
+        (C.SUICIDE, "i am hanging myself tonight"),
+        (C.SUICIDE, "im done, hanged myself once and this time it will work"),
+        (C.SUICIDE, "thinking about poisoning myself with the stuff under the sink"),
+        (C.SUICIDE, "i want to suffocate myself"),
+        (C.SUICIDE, "ending myself this weekend"),
+        (C.SELF_HARM, "i keep stabbing myself with a compass"),
+        (C.SELF_HARM, "harming myself again, third night"),
+    ],
+)
+def test_every_form_of_a_method_verb_is_a_rule_finding(category: Category, text: str) -> None:
+    """The rules alone, not the learned stage: a method verb's progressive and past forms
+    ("hanging", "hanged", "hung myself") are the method as much as the base form is."""
+    assert category in moderate(text, load_lexicon(learned=False)).categories
+
+
+def test_a_method_verb_in_a_past_story_is_lowered_to_watch() -> None:
+    verdict = moderate("i hanged myself nine years ago and lived. sober 6 years now", lexicon())
+    assert C.SUICIDE not in verdict.categories and C.SUICIDE in verdict.watch
