@@ -624,17 +624,34 @@ def test_a_realisation_or_a_turn_is_no_blow(text: str) -> None:
     [
         (C.SUICIDE, "i am hanging myself tonight"),
         (C.SUICIDE, "im done, hanged myself once and this time it will work"),
-        (C.SUICIDE, "thinking about poisoning myself with the stuff under the sink"),
-        (C.SUICIDE, "i want to suffocate myself"),
+        (C.SUICIDE, "thinking about offing myself"),
         (C.SUICIDE, "ending myself this weekend"),
+        (C.SUICIDE, "i'm deleting myself from this world"),
         (C.SELF_HARM, "i keep stabbing myself with a compass"),
         (C.SELF_HARM, "harming myself again, third night"),
     ],
 )
 def test_every_form_of_a_method_verb_is_a_rule_finding(category: Category, text: str) -> None:
     """The rules alone, not the learned stage: a method verb's progressive and past forms
-    ("hanging", "hanged", "hung myself") are the method as much as the base form is."""
+    ("hanging", "hanged myself") are the method as much as the base form is."""
     assert category in moderate(text, load_lexicon(learned=False)).categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tried to poison myself earlier",
+        "i want to suffocate myself",
+        "strangling myself",
+        "I hung myself up on that one typo",
+        "I'm suffocating myself with all these commitments",
+    ],
+)
+def test_a_method_verb_with_an_everyday_sense_is_watched_by_the_rules(text: str) -> None:
+    """ "Poisoned myself with bad sushi", "hung myself out to dry": the rules alone flag these
+    forms at watch (a moderator sees them) and leave the crisis call to the learned stage."""
+    verdict = moderate(text, load_lexicon(learned=False))
+    assert not verdict.is_crisis and C.SUICIDE in verdict.watch and verdict.flag
 
 
 def test_a_method_verb_in_a_past_story_is_lowered_to_watch() -> None:
