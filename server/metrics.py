@@ -48,7 +48,7 @@ class Metrics:
         )
         self.rate_limited = Counter("harbor_rate_limited", "Sends refused by rate", registry=r)
         # one per round of a worker's meeting sweep (HARBOR_MEETING_SWEEP_S), failed or not: a
-        # count that stops rising is a sweep loop that stopped, and turns no longer end on time
+        # rate that falls (summed over a host's workers) is a sweep loop that stopped
         self.meeting_sweeps = Counter(
             "harbor_meeting_sweeps", "Rounds of the meeting sweep", registry=r
         )

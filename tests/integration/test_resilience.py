@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from tests.conftest import TEST_SECRET
-from tests.harness import HarborProcess, RedisProcess, seconds, wait_until
+from tests.harness import HarborProcess, RedisProcess, seconds, until, wait_until
 from tests.resilience import ResilientClient
 
 WORKER_ENV = {
@@ -71,15 +71,15 @@ async def run_scenario(
             await person.wait_connected(seconds(15))
         sender = asyncio.create_task(_talk(people))
         # the disruption lands mid-traffic: every client has had messages acked and heard some
-        await _until(
+        await until(
             lambda: all(p.tally.acked and p.tally.received for p in people), 15, "traffic flowing"
         )
         disrupted_at = time.monotonic()
         await disrupt()
         await sender
-        await _until(lambda: all(not p.unacked for p in people), 30, "every message acked")
+        await until(lambda: all(not p.unacked for p in people), 30, "every message acked")
         acked = {i for p in people for i in p.tally.acked.values()}
-        await _until(lambda: all(acked <= set(p.tally.received) for p in people), 30, "delivery")
+        await until(lambda: all(acked <= set(p.tally.received) for p in people), 30, "delivery")
         recovered_after = time.monotonic() - disrupted_at
     finally:
         for person in people:
@@ -110,14 +110,6 @@ async def _talk(people: list[ResilientClient]) -> None:
             await person.say(f"{person.name}-{n}", f"{person.name} says {n}")
         n += 1
         await asyncio.sleep(SEND_EVERY_S)
-
-
-async def _until(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + seconds(within)
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def report(capsys: pytest.CaptureFixture[str], figures: dict[str, object]) -> None:

@@ -71,7 +71,8 @@ async def test_followers_get_answers_even_when_the_leaders_caller_is_cancelled()
     async with anyio.create_task_group() as tg:
         tg.start_soon(lead)
         tg.start_soon(follow)
-        await anyio.sleep(0.001)  # both are in the batch, its run in flight
+        while not run.batches:  # the run is out, with both in its batch (it records on entry)
+            await anyio.lowlevel.checkpoint()
         leader.cancel()
     assert run.batches == [[0, 5]]
     assert answers == [10]

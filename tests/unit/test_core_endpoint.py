@@ -12,6 +12,7 @@ from server.endpoint import ChatConnection
 from server.lifespan import Worker, build_worker
 from server.protocol import JSON
 from server.settings import Secret, Settings
+from tests.harness import until
 
 
 class RecordingSink:
@@ -101,10 +102,7 @@ async def test_a_full_inbox_pauses_reading_until_it_drains() -> None:
 async def test_no_hello_within_the_timeout_closes_with_policy_violation() -> None:
     sink = RecordingSink()
     connect(sink, hello_timeout_s=0.01)
-    for _ in range(500):  # the close comes once the timeout has run: wait for it, at most 5 s
-        if sink.closes:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(sink.closes), 5, "the close once the timeout has run")
     assert sink.closes and sink.closes[0][0] == 1008
 
 
