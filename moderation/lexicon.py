@@ -739,13 +739,40 @@ def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
 
 
 def _keys(term: Term, real_words: frozenset[str] = frozenset()) -> Iterator[str]:
-    """Every normalised form a term should match: its :func:`written_forms`, and each of those
-    with doubles single unless that makes a key that is one of ``real_words`` (see
-    :func:`_singled`).
+    """Every normalised form a term should match: its :func:`written_forms`, those of an
+    English term with the g of "-ing" dropped (:func:`g_dropped`), and each of those with
+    doubles single -- neither where that makes a one-word key that is one of ``real_words``
+    (see :func:`_singled`).
     """
     forms = written_forms(term)
+    forms |= {
+        dropped
+        for form in tuple(forms)
+        for dropped in g_dropped(form, term)
+        if " " in dropped or dropped not in real_words
+    }
     forms |= {single for form in tuple(forms) for single in _singled(form, real_words)}
     yield from (form for form in forms if form)
+
+
+def g_dropped(form: str, term: Term) -> Iterator[str]:
+    """``form`` of an English ``term`` with its words in "-ing" written "-in", each alone and
+    all together: chat drops the g of any verb ("hangin myself", "overdosin", "cuttin"), and a
+    list of such forms would only ever hold the ones someone thought of. A one-word form that
+    is another common word ("thin" for "thing") is left out by :func:`_keys` (real-words.txt);
+    in a phrase the other words keep the meaning. A word with an apostrophe keeps its g: "od'in"
+    would be read as "od in" ("my OD in 2020")."""
+    if term.lang != "en":
+        return
+    words = form.split(" ")
+    at = [
+        i
+        for i, word in enumerate(words)
+        if len(word) >= _MIN_G_DROPPED and word.endswith("ing") and word.isalpha()
+    ]
+    for mask in range(1, 2 ** len(at)):
+        dropped = {index for bit, index in enumerate(at) if mask >> bit & 1}
+        yield " ".join(word[:-1] if i in dropped else word for i, word in enumerate(words))
 
 
 def written_forms(term: Term) -> set[str]:
@@ -776,11 +803,14 @@ _WORD_SWAPS = (
     ("tonight", "2nite"),
     ("tonight", "tonite"),
     ("myself", "my self"),
+    ("myself", "meself"),  # Irish, British, Australian and New Zealand speech
     ("yourself", "your self"),
     ("himself", "him self"),
     ("herself", "her self"),
     ("themselves", "them selves"),
 )
+# A word in "-ing" shorter than this has no g to drop ("king", "sing" are words of their own).
+_MIN_G_DROPPED = 5
 # Run-together forms shorter than this could be ordinary words ("noone" is fine, "atit" not).
 _MIN_JOINED = 7
 _MIN_PAIR = 5

@@ -657,3 +657,35 @@ def test_a_method_verb_with_an_everyday_sense_is_watched_by_the_rules(text: str)
 def test_a_method_verb_in_a_past_story_is_lowered_to_watch() -> None:
     verdict = moderate("i hanged myself nine years ago and lived. sober 6 years now", lexicon())
     assert C.SUICIDE not in verdict.categories and C.SUICIDE in verdict.watch
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [
+        (C.SUICIDE, "i am hangin myself tonight"),
+        (C.SUICIDE, "i keep thinkin about killin myself"),
+        (C.SUICIDE, "gonna hang meself tonight"),
+        (C.SELF_HARM, "cuttin myself again tonight"),
+        (C.OVERDOSE, "overdosin on my meds tonight"),
+        (C.RELAPSE, "buyin a bottle tonight"),
+    ],
+)
+def test_a_dropped_g_or_a_dialect_reflexive_is_the_same_term(category: Category, text: str) -> None:
+    """Chat drops the g of any verb ("hangin") and Irish, British and Australian speech says
+    "meself": every English term is matched in those spellings too, by the rules alone."""
+    assert category in moderate(text, load_lexicon(learned=False)).categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the ICU nurse who held my hand after my OD in 2020 is a facilitator now",
+        "had an OD in my twenties, 9 years clean now",
+        "watching a film about odin and thor tonight",
+        "nothin much, goin to the meetin tonight",
+    ],
+)
+def test_a_dropped_g_makes_no_other_word_a_term(text: str) -> None:
+    """ "od'ing" keeps its g ("OD in" is a noun and a preposition), and a one-word form that is
+    a word of its own ("odin") is not a key: the rules find no crisis in these."""
+    assert not moderate(text, load_lexicon(learned=False)).is_crisis

@@ -287,14 +287,19 @@ def _squeezed_words() -> dict[str, set[str]]:
     """Each one-word key a term makes when one of its doubled letters is written once, with no
     real-words list, other than the term's own words: each such word and the terms it comes
     from."""
-    from moderation.lexicon import _read_terms, _singled, written_forms
+    from moderation.lexicon import _read_terms, _singled, g_dropped, written_forms
     from moderation.normalize import normalize_term
 
     made: dict[str, set[str]] = {}
     for path in default_path().glob("terms-*.tsv"):
         for term in _read_terms(path):
             own = set(normalize_term(term.text).split())  # "me tocaa" -> "me toca": its own
-            for form in written_forms(term):
+            forms = written_forms(term)
+            forms |= {dropped for form in tuple(forms) for dropped in g_dropped(form, term)}
+            for dropped in forms - written_forms(term):
+                if dropped.isalpha() and dropped not in own:
+                    made.setdefault(dropped, set()).add(term.text)
+            for form in forms:
                 for single in _singled(form):
                     if single.isalpha() and single not in own:  # one word, not masked
                         made.setdefault(single, set()).add(term.text)
