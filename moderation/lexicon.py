@@ -739,27 +739,28 @@ def _entry(key: str, terms: tuple[Term, ...]) -> Entry:
 
 
 def _keys(term: Term, real_words: frozenset[str] = frozenset()) -> Iterator[str]:
-    """Every normalised form a term should match: its :func:`written_forms`, those of an
-    English term with the g of "-ing" dropped (:func:`g_dropped`), and each of those with
-    doubles single -- neither where that makes a one-word key that is one of ``real_words``
-    (see :func:`_singled`).
+    """Every normalised form a term should match: its :func:`written_forms`, each of those
+    with doubles single, and those of an English term with the g of "-ing" dropped
+    (:func:`g_dropped`) -- neither where that makes a one-word key that is one of
+    ``real_words`` (see :func:`_singled`). A dropped g is not also squeezed: "copping" as
+    "coppin" squeezed is "copin", which is "coping" without its g.
     """
     forms = written_forms(term)
-    forms |= {
-        dropped
-        for form in tuple(forms)
-        for dropped in g_dropped(form, term)
-        if " " in dropped or dropped not in real_words
+    dropped = {
+        form_without_g
+        for form in forms
+        for form_without_g in g_dropped(form, term)
+        if " " in form_without_g or form_without_g not in real_words
     }
     forms |= {single for form in tuple(forms) for single in _singled(form, real_words)}
-    yield from (form for form in forms if form)
+    yield from (form for form in forms | dropped if form)
 
 
 def g_dropped(form: str, term: Term) -> Iterator[str]:
     """``form`` of an English ``term`` with its words in "-ing" written "-in", each alone and
     all together: chat drops the g of any verb ("hangin myself", "overdosin", "cuttin"), and a
     list of such forms would only ever hold the ones someone thought of. A one-word form that
-    is another common word ("thin" for "thing") is left out by :func:`_keys` (real-words.txt);
+    is another common word ("odin" for "oding") is left out by :func:`_keys` (real-words.txt);
     in a phrase the other words keep the meaning. A word with an apostrophe keeps its g: "od'in"
     would be read as "od in" ("my OD in 2020")."""
     if term.lang != "en":
@@ -809,7 +810,8 @@ _WORD_SWAPS = (
     ("herself", "her self"),
     ("themselves", "them selves"),
 )
-# A word in "-ing" shorter than this has no g to drop ("king", "sing" are words of their own).
+# A word in "-ing" shorter than this is not a verb's "-ing" ("king", "sing"). Some longer ones
+# are not either ("thing", "ceiling"), but a phrase keeps its meaning around them.
 _MIN_G_DROPPED = 5
 # Run-together forms shorter than this could be ordinary words ("noone" is fine, "atit" not).
 _MIN_JOINED = 7

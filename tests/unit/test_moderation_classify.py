@@ -679,13 +679,17 @@ def test_a_dropped_g_or_a_dialect_reflexive_is_the_same_term(category: Category,
 @pytest.mark.parametrize(
     "text",
     [
-        "the ICU nurse who held my hand after my OD in 2020 is a facilitator now",
-        "had an OD in my twenties, 9 years clean now",
-        "watching a film about odin and thor tonight",
+        "my OD in the parking lot is why i carry narcan",
+        "my cat odin is asleep on my lap",
+        "how are you copin today?",
+        "we talked about copin skills at group",
         "nothin much, goin to the meetin tonight",
+        "i'm takin it one day at a time",
     ],
 )
 def test_a_dropped_g_makes_no_other_word_a_term(text: str) -> None:
-    """ "od'ing" keeps its g ("OD in" is a noun and a preposition), and a one-word form that is
-    a word of its own ("odin") is not a key: the rules find no crisis in these."""
-    assert not moderate(text, load_lexicon(learned=False)).is_crisis
+    """ "od'ing" keeps its g ("OD in" is a noun and a preposition), a one-word form that is a
+    word of its own ("odin") is not a key, and a dropped g is not also squeezed ("copping" ->
+    "copin", which is "coping"): the rules find nothing here, not even something to watch."""
+    verdict = moderate(text, load_lexicon(learned=False))
+    assert not verdict.categories and not verdict.watch

@@ -284,9 +284,9 @@ _COMMON_ZIPF = 3.0
 
 
 def _squeezed_words() -> dict[str, set[str]]:
-    """Each one-word key a term makes when one of its doubled letters is written once, with no
-    real-words list, other than the term's own words: each such word and the terms it comes
-    from."""
+    """Each one-word key a term makes when one of its doubled letters is written once or the g
+    of its "-ing" is dropped, with no real-words list, other than the term's own words: each
+    such word and the terms it comes from."""
     from moderation.lexicon import _read_terms, _singled, g_dropped, written_forms
     from moderation.normalize import normalize_term
 
@@ -295,11 +295,10 @@ def _squeezed_words() -> dict[str, set[str]]:
         for term in _read_terms(path):
             own = set(normalize_term(term.text).split())  # "me tocaa" -> "me toca": its own
             forms = written_forms(term)
-            forms |= {dropped for form in tuple(forms) for dropped in g_dropped(form, term)}
-            for dropped in forms - written_forms(term):
-                if dropped.isalpha() and dropped not in own:
-                    made.setdefault(dropped, set()).add(term.text)
             for form in forms:
+                for dropped in g_dropped(form, term):
+                    if dropped.isalpha() and dropped not in own:
+                        made.setdefault(dropped, set()).add(term.text)
                 for single in _singled(form):
                     if single.isalpha() and single not in own:  # one word, not masked
                         made.setdefault(single, set()).add(term.text)
@@ -309,8 +308,8 @@ def _squeezed_words() -> dict[str, set[str]]:
 def test_real_words_list_every_common_word_a_squeezed_term_would_make() -> None:
     """real-words.txt names every common word (by the wordfreq package's English or Spanish
     frequencies: a term of either language meets messages of both) that a one-word key of a
-    term with a doubled letter written once would be, and only such words: a term added with
-    a new collision fails here until the word is listed."""
+    term with a doubled letter written once or a dropped g would be, and only such words: a
+    term added with a new collision fails here until the word is listed."""
     from wordfreq import zipf_frequency
 
     from moderation.lexicon import _read_words
