@@ -70,11 +70,14 @@ async def keep_meetings_settled(context: WorkerContext) -> None:
         return
     while True:
         await anyio.sleep(context.settings.meeting_sweep_s)
+        result = "ok"  # one of server.metrics.SWEEP_RESULTS
         try:
             context.meeting_book.refresh(await store.added())
             await sweep_once(context, store)
         except BrokerUnavailable as exc:  # Redis away: the added meetings are kept as they were
             logger.warning("meeting sweep: store unavailable (%s); next sweep", exc)
+            result = "store_unavailable"
         except Exception:
             logger.exception("meeting sweep failed; next sweep")
-        context.metrics.meeting_sweeps.inc()
+            result = "failed"
+        context.metrics.meeting_sweeps.labels(result).inc()

@@ -20,6 +20,8 @@ from rooms.hub import HubStats
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _MODERATION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01)
+# How a round of the meeting sweep ended: harbor_meeting_sweeps_total's ``result`` label.
+SWEEP_RESULTS = ("ok", "store_unavailable", "failed")
 _CLAIM_BUCKETS = (5, 15, 30, 60, 120, 300, 900, 1800, 3600)
 
 
@@ -47,11 +49,14 @@ class Metrics:
             "harbor_repaired_messages", "Messages re-read from history after a gap", registry=r
         )
         self.rate_limited = Counter("harbor_rate_limited", "Sends refused by rate", registry=r)
-        # one per round of a worker's meeting sweep (HARBOR_MEETING_SWEEP_S), failed or not: a
-        # rate that falls (summed over a host's workers) is a sweep loop that stopped
+        # one per round of a worker's meeting sweep (HARBOR_MEETING_SWEEP_S), by how it ended:
+        # a rate that falls (summed over a host's workers) is a sweep loop that stopped, and
+        # rounds that are not "ok" are a loop that runs but acts on nothing
         self.meeting_sweeps = Counter(
-            "harbor_meeting_sweeps", "Rounds of the meeting sweep", registry=r
+            "harbor_meeting_sweeps", "Rounds of the meeting sweep", ["result"], registry=r
         )
+        for result in SWEEP_RESULTS:  # each exported from the start, at 0
+            self.meeting_sweeps.labels(result)
         self.recoveries = Counter(
             "harbor_recovery_requests", "Joins with since", ["recovered"], registry=r
         )

@@ -201,11 +201,12 @@ async def two_timed_workers(
 
 
 def sweeps(worker: HarborProcess) -> float:
-    """How many rounds of its meeting sweep `worker` has run (its /metrics)."""
+    """How many rounds of its meeting sweep `worker` has completed (its /metrics): a round
+    that failed is not a sweep over the turn."""
     for line in worker.get_text("/metrics").splitlines():
-        if line.startswith("harbor_meeting_sweeps_total "):
+        if line.startswith('harbor_meeting_sweeps_total{result="ok"} '):
             return float(line.split()[1])
-    raise AssertionError("no harbor_meeting_sweeps_total in /metrics")
+    raise AssertionError('no harbor_meeting_sweeps_total{result="ok"} in /metrics')
 
 
 async def test_a_turn_limit_warns_then_ends_the_share_once_across_two_workers(

@@ -382,3 +382,4 @@ def test_the_alerts_cover_what_needs_a_human_now() -> None:
     rule_matching("harbor_slow_members_dropped_total")
     rule_matching('recovered="false"')
     rule_matching("harbor_redis_reconnects_total")
+    rule_matching('harbor_meeting_sweeps_total{job="harbor",result="failed"}')
