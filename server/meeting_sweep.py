@@ -64,7 +64,10 @@ async def sweep_once(context: WorkerContext, store: MeetingStore) -> int:
 
 
 async def keep_meetings_settled(context: WorkerContext) -> None:
-    """Sweep until cancelled; an outage costs one sweep, never the loop."""
+    """Sweep until cancelled; an outage costs one sweep, never the loop. Each round is counted
+    by how it ended: ``ok`` when no error escaped it (a room whose store call failed is logged
+    and waits for the next round), ``store_unavailable``, or ``failed``; a round cut
+    short by shutdown is not counted, so a deploy raises no alert."""
     store = context.meetings
     if store is None:
         return

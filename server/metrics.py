@@ -20,9 +20,9 @@ from rooms.hub import HubStats
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _MODERATION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01)
+_CLAIM_BUCKETS = (5, 15, 30, 60, 120, 300, 900, 1800, 3600)
 # How a round of the meeting sweep ended: harbor_meeting_sweeps_total's ``result`` label.
 SWEEP_RESULTS = ("ok", "store_unavailable", "failed")
-_CLAIM_BUCKETS = (5, 15, 30, 60, 120, 300, 900, 1800, 3600)
 
 
 class Metrics:
