@@ -23,6 +23,8 @@ _MODERATION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01)
 _CLAIM_BUCKETS = (5, 15, 30, 60, 120, 300, 900, 1800, 3600)
 # How a round of the meeting sweep ended: harbor_meeting_sweeps_total's ``result`` label.
 SWEEP_RESULTS = ("ok", "store_unavailable", "failed")
+# How a call of the backup list ended: harbor_backup_calls_total's ``result`` label.
+BACKUP_CALL_RESULTS = ("delivered", "failed", "deferred")
 
 
 class Metrics:
@@ -102,6 +104,8 @@ class Metrics:
         self.backup_calls = Counter(
             "harbor_backup_calls", "Calls of the backup-list webhook", ["result"], registry=r
         )
+        for result in BACKUP_CALL_RESULTS:  # from the start, at 0: a first failure alerts
+            self.backup_calls.labels(result)
         self.flags_open = Gauge(
             "harbor_flags_open", "Open or claimed flags", ["severity"], registry=r,
             multiprocess_mode="max",

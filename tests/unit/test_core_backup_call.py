@@ -8,6 +8,8 @@ import hmac
 import json
 from dataclasses import replace
 
+import pytest
+
 from casework.flags import FlagDraft, new_flag
 from server.backup_call import (
     backup_document,
@@ -16,6 +18,7 @@ from server.backup_call import (
     signature,
     signed_headers,
 )
+from server.metrics import BACKUP_CALL_RESULTS, Metrics
 
 DRAFT = FlagDraft(
     key="msg:newcomers:u1:c1",
@@ -74,3 +77,11 @@ def test_the_body_is_compact_sorted_json() -> None:
         encode_document({"b": 1, "a": [1]})
         == json.dumps({"a": [1], "b": 1}).replace(" ", "").encode()
     )
+
+
+@pytest.mark.parametrize("result", BACKUP_CALL_RESULTS)
+def test_every_call_result_is_exported_at_zero_before_any_call(result: str) -> None:
+    """The alert on failed or deferred calls is an increase; a series that first appears at 1
+    never shows one, so each result is there from the start."""
+    value = Metrics().registry.get_sample_value("harbor_backup_calls_total", {"result": result})
+    assert value == 0
