@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import json
 import re
 import textwrap
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.metrics import MetricWrapperBase
 
 from server.metrics import Metrics
 from server.settings import ConfigError, Secret, Settings
@@ -177,6 +179,30 @@ def exported_metrics() -> dict[str, str]:
 
 def test_the_metrics_table_matches_what_a_worker_exports() -> None:
     assert documented_metrics() == exported_metrics()
+
+
+def _metric_table_lines() -> list[str]:
+    lines = OPERATIONS.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Metric |"))
+    return list(itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :]))
+
+
+def test_the_metrics_table_names_each_metrics_labels() -> None:
+    """The labels column is what a query may group by: a label added, renamed or dropped in
+    server/metrics.py must show here too. (Label names are read from each metric object: a
+    labelled series exports no sample until its first child exists.)"""
+    # the first three cells: name, type, labels (an empty labels cell reads "| |", which
+    # table() keeps joined to the description; the descriptions may hold "|" themselves)
+    rows = [line.split("|")[1:4] for line in _metric_table_lines()]
+    documented = {
+        code(name.strip()): sorted(re.findall(r"`([^`]*)`", labels)) for name, _, labels in rows
+    }
+    exported: dict[str, list[str]] = {}
+    for metric in vars(Metrics()).values():
+        if isinstance(metric, MetricWrapperBase):
+            suffix = "_total" if metric._type == "counter" else ""
+            exported[metric._name + suffix] = sorted(metric._labelnames)
+    assert documented == exported
 
 
 def assert_documented(expressions: list[str], where: str) -> set[str]:
