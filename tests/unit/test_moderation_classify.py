@@ -17,6 +17,12 @@ def lexicon() -> Lexicon:
     return load_lexicon()
 
 
+@cache
+def rules_alone() -> Lexicon:
+    """The lexicon without its learned stage: what the rules find by themselves."""
+    return load_lexicon(learned=False)
+
+
 CRISIS = [
     (C.SUICIDE, "i'm going to kill myself this weekend"),
     (C.SUICIDE, "I really want to die, nothing helps anymore"),
@@ -634,7 +640,7 @@ def test_a_realisation_or_a_turn_is_no_blow(text: str) -> None:
 def test_every_form_of_a_method_verb_is_a_rule_finding(category: Category, text: str) -> None:
     """The rules alone, not the learned stage: a method verb's progressive and past forms
     ("hanging", "hanged myself") are the method as much as the base form is."""
-    assert category in moderate(text, load_lexicon(learned=False)).categories
+    assert category in moderate(text, rules_alone()).categories
 
 
 @pytest.mark.parametrize(
@@ -650,7 +656,7 @@ def test_every_form_of_a_method_verb_is_a_rule_finding(category: Category, text:
 def test_a_method_verb_with_an_everyday_sense_is_watched_by_the_rules(text: str) -> None:
     """ "Poisoned myself with bad sushi", "hung myself out to dry": the rules alone flag these
     forms at watch (a moderator sees them) and leave the crisis call to the learned stage."""
-    verdict = moderate(text, load_lexicon(learned=False))
+    verdict = moderate(text, rules_alone())
     assert not verdict.is_crisis and C.SUICIDE in verdict.watch and verdict.flag
 
 
@@ -673,7 +679,7 @@ def test_a_method_verb_in_a_past_story_is_lowered_to_watch() -> None:
 def test_a_dropped_g_or_a_dialect_reflexive_is_the_same_term(category: Category, text: str) -> None:
     """Chat drops the g of any verb ("hangin") and Irish, British and Australian speech says
     "meself": every English term is matched in those spellings too, by the rules alone."""
-    assert category in moderate(text, load_lexicon(learned=False)).categories
+    assert category in moderate(text, rules_alone()).categories
 
 
 @pytest.mark.parametrize(
@@ -691,5 +697,5 @@ def test_a_dropped_g_makes_no_other_word_a_term(text: str) -> None:
     """ "od'ing" keeps its g ("OD in" is a noun and a preposition), a one-word form that is a
     word of its own ("odin") is not a key, and a dropped g is not also squeezed ("copping" ->
     "copin", which is "coping"): the rules find nothing here, not even something to watch."""
-    verdict = moderate(text, load_lexicon(learned=False))
+    verdict = moderate(text, rules_alone())
     assert not verdict.categories and not verdict.watch

@@ -294,8 +294,7 @@ def _squeezed_words() -> dict[str, set[str]]:
     for path in default_path().glob("terms-*.tsv"):
         for term in _read_terms(path):
             own = set(normalize_term(term.text).split())  # "me tocaa" -> "me toca": its own
-            forms = written_forms(term)
-            for form in forms:
+            for form in written_forms(term):
                 for dropped in g_dropped(form, term):
                     if dropped.isalpha() and dropped not in own:
                         made.setdefault(dropped, set()).add(term.text)
