@@ -12,13 +12,19 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from tests.unit.test_moderation_golden import corpus_build, generated
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # "0" turns hash randomisation off; the others are arbitrary, fixed so a failure reproduces.
 HASH_SEEDS = ("0", "1", "2", "12345", "4294967295")
+# One scan of messages() takes about 6 s of a core; under the suite's parallel workers a scan
+# can take several times that, so this is a bound against a hung process, not a speed check.
+SCAN_SECONDS = 200
 # Lines where several rules fire together or spans coincide: the cases order can affect.
 _MANY_SIGNALS = (
     "took like 6 pills and half a bottle of vodka, everything's spinning",
@@ -43,17 +49,22 @@ def _scan(stdin: bytes, hash_seed: str) -> bytes:
         cwd=REPOSITORY,
         env={**os.environ, "PYTHONHASHSEED": hash_seed},
         check=True,
-        timeout=50,
+        timeout=SCAN_SECONDS,
     )
     return result.stdout
 
 
+@pytest.mark.timeout(SCAN_SECONDS + 60)
 def test_scan_output_is_identical_under_different_hash_seeds() -> None:
     """every byte of every verdict is the same whatever the process's hash seed."""
     texts = messages()
     assert len(texts) >= 400
     stdin = "".join(json.dumps({"text": text}) + "\n" for text in texts).encode()
-    outputs = {seed: _scan(stdin, seed) for seed in HASH_SEEDS}
+    # The scans run side by side: one after another they took most of the suite's 60 s limit
+    # on a quiet machine, and a busy one timed them out.
+    with ThreadPoolExecutor(len(HASH_SEEDS)) as pool:
+        scans = pool.map(lambda seed: _scan(stdin, seed), HASH_SEEDS)
+        outputs = dict(zip(HASH_SEEDS, scans, strict=True))
     first = outputs[HASH_SEEDS[0]]
     assert len(first.splitlines()) == len(texts)
     for seed, output in outputs.items():
