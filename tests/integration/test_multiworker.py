@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from typing import Any
 
@@ -117,7 +116,6 @@ async def test_sending_without_redis_is_refused_as_retryable_and_never_acked(
     worker = harbor(redis_server, **FAST)
     client = await member(worker, "newcomers")
     redis_server.stop()
-    await asyncio.sleep(0)
     await client.send({"type": "send", "room": "newcomers", "text": "hi", "client_id": "x"})
     reply = await client.expect_any(("ack", "error"), within=10, client_id="x")
     assert reply["type"] == "error"

@@ -36,16 +36,20 @@ METRIC_NAME = re.compile(r"\bharbor_[a-z0-9_]+\b")
 
 def table(header: str) -> list[list[str]]:
     """The rows of the markdown table in operations.md whose first header cell is `header`."""
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        for line in table_lines(header)
+    ]
+
+
+def table_lines(header: str) -> list[str]:
+    """The body lines, as written, of the table in operations.md whose first header cell is
+    `header`."""
     lines = OPERATIONS.read_text(encoding="utf-8").splitlines()
     start = next(
         i for i, line in enumerate(lines) if line.startswith(f"| {header} |")
     )  # StopIteration: the table is gone
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
-    return rows
+    return list(itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :]))
 
 
 def code(cell: str) -> str:
@@ -181,19 +185,13 @@ def test_the_metrics_table_matches_what_a_worker_exports() -> None:
     assert documented_metrics() == exported_metrics()
 
 
-def _metric_table_lines() -> list[str]:
-    lines = OPERATIONS.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| Metric |"))
-    return list(itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :]))
-
-
 def test_the_metrics_table_names_each_metrics_labels() -> None:
     """The labels column is what a query may group by: a label added, renamed or dropped in
     server/metrics.py must show here too. (Label names are read from each metric object: a
     labelled series exports no sample until its first child exists.)"""
     # the first three cells: name, type, labels (an empty labels cell reads "| |", which
     # table() keeps joined to the description; the descriptions may hold "|" themselves)
-    rows = [line.split("|")[1:4] for line in _metric_table_lines()]
+    rows = [line.split("|")[1:4] for line in table_lines("Metric")]
     documented = {
         code(name.strip()): sorted(re.findall(r"`([^`]*)`", labels)) for name, _, labels in rows
     }
